@@ -1,0 +1,78 @@
+"""The app factory: routes, guards, error mapping, OpenAPI, metrics, lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+
+from api.errors import map_exception
+from api.events import EventController
+from api.guards import authorise
+from api.middleware import request_log_middleware
+from api.schemas import provide_actor, provide_page
+from api.system import health, ready
+from api.tokens import TokenController
+from db.engine import close_pool, open_pool
+from fleetsvc import __version__
+from fleetsvc.logs import configure_logging
+from fleetsvc.settings import Settings, get_settings
+
+API_CONTROLLERS: list[type] = [TokenController, EventController]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def database(_: Litestar) -> AsyncIterator[None]:
+        await open_pool(settings.db_pool_size)
+        try:
+            yield
+        finally:
+            await close_pool()
+
+    api_v1 = Router(
+        path="/api/v1",
+        route_handlers=API_CONTROLLERS,
+        guards=[authorise],
+        security=[{"bearer": []}],
+        dependencies={
+            "actor": Provide(provide_actor, sync_to_thread=False),
+            "page": Provide(provide_page),
+        },
+    )
+    prometheus = PrometheusConfig(
+        app_name="fleetsvc", prefix="fleetsvc", group_path=True, exclude=["/metrics"]
+    )
+
+    class Metrics(PrometheusController):
+        path = "/metrics"
+        include_in_schema = False
+
+    return Litestar(
+        route_handlers=[health, ready, Metrics, api_v1],
+        lifespan=[database],
+        exception_handlers={Exception: map_exception},
+        middleware=[request_log_middleware, prometheus.middleware],
+        request_max_body_size=settings.max_body_bytes,
+        logging_config=None,
+        openapi_config=OpenAPIConfig(
+            title="fleetsvc",
+            version=__version__,
+            description="The register of a police force's mobile device fleet.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
+            ),
+        ),
+        debug=False,
+    )

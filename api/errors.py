@@ -1,0 +1,212 @@
+"""The one mapping from errors to HTTP: RFC 9457 problem JSON, never a traceback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    PermissionDeniedException,
+    SerializationException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from fleetsvc import errors as e
+from fleetsvc.logs import get_logger
+
+PROBLEM_JSON = "application/problem+json"
+log = get_logger("api.errors")
+
+
+class ProblemField(msgspec.Struct):
+    field: str
+    message: str
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """An RFC 9457 problem document."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[ProblemField] | None = None
+    existing_id: int | None = None
+    allowed: list[str] | None = None
+
+
+_STATUS: list[tuple[type[e.FleetError], int, str]] = [
+    (e.NotFound, 404, "not-found"),
+    (e.ValidationFailed, 422, "validation"),
+    (e.BadRequest, 400, "bad-request"),
+    (e.TransitionRefused, 409, "transition-refused"),
+    (e.Conflict, 409, "conflict"),
+    (e.StaleVersion, 412, "stale"),
+    (e.NotAuthenticated, 401, "not-authenticated"),
+    (e.Forbidden, 403, "forbidden"),
+    (e.TooLarge, 413, "too-large"),
+    (e.Unavailable, 503, "unavailable"),
+]
+
+_HTTP_TITLES = {
+    400: ("Bad request", "bad-request"),
+    401: ("Not authenticated", "not-authenticated"),
+    403: ("Forbidden", "forbidden"),
+    404: ("Not found", "not-found"),
+    405: ("Method not allowed", "method-not-allowed"),
+    406: ("Not acceptable", "not-acceptable"),
+    413: ("Payload too large", "too-large"),
+    415: ("Unsupported media type", "unsupported-media-type"),
+    422: ("Validation failed", "validation"),
+    429: ("Too many requests", "too-many-requests"),
+    500: ("Internal error", "internal"),
+    503: ("Service unavailable", "unavailable"),
+}
+
+
+def problem_type(slug: str) -> str:
+    return f"urn:fleetsvc:problem:{slug}"
+
+
+def _request_id(request: Request[Any, Any, Any]) -> str | None:
+    rid = request.scope.get("state", {}).get("request_id")
+    return rid if isinstance(rid, str) else None
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    errors: list[ProblemField] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[bytes]:
+    default_title, default_slug = _HTTP_TITLES.get(status, ("Error", "error"))
+    body = Problem(
+        type=problem_type(slug or default_slug),
+        title=title or default_title,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        request_id=_request_id(request),
+        errors=errors,
+        **extra,
+    )
+    return Response(
+        content=msgspec.json.encode(body),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _validation_fields(exc: ValidationException) -> list[ProblemField]:
+    out: list[ProblemField] = []
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        key = str(item.get("key") or "body")
+        message = str(item.get("message") or "is not valid")
+        # msgspec says "at `$.items[0].imei`"; keep the path, drop the prefix.
+        if "at `$." in message:
+            message, _, where = message.partition(" - at `$.")
+            key = where.rstrip("`").replace("[", ".").replace("]", "") or key
+        out.append(ProblemField(field=key, message=message))
+    return out
+
+
+def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Every exception the app can raise becomes a problem response here."""
+    if isinstance(exc, e.FleetError):
+        for cls, status, slug in _STATUS:
+            if isinstance(exc, cls):
+                fields = None
+                extra: dict[str, Any] = {}
+                if isinstance(exc, e.ValidationFailed):
+                    fields = [ProblemField(p.field, p.message) for p in exc.problems]
+                if isinstance(exc, e.Conflict):
+                    extra["existing_id"] = exc.existing_id
+                    if exc.field:
+                        fields = [ProblemField(exc.field, exc.message)]
+                if isinstance(exc, e.TransitionRefused):
+                    extra["allowed"] = exc.allowed
+                headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+                return problem(
+                    request,
+                    status,
+                    exc.message,
+                    slug=slug,
+                    title=exc.title,
+                    errors=fields,
+                    headers=headers,
+                    **extra,
+                )
+    if isinstance(exc, ValidationException):
+        fields = _validation_fields(exc)
+        if not fields:
+            # Litestar raises this for unreadable bodies too (bad JSON, bad multipart).
+            detail = _body_detail(request, _scrub(str(exc.detail or "unreadable")))
+            return problem(request, 400, detail, slug="bad-request")
+        summary = "; ".join(f"{f.field}: {f.message}" for f in fields[:3])
+        return problem(request, 422, summary, errors=fields)
+    if isinstance(exc, SerializationException):
+        return problem(request, 400, f"the request body is not valid JSON: {exc}")
+    if isinstance(exc, NotAuthorizedException):
+        return problem(request, 401, str(exc.detail), headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, PermissionDeniedException):
+        return problem(request, 403, str(exc.detail))
+    if isinstance(exc, HTTPException):
+        status = exc.status_code
+        detail = str(exc.detail)
+        if status == 400:
+            detail = _body_detail(request, _scrub(detail))
+        elif status == 404:
+            detail = f"no route {request.url.path}"
+        elif status == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        elif status == 413:
+            detail = "the request body is larger than this service accepts"
+        elif status >= 500:
+            # Litestar raises these for our own mistakes (a dependency that failed).
+            log.error("internal_http_exception", exc_info=exc, path=request.url.path)
+            detail = "an internal error occurred; it has been logged with this request id"
+        headers = dict(exc.headers) if exc.headers else None
+        return problem(request, status, detail, headers=headers)
+    if isinstance(exc, asyncpg.PostgresConnectionError | OSError | asyncpg.TooManyConnectionsError):
+        log.warning("database_unavailable", error=type(exc).__name__)
+        return problem(
+            request,
+            503,
+            "the database is not reachable; try again shortly",
+            headers={"Retry-After": "5"},
+        )
+    # A bug of ours: log it with its traceback, answer without one.
+    log.error("unhandled_exception", exc_info=exc, path=request.url.path, method=request.method)
+    return problem(
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "an internal error occurred; it has been logged with this request id",
+    )
+
+
+def _body_detail(request: Request[Any, Any, Any], detail: str) -> str:
+    if "json" in request.headers.get("content-type", ""):
+        return f"the request body is not valid JSON: {detail}"
+    return detail
+
+
+def _scrub(detail: str) -> str:
+    # Litestar's details can embed the full URL (query strings may hold personal data).
+    head, sep, _ = detail.partition(" for path ")
+    return head if sep else detail

@@ -1,0 +1,53 @@
+"""The audit trail over HTTP: read-only, for auditors and admins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, get
+from litestar.params import FromQuery, QueryParameter
+
+from api.guards import AUDIT
+from api.schemas import PageDep, PageOf, page_of
+from db.engine import connection
+from fleetsvc import audit
+
+
+class Event(msgspec.Struct):
+    id: int
+    occurred_at: datetime
+    actor_name: str
+    actor_role: str
+    request_id: str | None
+    entity: str
+    entity_id: int
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+def to_event(row: dict[str, Any]) -> Event:
+    return Event(**row)
+
+
+class EventController(Controller):
+    path = "/events"
+    tags = ["audit"]
+    opt = AUDIT
+
+    @get("/", operation_id="listEvents", summary="The audit trail, oldest first")
+    async def list_events(
+        self,
+        page: PageDep,
+        entity: FromQuery[str | None] = None,
+        entity_id: Annotated[int | None, QueryParameter(ge=1)] = None,
+        actor_name: Annotated[str | None, QueryParameter(name="actor")] = None,
+        action: FromQuery[str | None] = None,
+        since: FromQuery[datetime | None] = None,
+        until: FromQuery[datetime | None] = None,
+    ) -> PageOf[Event]:
+        flt = audit.EventFilter(entity, entity_id, actor_name, action, since, until)
+        async with connection() as conn:
+            return page_of(await audit.list_events(conn, flt, page), to_event)

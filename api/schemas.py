@@ -1,0 +1,62 @@
+"""Request parts every controller shares: the caller, pagination, ETags."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, TypeVar
+
+import msgspec
+from litestar import Request
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter, SkipValidation
+
+from fleetsvc.auth import Actor
+from fleetsvc.errors import BadRequest
+from fleetsvc.pagination import Page, PageRequest, page_request
+
+T = TypeVar("T")
+
+# Built by our own providers, so Litestar need not validate them again.
+ActorDep = NamedDependency[SkipValidation[Actor]]
+PageDep = NamedDependency[SkipValidation[PageRequest]]
+
+
+class PageOf(msgspec.Struct, Generic[T]):
+    """A page of a list: pass ``next_cursor`` back as ``cursor`` for the next page."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+def page_of(page: Page[Any], convert: Any = None) -> PageOf[Any]:
+    items = page.items if convert is None else [convert(i) for i in page.items]
+    return PageOf(items=items, next_cursor=page.next_cursor)
+
+
+async def provide_page(
+    limit: Annotated[int | None, QueryParameter(description="1–1000, default 100")] = None,
+    cursor: Annotated[
+        str | None, QueryParameter(description="next_cursor of the previous page")
+    ] = None,
+) -> PageRequest:
+    return page_request(limit, cursor)
+
+
+def provide_actor(request: Request[Any, Any, Any]) -> Actor:
+    from api.guards import current_actor
+
+    return current_actor(request)
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def if_match(request: Request[Any, Any, Any]) -> int | None:
+    """The version the client last saw, from ``If-Match`` (None when absent)."""
+    raw = request.headers.get("if-match")
+    if raw is None or raw.strip() == "*":
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise BadRequest('If-Match must be an ETag this service returned, for example "3"')
+    return int(value)

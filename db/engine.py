@@ -1,0 +1,61 @@
+"""The engine's connection pool, and the one way to open a transaction."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+import asyncpg
+from piccolo.engine.postgres import PostgresEngine
+
+
+def get_engine() -> PostgresEngine:
+    from db.piccolo_conf import DB
+
+    return DB
+
+
+async def open_pool(size: int) -> None:
+    engine = get_engine()
+    if engine.pool is None:
+        await engine.start_connection_pool(min_size=min(2, size), max_size=size)
+
+
+async def close_pool() -> None:
+    engine = get_engine()
+    if engine.pool is not None:
+        await engine.close_connection_pool()
+
+
+def pool() -> asyncpg.Pool:
+    engine = get_engine()
+    if engine.pool is None:
+        raise RuntimeError("the connection pool is not open")
+    p: asyncpg.Pool = engine.pool
+    return p
+
+
+@asynccontextmanager
+async def transaction() -> AsyncIterator[asyncpg.Connection]:
+    """One transaction; Piccolo queries inside it join it too.
+
+    Nested calls join the outer transaction, so a service that opens one can be
+    called from a command that already holds one.
+    """
+    async with get_engine().transaction() as tx:
+        conn: asyncpg.Connection = tx.connection
+        yield conn
+
+
+@asynccontextmanager
+async def connection() -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection for reads (no transaction)."""
+    engine = get_engine()
+    tx: Any = engine.current_transaction.get()
+    if tx is not None:
+        yield tx.connection
+        return
+    async with pool().acquire() as conn:
+        # A pool proxy: the same interface as a connection.
+        yield cast(asyncpg.Connection, conn)

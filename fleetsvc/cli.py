@@ -1,0 +1,191 @@
+"""The ``fleetsvc`` command: serve, db migrate, tokens, and the bulk jobs."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+
+from fleetsvc.errors import FleetError
+from fleetsvc.settings import Settings, SettingsError, get_settings
+
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 2) -> None:
+    click.echo(f"fleetsvc: {message}", err=True)
+    sys.exit(code)
+
+
+def load() -> Settings:
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        fail(f"configuration error: {exc}")
+        raise  # unreachable; keeps type checkers content
+    from fleetsvc.logs import configure_logging
+
+    configure_logging(settings)
+    return settings
+
+
+def run_with_database(settings: Settings, job: Callable[[], Awaitable[T]]) -> T:
+    """Prepare the database, open the pool, run ``job``, close the pool."""
+
+    async def main() -> T:
+        from fleetsvc.runtime import prepare_database
+
+        try:
+            await prepare_database(settings)
+        except OSError as exc:
+            fail(f"cannot reach the database: {exc}")
+        from db.engine import close_pool, open_pool
+
+        await open_pool(min(settings.db_pool_size, 4))
+        try:
+            return await job()
+        finally:
+            await close_pool()
+
+    try:
+        return asyncio.run(main())
+    except FleetError as exc:
+        fail(exc.message, code=1)
+        raise
+
+
+def cli_actor() -> Any:
+    from fleetsvc.auth import Actor, Role
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Actor(name=f"cli:{user}", role=Role.ADMIN)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fleetsvc")
+def main() -> None:
+    """fleetsvc: the register of a police force's mobile device fleet."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (FLEETSVC_HOST).")
+@click.option("--port", type=int, default=None, help="Port (FLEETSVC_PORT).")
+def serve(host: str | None, port: int | None) -> None:
+    """Apply migrations and serve the API."""
+    settings = load()
+    from fleetsvc.logs import get_logger
+    from fleetsvc.runtime import prepare_database
+
+    try:
+        asyncio.run(prepare_database(settings))
+    except OSError as exc:
+        fail(f"cannot reach the database: {exc}")
+    import uvicorn
+
+    host = host or settings.host
+    port = port or settings.port
+    get_logger("fleetsvc").info(
+        "serving", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/schema"
+    )
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+        loop="auto",
+        http="auto",
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database commands."""
+
+
+@db.command("migrate")
+def db_migrate() -> None:
+    """Apply pending migrations (safe to run twice, or from two processes)."""
+    settings = load()
+    from db.migrate import migrate
+    from fleetsvc.runtime import resolve_database_url
+
+    async def go() -> list[str]:
+        await resolve_database_url(settings)
+        return await migrate()
+
+    applied = asyncio.run(go())
+    click.echo(f"applied {len(applied)} migration(s)" if applied else "database is up to date")
+
+
+@main.group()
+def tokens() -> None:
+    """Create, list and revoke API tokens."""
+
+
+@tokens.command("create")
+@click.option("--name", required=True, help="Who or what will use the token.")
+@click.option("--role", required=True, help="admin, engineer, stores, finance, mdm or auditor.")
+def tokens_create(name: str, role: str) -> None:
+    """Create a token and print it once."""
+    settings = load()
+    from db.engine import transaction
+    from fleetsvc import auth
+
+    async def job() -> auth.NewToken:
+        async with transaction() as conn:
+            return await auth.create_token(conn, cli_actor(), name, role)
+
+    new = run_with_database(settings, job)
+    click.echo(new.token)
+    click.echo(
+        f"token {new.info.name!r} (role {new.info.role}, id {new.info.id}) created; "
+        "it is shown only once",
+        err=True,
+    )
+
+
+@tokens.command("list")
+def tokens_list() -> None:
+    """List tokens (never their values)."""
+    settings = load()
+    from db.engine import connection
+    from fleetsvc import auth
+
+    async def job() -> list[auth.TokenInfo]:
+        async with connection() as conn:
+            return await auth.list_tokens(conn)
+
+    rows = run_with_database(settings, job)
+    click.echo(f"{'id':>4}  {'name':<30} {'role':<9} {'last used':<20} revoked")
+    for t in rows:
+        used = t.last_used_at.strftime("%Y-%m-%d %H:%M") if t.last_used_at else "-"
+        revoked = t.revoked_at.strftime("%Y-%m-%d %H:%M") if t.revoked_at else "-"
+        click.echo(f"{t.id:>4}  {t.name:<30} {t.role:<9} {used:<20} {revoked}")
+
+
+@tokens.command("revoke")
+@click.argument("token")
+def tokens_revoke(token: str) -> None:
+    """Revoke a token by id or name."""
+    settings = load()
+    from db.engine import transaction
+    from fleetsvc import auth
+
+    key: int | str = int(token) if token.isdigit() else token
+
+    async def job() -> auth.TokenInfo:
+        async with transaction() as conn:
+            return await auth.revoke_token(conn, cli_actor(), key)
+
+    info = run_with_database(settings, job)
+    click.echo(f"token {info.name!r} revoked")

@@ -1,0 +1,1 @@
+"""Supplier and MDM file readers: bytes in, typed rows and row errors out; no database."""

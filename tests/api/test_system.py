@@ -1,0 +1,100 @@
+"""Probes, problem responses for bad requests, request ids, metrics, OpenAPI."""
+
+from __future__ import annotations
+
+import httpx
+
+PROBLEM = "application/problem+json"
+
+
+async def test_health_is_up(anon: httpx.AsyncClient) -> None:
+    r = await anon.get("/health")
+    assert r.status_code == 200
+    assert r.json()["status"] == "ok"
+
+
+async def test_ready_when_migrated(anon: httpx.AsyncClient) -> None:
+    r = await anon.get("/ready")
+    assert r.status_code == 200, r.text
+    assert r.json() == {"status": "ready", "database": "ok", "pending_migrations": 0}
+
+
+async def test_unknown_route_is_problem_404(anon: httpx.AsyncClient) -> None:
+    r = await anon.get("/api/v1/no-such-thing")
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith(PROBLEM)
+    body = r.json()
+    assert body["status"] == 404 and body["type"].startswith("urn:fleetsvc:problem:")
+    assert "Traceback" not in r.text
+
+
+async def test_wrong_method_is_problem_405(anon: httpx.AsyncClient) -> None:
+    r = await anon.delete("/health")
+    assert r.status_code == 405
+    assert r.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_no_token_is_401(anon: httpx.AsyncClient) -> None:
+    r = await anon.get("/api/v1/events")
+    assert r.status_code == 401
+    assert r.headers["content-type"].startswith(PROBLEM)
+    assert r.headers["www-authenticate"] == "Bearer"
+
+
+async def test_bad_token_is_401(anon: httpx.AsyncClient) -> None:
+    r = await anon.get("/api/v1/events", headers={"Authorization": "Bearer fsv_not-a-real-token"})
+    assert r.status_code == 401
+
+
+async def test_malformed_json_is_400_saying_where(admin: httpx.AsyncClient) -> None:
+    r = await admin.post(
+        "/api/v1/tokens",
+        content=b'{"name": "x", "role": ',
+        headers={"content-type": "application/json"},
+    )
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+    assert "JSON" in r.json()["detail"] or "char" in r.json()["detail"]
+
+
+async def test_wrong_types_are_422_with_fields(admin: httpx.AsyncClient) -> None:
+    r = await admin.post("/api/v1/tokens", json={"name": 5, "role": "admin"})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert body["errors"][0]["field"] == "name"
+
+
+async def test_oversized_body_is_413(admin: httpx.AsyncClient) -> None:
+    big = b'{"name": "' + b"x" * (6 * 1024 * 1024) + b'", "role": "admin"}'
+    r = await admin.post(
+        "/api/v1/tokens", content=big, headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 413
+    assert r.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_request_id_echoed_or_generated(anon: httpx.AsyncClient) -> None:
+    r = await anon.get("/health", headers={"X-Request-ID": "abc-123"})
+    assert r.headers["x-request-id"] == "abc-123"
+    r = await anon.get("/health", headers={"X-Request-ID": "bad id with spaces"})
+    assert r.headers["x-request-id"] != "bad id with spaces"
+    assert len(r.headers["x-request-id"]) == 32
+
+
+async def test_metrics_count_requests(anon: httpx.AsyncClient) -> None:
+    await anon.get("/health")
+    r = await anon.get("/metrics")
+    assert r.status_code == 200
+    assert "fleetsvc_requests_total" in r.text
+    assert 'path="/health"' in r.text
+
+
+async def test_openapi_document_and_docs_page(anon: httpx.AsyncClient) -> None:
+    r = await anon.get("/schema/openapi.json")
+    assert r.status_code == 200
+    doc = r.json()
+    assert "/api/v1/tokens" in doc["paths"]
+    ops = [op.get("operationId") for p in doc["paths"].values() for op in p.values()]
+    assert all(ops), "every operation has an explicit operation_id"
+    page = await anon.get("/schema")
+    assert page.status_code == 200 and "<html" in page.text.lower()

@@ -1,0 +1,74 @@
+"""Settings are read once from the environment; a bad one is one clear line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fleetsvc.settings import SettingsError, load_settings
+
+
+def test_defaults() -> None:
+    s = load_settings({})
+    assert s.database_url is None and s.uses_embedded_database
+    assert (s.host, s.port) == ("127.0.0.1", 8000)
+    assert s.max_upload_bytes == 50 * 1024 * 1024
+    assert s.mdm_capacity == 40_000
+
+
+def test_values_are_read() -> None:
+    s = load_settings(
+        {
+            "FLEETSVC_PORT": "9001",
+            "DATABASE_URL": "postgresql://u:p@db/x",
+            "FLEETSVC_LOG_FORMAT": "JSON",
+            "FLEETSVC_MAX_UPLOAD_MB": "10",
+        }
+    )
+    assert s.port == 9001 and s.log_format == "json"
+    assert s.database_url == "postgresql://u:p@db/x"
+    assert s.max_upload_bytes == 10 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"FLEETSVC_PORT": "eighty"}, "FLEETSVC_PORT must be a whole number from 1 to 65535"),
+        ({"FLEETSVC_PORT": "70000"}, "FLEETSVC_PORT"),
+        ({"FLEETSVC_LOG_LEVEL": "loud"}, "FLEETSVC_LOG_LEVEL must be one of"),
+        ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL must start with postgresql://"),
+    ],
+)
+def test_bad_values_are_named(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(SettingsError, match=needle.split(" must")[0]) as info:
+        load_settings(env)
+    assert needle in str(info.value)
+
+
+def test_database_url_password_never_echoed() -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings({"DATABASE_URL": "mysql://user:s3cret@host/db"})
+    assert "s3cret" not in str(info.value)
+
+
+def test_cli_reports_bad_setting_in_one_line() -> None:
+    exe = Path(sys.executable).parent / "fleetsvc"
+    env = {**os.environ, "FLEETSVC_PORT": "not-a-port"}
+    result = subprocess.run(
+        [str(exe), "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "fleetsvc: configuration error: FLEETSVC_PORT must be a whole number "
+        "from 1 to 65535 (got 'not-a-port')"
+    ]
+    assert "Traceback" not in result.stderr
