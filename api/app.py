@@ -12,6 +12,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 
+from api import catalogue, deliveries, finance, mdm, org, procurement, register, reports
 from api.errors import map_exception
 from api.events import EventController
 from api.guards import authorise
@@ -24,7 +25,19 @@ from fleetsvc import __version__
 from fleetsvc.logs import configure_logging
 from fleetsvc.settings import Settings, get_settings
 
-API_CONTROLLERS: list[type] = [TokenController, EventController]
+# Each concept's module lists its controllers; add a module here, not handlers.
+API_CONTROLLERS: list[type] = [
+    TokenController,
+    EventController,
+    *org.CONTROLLERS,
+    *register.CONTROLLERS,
+    *catalogue.CONTROLLERS,
+    *procurement.CONTROLLERS,
+    *deliveries.CONTROLLERS,
+    *finance.CONTROLLERS,
+    *mdm.CONTROLLERS,
+    *reports.CONTROLLERS,
+]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import asyncpg
@@ -110,7 +111,11 @@ def problem(
     )
 
 
+_FIELD_NAMED = re.compile(r"(?P<kind>unknown|missing required) field `(?P<name>[^`]+)`")
+
+
 def _validation_fields(exc: ValidationException) -> list[ProblemField]:
+    """Litestar/msgspec errors as ``{field, message}`` with dotted paths (``items.3.imei``)."""
     out: list[ProblemField] = []
     extra = exc.extra if isinstance(exc.extra, list) else []
     for item in extra:
@@ -118,11 +123,20 @@ def _validation_fields(exc: ValidationException) -> list[ProblemField]:
             continue
         key = str(item.get("key") or "body")
         message = str(item.get("message") or "is not valid")
-        # msgspec says "at `$.items[0].imei`"; keep the path, drop the prefix.
-        if "at `$." in message:
-            message, _, where = message.partition(" - at `$.")
-            key = where.rstrip("`").replace("[", ".").replace("]", "") or key
-        out.append(ProblemField(field=key, message=message))
+        path = "" if key == "data" else key
+        # msgspec says "... - at `$.items[0].imei`"; keep the path, drop the prefix.
+        if " - at `$" in message:
+            message, _, where = message.partition(" - at `$")
+            path = where.rstrip("`").lstrip(".").replace("[", ".").replace("]", "")
+        named = _FIELD_NAMED.search(message)
+        if named:
+            path = f"{path}.{named['name']}" if path else named["name"]
+            message = (
+                "is not a field this request accepts"
+                if named["kind"] == "unknown"
+                else "is required"
+            )
+        out.append(ProblemField(field=path or "body", message=message))
     return out
 
 

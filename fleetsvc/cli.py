@@ -3,69 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
-import sys
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
 
 import click
 
-from fleetsvc.errors import FleetError
-from fleetsvc.settings import Settings, SettingsError, get_settings
-
-T = TypeVar("T")
-
-
-def fail(message: str, code: int = 2) -> None:
-    click.echo(f"fleetsvc: {message}", err=True)
-    sys.exit(code)
-
-
-def load() -> Settings:
-    try:
-        settings = get_settings()
-    except SettingsError as exc:
-        fail(f"configuration error: {exc}")
-        raise  # unreachable; keeps type checkers content
-    from fleetsvc.logs import configure_logging
-
-    configure_logging(settings)
-    return settings
-
-
-def run_with_database(settings: Settings, job: Callable[[], Awaitable[T]]) -> T:
-    """Prepare the database, open the pool, run ``job``, close the pool."""
-
-    async def main() -> T:
-        from fleetsvc.runtime import prepare_database
-
-        try:
-            await prepare_database(settings)
-        except OSError as exc:
-            fail(f"cannot reach the database: {exc}")
-        from db.engine import close_pool, open_pool
-
-        await open_pool(min(settings.db_pool_size, 4))
-        try:
-            return await job()
-        finally:
-            await close_pool()
-
-    try:
-        return asyncio.run(main())
-    except FleetError as exc:
-        fail(exc.message, code=1)
-        raise
-
-
-def cli_actor() -> Any:
-    from fleetsvc.auth import Actor, Role
-
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return Actor(name=f"cli:{user}", role=Role.ADMIN)
+from fleetsvc.commands.common import cli_actor, fail, load, run_with_database
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -189,3 +130,12 @@ def tokens_revoke(token: str) -> None:
 
     info = run_with_database(settings, job)
     click.echo(f"token {info.name!r} revoked")
+
+
+def _attach_commands() -> None:
+    from fleetsvc.commands import register
+
+    register(main)
+
+
+_attach_commands()

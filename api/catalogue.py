@@ -1,0 +1,5 @@
+"""Device models, with their part numbers and description aliases."""
+
+from litestar import Controller
+
+CONTROLLERS: list[type[Controller]] = []

@@ -1,0 +1,5 @@
+"""Delivery imports: upload, preview, commit, rejected rows."""
+
+from litestar import Controller
+
+CONTROLLERS: list[type[Controller]] = []

@@ -1,0 +1,5 @@
+"""The summary report."""
+
+from litestar import Controller
+
+CONTROLLERS: list[type[Controller]] = []

@@ -1,0 +1,12 @@
+"""The bulk-job commands, one module each, attached to the ``fleetsvc`` group."""
+
+from __future__ import annotations
+
+import click
+
+from fleetsvc.commands import demo, forecast, imports, mdm
+
+
+def register(main: click.Group) -> None:
+    for module in (imports, forecast, mdm, demo):
+        module.register(main)

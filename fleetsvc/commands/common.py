@@ -1,0 +1,66 @@
+"""What every command shares: settings, the database, the CLI's actor, failing cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from typing import NoReturn, TypeVar
+
+import click
+
+from fleetsvc.auth import Actor, Role
+from fleetsvc.errors import FleetError
+from fleetsvc.settings import Settings, SettingsError, get_settings
+
+T = TypeVar("T")
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    click.echo(f"fleetsvc: {message}", err=True)
+    sys.exit(code)
+
+
+def load() -> Settings:
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        fail(f"configuration error: {exc}")
+    from fleetsvc.logs import configure_logging
+
+    configure_logging(settings)
+    return settings
+
+
+def run_with_database(settings: Settings, job: Callable[[], Awaitable[T]]) -> T:
+    """Prepare the database, open the pool, run ``job``, close the pool."""
+
+    async def main() -> T:
+        from fleetsvc.runtime import prepare_database
+
+        try:
+            await prepare_database(settings)
+        except OSError as exc:
+            fail(f"cannot reach the database: {exc}")
+        from db.engine import close_pool, open_pool
+
+        await open_pool(min(settings.db_pool_size, 4))
+        try:
+            return await job()
+        finally:
+            await close_pool()
+
+    try:
+        return asyncio.run(main())
+    except FleetError as exc:
+        fail(exc.message, code=1)
+
+
+def cli_actor() -> Actor:
+    """Who a command acts as in the audit trail: the operating-system user."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return Actor(name=f"cli:{user}", role=Role.ADMIN)

@@ -1,0 +1,141 @@
+"""Create, read, update and list for the register's records: one way to do each.
+
+Every write goes through here or through a bulk path, so every change is
+checked against the caller's version (ETag) and recorded as an event in the
+same transaction. Table and column names come from code, never from input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from fleetsvc import audit
+from fleetsvc.auth import Actor
+from fleetsvc.conflicts import unique_conflicts
+from fleetsvc.errors import NotFound, StaleVersion
+from fleetsvc.pagination import Page, PageRequest, make_page
+
+
+def changes_of(update: msgspec.Struct) -> dict[str, Any]:
+    """The fields a PATCH body actually sets (``msgspec.UNSET`` means "leave as is")."""
+    return {
+        name: getattr(update, name)
+        for name in update.__struct_fields__
+        if getattr(update, name) is not msgspec.UNSET
+    }
+
+
+async def get_record(
+    conn: asyncpg.Connection, table: str, entity: str, record_id: int, *, for_update: bool = False
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        f"SELECT * FROM {table} WHERE id = $1{' FOR UPDATE' if for_update else ''}", record_id
+    )
+    if row is None:
+        raise NotFound(entity, record_id)
+    return row
+
+
+async def insert_record(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    *,
+    table: str,
+    entity: str,
+    values: Mapping[str, Any],
+) -> asyncpg.Record:
+    """INSERT one row; a unique clash is a Conflict naming the existing id."""
+    cols = list(values)
+    placeholders = ", ".join(f"${i + 1}" for i in range(len(cols)))
+    async with unique_conflicts(conn):
+        row = await conn.fetchrow(
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({placeholders}) RETURNING *",
+            *values.values(),
+        )
+    assert row is not None
+    await audit.record(conn, actor, entity, row["id"], "created", after=dict(values))
+    return row
+
+
+async def update_record(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    *,
+    table: str,
+    entity: str,
+    record_id: int,
+    changes: Mapping[str, Any],
+    expected_version: int | None,
+    action: str = "updated",
+) -> asyncpg.Record:
+    """Apply ``changes`` if the caller saw the current version; record what changed.
+
+    A change that changes nothing writes nothing: no new version, no event.
+    """
+    current = await get_record(conn, table, entity, record_id, for_update=True)
+    if expected_version is not None and current["version"] != expected_version:
+        raise StaleVersion(entity, record_id, current["version"])
+    changed = {k: v for k, v in changes.items() if current[k] != v}
+    if not changed:
+        return current
+    sets = ", ".join(f"{col} = ${i + 2}" for i, col in enumerate(changed))
+    async with unique_conflicts(conn):
+        row = await conn.fetchrow(
+            f"UPDATE {table} SET {sets}, version = version + 1, updated_at = now()"
+            " WHERE id = $1 RETURNING *",
+            record_id,
+            *changed.values(),
+        )
+    assert row is not None
+    await audit.record(
+        conn,
+        actor,
+        entity,
+        record_id,
+        action,
+        before={k: current[k] for k in changed},
+        after=dict(changed),
+    )
+    return row
+
+
+@dataclass(slots=True)
+class Filters:
+    """WHERE clauses with numbered parameters, built up one filter at a time."""
+
+    clauses: list[str] = field(default_factory=list)
+    args: list[Any] = field(default_factory=list)
+
+    def add(self, sql: str, *values: Any) -> None:
+        """``sql`` uses ``{}`` for each value: ``f.add("status = {}", "deployed")``."""
+        marks = []
+        for v in values:
+            self.args.append(v)
+            marks.append(f"${len(self.args)}")
+        self.clauses.append(sql.format(*marks))
+
+    def where(self) -> str:
+        return f" WHERE {' AND '.join(self.clauses)}" if self.clauses else ""
+
+
+async def list_page(
+    conn: asyncpg.Connection,
+    select_sql: str,
+    filters: Filters,
+    page: PageRequest,
+    *,
+    id_column: str = "id",
+) -> Page[asyncpg.Record]:
+    """Keyset-paginate ``select_sql`` (no WHERE of its own) by ``id_column``."""
+    f = Filters(list(filters.clauses), list(filters.args))
+    if page.after_id is not None:
+        f.add(f"{id_column} > {{}}", page.after_id)
+    f.args.append(page.limit + 1)
+    sql = f"{select_sql}{f.where()} ORDER BY {id_column} LIMIT ${len(f.args)}"
+    rows: Sequence[asyncpg.Record] = await conn.fetch(sql, *f.args)
+    return make_page(rows, page, key=lambda r: int(r["id"]))

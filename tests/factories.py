@@ -1,0 +1,132 @@
+"""Rows for tests, inserted with plain SQL so a test can set up any state.
+
+Every value that must be unique is made unique, so tests never collide. Use
+the API under test for the behaviour being tested; use these for the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+from typing import Any
+
+from db.engine import transaction
+from tests.conftest import unique
+
+
+def luhn_digit(body: str) -> str:
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return str((10 - total % 10) % 10)
+
+
+def new_imei() -> str:
+    body = "35" + "".join(random.choice("0123456789") for _ in range(12))
+    return body + luhn_digit(body)
+
+
+def new_iccid() -> str:
+    body = "8944" + "".join(random.choice("0123456789") for _ in range(14))
+    return body + luhn_digit(body)
+
+
+def new_msisdn() -> str:
+    return "+447" + "".join(random.choice("0123456789") for _ in range(9))
+
+
+async def insert(table: str, **values: Any) -> dict[str, Any]:
+    cols = list(values)
+    marks = ", ".join(f"${i + 1}" for i in range(len(cols)))
+    async with transaction() as conn:
+        row = await conn.fetchrow(
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) RETURNING *",
+            *values.values(),
+        )
+    assert row is not None
+    return dict(row)
+
+
+async def business_unit(**kw: Any) -> dict[str, Any]:
+    code = unique("BU")[:16]
+    return await insert("business_unit", **{"code": code, "name": f"Unit {code}", **kw})
+
+
+async def person(**kw: Any) -> dict[str, Any]:
+    n = unique()
+    values = {
+        "employee_number": f"E{n}",
+        "upn": f"p{n.lower()}@force.example",
+        "display_name": f"Person {n}",
+        "kind": "officer",
+        **kw,
+    }
+    return await insert("person", **values)
+
+
+async def vehicle(**kw: Any) -> dict[str, Any]:
+    n = unique()
+    return await insert(
+        "vehicle",
+        **{
+            "fleet_number": f"F{n[:8]}",
+            "vrm": f"V{n[:7]}",
+            "description": "BMW 330e Touring IRV",
+            **kw,
+        },
+    )
+
+
+async def supplier(**kw: Any) -> dict[str, Any]:
+    return await insert("supplier", **{"name": unique("Supplier "), **kw})
+
+
+async def contract(kind: str = "handset_supply", **kw: Any) -> dict[str, Any]:
+    if "supplier_id" not in kw:
+        kw["supplier_id"] = (await supplier())["id"]
+    values = {
+        "reference": unique("CON-"),
+        "kind": kind,
+        "title": f"{kind} contract",
+        "starts_on": dt.date(2021, 4, 1),
+        "ends_on": dt.date(2027, 3, 31),
+        **kw,
+    }
+    return await insert("contract", **values)
+
+
+async def device_model(category: str = "smartphone", **kw: Any) -> dict[str, Any]:
+    values = {
+        "manufacturer": "Samsung",
+        "model_name": unique("Galaxy A32 "),
+        "category": category,
+        "lifecycle_months": 36,
+        "replacement_cost": Decimal("300.00"),
+        **kw,
+    }
+    return await insert("device_model", **values)
+
+
+async def asset(model: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+    model = model or await device_model()
+    values: dict[str, Any] = {
+        "model_id": model["id"],
+        "manufacturer": model["manufacturer"].lower(),
+        "serial_number": unique("SN"),
+        "status": "in_stock",
+        "delivered_on": dt.date(2022, 11, 14),
+        **kw,
+    }
+    if model["category"] == "smartphone" and "imei" not in kw:
+        values["imei"] = new_imei()
+    return await insert("asset", **values)
+
+
+async def sim(**kw: Any) -> dict[str, Any]:
+    return await insert("sim", **{"iccid": new_iccid(), "msisdn": new_msisdn(), **kw})
