@@ -15,7 +15,7 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.guards import READ_REGISTER, WRITE_REGISTER
-from api.schemas import ActorDep, PageDep, PageOf, etag, if_match, page_of
+from api.schemas import ActorDep, PageDep, PageOf, if_match, page_of, with_etag
 from db.engine import connection, transaction
 from fleetsvc import org
 from fleetsvc.records import changes_of
@@ -49,10 +49,6 @@ def to_business_unit(row: asyncpg.Record) -> BusinessUnit:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
-
-
-def with_etag(body: Any, version: int, status_code: int = 200) -> Response[Any]:
-    return Response(body, status_code=status_code, headers={"ETag": etag(version)})
 
 
 class BusinessUnitController(Controller):

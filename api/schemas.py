@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
-from litestar import Request
+from litestar import Request, Response
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter, SkipValidation
 
@@ -49,6 +49,11 @@ def provide_actor(request: Request[Any, Any, Any]) -> Actor:
 
 def etag(version: int) -> str:
     return f'"{version}"'
+
+
+def with_etag(body: Any, version: int, status_code: int = 200) -> Response[Any]:
+    """A single record, with the ETag a later PATCH or transition sends as If-Match."""
+    return Response(body, status_code=status_code, headers={"ETag": etag(version)})
 
 
 def if_match(request: Request[Any, Any, Any]) -> int | None:
