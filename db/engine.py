@@ -16,10 +16,23 @@ def get_engine() -> PostgresEngine:
     return DB
 
 
+async def _no_session_reset(conn: asyncpg.Connection) -> None:
+    """Return a connection to the pool without asyncpg's RESET ALL round trip.
+
+    asyncpg still rolls back any open transaction and drops listeners before
+    calling this. The service never changes session state on pooled
+    connections (no session SET, LISTEN or advisory locks: migrations take
+    their lock on a connection of their own), so the default reset query would
+    only cost one round trip per request.
+    """
+
+
 async def open_pool(size: int) -> None:
     engine = get_engine()
     if engine.pool is None:
-        await engine.start_connection_pool(min_size=min(2, size), max_size=size)
+        await engine.start_connection_pool(
+            min_size=min(2, size), max_size=size, reset=_no_session_reset
+        )
 
 
 async def close_pool() -> None:
