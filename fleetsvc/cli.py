@@ -7,6 +7,7 @@ import asyncio
 import click
 
 from fleetsvc.commands.common import cli_actor, fail, load, run_with_database
+from fleetsvc.settings import SettingsError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,6 +29,8 @@ def serve(host: str | None, port: int | None) -> None:
         asyncio.run(prepare_database(settings))
     except OSError as exc:
         fail(f"cannot reach the database: {exc}")
+    except SettingsError as exc:
+        fail(f"configuration error: {exc}")
     import uvicorn
 
     host = host or settings.host

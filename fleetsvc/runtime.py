@@ -8,7 +8,7 @@ import os
 from db import embedded
 from db.migrate import migrate
 from fleetsvc.logs import get_logger
-from fleetsvc.settings import Settings
+from fleetsvc.settings import Settings, SettingsError
 
 log = get_logger("fleetsvc.runtime")
 
@@ -24,7 +24,10 @@ async def resolve_database_url(settings: Settings) -> str:
     if settings.database_url is not None:
         url = settings.database_url
     else:
-        admin = embedded.start_server(settings.data_dir)
+        try:
+            admin = embedded.start_server(settings.data_dir)
+        except embedded.EmbeddedUnavailable as exc:
+            raise SettingsError(str(exc)) from None
         await embedded.ensure_database(admin, EMBEDDED_DATABASE)
         url = embedded.with_database(admin, EMBEDDED_DATABASE)
         log.info("embedded_database", data_dir=str(settings.data_dir / "pg"))

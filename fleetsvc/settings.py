@@ -91,10 +91,17 @@ def _database_url(env: Mapping[str, str]) -> str | None:
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check every setting; raise SettingsError naming the first bad one."""
     env = os.environ if env is None else env
+    database_url = _database_url(env)
+    required = env.get("FLEETSVC_REQUIRE_DATABASE_URL", "").strip().lower() in ("1", "true")
+    if database_url is None and required:
+        raise SettingsError(
+            "DATABASE_URL is required here (FLEETSVC_REQUIRE_DATABASE_URL is set; "
+            "the container image has no embedded PostgreSQL)"
+        )
     profiles_dir = env.get("FLEETSVC_PROFILES_DIR", "").strip()
     upload_mb = _int(env, "FLEETSVC_MAX_UPLOAD_MB", 50, 1, 2048)
     return Settings(
-        database_url=_database_url(env),
+        database_url=database_url,
         data_dir=Path(env.get("FLEETSVC_DATA_DIR", "").strip() or "var").resolve(),
         host=env.get("FLEETSVC_HOST", "").strip() or "127.0.0.1",
         port=_int(env, "FLEETSVC_PORT", 8000, 1, 65535),

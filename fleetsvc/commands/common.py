@@ -43,6 +43,8 @@ def run_with_database(settings: Settings, job: Callable[[], Awaitable[T]]) -> T:
             await prepare_database(settings)
         except OSError as exc:
             fail(f"cannot reach the database: {exc}")
+        except SettingsError as exc:
+            fail(f"configuration error: {exc}")
         from db.engine import close_pool, open_pool
 
         await open_pool(min(settings.db_pool_size, 4))

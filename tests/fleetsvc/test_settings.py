@@ -72,3 +72,10 @@ def test_cli_reports_bad_setting_in_one_line() -> None:
         "from 1 to 65535 (got 'not-a-port')"
     ]
     assert "Traceback" not in result.stderr
+
+
+def test_container_requires_database_url() -> None:
+    with pytest.raises(SettingsError, match="DATABASE_URL is required here"):
+        load_settings({"FLEETSVC_REQUIRE_DATABASE_URL": "1"})
+    s = load_settings({"FLEETSVC_REQUIRE_DATABASE_URL": "1", "DATABASE_URL": "postgresql://db/x"})
+    assert s.database_url == "postgresql://db/x"
