@@ -1,1 +1,65 @@
 """Supplier and MDM file readers: bytes in, typed rows and row errors out; no database."""
+
+from importers.fields import (
+    FieldError,
+    clean_text,
+    luhn_check_digit,
+    normalise_iccid,
+    normalise_imei,
+    normalise_msisdn,
+    normalise_serial,
+    normalise_vrm,
+    parse_date,
+    parse_money,
+    parse_quantity,
+    parse_timestamp,
+)
+from importers.parse import (
+    ParsedFile,
+    ParsedRow,
+    RowIssue,
+    SkipCounts,
+    detect_profile,
+    parse_file,
+)
+from importers.profiles import (
+    FieldSpec,
+    Profile,
+    ProfileError,
+    RowRule,
+    all_profiles,
+    builtin_profiles,
+    get_profile,
+    load_profile,
+)
+from importers.reader import FileRejected
+
+__all__ = [
+    "FieldError",
+    "FieldSpec",
+    "FileRejected",
+    "ParsedFile",
+    "ParsedRow",
+    "Profile",
+    "ProfileError",
+    "RowIssue",
+    "RowRule",
+    "SkipCounts",
+    "all_profiles",
+    "builtin_profiles",
+    "clean_text",
+    "detect_profile",
+    "get_profile",
+    "load_profile",
+    "luhn_check_digit",
+    "normalise_iccid",
+    "normalise_imei",
+    "normalise_msisdn",
+    "normalise_serial",
+    "normalise_vrm",
+    "parse_date",
+    "parse_file",
+    "parse_money",
+    "parse_quantity",
+    "parse_timestamp",
+]
