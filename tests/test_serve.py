@@ -1,0 +1,83 @@
+"""The real server process: `fleetsvc serve` logs one JSON line per request,
+with a request id and no token, query string or personal data, and bad
+requests never log an error."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import TokenFactory
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def test_serve_logs_each_request_once_without_secrets(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    token = await make_token("auditor")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "FLEETSVC_PORT": str(port),
+        "FLEETSVC_LOG_FORMAT": "auto",
+        "FLEETSVC_LOG_LEVEL": "info",
+    }
+    exe = str(Path(sys.executable).parent / "fleetsvc")
+    proc = subprocess.Popen(
+        [exe, "serve"],
+        env=env,
+        stdout=subprocess.PIPE,  # noqa: ASYNC220
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+            for _ in range(100):
+                try:
+                    if (await client.get("/ready")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.1)
+            secret_query = "imei=352099001761481&upn=jane.smith@force.example"
+            r = await client.get(
+                f"/api/v1/events?{secret_query}",
+                headers={"Authorization": f"Bearer {token}", "X-Request-ID": "trace-me-1"},
+            )
+            assert r.status_code == 200
+            assert r.headers["x-request-id"] == "trace-me-1"
+            bad = await client.post(
+                "/api/v1/tokens",
+                content=b"{not json",
+                headers={"Authorization": f"Bearer {token}", "content-type": "application/json"},
+            )
+            assert bad.status_code in (400, 403)
+            assert (await client.get("/nope")).status_code == 404
+            assert (await client.get("/api/v1/events")).status_code == 401
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=20)
+    lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+    requests = [e for e in lines if e.get("event") == "request"]
+    traced = [e for e in requests if e.get("request_id") == "trace-me-1"]
+    assert len(traced) == 1, requests
+    entry = traced[0]
+    assert entry["method"] == "GET" and entry["path"] == "/api/v1/events"
+    assert entry["status"] == 200 and entry["duration_ms"] >= 0 and entry["role"] == "auditor"
+    assert token not in stderr
+    assert "352099001761481" not in stderr and "jane.smith" not in stderr
+    assert not [e for e in lines if e.get("level") == "error"], "bad requests must not log errors"
+    assert "Traceback" not in stderr
