@@ -1,0 +1,384 @@
+"""Device models, with the part numbers and description aliases suppliers use for them.
+
+Importers resolve a supplier's row to a model here (``resolve_model`` /
+``resolve_models``). A change to a model's lifecycle moves the refresh date of
+every asset of that model, in one set-based statement with its events.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import asyncpg
+
+from fleetsvc import audit
+from fleetsvc.auth import Actor
+from fleetsvc.conflicts import conflict_from
+from fleetsvc.errors import Conflict, NotFound
+from fleetsvc.pagination import Page, PageRequest
+from fleetsvc.records import Filters, list_page
+from fleetsvc.reference import (
+    Problems,
+    check_id,
+    choice,
+    like_pattern,
+    lock_current,
+    money,
+    text,
+)
+
+TABLE = "device_model"
+ENTITY = "device_model"
+CATEGORIES = ("smartphone", "ivma_tablet", "vehicle_dock", "tablet", "accessory")
+MAX_LIST = 100  # part numbers or aliases on one model
+_SPACES = re.compile(r"\s+")
+
+# One model with its part numbers and aliases, as every read returns it.
+SELECT = (
+    "SELECT m.*,"
+    " ARRAY(SELECT p.part_number FROM model_part_number p WHERE p.model_id = m.id"
+    ' ORDER BY p.part_number COLLATE "C") AS part_numbers,'
+    " ARRAY(SELECT a.description FROM model_alias a WHERE a.model_id = m.id"
+    ' ORDER BY a.description COLLATE "C") AS aliases'
+    " FROM device_model m"
+)
+
+
+def part_number_key(value: str) -> str:
+    """Part numbers are compared trimmed and upper-case (``sm-a325fzkgeub``)."""
+    return value.strip().upper()
+
+
+def alias_key(value: str) -> str:
+    """Descriptions are compared lower-case and single-spaced."""
+    return _SPACES.sub(" ", value).strip().lower()
+
+
+def manufacturer_key(value: str) -> str:
+    return _SPACES.sub(" ", value).strip().lower()
+
+
+def _check(values: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    p = Problems()
+    if "manufacturer" in out:
+        out["manufacturer"] = _SPACES.sub(
+            " ", text(p, "manufacturer", out["manufacturer"], max_len=100)
+        )
+    if "model_name" in out:
+        out["model_name"] = _SPACES.sub(" ", text(p, "model_name", out["model_name"], max_len=200))
+    if "category" in out:
+        choice(p, "category", out["category"], CATEGORIES)
+    months = out.get("lifecycle_months")
+    if months is not None and not 1 <= months <= 240:
+        p.add("lifecycle_months", "lifecycle_months must be from 1 to 240 (or null)")
+    if "replacement_cost" in out:
+        out["replacement_cost"] = money(p, "replacement_cost", out["replacement_cost"])
+    for name, key, max_len in (
+        ("part_numbers", part_number_key, 64),
+        ("aliases", alias_key, 300),
+    ):
+        if name not in out:
+            continue
+        items: list[str] = []
+        if len(out[name]) > MAX_LIST:
+            p.add(name, f"{name} may hold at most {MAX_LIST} entries")
+        for i, raw in enumerate(out[name]):
+            item = key(text(p, f"{name}.{i}", raw, max_len=max_len))
+            if item and item not in items:
+                items.append(item)
+        out[name] = sorted(items)
+    p.raise_if_any()
+    return out
+
+
+async def _model_name_clash(
+    conn: asyncpg.Connection, manufacturer: str, model_name: str
+) -> NoReturn:
+    """The unique index is on lower(...), so the generic conflict cannot name the row."""
+    found = await conn.fetchval(
+        "SELECT id FROM device_model WHERE lower(manufacturer) = lower($1)"
+        " AND lower(model_name) = lower($2)",
+        manufacturer,
+        model_name,
+    )
+    raise Conflict(
+        f"a device model {manufacturer} {model_name} already exists"
+        + (f" (id {found})" if found else ""),
+        existing_id=found,
+        field="model_name",
+    )
+
+
+async def _write_columns(
+    conn: asyncpg.Connection, sql: str, args: Sequence[Any], manufacturer: str, model_name: str
+) -> asyncpg.Record:
+    try:
+        async with conn.transaction():  # a savepoint: the clash can then be looked up
+            row = await conn.fetchrow(sql, *args)
+    except asyncpg.UniqueViolationError as exc:
+        if exc.constraint_name == "device_model_name_uq":
+            await _model_name_clash(conn, manufacturer, model_name)
+        raise await conflict_from(conn, exc) from None
+    assert row is not None
+    return row
+
+
+async def _set_lists(
+    conn: asyncpg.Connection,
+    model_id: int,
+    manufacturer: str,
+    part_numbers: Sequence[str] | None,
+    aliases: Sequence[str] | None,
+) -> None:
+    """Replace the model's part numbers and/or aliases; one held by another model is a 409."""
+    if part_numbers is not None:
+        await conn.execute("DELETE FROM model_part_number WHERE model_id = $1", model_id)
+        added = await conn.fetch(
+            "INSERT INTO model_part_number (model_id, part_number)"
+            " SELECT $1, unnest($2::text[]) ON CONFLICT (part_number) DO NOTHING"
+            " RETURNING part_number",
+            model_id,
+            list(part_numbers),
+        )
+        taken = sorted(set(part_numbers) - {r["part_number"] for r in added})
+        if taken:
+            # A fresh statement, so a clash committed meanwhile by another request is seen.
+            owner = await conn.fetchval(
+                "SELECT model_id FROM model_part_number WHERE part_number = $1", taken[0]
+            )
+            raise Conflict(
+                f"part number {taken[0]} already belongs to device model {owner}",
+                existing_id=owner,
+                field="part_numbers",
+            )
+    if aliases is not None:
+        maker = manufacturer_key(manufacturer)
+        await conn.execute("DELETE FROM model_alias WHERE model_id = $1", model_id)
+        added = await conn.fetch(
+            "INSERT INTO model_alias (model_id, manufacturer, description)"
+            " SELECT $1, $2, unnest($3::text[])"
+            " ON CONFLICT (manufacturer, description) DO NOTHING RETURNING description",
+            model_id,
+            maker,
+            list(aliases),
+        )
+        taken = sorted(set(aliases) - {r["description"] for r in added})
+        if taken:
+            owner = await conn.fetchval(
+                "SELECT model_id FROM model_alias WHERE manufacturer = $1 AND description = $2",
+                maker,
+                taken[0],
+            )
+            raise Conflict(
+                f"the alias '{taken[0]}' already names device model {owner}",
+                existing_id=owner,
+                field="aliases",
+            )
+
+
+async def create_model(
+    conn: asyncpg.Connection, actor: Actor, values: Mapping[str, Any]
+) -> asyncpg.Record:
+    checked = _check(values)
+    part_numbers = checked.pop("part_numbers", [])
+    aliases = checked.pop("aliases", [])
+    cols = list(checked)
+    row = await _write_columns(
+        conn,
+        f"INSERT INTO {TABLE} ({', '.join(cols)})"
+        f" VALUES ({', '.join(f'${i + 1}' for i in range(len(cols)))}) RETURNING id",
+        list(checked.values()),
+        checked["manufacturer"],
+        checked["model_name"],
+    )
+    model_id: int = row["id"]
+    await _set_lists(conn, model_id, checked["manufacturer"], part_numbers, aliases)
+    await audit.record(
+        conn,
+        actor,
+        ENTITY,
+        model_id,
+        "created",
+        after={**checked, "part_numbers": part_numbers, "aliases": aliases},
+    )
+    return await get_model(conn, model_id)
+
+
+async def get_model(conn: asyncpg.Connection, model_id: int) -> asyncpg.Record:
+    check_id(ENTITY, model_id)
+    row = await conn.fetchrow(f"{SELECT} WHERE m.id = $1", model_id)
+    if row is None:
+        raise NotFound(ENTITY, model_id)
+    return row
+
+
+async def update_model(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    model_id: int,
+    changes: Mapping[str, Any],
+    expected_version: int | None,
+) -> asyncpg.Record:
+    """Change a model; replace its part numbers or aliases; move its assets' refresh dates."""
+    await lock_current(conn, TABLE, ENTITY, model_id, expected_version)
+    current = await get_model(conn, model_id)
+    checked = _check(changes)
+    changed = {k: v for k, v in checked.items() if current[k] != v}
+    if "manufacturer" in changed and manufacturer_key(changed["manufacturer"]) != manufacturer_key(
+        current["manufacturer"]
+    ):
+        # Assets carry their maker (serial numbers are unique per maker): keep them true.
+        held = await conn.fetchval("SELECT count(*) FROM asset WHERE model_id = $1", model_id)
+        if held:
+            raise Conflict(
+                f"device model {model_id} has {held} assets, so its manufacturer cannot change"
+                " (serial numbers are unique per manufacturer); create a new model instead",
+                field="manufacturer",
+            )
+        # Aliases hang off the manufacturer: a new manufacturer re-files them under it.
+        changed.setdefault("aliases", list(current["aliases"]))
+    if not changed:
+        return current
+    columns = {k: v for k, v in changed.items() if k not in ("part_numbers", "aliases")}
+    manufacturer = changed.get("manufacturer", current["manufacturer"])
+    model_name = changed.get("model_name", current["model_name"])
+    sets = "".join(f"{col} = ${i + 2}, " for i, col in enumerate(columns))
+    await _write_columns(
+        conn,
+        f"UPDATE {TABLE} SET {sets}version = version + 1, updated_at = now()"
+        " WHERE id = $1 RETURNING id",
+        [model_id, *columns.values()],
+        manufacturer,
+        model_name,
+    )
+    await _set_lists(
+        conn, model_id, manufacturer, changed.get("part_numbers"), changed.get("aliases")
+    )
+    await audit.record(
+        conn,
+        actor,
+        ENTITY,
+        model_id,
+        "updated",
+        before={k: current[k] for k in changed},
+        after=changed,
+    )
+    if "lifecycle_months" in changed:
+        await recompute_refresh_dates(conn, actor, model_id)
+    return await get_model(conn, model_id)
+
+
+async def recompute_refresh_dates(conn: asyncpg.Connection, actor: Actor, model_id: int) -> int:
+    """Set every asset of the model to the refresh date its lifecycle now gives.
+
+    One UPDATE for all of them (the database's ``refresh_due`` is the one
+    definition); one COPY of events for the assets whose date moved.
+    """
+    rows = await conn.fetch(
+        "UPDATE asset a SET refresh_due_on = refresh_due(a.in_service_on, a.delivered_on,"
+        " m.lifecycle_months, a.refresh_due_override),"
+        " version = a.version + 1, updated_at = now()"
+        " FROM device_model m, asset old"
+        " WHERE m.id = $1 AND a.model_id = m.id AND old.id = a.id"
+        " AND a.refresh_due_on IS DISTINCT FROM refresh_due(a.in_service_on, a.delivered_on,"
+        " m.lifecycle_months, a.refresh_due_override)"
+        " RETURNING a.id, old.refresh_due_on AS before, a.refresh_due_on AS after",
+        model_id,
+    )
+    return await audit.record_many(
+        conn,
+        actor,
+        (
+            audit.EventRow(
+                entity="asset",
+                entity_id=r["id"],
+                action="refresh_recomputed",
+                before={"refresh_due_on": r["before"]},
+                after={"refresh_due_on": r["after"]},
+            )
+            for r in rows
+        ),
+    )
+
+
+async def list_models(
+    conn: asyncpg.Connection,
+    page: PageRequest,
+    *,
+    category: str | None = None,
+    manufacturer: str | None = None,
+    part_number: str | None = None,
+    q: str | None = None,
+) -> Page[asyncpg.Record]:
+    f = Filters()
+    if category is not None:
+        f.add("m.category = {}", category)
+    if manufacturer is not None:
+        f.add("lower(m.manufacturer) = {}", manufacturer_key(manufacturer))
+    if part_number is not None:
+        f.add(
+            "m.id IN (SELECT model_id FROM model_part_number WHERE part_number = {})",
+            part_number_key(part_number),
+        )
+    if q and q.strip():
+        f.add(
+            "(m.manufacturer ILIKE {0} OR m.model_name ILIKE {0}"
+            " OR m.id IN (SELECT model_id FROM model_alias WHERE description ILIKE {0})"
+            " OR m.id IN (SELECT model_id FROM model_part_number WHERE part_number LIKE {1}))",
+            like_pattern(q),
+            like_pattern(part_number_key(q), prefix=True),
+        )
+    return await list_page(conn, SELECT, f, page, id_column="m.id")
+
+
+# --- resolving supplier rows to models -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ModelKey:
+    """What a supplier's row says the item is."""
+
+    part_number: str | None = None
+    manufacturer: str | None = None
+    description: str | None = None
+
+
+async def resolve_model(
+    conn: asyncpg.Connection,
+    *,
+    part_number: str | None,
+    manufacturer: str | None,
+    description: str | None,
+) -> int | None:
+    """The model a supplier's row names: by part number, else by manufacturer + alias
+    (or the model's own name); None when nothing matches."""
+    found = await resolve_models(conn, [ModelKey(part_number, manufacturer, description)])
+    return found[0]
+
+
+async def resolve_models(conn: asyncpg.Connection, keys: Sequence[ModelKey]) -> list[int | None]:
+    """``resolve_model`` for many rows at once, in one query; results in the order given."""
+    if not keys:
+        return []
+    parts = [part_number_key(k.part_number) if k.part_number else None for k in keys]
+    makers = [manufacturer_key(k.manufacturer) if k.manufacturer else None for k in keys]
+    descs = [alias_key(k.description) if k.description else None for k in keys]
+    rows = await conn.fetch(
+        "SELECT k.n, COALESCE("
+        " (SELECT p.model_id FROM model_part_number p WHERE p.part_number = k.part_number),"
+        " (SELECT a.model_id FROM model_alias a"
+        "   WHERE a.manufacturer = k.manufacturer AND a.description = k.description),"
+        " (SELECT min(m.id) FROM device_model m WHERE lower(m.manufacturer) = k.manufacturer"
+        "   AND lower(m.model_name) = k.description)) AS model_id"
+        " FROM unnest($1::text[], $2::text[], $3::text[])"
+        "   WITH ORDINALITY AS k(part_number, manufacturer, description, n)"
+        " ORDER BY k.n",
+        parts,
+        makers,
+        descs,
+    )
+    return [r["model_id"] for r in rows]

@@ -1,0 +1,172 @@
+"""Checks and write helpers the reference records share (people, vehicles, device
+models, suppliers, contracts, purchase orders, licence pools).
+
+Money arrives over the API as a decimal string (``"289.00"``) and is parsed
+exactly; a record with child rows (part numbers, charges, order lines) changes
+as one versioned write with one event naming the fields and lists it changed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import asyncpg
+
+from fleetsvc import audit
+from fleetsvc.auth import Actor
+from fleetsvc.conflicts import unique_conflicts
+from fleetsvc.errors import FieldProblem, NotFound, StaleVersion, ValidationFailed
+from fleetsvc.records import get_record
+
+MAX_ID = 2**63 - 1
+_MONEY = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
+_PENNY = Decimal("0.01")
+
+
+class Problems:
+    """Collects every failed rule of a request, so the caller sees them all at once."""
+
+    def __init__(self) -> None:
+        self.items: list[FieldProblem] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.items.append(FieldProblem(field, message))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ValidationFailed(self.items)
+
+
+def money(problems: Problems, field: str, value: str | None) -> Decimal | None:
+    """A GBP amount from a decimal string such as ``"289.00"``; None stays None."""
+    if value is None:
+        return None
+    text = value.strip()
+    if not _MONEY.fullmatch(text):
+        problems.add(
+            field,
+            f"{field.rsplit('.', 1)[-1]} must be an amount in pounds with at most two decimal"
+            ' places, not negative, written as a string such as "289.00"',
+        )
+        return None
+    try:
+        return Decimal(text).quantize(_PENNY)
+    except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
+        problems.add(field, "is not an amount")
+        return None
+
+
+def text(
+    problems: Problems,
+    field: str,
+    value: str,
+    *,
+    max_len: int,
+    required: bool = True,
+) -> str:
+    """Trimmed text within ``max_len`` characters; no control characters."""
+    out = value.strip()
+    if required and not out:
+        problems.add(field, f"{field} must not be empty")
+    elif len(out) > max_len:
+        problems.add(field, f"{field} must be at most {max_len} characters")
+    elif any(ord(c) < 32 or 127 <= ord(c) < 160 for c in out):
+        problems.add(field, f"{field} must not contain control characters")
+    return out
+
+
+def choice(problems: Problems, field: str, value: str, options: Sequence[str]) -> str:
+    if value not in options:
+        problems.add(field, f"{field} must be one of: {', '.join(options)}")
+    return value
+
+
+async def existing_id(
+    conn: asyncpg.Connection,
+    problems: Problems,
+    field: str,
+    table: str,
+    label: str,
+    value: int | None,
+) -> int | None:
+    """A reference to another record must name one that exists (else 422 naming it)."""
+    if value is None:
+        return None
+    if not 1 <= value <= MAX_ID or not await conn.fetchval(
+        f"SELECT EXISTS (SELECT 1 FROM {table} WHERE id = $1)", value
+    ):
+        problems.add(field, f"no {label} with id {value}")
+    return value
+
+
+def like_pattern(q: str, *, prefix: bool = False) -> str:
+    """An ILIKE pattern matching ``q`` literally (``%`` and ``_`` in input are not wildcards)."""
+    escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"{escaped}%" if prefix else f"%{escaped}%"
+
+
+def check_id(entity: str, record_id: int) -> None:
+    """Ids beyond the database's range cannot exist (and must not reach the driver)."""
+    if not 1 <= record_id <= MAX_ID:
+        raise NotFound(entity, record_id)
+
+
+async def lock_current(
+    conn: asyncpg.Connection,
+    table: str,
+    entity: str,
+    record_id: int,
+    expected_version: int | None,
+) -> asyncpg.Record:
+    """The row as it is now, locked for this transaction, if the caller saw this version."""
+    check_id(entity, record_id)
+    current = await get_record(conn, table, entity, record_id, for_update=True)
+    if expected_version is not None and current["version"] != expected_version:
+        raise StaleVersion(entity, record_id, current["version"])
+    return current
+
+
+async def write_version(
+    conn: asyncpg.Connection, table: str, record_id: int, changed: Mapping[str, Any]
+) -> asyncpg.Record:
+    """Apply changed columns (possibly none, when only child lists changed) and bump the version."""
+    sets = "".join(f"{col} = ${i + 2}, " for i, col in enumerate(changed))
+    async with unique_conflicts(conn):
+        row = await conn.fetchrow(
+            f"UPDATE {table} SET {sets}version = version + 1, updated_at = now()"
+            " WHERE id = $1 RETURNING *",
+            record_id,
+            *changed.values(),
+        )
+    assert row is not None
+    return row
+
+
+async def record_change(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    entity: str,
+    record_id: int,
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+) -> None:
+    await audit.record(conn, actor, entity, record_id, "updated", before=before, after=after)
+
+
+async def insert_row(
+    conn: asyncpg.Connection, table: str, values: Mapping[str, Any]
+) -> asyncpg.Record:
+    """INSERT one row (a unique clash is a Conflict naming the existing id); the caller
+    records the event, so it can include the child rows written with it."""
+    cols = list(values)
+    marks = ", ".join(f"${i + 1}" for i in range(len(cols)))
+    async with unique_conflicts(conn):
+        row = await conn.fetchrow(
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) RETURNING *",
+            *values.values(),
+        )
+    assert row is not None
+    return row
