@@ -197,6 +197,11 @@ def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[b
             detail = "an internal error occurred; it has been logged with this request id"
         headers = dict(exc.headers) if exc.headers else None
         return problem(request, status, detail, headers=headers)
+    if isinstance(exc, asyncpg.DataError):
+        # A value that passed type checks but not the column's range (an id of
+        # 2**40, a date of year 300000): the caller's input, not our bug.
+        log.warning("value_out_of_range", path=request.url.path, sqlstate=exc.sqlstate)
+        return problem(request, 422, "a value in the request is out of range")
     if isinstance(exc, asyncpg.PostgresConnectionError | OSError | asyncpg.TooManyConnectionsError):
         log.warning("database_unavailable", error=type(exc).__name__)
         return problem(

@@ -98,3 +98,10 @@ async def test_openapi_document_and_docs_page(anon: httpx.AsyncClient) -> None:
     assert all(ops), "every operation has an explicit operation_id"
     page = await anon.get("/schema")
     assert page.status_code == 200 and "<html" in page.text.lower()
+
+
+async def test_ids_out_of_range_are_4xx_not_500(admin: httpx.AsyncClient) -> None:
+    for path in ("/api/v1/business-units/99999999999", "/api/v1/tokens/99999999999/revoke"):
+        r = await (admin.get(path) if "revoke" not in path else admin.post(path))
+        assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
+        assert r.headers["content-type"].startswith(PROBLEM)
