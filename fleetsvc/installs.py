@@ -1,0 +1,224 @@
+"""Vehicle installs: an IVMA tablet (and its dock) fitted in a vehicle by an
+installer, and removed again. A tablet is in at most one vehicle and a vehicle
+has at most one active tablet: the database's partial unique indexes keep that
+true; the checks here only make the refusal clear."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import asyncpg
+
+from fleetsvc import audit
+from fleetsvc.auth import Actor
+from fleetsvc.conflicts import unique_conflicts
+from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed
+from fleetsvc.lifecycle import INSTALLABLE, Category, Status, check_move
+from fleetsvc.pagination import Page, PageRequest
+from fleetsvc.records import Filters, get_record, list_page
+from fleetsvc.register import INT_MAX, apply_move, check_id, close_install, lock_asset
+from importers.fields import FieldError, clean_text
+
+INSTALL = "install"
+REMOVAL_REASONS = ("recovered", "vehicle_decommissioned", "faulty")
+
+
+async def get_install(conn: asyncpg.Connection, install_id: int) -> asyncpg.Record:
+    return await get_record(conn, INSTALL, INSTALL, check_id(INSTALL, install_id))
+
+
+async def list_vehicle_installs(
+    conn: asyncpg.Connection, vehicle_id: int, page: PageRequest
+) -> Page[asyncpg.Record]:
+    """A vehicle's installs, oldest first (its IVMA history)."""
+    await get_record(conn, "vehicle", "vehicle", check_id("vehicle", vehicle_id))
+    f = Filters()
+    f.add("vehicle_id = {}", vehicle_id)
+    return await list_page(conn, f"SELECT * FROM {INSTALL}", f, page)
+
+
+def _kit_problems(
+    kit: dict[int, asyncpg.Record], field: str, asset_id: int, category: str
+) -> list[FieldProblem]:
+    row = kit.get(asset_id)
+    if row is None:
+        return [FieldProblem(field, f"no asset with id {asset_id}")]
+    if row["category"] != category:
+        return [
+            FieldProblem(
+                field,
+                f"asset {asset_id} is a {row['category']}, not a {category.replace('_', ' ')}",
+            )
+        ]
+    return []
+
+
+async def _check_kit_free(conn: asyncpg.Connection, asset: asyncpg.Record, field: str) -> None:
+    """The kit must be in stores or staging; if it is in a vehicle already, say which."""
+    if asset["status"] in INSTALLABLE:
+        return
+    fitted = await conn.fetchrow(
+        "SELECT i.id, v.vrm FROM install i JOIN vehicle v ON v.id = i.vehicle_id"
+        " WHERE i.removed_on IS NULL AND (i.tablet_id = $1 OR i.dock_id = $1)",
+        asset["id"],
+    )
+    if fitted is not None:
+        raise Conflict(
+            f"asset {asset['id']} is already fitted in vehicle {fitted['vrm']}"
+            f" (install {fitted['id']}); remove that install first",
+            existing_id=fitted["id"],
+            field=field,
+        )
+    check_move(asset["status"], Status.DEPLOYED)
+
+
+async def create_install(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    vehicle_id: int,
+    *,
+    job_reference: str,
+    tablet_id: int,
+    installed_on: dt.date,
+    dock_id: int | None = None,
+    installer_contract_id: int | None = None,
+) -> asyncpg.Record:
+    """Fit a tablet (and dock) in a vehicle: they become deployed, held by the vehicle."""
+    problems: list[FieldProblem] = []
+    try:
+        job_reference = clean_text(job_reference, 64)
+        if not job_reference:
+            problems.append(
+                FieldProblem("job_reference", "the installer's job reference is required")
+            )
+    except FieldError as exc:
+        problems.append(FieldProblem("job_reference", exc.message))
+    if installed_on > dt.date.today():
+        problems.append(FieldProblem("installed_on", "installed_on cannot be in the future"))
+    if dock_id is not None and dock_id == tablet_id:
+        problems.append(FieldProblem("dock_id", "the dock cannot be the tablet"))
+    for field, value in (
+        ("tablet_id", tablet_id),
+        ("dock_id", dock_id),
+        ("installer_contract_id", installer_contract_id),
+    ):
+        if value is not None and not 1 <= value <= INT_MAX:
+            problems.append(FieldProblem(field, f"{field} is not a valid id"))
+    if problems:
+        raise ValidationFailed(problems)
+
+    # The vehicle row is locked so that two fits to one vehicle queue, and the second is told.
+    vehicle = await conn.fetchrow(
+        "SELECT * FROM vehicle WHERE id = $1 FOR UPDATE", check_id("vehicle", vehicle_id)
+    )
+    if vehicle is None:
+        raise NotFound("vehicle", vehicle_id)
+    if vehicle["status"] == "decommissioned":
+        raise ValidationFailed.one(
+            "vehicle_id", f"vehicle {vehicle['vrm']} is decommissioned; kit cannot be fitted"
+        )
+    current = await conn.fetchval(
+        "SELECT id FROM install WHERE vehicle_id = $1 AND removed_on IS NULL", vehicle_id
+    )
+    if current is not None:
+        raise Conflict(
+            f"vehicle {vehicle['vrm']} already has an IVMA tablet fitted (install {current});"
+            " remove it first",
+            existing_id=current,
+            field="vehicle_id",
+        )
+
+    ids = sorted({tablet_id} | ({dock_id} if dock_id is not None else set()))
+    rows = await conn.fetch(
+        "SELECT a.*, m.category, m.lifecycle_months FROM asset a"
+        " JOIN device_model m ON m.id = a.model_id WHERE a.id = ANY($1::int[])"
+        " ORDER BY a.id FOR UPDATE OF a",
+        ids,
+    )
+    kit = {r["id"]: r for r in rows}
+    problems = _kit_problems(kit, "tablet_id", tablet_id, Category.IVMA_TABLET)
+    if dock_id is not None:
+        problems += _kit_problems(kit, "dock_id", dock_id, Category.VEHICLE_DOCK)
+    if installer_contract_id is not None and not await conn.fetchval(
+        "SELECT true FROM contract WHERE id = $1", installer_contract_id
+    ):
+        problems.append(
+            FieldProblem("installer_contract_id", f"no contract with id {installer_contract_id}")
+        )
+    if problems:
+        raise ValidationFailed(problems)
+    await _check_kit_free(conn, kit[tablet_id], "tablet_id")
+    if dock_id is not None:
+        await _check_kit_free(conn, kit[dock_id], "dock_id")
+
+    values: dict[str, Any] = {
+        "job_reference": job_reference,
+        "vehicle_id": vehicle_id,
+        "tablet_id": tablet_id,
+        "dock_id": dock_id,
+        "installer_contract_id": installer_contract_id,
+        "installed_on": installed_on,
+    }
+    async with unique_conflicts(conn):
+        install = await conn.fetchrow(
+            "INSERT INTO install (job_reference, vehicle_id, tablet_id, dock_id,"
+            " installer_contract_id, installed_on) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+            *values.values(),
+        )
+    assert install is not None
+    await audit.record(conn, actor, INSTALL, install["id"], "created", after=values)
+    holder = {"vehicle_id": vehicle_id, "install_id": install["id"]}
+    reason = f"fitted in vehicle {vehicle['vrm']} (job {job_reference})"
+    for asset_id in (tablet_id, dock_id):
+        if asset_id is not None:
+            await apply_move(
+                conn,
+                actor,
+                kit[asset_id],
+                Status.DEPLOYED,
+                reason,
+                service_start=installed_on,
+                holder=holder,
+            )
+    return install
+
+
+async def remove_install(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    install_id: int,
+    *,
+    reason: str,
+    removed_on: dt.date | None = None,
+) -> asyncpg.Record:
+    """End an install; the kit returns to stores (or to repair when it is faulty)."""
+    if reason not in REMOVAL_REASONS:
+        raise ValidationFailed.one("reason", f"reason must be one of {', '.join(REMOVAL_REASONS)}")
+    install = await get_install(conn, install_id)
+    if install["removed_on"] is not None:
+        raise Conflict(
+            f"install {install_id} was already removed on {install['removed_on']:%d/%m/%Y}"
+        )
+    if removed_on is not None:
+        if removed_on < install["installed_on"]:
+            raise ValidationFailed.one("removed_on", "removed_on cannot be before the install date")
+        if removed_on > dt.date.today():
+            raise ValidationFailed.one("removed_on", "removed_on cannot be in the future")
+    # Kit first, in id order, as every path that moves kit locks it.
+    kit = [
+        await lock_asset(conn, asset_id)
+        for asset_id in sorted(i for i in (install["tablet_id"], install["dock_id"]) if i)
+    ]
+    closed = await close_install(conn, actor, install_id, reason, removed_on)
+    to = Status.IN_REPAIR if reason == "faulty" else Status.IN_STOCK
+    for asset in kit:
+        if asset["status"] == Status.DEPLOYED:
+            await apply_move(
+                conn,
+                actor,
+                asset,
+                to,
+                f"removed from vehicle (install {install['job_reference']}): {reason}",
+            )
+    return closed

@@ -1,0 +1,127 @@
+"""The summary report: the fleet at a glance, from a few set-based queries.
+
+Counts are by category, status and the business unit of whoever holds the
+device (the person's unit, or the vehicle's for kit in a vehicle; otherwise
+"unassigned").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import asyncpg
+
+from fleetsvc.settings import get_settings
+
+UNASSIGNED = "unassigned"
+CONTRACT_HORIZON_DAYS = 180
+LEAVER_SAMPLE = 100
+
+_COUNTS_SQL = """
+WITH in_vehicle AS (
+    SELECT tablet_id AS asset_id, vehicle_id FROM install WHERE removed_on IS NULL
+    UNION ALL
+    SELECT dock_id, vehicle_id FROM install WHERE removed_on IS NULL AND dock_id IS NOT NULL
+)
+SELECT m.category, a.status, COALESCE(pb.code, vb.code, $1) AS business_unit,
+       count(*) AS assets
+FROM asset a
+JOIN device_model m ON m.id = a.model_id
+LEFT JOIN person p ON p.id = a.person_id
+LEFT JOIN business_unit pb ON pb.id = p.business_unit_id
+LEFT JOIN in_vehicle iv ON iv.asset_id = a.id
+LEFT JOIN vehicle v ON v.id = iv.vehicle_id
+LEFT JOIN business_unit vb ON vb.id = v.business_unit_id
+GROUP BY 1, 2, 3
+ORDER BY 1, 2, 3
+"""
+
+_LEAVERS_SQL = """
+SELECT a.id AS asset_id, a.person_id, count(*) OVER () AS total
+FROM asset a JOIN person p ON p.id = a.person_id
+WHERE a.person_id IS NOT NULL AND NOT p.active
+ORDER BY a.id
+LIMIT $1
+"""
+
+_FACTS_SQL = """
+SELECT
+    (SELECT count(*) FROM install WHERE removed_on IS NULL) AS vehicles_with_kit,
+    (SELECT count(*) FROM install WHERE removed_on IS NULL)
+      + (SELECT count(*) FROM install WHERE removed_on IS NULL AND dock_id IS NOT NULL)
+      AS devices_in_vehicles,
+    (SELECT count(*) FROM asset WHERE mdm_device_id IS NOT NULL AND status <> 'disposed')
+      AS mdm_managed
+"""
+
+_CONTRACTS_SQL = """
+SELECT id, reference, kind, ends_on, ends_on - current_date AS days_left
+FROM contract
+WHERE ends_on BETWEEN current_date AND current_date + $1::int
+ORDER BY ends_on, reference
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CountRow:
+    category: str
+    status: str
+    business_unit: str
+    assets: int
+
+
+@dataclass(frozen=True, slots=True)
+class LeaverDevice:
+    asset_id: int
+    person_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class EndingContract:
+    id: int
+    reference: str
+    kind: str
+    ends_on: dt.date
+    days_left: int
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    total_assets: int
+    counts: list[CountRow]
+    leaver_devices: int
+    leaver_sample: list[LeaverDevice]
+    devices_in_vehicles: int
+    vehicles_with_kit: int
+    mdm_managed: int
+    mdm_capacity: int
+    mdm_headroom: int
+    contracts_ending: list[EndingContract]
+
+
+async def summary(conn: asyncpg.Connection) -> Summary:
+    counts = [
+        CountRow(r["category"], r["status"], r["business_unit"], r["assets"])
+        for r in await conn.fetch(_COUNTS_SQL, UNASSIGNED)
+    ]
+    leavers = await conn.fetch(_LEAVERS_SQL, LEAVER_SAMPLE)
+    facts = await conn.fetchrow(_FACTS_SQL)
+    assert facts is not None
+    contracts = await conn.fetch(_CONTRACTS_SQL, CONTRACT_HORIZON_DAYS)
+    capacity = get_settings().mdm_capacity
+    return Summary(
+        total_assets=sum(c.assets for c in counts),
+        counts=counts,
+        leaver_devices=leavers[0]["total"] if leavers else 0,
+        leaver_sample=[LeaverDevice(r["asset_id"], r["person_id"]) for r in leavers],
+        devices_in_vehicles=facts["devices_in_vehicles"],
+        vehicles_with_kit=facts["vehicles_with_kit"],
+        mdm_managed=facts["mdm_managed"],
+        mdm_capacity=capacity,
+        mdm_headroom=capacity - facts["mdm_managed"],
+        contracts_ending=[
+            EndingContract(r["id"], r["reference"], r["kind"], r["ends_on"], r["days_left"])
+            for r in contracts
+        ],
+    )

@@ -1,0 +1,85 @@
+"""The summary report: counts for rows we made appear, measured as deltas."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from tests import factories
+from tests.conftest import ClientFactory, unique
+
+
+def _count(report: dict[str, Any], category: str, status: str, unit: str) -> int:
+    return sum(
+        c["assets"]
+        for c in report["counts"]
+        if (c["category"], c["status"], c["business_unit"]) == (category, status, unit)
+    )
+
+
+async def test_summary_counts_our_rows(client_for: ClientFactory) -> None:
+    auditor = await client_for("auditor")
+    before = (await auditor.get("/api/v1/reports/summary")).json()
+
+    bu = await factories.business_unit()
+    person = await factories.person(business_unit_id=bu["id"])
+    leaver = await factories.person(business_unit_id=bu["id"], active=False)
+    phones = await factories.device_model()
+    for _ in range(3):
+        await factories.asset(model=phones, status="deployed", person_id=person["id"])
+    held_by_leaver = await factories.asset(model=phones, status="deployed", person_id=leaver["id"])
+    managed = await factories.asset(model=phones, mdm_device_id=unique("mdm-"))
+    await factories.asset(
+        model=phones, status="disposed", disposal_certificate_ref="W", mdm_device_id=unique("mdm-")
+    )
+    vehicle = await factories.vehicle(business_unit_id=bu["id"])
+    tablet = await factories.asset(
+        model=await factories.device_model("ivma_tablet"), status="deployed"
+    )
+    dock = await factories.asset(
+        model=await factories.device_model("vehicle_dock"), status="deployed"
+    )
+    await factories.insert(
+        "install",
+        job_reference=unique(),
+        vehicle_id=vehicle["id"],
+        tablet_id=tablet["id"],
+        dock_id=dock["id"],
+        installed_on=dt.date(2022, 1, 1),
+    )
+    ending = await factories.contract(
+        "airtime",
+        ends_on=dt.date.today() + dt.timedelta(days=90),
+        starts_on=dt.date(2020, 1, 1),
+    )
+    later = await factories.contract("airtime", ends_on=dt.date.today() + dt.timedelta(days=400))
+
+    r = await auditor.get("/api/v1/reports/summary")
+    assert r.status_code == 200
+    after = r.json()
+    code = bu["code"]
+    assert _count(after, "smartphone", "deployed", code) == 4
+    assert _count(after, "ivma_tablet", "deployed", code) == 1
+    assert _count(after, "vehicle_dock", "deployed", code) == 1
+    unassigned_stock = _count(after, "smartphone", "in_stock", "unassigned")
+    assert unassigned_stock - _count(before, "smartphone", "in_stock", "unassigned") == 1
+    assert after["total_assets"] - before["total_assets"] == 8
+
+    assert after["leaver_devices"] - before["leaver_devices"] == 1
+    assert {"asset_id": held_by_leaver["id"], "person_id": leaver["id"]} in after["leaver_sample"]
+    assert after["devices_in_vehicles"] - before["devices_in_vehicles"] == 2
+    assert after["vehicles_with_kit"] - before["vehicles_with_kit"] == 1
+    assert after["mdm_managed"] - before["mdm_managed"] == 1  # the disposed one is not
+    assert after["mdm_headroom"] == after["mdm_capacity"] - after["mdm_managed"]
+    assert managed["id"]
+
+    refs = {c["reference"]: c for c in after["contracts_ending"]}
+    assert refs[ending["reference"]]["days_left"] == 90
+    assert refs[ending["reference"]]["kind"] == "airtime"
+    assert later["reference"] not in refs
+
+
+async def test_every_role_reads_the_summary(client_for: ClientFactory) -> None:
+    for role in ("admin", "engineer", "stores", "finance", "mdm", "auditor"):
+        c = await client_for(role)
+        assert (await c.get("/api/v1/reports/summary")).status_code == 200, role
