@@ -123,7 +123,7 @@ def _validation_fields(exc: ValidationException) -> list[ProblemField]:
             continue
         key = str(item.get("key") or "body")
         message = str(item.get("message") or "is not valid")
-        path = "" if key == "data" else key
+        path = "" if key == "data" else key.replace("[", ".").replace("]", "")
         # msgspec says "... - at `$.items[0].imei`"; keep the path, drop the prefix.
         if " - at `$" in message:
             message, _, where = message.partition(" - at `$")
@@ -197,6 +197,15 @@ def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[b
             detail = "an internal error occurred; it has been logged with this request id"
         headers = dict(exc.headers) if exc.headers else None
         return problem(request, status, detail, headers=headers)
+    if isinstance(exc, asyncpg.DeadlockDetectedError | asyncpg.SerializationError):
+        # Two requests locked the same records in opposite orders; one must retry.
+        return problem(
+            request,
+            409,
+            "another change to the same records happened at the same moment; try again",
+            slug="conflict",
+            title="Conflict",
+        )
     if isinstance(exc, asyncpg.DataError):
         # A value that passed type checks but not the column's range (an id of
         # 2**40, a date of year 300000): the caller's input, not our bug.

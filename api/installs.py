@@ -13,7 +13,7 @@ from litestar.params import FromPath, JSONBody
 from api.guards import READ_REGISTER, WRITE_REGISTER
 from api.schemas import ActorDep, PageDep, PageOf, page_of, with_etag
 from db.engine import connection, transaction
-from fleetsvc import installs, register
+from fleetsvc import installs
 from fleetsvc.register import INT_MAX
 
 Id = Annotated[int, msgspec.Meta(ge=1, le=INT_MAX)]
@@ -73,7 +73,7 @@ class VehicleInstallController(Controller):
         self, vehicle_id: FromPath[int], data: JSONBody[InstallCreate], actor: ActorDep
     ) -> Response[Install]:
         """Fit an IVMA tablet (and dock) in the vehicle; the kit becomes deployed."""
-        async with register.busy_is_conflict(), transaction() as conn:
+        async with transaction() as conn:
             row = await installs.create_install(
                 conn,
                 actor,
@@ -108,7 +108,7 @@ class InstallController(Controller):
         self, install_id: FromPath[int], data: JSONBody[InstallRemoval], actor: ActorDep
     ) -> Response[Install]:
         """End the install; the kit goes back to stores (to repair when faulty)."""
-        async with register.busy_is_conflict(), transaction() as conn:
+        async with transaction() as conn:
             row = await installs.remove_install(
                 conn, actor, install_id, reason=data.reason, removed_on=data.removed_on
             )

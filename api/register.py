@@ -298,7 +298,7 @@ class AssetController(Controller):
         actor: ActorDep,
     ) -> Response[Asset]:
         expected = if_match(request)
-        async with register.busy_is_conflict(), transaction() as conn:
+        async with transaction() as conn:
             row = await register.transition(
                 conn,
                 actor,

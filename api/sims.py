@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from api.guards import READ_REGISTER, WRITE_REGISTER
 from api.schemas import ActorDep, PageDep, PageOf, if_match, page_of, with_etag
 from db.engine import connection, transaction
-from fleetsvc import register, sims
+from fleetsvc import sims
 from fleetsvc.records import changes_of
 from fleetsvc.register import INT_MAX
 
@@ -141,7 +141,7 @@ class SimController(Controller):
     ) -> Response[Sim]:
         """Fit the SIM in a handset (moving it from any other)."""
         expected = if_match(request)
-        async with register.busy_is_conflict(), transaction() as conn:
+        async with transaction() as conn:
             row = await sims.fit_sim(
                 conn, actor, sim_id, data.asset_id, replace=data.replace, expected_version=expected
             )
@@ -153,7 +153,7 @@ class SimController(Controller):
     ) -> Response[Sim]:
         """Take the SIM out of its handset."""
         expected = if_match(request)
-        async with register.busy_is_conflict(), transaction() as conn:
+        async with transaction() as conn:
             row = await sims.remove_sim(conn, actor, sim_id, expected)
         return with_etag(to_sim(row), row["version"])
 

@@ -34,7 +34,9 @@ async def conflict_from(conn: asyncpg.Connection, exc: asyncpg.UniqueViolationEr
         existing_id = await conn.fetchval(f"SELECT id FROM {table} WHERE {where} LIMIT 1", *vals)
     label = field.replace("_", " ")
     shown = ", ".join(vals)
-    message = f"a {table.replace('_', ' ')} with {label} {shown} already exists"
+    noun = table.replace("_", " ")
+    article = "an" if noun[:1] in "aeiou" else "a"
+    message = f"{article} {noun} with {label} {shown} already exists"
     if existing_id is not None:
         message += f" (id {existing_id})"
     return Conflict(message, existing_id=existing_id, field=field)

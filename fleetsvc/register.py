@@ -7,8 +7,7 @@ repair, disposal). SIMs are in ``fleetsvc.sims`` and vehicle installs in
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -105,17 +104,6 @@ def check_id(entity: str, value: int) -> int:
     if not 1 <= value <= INT_MAX:
         raise NotFound(entity, value)
     return value
-
-
-@asynccontextmanager
-async def busy_is_conflict() -> AsyncIterator[None]:
-    """Two requests that lock the same devices in opposite orders: one is told to retry."""
-    try:
-        yield
-    except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
-        raise Conflict(
-            "another change to the same records happened at the same moment; try again"
-        ) from None
 
 
 # --- validation -----------------------------------------------------------------------------
