@@ -1,5 +1,95 @@
-"""Refresh and recurring-cost forecasts."""
+"""Refresh and recurring-cost forecasts over HTTP: JSON, CSV or XLSX."""
 
-from litestar import Controller
+from __future__ import annotations
 
-CONTROLLERS: list[type[Controller]] = []
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, Response, get
+from litestar.params import QueryParameter
+
+from api.guards import FINANCE
+from db.engine import connection
+from fleetsvc import finance
+from fleetsvc.finance import (
+    ForecastParams,
+    RecurringForecast,
+    RefreshForecast,
+    forecast_params,
+    output_format,
+)
+
+FromYear = Annotated[
+    str | None,
+    QueryParameter(
+        name="from",
+        description="first financial year, like 2025/26 (default: the current one)",
+    ),
+]
+Years = Annotated[str | None, QueryParameter(description="how many years, 1–20 (default 5)")]
+GroupBy = Annotated[
+    str | None, QueryParameter(description="model (default), category, contract or business_unit")
+]
+Format = Annotated[
+    str | None,
+    QueryParameter(
+        name="format",
+        description="json (default), csv or xlsx; Accept: text/csv also gives CSV",
+    ),
+]
+
+
+def _file_response(
+    kind: Literal["refresh", "recurring"],
+    report: RefreshForecast | RecurringForecast,
+    params: ForecastParams,
+    fmt: str,
+) -> Response[Any]:
+    out = finance.render(kind, report, params, fmt)
+    return Response(
+        content=out.body,
+        media_type=out.media_type,
+        headers={"Content-Disposition": f"attachment; filename={out.filename}"},
+    )
+
+
+class ForecastController(Controller):
+    path = "/forecasts"
+    tags = ["forecasts"]
+
+    @get("/refresh", operation_id="getRefreshForecast", opt=FINANCE)
+    async def refresh(
+        self,
+        request: Request[Any, Any, Any],
+        from_year: FromYear = None,
+        years: Years = None,
+        group_by: GroupBy = None,
+        fmt: Format = None,
+    ) -> Response[RefreshForecast]:
+        """Devices falling due for refresh and their replacement cost, per financial year."""
+        params = forecast_params(from_year, years, group_by)
+        chosen = output_format(fmt, request.headers.get("accept"))
+        async with connection() as conn:
+            report = await finance.refresh_forecast(conn, params)
+        if chosen == "json":
+            return Response(report)
+        return _file_response("refresh", report, params, chosen)
+
+    @get("/recurring", operation_id="getRecurringForecast", opt=FINANCE)
+    async def recurring(
+        self,
+        request: Request[Any, Any, Any],
+        from_year: FromYear = None,
+        years: Years = None,
+        fmt: Format = None,
+    ) -> Response[RecurringForecast]:
+        """Recurring airtime, licence and support charges per financial year."""
+        params = forecast_params(from_year, years)
+        chosen = output_format(fmt, request.headers.get("accept"))
+        async with connection() as conn:
+            report = await finance.recurring_forecast(conn, params)
+        if chosen == "json":
+            return Response(report)
+        return _file_response("recurring", report, params, chosen)
+
+
+CONTROLLERS: list[type[Controller]] = [ForecastController]
