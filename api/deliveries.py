@@ -1,5 +1,351 @@
-"""Delivery imports: upload, preview, commit, rejected rows."""
+"""Delivery imports over HTTP: upload (preview or commit), commit later, the report, the
+row issues and the rejected rows as a CSV ready to correct and upload again.
 
-from litestar import Controller
+The upload is streamed to a temporary file as it arrives (never held in memory) and the
+size limit (``FLEETSVC_MAX_UPLOAD_MB``) is enforced on the bytes received, so a too-large
+upload is refused with 413 as soon as it passes the limit.
+"""
 
-CONTROLLERS: list[type[Controller]] = []
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, Final
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.response import Stream
+from multipart import (  # type: ignore[import-untyped]
+    MultipartError,
+    MultipartSegment,
+    PushMultipartParser,
+)
+
+from api.guards import IMPORTS, READ_REGISTER
+from api.schemas import ActorDep, PageDep, PageOf, page_of
+from db.engine import connection
+from fleetsvc import deliveries
+from fleetsvc.errors import BadRequest, FieldProblem, TooLarge, ValidationFailed
+from fleetsvc.settings import get_settings
+
+FORM_FIELD_MAX: Final = 1024
+WRITE_CHUNK: Final = 1 << 20
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class FileWarning(msgspec.Struct):
+    row: int | None
+    message: str
+
+
+class PurchaseOrderLine(msgspec.Struct):
+    po_number: str
+    purchase_order_id: int
+    model_id: int
+    model: str
+    ordered: int | None
+    delivered_before: int
+    in_file: int
+    new: int
+    over_delivered: int
+
+
+class LicenceLine(msgspec.Struct):
+    licence_key: str
+    product: str | None
+    seats_new: int
+    rows: int
+    pool_exists: bool
+
+
+class PreviousImport(msgspec.Struct):
+    id: int
+    committed_at: str
+
+
+class DeliveryImport(msgspec.Struct):
+    """One uploaded file and what it did (or would do)."""
+
+    id: int
+    profile: str
+    file_name: str
+    sha256: str
+    size_bytes: int
+    status: str
+    allow_partial: bool
+    created_by: str
+    created_at: datetime
+    committed_by: str | None
+    committed_at: datetime | None
+    counts: dict[str, int]
+    po_lines: list[PurchaseOrderLine]
+    licences: list[LicenceLine]
+    file_warnings: list[FileWarning]
+    previous_import: PreviousImport | None
+    header_row: int | None
+    message: str | None
+
+
+class ImportRowIssue(msgspec.Struct):
+    id: int
+    row: int | None
+    severity: str
+    column: str | None
+    value: str | None
+    message: str
+
+
+class CommitRequest(msgspec.Struct, forbid_unknown_fields=True):
+    allow_partial: bool = False
+
+
+def to_import(item: dict[str, Any]) -> DeliveryImport:
+    summary = item["summary"]
+    return DeliveryImport(
+        id=item["id"],
+        profile=item["profile"],
+        file_name=item["file_name"],
+        sha256=item["sha256"],
+        size_bytes=item["size_bytes"],
+        status=item["status"],
+        allow_partial=item["allow_partial"],
+        created_by=item["created_by"],
+        created_at=item["created_at"],
+        committed_by=item["committed_by"],
+        committed_at=item["committed_at"],
+        counts={k: int(v) for k, v in item["counts"].items()},
+        po_lines=msgspec.convert(summary.get("po_lines", []), list[PurchaseOrderLine]),
+        licences=msgspec.convert(summary.get("licences", []), list[LicenceLine]),
+        file_warnings=msgspec.convert(summary.get("file_warnings", []), list[FileWarning]),
+        previous_import=msgspec.convert(summary.get("previous_import"), PreviousImport | None),
+        header_row=summary.get("header_row"),
+        message=summary.get("message"),
+    )
+
+
+def to_issue(row: Any) -> ImportRowIssue:
+    return ImportRowIssue(
+        id=row["id"],
+        row=row["row_number"],
+        severity=row["severity"],
+        column=row["column_name"],
+        value=row["value"],
+        message=row["message"],
+    )
+
+
+# --- the upload -----------------------------------------------------------------------------
+
+
+class Upload:
+    """A multipart upload: the file spooled to disk, the other fields as short text."""
+
+    def __init__(self) -> None:
+        self.path: Path | None = None
+        self.file_name = ""
+        self.fields: dict[str, str] = {}
+        self._file: IO[bytes] | None = None
+        self._segment: MultipartSegment | None = None
+        self._text = bytearray()
+        self._pending: list[bytes] = []
+
+    async def receive(self, request: Request[Any, Any, Any], limit: int) -> None:
+        content_type, options = request.content_type
+        boundary = options.get("boundary", "")
+        if content_type != "multipart/form-data" or not boundary:
+            raise BadRequest("send the file as multipart/form-data with a 'file' part")
+        announced = request.headers.get("content-length")
+        if announced and announced.isdigit() and int(announced) > limit:
+            raise _too_large(limit)
+        received = 0
+        try:
+            with PushMultipartParser(boundary, max_segment_count=16) as parser:
+                async for chunk in request.stream():
+                    received += len(chunk)
+                    if received > limit:
+                        raise _too_large(limit)
+                    for event in parser.parse(chunk):
+                        await self._event(event)
+                    if parser.closed:
+                        break
+        except MultipartError as exc:
+            raise BadRequest(f"the multipart/form-data body cannot be read: {exc}") from None
+        await self._write()
+        if self._file is not None:
+            await asyncio.to_thread(self._file.close)
+            self._file = None
+
+    async def _event(self, event: MultipartSegment | bytes | bytearray | None) -> None:
+        """One parser event: a part starts (its headers), a piece of its body, or it ends."""
+        if isinstance(event, MultipartSegment):
+            self._segment = event
+            if event.name == "file":
+                await self._open(event.filename or "upload")
+            return
+        segment = self._segment
+        if segment is None:
+            return
+        if event:
+            if segment.name == "file":
+                self._pending.append(bytes(event))
+                if sum(map(len, self._pending)) >= WRITE_CHUNK:
+                    await self._write()
+            else:
+                self._text.extend(event)
+                if len(self._text) > FORM_FIELD_MAX:
+                    raise BadRequest(f"the form field {segment.name!r} is too long")
+            return
+        if segment.name and segment.name != "file" and segment.filename is None:
+            self.fields[segment.name] = self._text.decode("utf-8", "replace")
+        self._text.clear()
+        self._segment = None
+
+    async def _open(self, filename: str) -> None:
+        if self._file is not None:
+            raise BadRequest("send exactly one file")
+        name = PurePosixPath(filename.replace("\\", "/")).name
+        self.file_name = _UNSAFE_NAME.sub("", name)[:255] or "upload"
+        fd, path = await asyncio.to_thread(tempfile.mkstemp, prefix="fleetsvc-import-")
+        self.path = Path(path)
+        self._file = await asyncio.to_thread(os.fdopen, fd, "wb")
+
+    async def _write(self) -> None:
+        if self._pending and self._file is not None:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            await asyncio.to_thread(self._file.write, data)
+
+    async def discard(self) -> None:
+        if self._file is not None:
+            await asyncio.to_thread(self._file.close)
+        if self.path is not None:
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(self.path.unlink)
+
+
+def _too_large(limit: int) -> TooLarge:
+    return TooLarge(f"the upload is larger than the {limit // (1024 * 1024)} MiB limit")
+
+
+def _flag(value: str | None, name: str) -> bool:
+    if value is None or value.strip() == "":
+        return False
+    text = value.strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValidationFailed.one(name, f"{name} must be true or false")
+
+
+class ImportController(Controller):
+    path = "/imports"
+    tags = ["delivery imports"]
+
+    @post(
+        "/",
+        operation_id="uploadImport",
+        opt=IMPORTS,
+        request_max_body_size=None,  # the upload limit is enforced while streaming
+        summary="Upload a supplier delivery file (multipart: file, profile, mode, allow_partial)",
+    )
+    async def upload(
+        self, request: Request[Any, Any, Any], actor: ActorDep
+    ) -> Response[DeliveryImport]:
+        settings = get_settings()
+        upload = Upload()
+        try:
+            await upload.receive(request, settings.max_upload_bytes)
+            problems = []
+            if upload.path is None:
+                problems.append(FieldProblem("file", "a file is required"))
+            if not upload.fields.get("profile", "").strip():
+                problems.append(FieldProblem("profile", "a profile is required"))
+            if problems:
+                raise ValidationFailed(problems)
+            assert upload.path is not None
+            item = await deliveries.run_import(
+                actor,
+                path=upload.path,
+                file_name=upload.file_name,
+                profile_name=upload.fields["profile"].strip(),
+                mode=(upload.fields.get("mode") or "preview").strip().lower(),
+                allow_partial=_flag(upload.fields.get("allow_partial"), "allow_partial"),
+                extra_profile_dirs=[settings.profiles_dir] if settings.profiles_dir else [],
+            )
+        finally:
+            await upload.discard()
+        return Response(
+            to_import(item),
+            status_code=201,
+            headers={"Location": f"/api/v1/imports/{item['id']}"},
+        )
+
+    @get("/", operation_id="listImports", opt=READ_REGISTER)
+    async def list_imports(
+        self,
+        page: PageDep,
+        status: FromQuery[str | None] = None,
+        profile: FromQuery[str | None] = None,
+        sha256: FromQuery[str | None] = None,
+    ) -> PageOf[DeliveryImport]:
+        async with connection() as conn:
+            found = await deliveries.list_imports(
+                conn, page, status=status, profile=profile, sha256=sha256
+            )
+        return page_of(found, lambda r: to_import(deliveries.import_dict(r)))
+
+    @get("/{import_id:int}", operation_id="getImport", opt=READ_REGISTER)
+    async def get_one(self, import_id: FromPath[int]) -> DeliveryImport:
+        async with connection() as conn:
+            return to_import(await deliveries.get_import(conn, import_id))
+
+    @get("/{import_id:int}/rows", operation_id="listImportRows", opt=READ_REGISTER)
+    async def rows(
+        self, import_id: FromPath[int], page: PageDep, status: FromQuery[str | None] = None
+    ) -> PageOf[ImportRowIssue]:
+        async with connection() as conn:
+            found = await deliveries.list_issues(conn, import_id, page, status=status)
+        return page_of(found, to_issue)
+
+    @get(
+        "/{import_id:int}/rejected.csv",
+        operation_id="getImportRejectedRows",
+        opt=READ_REGISTER,
+        media_type="text/csv",
+    )
+    async def rejected(self, import_id: FromPath[int]) -> Stream:
+        async with connection() as conn:
+            await deliveries.get_import(conn, import_id)  # 404 before streaming starts
+
+        async def body() -> AsyncIterator[bytes]:
+            async for text in deliveries.rejected_csv(import_id):
+                yield text.encode()
+
+        return Stream(
+            body(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="rejected-{import_id}.csv"'},
+        )
+
+    @post("/{import_id:int}/commit", operation_id="commitImport", opt=IMPORTS, status_code=200)
+    async def commit(
+        self,
+        import_id: FromPath[int],
+        actor: ActorDep,
+        data: JSONBody[CommitRequest | None] = None,
+        allow_partial: FromQuery[bool | None] = None,
+    ) -> DeliveryImport:
+        partial = bool(allow_partial) or bool(data and data.allow_partial)
+        item = await deliveries.commit_import(actor, import_id, allow_partial=partial)
+        return to_import(item)
+
+
+CONTROLLERS: list[type[Controller]] = [ImportController]

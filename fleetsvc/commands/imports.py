@@ -1,9 +1,133 @@
-"""`fleetsvc imports`."""
+"""`fleetsvc import FILE --profile P [--commit] [--allow-partial] [--rejected-out PATH]`."""
 
 from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
 
 def register(main: click.Group) -> None:
     """Attach this module's command(s) to ``main``."""
+    main.add_command(import_command)
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--profile", required=True, help="vodafone-despatch, cdw-asn, babcock-install, …")
+@click.option("--commit", "commit", is_flag=True, help="Commit the rows (default: preview).")
+@click.option(
+    "--allow-partial", is_flag=True, help="Commit the valid rows even if others are rejected."
+)
+@click.option(
+    "--rejected-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write rejected rows (default: rejected-<import id>.csv).",
+)
+def import_command(
+    file: Path, profile: str, commit: bool, allow_partial: bool, rejected_out: Path | None
+) -> None:
+    """Preview or commit a supplier delivery file.
+
+    Exit status 0 when the file was committed or previews clean, 1 when rows were rejected
+    and nothing was committed.
+    """
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from fleetsvc import deliveries
+    from fleetsvc.commands.common import cli_actor, load, run_with_database
+
+    settings = load()
+    console = Console(stderr=True)
+
+    async def job() -> tuple[dict[str, Any], Path | None]:
+        with Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task(f"reading {file.name}", total=None)
+
+            def progress(rows: int) -> None:
+                bar.update(task, description=f"{rows:,} rows parsed from {file.name}")
+
+            item = await deliveries.run_import(
+                cli_actor(),
+                path=file,
+                file_name=file.name,
+                profile_name=profile,
+                mode="commit" if commit else "preview",
+                allow_partial=allow_partial,
+                extra_profile_dirs=[settings.profiles_dir] if settings.profiles_dir else [],
+                progress=progress,
+            )
+        written = None
+        counts = item["counts"]
+        if counts.get("rejected", 0) + counts.get("conflicts", 0):
+            written = rejected_out or Path(f"rejected-{item['id']}.csv")
+            await _write_rejected(item["id"], written)
+        return item, written
+
+    item, written = run_with_database(settings, job)
+    _print_report(Console(), item, written)
+    counts = item["counts"]
+    blocked = counts.get("rejected", 0) + counts.get("conflicts", 0)
+    sys.exit(0 if item["status"] == "committed" or not blocked else 1)
+
+
+async def _write_rejected(import_id: int, path: Path) -> None:
+    from fleetsvc import deliveries
+
+    out = await asyncio.to_thread(path.open, "w", encoding="utf-8", newline="")
+    try:
+        async for chunk in deliveries.rejected_csv(import_id):
+            await asyncio.to_thread(out.write, chunk)
+    finally:
+        await asyncio.to_thread(out.close)
+
+
+def _print_report(console: Any, item: dict[str, Any], written: Path | None) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    counts = item["counts"]
+    summary = item["summary"]
+    title = escape(
+        f"import {item['id']}: {item['file_name']} ({item['profile']}) — {item['status']}"
+    )
+    table = Table(title=title, show_header=True)
+    table.add_column("rows")
+    table.add_column("count", justify="right")
+    for key, value in counts.items():
+        table.add_row(key.replace("_", " "), f"{value:,}")
+    console.print(table)
+    lines = summary.get("po_lines") or []
+    if lines:
+        po = Table(title="purchase order lines")
+        for column in ("PO", "model", "ordered", "before", "in file", "new", "over"):
+            po.add_column(column, justify="left" if column in ("PO", "model") else "right")
+        for line in lines:
+            po.add_row(
+                escape(line["po_number"]),
+                escape(line["model"]),
+                "-" if line["ordered"] is None else f"{line['ordered']:,}",
+                f"{line['delivered_before']:,}",
+                f"{line['in_file']:,}",
+                f"{line['new']:,}",
+                f"{line['over_delivered']:,}",
+            )
+        console.print(po)
+    for warning in summary.get("file_warnings") or []:
+        where = f"row {warning['row']}: " if warning.get("row") else ""
+        console.print(f"[yellow]warning[/yellow] {escape(where + warning['message'])}")
+    if summary.get("message"):
+        console.print(escape(summary["message"]))
+    if written is not None:
+        console.print(escape(f"rejected rows written to {written}"))
