@@ -1,0 +1,100 @@
+"""`fleetsvc demo`: a fleet of the real programme's shape, loaded through the
+product's own bulk paths, once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+from db.engine import connection
+from fleetsvc import finance
+from fleetsvc.demo import FULL
+from fleetsvc.finance import ForecastParams
+
+SIZE = FULL.scaled(0.01)
+
+
+def _demo() -> subprocess.CompletedProcess[str]:
+    exe = str(Path(sys.executable).parent / "fleetsvc")
+    return subprocess.run(
+        [exe, "demo", "--scale", "0.01"],
+        env={**os.environ},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+async def _snapshot() -> dict[str, int]:
+    async with connection() as conn:
+        row = await conn.fetchrow(
+            """
+            SELECT (SELECT count(*) FROM asset a JOIN purchase_order po
+                      ON po.id = a.purchase_order_id
+                    WHERE po.number IN ('4500051001', '4500071322', '4500061069')) AS assets,
+                   (SELECT count(*) FROM person WHERE upn LIKE 'demo.%') AS people,
+                   (SELECT count(*) FROM install WHERE job_reference LIKE 'BAB-IVMA-%'
+                      AND removed_on IS NULL) AS installs,
+                   (SELECT count(*) FROM event) AS events
+            """
+        )
+    assert row is not None
+    return dict(row)
+
+
+async def test_demo_loads_the_programme_shape_once(app: object) -> None:
+    first = _demo()
+    assert first.returncode == 0, first.stderr
+    after_first = await _snapshot()
+    assert after_first["people"] == SIZE.people
+    assert after_first["installs"] == SIZE.vehicles
+    handsets = SIZE.handsets_2021 + SIZE.handsets_2022
+    assert after_first["assets"] == handsets + SIZE.tablets + SIZE.vehicles
+
+    async with connection() as conn:
+        model = await conn.fetchval(
+            "SELECT model_id FROM model_part_number WHERE part_number = 'SM-A325FZKGEUB'"
+        )
+        deployed = await conn.fetch(
+            "SELECT in_service_on, refresh_due_on, person_id FROM asset"
+            " WHERE model_id = $1 AND status = 'deployed'",
+            model,
+        )
+        specials = await conn.fetchval(
+            "SELECT count(*) FROM asset a JOIN person p ON p.id = a.person_id"
+            " JOIN model_part_number m ON m.model_id = a.model_id"
+            " WHERE m.part_number = 'FZ-L1AHAABVB' AND p.kind = 'special_constable'"
+        )
+        pool = await conn.fetchrow(
+            "SELECT c.reference, (SELECT count(*) FROM licence_seat s WHERE s.pool_id = p.id)"
+            " AS used FROM licence_pool p JOIN contract c ON c.id = p.contract_id"
+            " WHERE p.licence_key = 'NMX-7Q2P-44KD-9ZZA'"
+        )
+        report = await finance.refresh_forecast(conn, ForecastParams(2024, 3, "model"))
+    assert len(deployed) == handsets and all(r["person_id"] for r in deployed)
+    in_2021 = [
+        r for r in deployed if dt.date(2021, 4, 1) <= r["in_service_on"] < dt.date(2022, 4, 1)
+    ]
+    assert len(in_2021) == SIZE.handsets_2021
+    assert all(
+        r["refresh_due_on"] == r["in_service_on"].replace(year=r["in_service_on"].year + 3)
+        for r in deployed
+    )
+    assert specials == SIZE.tablets - SIZE.vehicles
+    assert pool is not None and pool["reference"] == "CDW-NETMOTION-2021"
+    assert pool["used"] == min(SIZE.netmotion_seats, SIZE.vehicles)
+
+    [phones] = [g for g in report.groups if g.key == str(model)]
+    by_year = {y.year: (y.devices, y.cost) for y in phones.years}
+    # The capital plan's shape at 1/100 scale: £3.0m and £8.9m become these.
+    assert by_year["2024/25"] == (SIZE.handsets_2021, Decimal(SIZE.handsets_2021 * 300))
+    assert by_year["2025/26"] == (SIZE.handsets_2022, Decimal(SIZE.handsets_2022 * 300))
+
+    second = _demo()
+    assert second.returncode == 0, second.stderr
+    assert "already loaded" in second.stdout
+    assert await _snapshot() == after_first  # nothing added, not even events
