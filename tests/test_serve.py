@@ -39,7 +39,7 @@ async def test_serve_logs_each_request_once_without_secrets(
     proc = subprocess.Popen(
         [exe, "serve"],
         env=env,
-        stdout=subprocess.PIPE,  # noqa: ASYNC220
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
