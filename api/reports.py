@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Controller, get
+from litestar.params import QueryParameter
 
 from api.guards import READ_REGISTER
 from db.engine import connection
@@ -15,10 +18,15 @@ class ReportController(Controller):
     tags = ["reports"]
 
     @get("/summary", operation_id="summaryReport", opt=READ_REGISTER)
-    async def summary(self) -> Summary:
+    async def summary(
+        self,
+        contracts_within_days: Annotated[
+            int, QueryParameter(ge=1, le=3650, description="horizon of contracts_ending")
+        ] = reports.CONTRACT_HORIZON_DAYS,
+    ) -> Summary:
         """The fleet at a glance (every role may read it)."""
         async with connection() as conn:
-            return await reports.summary(conn)
+            return await reports.summary(conn, contracts_within_days)
 
 
 CONTROLLERS: list[type[Controller]] = [ReportController]

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 import asyncpg
+import msgspec
 
 from fleetsvc.settings import get_settings
 
@@ -63,6 +65,83 @@ ORDER BY ends_on, reference
 """
 
 
+# Each contract's position: committed value (purchase orders raised, not
+# cancelled) against its cap, and per purchase order what was ordered against
+# what has been delivered (the assets received on it).
+_POSITIONS_SQL = """
+WITH orders AS (
+    SELECT po.id, po.contract_id, po.number, po.status,
+           sum(l.quantity)::int AS ordered, sum(l.quantity * l.unit_cost) AS value
+    FROM purchase_order po JOIN purchase_order_line l ON l.purchase_order_id = po.id
+    GROUP BY po.id
+), received AS (
+    SELECT a.purchase_order_id AS id, count(*)::int AS delivered
+    FROM asset a WHERE a.purchase_order_id IS NOT NULL
+    GROUP BY a.purchase_order_id
+)
+SELECT c.id, c.reference, c.kind, c.ends_on, c.value_cap,
+       COALESCE(sum(o.value) FILTER (WHERE o.status <> 'cancelled'), 0) AS committed,
+       COALESCE(jsonb_agg(jsonb_build_object(
+           'number', o.number, 'status', o.status, 'ordered', o.ordered,
+           'delivered', COALESCE(r.delivered, 0)) ORDER BY o.number)
+           FILTER (WHERE o.id IS NOT NULL), '[]') AS orders
+FROM contract c
+LEFT JOIN orders o ON o.contract_id = c.id
+LEFT JOIN received r ON r.id = o.id
+WHERE c.ends_on IS NULL OR c.ends_on >= current_date
+GROUP BY c.id
+ORDER BY c.reference
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPosition:
+    number: str
+    status: str
+    ordered: int
+    delivered: int
+    outstanding: int
+    over_delivered: int
+
+
+@dataclass(frozen=True, slots=True)
+class ContractPosition:
+    id: int
+    reference: str
+    kind: str
+    ends_on: dt.date | None
+    value_cap: Decimal | None
+    committed_value: Decimal
+    remaining_cap: Decimal | None
+    purchase_orders: list[OrderPosition]
+
+
+def _position(row: asyncpg.Record) -> ContractPosition:
+    orders = [
+        OrderPosition(
+            o["number"],
+            o["status"],
+            o["ordered"],
+            o["delivered"],
+            max(o["ordered"] - o["delivered"], 0),
+            max(o["delivered"] - o["ordered"], 0),
+        )
+        for o in msgspec.json.decode(row["orders"])
+    ]
+    cap = row["value_cap"]
+    committed = Decimal(row["committed"]).quantize(Decimal("0.01"))
+    return ContractPosition(
+        id=row["id"],
+        reference=row["reference"],
+        kind=row["kind"],
+        ends_on=row["ends_on"],
+        value_cap=cap,
+        committed_value=committed,
+        remaining_cap=None if cap is None else cap - committed,
+        purchase_orders=orders,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class CountRow:
     category: str
@@ -98,9 +177,12 @@ class Summary:
     mdm_capacity: int
     mdm_headroom: int
     contracts_ending: list[EndingContract]
+    contracts: list[ContractPosition]
 
 
-async def summary(conn: asyncpg.Connection) -> Summary:
+async def summary(
+    conn: asyncpg.Connection, contracts_within_days: int = CONTRACT_HORIZON_DAYS
+) -> Summary:
     counts = [
         CountRow(r["category"], r["status"], r["business_unit"], r["assets"])
         for r in await conn.fetch(_COUNTS_SQL, UNASSIGNED)
@@ -108,7 +190,8 @@ async def summary(conn: asyncpg.Connection) -> Summary:
     leavers = await conn.fetch(_LEAVERS_SQL, LEAVER_SAMPLE)
     facts = await conn.fetchrow(_FACTS_SQL)
     assert facts is not None
-    contracts = await conn.fetch(_CONTRACTS_SQL, CONTRACT_HORIZON_DAYS)
+    contracts = await conn.fetch(_CONTRACTS_SQL, contracts_within_days)
+    positions = [_position(r) for r in await conn.fetch(_POSITIONS_SQL)]
     capacity = get_settings().mdm_capacity
     return Summary(
         total_assets=sum(c.assets for c in counts),
@@ -124,4 +207,5 @@ async def summary(conn: asyncpg.Connection) -> Summary:
             EndingContract(r["id"], r["reference"], r["kind"], r["ends_on"], r["days_left"])
             for r in contracts
         ],
+        contracts=positions,
     )

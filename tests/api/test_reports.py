@@ -83,3 +83,61 @@ async def test_every_role_reads_the_summary(client_for: ClientFactory) -> None:
     for role in ("admin", "engineer", "stores", "finance", "mdm", "auditor"):
         c = await client_for(role)
         assert (await c.get("/api/v1/reports/summary")).status_code == 200, role
+
+
+async def test_summary_shows_each_contract_against_its_cap_and_orders(
+    client_for: ClientFactory,
+) -> None:
+    from decimal import Decimal
+
+    contract = await factories.contract(value_cap=Decimal("10000.00"))
+    model = await factories.device_model()
+    po = await factories.insert(
+        "purchase_order",
+        number=unique("PO")[:20],
+        contract_id=contract["id"],
+        raised_on=dt.date(2022, 4, 1),
+    )
+    await factories.insert(
+        "purchase_order_line",
+        purchase_order_id=po["id"],
+        model_id=model["id"],
+        quantity=10,
+        unit_cost=Decimal("289.00"),
+    )
+    cancelled = await factories.insert(
+        "purchase_order",
+        number=unique("PO")[:20],
+        contract_id=contract["id"],
+        raised_on=dt.date(2022, 5, 1),
+        status="cancelled",
+    )
+    await factories.insert(
+        "purchase_order_line",
+        purchase_order_id=cancelled["id"],
+        model_id=model["id"],
+        quantity=5,
+        unit_cost=Decimal("289.00"),
+    )
+    for _ in range(12):
+        await factories.asset(model, purchase_order_id=po["id"])
+
+    finance = await client_for("finance")
+    r = await finance.get("/api/v1/reports/summary?contracts_within_days=30")
+    assert r.status_code == 200, r.text
+    [mine] = [c for c in r.json()["contracts"] if c["id"] == contract["id"]]
+    assert mine["value_cap"] == "10000.00"
+    assert mine["committed_value"] == "2890.00"  # the cancelled order commits nothing
+    assert mine["remaining_cap"] == "7110.00"
+    orders = {o["number"]: o for o in mine["purchase_orders"]}
+    assert orders[po["number"]] == {
+        "number": po["number"],
+        "status": "open",
+        "ordered": 10,
+        "delivered": 12,
+        "outstanding": 0,
+        "over_delivered": 2,
+    }
+    assert orders[cancelled["number"]]["delivered"] == 0
+    bad = await finance.get("/api/v1/reports/summary?contracts_within_days=0")
+    assert bad.status_code in (400, 422)
