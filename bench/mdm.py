@@ -26,6 +26,7 @@ import asyncpg
 import httpx
 
 from bench.common import bench_database, make_token, peak_rss_mb, print_table, service
+from importers.fields import luhn_check_digit
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 EXPORT_HEADER = [
@@ -46,20 +47,12 @@ EXPORT_HEADER = [
 ]
 
 
-def luhn(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return body + str((10 - total % 10) % 10)
-
-
 def serial(i: int) -> str:
     return f"R58R{i:07d}"
 
 
 def imei(i: int) -> str:
-    return luhn(f"35209911{i:06d}")
+    return luhn_check_digit(f"35209911{i:06d}")
 
 
 def upn(i: int) -> str:

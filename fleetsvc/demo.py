@@ -25,6 +25,7 @@ import asyncpg
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
+from importers.fields import luhn_check_digit
 
 MARKER_CONTRACT = "VF-HANDSET-2021"
 NETMOTION_KEY = "NMX-7Q2P-44KD-9ZZA"
@@ -81,22 +82,14 @@ class DemoSummary:
 Progress = Callable[[str], None]
 
 
-def _luhn(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return str((10 - total % 10) % 10)
-
-
 def _imei(n: int) -> str:
     body = f"35209912{n:06d}"
-    return body + _luhn(body)
+    return body + luhn_check_digit(body)
 
 
 def _iccid(n: int) -> str:
     body = f"894411{n:012d}"
-    return body + _luhn(body)
+    return body + luhn_check_digit(body)
 
 
 def _vrm(n: int) -> str:

@@ -12,29 +12,18 @@ from decimal import Decimal
 from typing import Any
 
 from db.engine import transaction
+from importers.fields import luhn_check_digit
 from tests.conftest import unique
-
-
-def luhn_digit(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
 
 
 def new_imei() -> str:
     body = "35" + "".join(random.choice("0123456789") for _ in range(12))
-    return body + luhn_digit(body)
+    return body + luhn_check_digit(body)
 
 
 def new_iccid() -> str:
     body = "8944" + "".join(random.choice("0123456789") for _ in range(14))
-    return body + luhn_digit(body)
+    return body + luhn_check_digit(body)
 
 
 def new_msisdn() -> str:
