@@ -10,7 +10,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusController
 
 from api import catalogue, deliveries, finance, mdm, org, procurement, register, reports
 from api.errors import map_exception
@@ -25,7 +25,15 @@ from fleetsvc import __version__
 from fleetsvc.logs import configure_logging
 from fleetsvc.settings import Settings, get_settings
 
+
 # Each concept's module lists its controllers; add a module here, not handlers.
+class Metrics(PrometheusController):
+    """Prometheus text: request counts and latencies by route template."""
+
+    path = "/metrics"
+    include_in_schema = False
+
+
 API_CONTROLLERS: list[type] = [
     TokenController,
     EventController,
@@ -62,19 +70,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "page": Provide(provide_page),
         },
     )
-    prometheus = PrometheusConfig(
-        app_name="fleetsvc", prefix="fleetsvc", group_path=True, exclude=["/metrics"]
-    )
-
-    class Metrics(PrometheusController):
-        path = "/metrics"
-        include_in_schema = False
-
-    return Litestar(
+    app = Litestar(
         route_handlers=[health, ready, Metrics, api_v1],
         lifespan=[database],
         exception_handlers={Exception: map_exception},
-        middleware=[request_log_middleware, prometheus.middleware],
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
         openapi_config=OpenAPIConfig(
@@ -89,3 +88,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+    # Outermost, so that unmatched routes (404, 405) are logged and counted too.
+    app.asgi_handler = request_log_middleware(app.asgi_handler)
+    return app

@@ -77,6 +77,8 @@ async def test_serve_logs_each_request_once_without_secrets(
     entry = traced[0]
     assert entry["method"] == "GET" and entry["path"] == "/api/v1/events"
     assert entry["status"] == 200 and entry["duration_ms"] >= 0 and entry["role"] == "auditor"
+    unmatched = [e for e in requests if e["path"] == "/nope"]
+    assert len(unmatched) == 1 and unmatched[0]["status"] == 404  # unmatched routes too
     assert token not in stderr
     assert "352099001761481" not in stderr and "jane.smith" not in stderr
     assert not [e for e in lines if e.get("level") == "error"], "bad requests must not log errors"

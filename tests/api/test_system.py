@@ -87,6 +87,11 @@ async def test_metrics_count_requests(anon: httpx.AsyncClient) -> None:
     assert r.status_code == 200
     assert "fleetsvc_requests_total" in r.text
     assert 'path="/health"' in r.text
+    # Ids never become label values: routes are counted by their template.
+    await anon.get("/api/v1/events/123456")
+    r = await anon.get("/metrics")
+    assert "123456" not in r.text
+    assert 'path="unmatched"' in r.text
 
 
 async def test_openapi_document_and_docs_page(anon: httpx.AsyncClient) -> None:
