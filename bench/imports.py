@@ -122,6 +122,42 @@ async def raw_copy(url: str, path: Path) -> float:
         await conn.close()
 
 
+async def write_cost(import_id: int) -> dict[str, float]:
+    """What writing a previewed import's rows costs by itself: the one INSERT of handsets,
+    SIMs and fittings plus their events, timed in a transaction that is rolled back; then the
+    same with triggers off (superuser only, rolled back too) to show what the database's
+    per-row foreign-key checks cost of it. Nothing is committed."""
+    from db.engine import connection
+    from fleetsvc import audit
+    from fleetsvc import deliveries_apply as apply
+    from fleetsvc.auth import Actor
+
+    out: dict[str, float] = {}
+    async with connection() as conn:
+        for label, triggers in (("write_s", True), ("write_no_fk_s", False)):
+            tx = conn.transaction()
+            await tx.start()
+            try:
+                await conn.execute(f"SET LOCAL work_mem = '{apply.WORK_MEM}'")
+                await apply._plan(conn, import_id, "delivery")
+                if not triggers:
+                    try:
+                        await conn.execute("SET LOCAL session_replication_role = replica")
+                    except asyncpg.InsufficientPrivilegeError:
+                        out[label] = float("nan")
+                        continue
+                await conn.execute("SET LOCAL enable_nestloop = off")
+                started = time.perf_counter()
+                await conn.fetchrow(apply.INSERT_DELIVERY, import_id)
+                await audit.record_from_query(
+                    conn, Actor("bench", "admin"), apply.DELIVERY_EVENTS, import_id
+                )
+                out[label] = time.perf_counter() - started
+            finally:
+                await tx.rollback()
+    return out
+
+
 async def worker(url: str, path: Path) -> dict[str, float]:
     """One size, in its own process: preview, commit of the preview, and a direct commit."""
     os.environ["DATABASE_URL"] = url
@@ -139,6 +175,7 @@ async def worker(url: str, path: Path) -> dict[str, float]:
         )
         preview_s = time.perf_counter() - started
         assert preview["counts"]["new"] > 0, preview["counts"]
+        writes = await write_cost(preview["id"])
         started = time.perf_counter()
         committed = await deliveries.commit_import(actor, preview["id"], allow_partial=False)
         commit_previewed_s = time.perf_counter() - started
@@ -157,6 +194,7 @@ async def worker(url: str, path: Path) -> dict[str, float]:
         "preview_s": preview_s,
         "commit_previewed_s": commit_previewed_s,
         "recommit_s": recommit_s,
+        **writes,
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -210,6 +248,7 @@ def main() -> None:
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     rows = []
+    floors: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="fleetsvc-bench-") as tmp, bench_database() as url:
         asyncio.run(seed(url))
         # Through HTTP first, while the register is as small as for the first size.
@@ -253,7 +292,21 @@ def main() -> None:
                     "peak RSS MiB": max(a["peak_rss_mb"], b["peak_rss_mb"]),
                 }
             )
+            floors.append(
+                {
+                    "rows": f"{size:,}",
+                    "INSERT+events s": a["write_s"],
+                    "same, FK checks off s": a["write_no_fk_s"],
+                    "FK checks s": a["write_s"] - a["write_no_fk_s"],
+                    "upload+commit s": b["commit_s"],
+                }
+            )
     print_table("vodafone-despatch imports (service function, one process per size)", rows)
+    print_table(
+        "of which writing the rows: the apply's INSERT of handsets, SIMs, fittings and their"
+        " events alone (rolled back), with and without the per-row foreign-key checks",
+        floors,
+    )
     print_table(
         "through HTTP (POST /api/v1/imports, mode=commit, fleetsvc serve on 127.0.0.1)",
         [{"rows": f"{sizes[0]:,}", "upload+commit s": http_s, "new": r.json()["counts"]["new"]}],

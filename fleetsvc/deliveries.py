@@ -18,6 +18,7 @@ import hashlib
 import io
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 from typing import Any, Final
 
@@ -174,12 +175,27 @@ class _Stager:
     kind: str
     rows: Iterator[ParsedRow]
     fields: list[str]
+    # The staged columns of the fields this file has (the others stay NULL), and the length
+    # limits that can apply to them: a field the file lacks is always None.
+    staged: tuple[str, ...] = ()
+    limits: tuple[tuple[str, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        present = set(self.fields)
+        self.staged = tuple(name for name in STAGED_FIELDS if name in present)
+        self.limits = tuple((n, limit) for n, limit in MAX_LENGTHS.items() if n in present)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (*STAGED_COLUMNS[:5], *self.staged)
 
     def take(self) -> _Batch:
         batch = _Batch()
+        records = batch.records
+        record = self._record
         for row in self.rows:
-            batch.records.append(self._record(row, batch))
-            if len(batch.records) >= BATCH_ROWS:
+            records.append(record(row, batch))
+            if len(records) >= BATCH_ROWS:
                 return batch
         batch.done = True
         return batch
@@ -190,9 +206,9 @@ class _Stager:
         issues: list[list[str | None]] = [
             [i.severity, i.column, _clean(i.value), i.message] for i in row.errors
         ]
-        for name, limit in MAX_LENGTHS.items():
-            value = values.get(name)
-            if isinstance(value, str) and len(value) > limit:
+        for name, limit in self.limits:
+            value = values[name]
+            if type(value) is str and len(value) > limit:
                 message = f"is {len(value):,} characters long; at most {limit} fit"
                 issues.append(["error", headers.get(name), _clean(value[:200]), message])
                 values[name] = None
@@ -220,15 +236,18 @@ class _Stager:
                 )
         if not ok:
             batch.rejected += 1
-        batch.warnings += sum(1 for i in issues if i[0] == "warning")
-        raw = row.raw
+        if issues:
+            batch.warnings += sum(1 for i in issues if i[0] == "warning")
+        cells = list(map(row.raw.get, self.fields, repeat("")))
+        if "\x00" in "".join(cells):
+            cells = [cell.replace("\x00", "\ufffd") for cell in cells]
         return (
             self.import_id,
             row.row,
             ok,
             _json.encode(issues).decode() if issues else None,
-            [_clean(raw.get(name, "")) for name in self.fields],
-            *(values.get(name) for name in STAGED_FIELDS),
+            cells,
+            *map(values.get, self.staged),
         )
 
 
@@ -396,7 +415,7 @@ async def _stage(
             async with transaction() as conn:
                 if batch.records:
                     await conn.copy_records_to_table(
-                        "import_staged_row", records=batch.records, columns=STAGED_COLUMNS
+                        "import_staged_row", records=batch.records, columns=stager.columns
                     )
                 await conn.execute(
                     "UPDATE delivery_import SET counts = $2::jsonb WHERE id = $1",

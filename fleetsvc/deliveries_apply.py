@@ -24,6 +24,7 @@ from fleetsvc.errors import Conflict
 # Applies are serialised: a plan made in the transaction is then true when it is applied.
 APPLY_LOCK: Final = 0x696D706F72747331  # "imports1"
 BLOCKING: Final = ("rejected", "conflict")
+WORK_MEM: Final = "64MB"
 
 # --- deliveries (vodafone-despatch, cdw-asn) --------------------------------------------------
 
@@ -107,12 +108,17 @@ WHERE p.row_number = d.row_number AND d.first_row <> d.row_number
 """
 
 
+# Rules that only act on rows sharing a value of this column: where no value of it repeats in
+# the file (the usual case) they would change nothing, and are not run (see _plan).
+_REPEATS_OF: Final[dict[str, str]] = {}
+
+
 def _same_key_rejects(columns: tuple[str, ...], label: str, field: str, where: str = "true") -> str:
     """Rows sharing a key but not identical: all of them rejected, naming (up to ten of) the
     others. Grouped, not self-joined, so a hostile file of one repeated key stays linear."""
     key = ", ".join(columns)
     match = " AND ".join(f"g.{c} = p.{c}" for c in columns)
-    return f"""
+    sql = f"""
 UPDATE import_plan p SET outcome = 'rejected', issue_field = '{field}',
     message = format('{label} %s is also on %s %s%s with different details; '
                      'these rows were all rejected',
@@ -128,6 +134,9 @@ FROM (
 ) g
 WHERE g.kind = p.kind AND {match} AND p.outcome IS NULL
 """
+    # Rows sharing the whole key share its first column (NULLs never match).
+    _REPEATS_OF[sql] = columns[0]
+    return sql
 
 
 DELIVERY_RULES: Final = (
@@ -268,7 +277,12 @@ FROM import_plan WHERE kind = 'licence' AND outcome IN ('new', 'unchanged')
 GROUP BY licence_key ORDER BY licence_key
 """
 
-INSERT_ASSETS: Final = """
+# The new handsets, their SIMs and the SIMs' fittings in one statement: the SIMs join the
+# assets just inserted (RETURNING) instead of looking each one up again. No ON CONFLICT: the
+# plan was made under APPLY_LOCK in this transaction, so a unique violation means another
+# writer registered one of these items meanwhile (answered as a Conflict), and the arbiter
+# pre-check of every unique index would cost a second index descent per row.
+INSERT_DELIVERY: Final = """
 WITH ins AS (
     INSERT INTO asset (model_id, manufacturer, serial_number, imei, status, purchase_order_id,
                        contract_id, delivery_import_id, supplier_order_ref, delivery_ref,
@@ -277,45 +291,42 @@ WITH ins AS (
            contract_id, $1, supplier_order_ref, delivery_ref, unit_cost, delivered_on,
            refresh_due(NULL, delivered_on, lifecycle_months, NULL)
     FROM import_plan WHERE kind = 'asset' AND outcome = 'new' ORDER BY row_number
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-)
-SELECT count(*) FROM ins
-"""
-
-ASSET_EVENTS: Final = """
-SELECT 'asset' AS entity, a.id AS entity_id, 'created' AS action, NULL::jsonb AS before,
-       jsonb_build_object('delivery_import_id', a.delivery_import_id, 'model_id', a.model_id,
-           'manufacturer', a.manufacturer, 'serial_number', a.serial_number, 'imei', a.imei,
-           'status', a.status, 'purchase_order_id', a.purchase_order_id,
-           'contract_id', a.contract_id, 'supplier_order_ref', a.supplier_order_ref,
-           'delivery_ref', a.delivery_ref, 'unit_cost', a.unit_cost::text,
-           'delivered_on', a.delivered_on, 'refresh_due_on', a.refresh_due_on) AS after
-FROM asset a WHERE a.delivery_import_id = $1 ORDER BY a.id
-"""
-
-INSERT_SIMS: Final = """
-WITH new_sims AS (
+    RETURNING id, manufacturer, serial_number
+),
+new_sims AS (
     INSERT INTO sim (iccid, msisdn, contract_id, asset_id, delivery_import_id)
     SELECT p.iccid, p.msisdn, p.airtime_contract_id, a.id, $1
     FROM import_plan p
-    JOIN asset a ON a.manufacturer = p.manufacturer AND a.serial_number = p.serial_number
+    JOIN ins a ON a.manufacturer = p.manufacturer AND a.serial_number = p.serial_number
     WHERE p.kind = 'asset' AND p.outcome = 'new' AND p.iccid IS NOT NULL
     ORDER BY p.row_number
     RETURNING id, asset_id
 ),
 fitted AS (
-    INSERT INTO sim_fitting (sim_id, asset_id) SELECT id, asset_id FROM new_sims RETURNING 1
+    INSERT INTO sim_fitting (sim_id, asset_id) SELECT id, asset_id FROM new_sims
 )
-SELECT count(*) FROM fitted
+SELECT (SELECT count(*) FROM ins) AS assets, (SELECT count(*) FROM new_sims) AS sims
 """
 
-SIM_EVENTS: Final = """
-SELECT 'sim' AS entity, s.id AS entity_id, 'created' AS action, NULL::jsonb AS before,
-       jsonb_build_object('iccid', s.iccid, 'msisdn', s.msisdn, 'contract_id', s.contract_id,
-           'asset_id', s.asset_id, 'fitted', true,
-           'delivery_import_id', s.delivery_import_id) AS after
-FROM sim s WHERE s.delivery_import_id = $1 ORDER BY s.id
+# The created assets' events, then their SIMs', each in id order: one pass for both.
+DELIVERY_EVENTS: Final = """
+SELECT e.entity, e.entity_id, 'created' AS action, NULL::jsonb AS before, e.after FROM (
+    SELECT 1 AS part, 'asset' AS entity, a.id AS entity_id,
+           jsonb_build_object('delivery_import_id', a.delivery_import_id, 'model_id', a.model_id,
+               'manufacturer', a.manufacturer, 'serial_number', a.serial_number, 'imei', a.imei,
+               'status', a.status, 'purchase_order_id', a.purchase_order_id,
+               'contract_id', a.contract_id, 'supplier_order_ref', a.supplier_order_ref,
+               'delivery_ref', a.delivery_ref, 'unit_cost', a.unit_cost::text,
+               'delivered_on', a.delivered_on, 'refresh_due_on', a.refresh_due_on) AS after
+    FROM asset a WHERE a.delivery_import_id = $1
+    UNION ALL
+    SELECT 2, 'sim', s.id,
+           jsonb_build_object('iccid', s.iccid, 'msisdn', s.msisdn, 'contract_id', s.contract_id,
+               'asset_id', s.asset_id, 'fitted', true,
+               'delivery_import_id', s.delivery_import_id)
+    FROM sim s WHERE s.delivery_import_id = $1
+) e
+ORDER BY e.part, e.entity_id
 """
 
 LICENCE_REFS: Final = """
@@ -600,7 +611,18 @@ async def _plan(conn: asyncpg.Connection, import_id: int, kind: str) -> None:
     await conn.execute(INSTALL_PLAN if kind == "install" else DELIVERY_PLAN, import_id)
     await conn.execute("RESET enable_nestloop")
     await conn.execute("ANALYZE import_plan")
-    for statement in INSTALL_RULES if kind == "install" else DELIVERY_RULES:
+    rules = INSTALL_RULES if kind == "install" else DELIVERY_RULES
+    keys = sorted({_REPEATS_OF[r] for r in rules if r in _REPEATS_OF})
+    repeats = await conn.fetchrow(
+        "SELECT "
+        + ", ".join(f"count({k}) > count(DISTINCT {k}) AS {k}" for k in keys)
+        + " FROM import_plan"
+    )
+    assert repeats is not None
+    for statement in rules:
+        key = _REPEATS_OF.get(statement)
+        if key is not None and not repeats[key]:
+            continue
         await conn.execute(statement)
 
 
@@ -695,6 +717,9 @@ async def evaluate(
     kind = str(summary.get("kind", "delivery"))
     if apply:
         await conn.execute("SELECT pg_advisory_xact_lock($1)", APPLY_LOCK)
+    # Sorts and hashes of a whole file's rows: in memory, not spilled to disk (this
+    # transaction only).
+    await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
     await _plan(conn, import_id, kind)
 
     counts = _counts(
@@ -789,15 +814,19 @@ async def evaluate(
 async def _apply_deliveries(
     conn: asyncpg.Connection, actor: Actor, import_id: int, counts: Mapping[str, int]
 ) -> None:
-    inserted = await conn.fetchval(INSERT_ASSETS, import_id)
-    if inserted != counts["new"]:
-        # Another writer registered one of these items after the plan was made.
-        raise Conflict("the register changed while the import was being applied; commit it again")
-    if inserted:
-        await audit.record_from_query(conn, actor, ASSET_EVENTS, import_id)
-    if counts["sims"]:
-        await conn.fetchval(INSERT_SIMS, import_id)
-        await audit.record_from_query(conn, actor, SIM_EVENTS, import_id)
+    if counts["new"]:
+        # The statement joins rows it has just inserted, which the planner cannot count:
+        # hash joins, never a nested loop over them (see _plan).
+        await conn.execute("SET LOCAL enable_nestloop = off")
+        try:
+            await conn.fetchrow(INSERT_DELIVERY, import_id)
+        except asyncpg.UniqueViolationError:
+            # Another writer registered one of these items after the plan was made.
+            raise Conflict(
+                "the register changed while the import was being applied; commit it again"
+            ) from None
+        await audit.record_from_query(conn, actor, DELIVERY_EVENTS, import_id)
+        await conn.execute("RESET enable_nestloop")
     if counts["licence_rows"]:
         await _apply_licences(conn, actor, import_id)
 

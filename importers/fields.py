@@ -112,22 +112,28 @@ def _excel_digits(value: str, label: str) -> str:
 # --- identifiers ---------------------------------------------------------------------------------
 
 
-# A doubled digit's contribution: 2*d, less 9 when that has two digits.
-_LUHN_DOUBLED: Final = {str(digit): (2 * digit) - 9 * (digit > 4) for digit in range(10)}
+# A doubled digit's contribution: 2*d, less 9 when that has two digits, as the digit whose
+# code point carries it (so a whole string of them is summed in C: sum(text.encode())).
+_LUHN_DOUBLED: Final = str.maketrans("0123456789", "0246813579")
+
+
+def _luhn_digit(body: str) -> str:
+    """luhn_check_digit for a body already known to be ASCII digits (the per-row path)."""
+    # The digit next to the check digit is doubled, then every second one leftwards.
+    reverse = body[::-1]
+    total = sum(reverse[0::2].translate(_LUHN_DOUBLED).encode()) + sum(reverse[1::2].encode())
+    return "0123456789"[(48 * len(body) - total) % 10]
 
 
 def luhn_check_digit(body: str) -> str:
     """The Luhn (mod 10) check digit for a string of digits."""
     if not _DIGITS.fullmatch(body):
         raise FieldError("a check digit can only be computed for digits")
-    # The digit next to the check digit is doubled, then every second one leftwards.
-    reverse = body[::-1]
-    total = sum(map(_LUHN_DOUBLED.__getitem__, reverse[0::2])) + sum(map(int, reverse[1::2]))
-    return str((10 - total % 10) % 10)
+    return _luhn_digit(body)
 
 
 def _luhn_valid(number: str) -> bool:
-    return luhn_check_digit(number[:-1]) == number[-1]
+    return _luhn_digit(number[:-1]) == number[-1]
 
 
 def normalise_imei(value: str) -> tuple[str, str | None]:
@@ -137,6 +143,14 @@ def normalise_imei(value: str) -> tuple[str, str | None]:
     returned) - except when the value starts with 1 and a leading 0 would make it a valid
     IMEI: then Excel may have dropped the 0 of an "01..." IMEI and the row is rejected.
     """
+    # Fast path: an already-clean IMEI (the usual cell) needs no cleaning.
+    if (
+        len(value) == 15
+        and value.isdigit()
+        and value.isascii()
+        and _luhn_digit(value[:14]) == value[14]
+    ):
+        return value, None
     digits = _excel_digits(value, "IMEI")
     if len(digits) == 14:
         if digits[0] == "1" and _luhn_valid("0" + digits):
@@ -144,11 +158,11 @@ def normalise_imei(value: str) -> tuple[str, str | None]:
                 "IMEI has 14 digits and may have lost a leading 0 in Excel; "
                 "re-export the column as text"
             )
-        check = luhn_check_digit(digits)
+        check = _luhn_digit(digits)
         return digits + check, f"IMEI had 14 digits; the check digit {check} was added"
     if len(digits) != 15:
         raise FieldError(f"IMEI must be 15 digits; this has {len(digits)}")
-    expected = luhn_check_digit(digits[:14])
+    expected = _luhn_digit(digits[:14])
     if digits[14] != expected:
         raise FieldError(f"IMEI check digit is wrong: expected {expected}")
     return digits, None
@@ -156,12 +170,21 @@ def normalise_imei(value: str) -> tuple[str, str | None]:
 
 def normalise_iccid(value: str) -> str:
     """A SIM card number: 19 or 20 digits, starting 89 (telecoms), valid Luhn digit."""
+    # Fast path: an already-clean ICCID needs no cleaning.
+    if (
+        19 <= len(value) <= 20
+        and value.startswith("89")
+        and value.isdigit()
+        and value.isascii()
+        and _luhn_digit(value[:-1]) == value[-1]
+    ):
+        return value
     digits = _excel_digits(value, "ICCID")
     if len(digits) not in (19, 20):
         raise FieldError(f"ICCID must be 19 or 20 digits; this has {len(digits)}")
     if not digits.startswith("89"):
         raise FieldError("ICCID must start with 89")
-    expected = luhn_check_digit(digits[:-1])
+    expected = _luhn_digit(digits[:-1])
     if digits[-1] != expected:
         raise FieldError(f"ICCID check digit is wrong: expected {expected}")
     return digits
@@ -172,8 +195,15 @@ _MSISDN_HINT = (
 )
 
 
+# The usual spelling of a UK mobile number ("07700 900123"), converted without the general path.
+_UK_MOBILE = re.compile(r"0(7[0-9]{3}) ?([0-9]{6})")
+
+
 def normalise_msisdn(value: str) -> str:
     """A phone number in E.164 form; UK numbers in any usual spelling become +44..."""
+    usual = _UK_MOBILE.fullmatch(value)
+    if usual is not None:
+        return "+44" + usual[1] + usual[2]
     text = _tidy(value)
     if text.startswith("'"):
         text = text[1:]
@@ -227,6 +257,9 @@ def normalise_serial(value: str) -> str:
     A space inside a serial is rejected rather than removed or kept: removing it would be a
     guess, and keeping it breaks matching against the MDM (which reports serials unspaced).
     """
+    # Fast path: letters and digits only (the usual serial) need nothing but upper-casing.
+    if value.isalnum() and value.isascii() and len(value) <= MAX_SERIAL_LEN:
+        return value.upper()
     text = clean_text(value, MAX_SERIAL_LEN).upper()
     if not text:
         raise FieldError("serial number is empty")
@@ -321,8 +354,25 @@ def _excel_serial(serial: float) -> dt.date:
     return EXCEL_EPOCH + dt.timedelta(days=int(serial))
 
 
+# A delivery file repeats a handful of dates on every row: text already read is looked up.
+_DATE_CACHE: dict[str, dt.date] = {}
+_DATE_CACHE_SIZE: Final = 4096
+
+
 def parse_date(value: CellValue) -> dt.date:
     """A date from UK text (day first, always), ISO text, an Excel serial or a cell date."""
+    if type(value) is str:
+        day = _DATE_CACHE.get(value)
+        if day is None:
+            day = _parse_date(value)
+            if len(_DATE_CACHE) >= _DATE_CACHE_SIZE:
+                _DATE_CACHE.clear()
+            _DATE_CACHE[value] = day
+        return day
+    return _parse_date(value)
+
+
+def _parse_date(value: CellValue) -> dt.date:
     if isinstance(value, dt.datetime):
         return _in_range(value.date())
     if isinstance(value, dt.date):
@@ -462,7 +512,7 @@ def parse_quantity(value: CellValue) -> int:
     if isinstance(value, int | float | Decimal):
         number = _decimal_of(value)
     elif isinstance(value, str):
-        tidy = _tidy(value)
+        tidy = value if value.isdigit() and value.isascii() else _tidy(value)
         if tidy.isdigit() and tidy.isascii():  # the usual "1", without regex or Decimal
             number_int = int(tidy)
             if number_int < 1:
@@ -488,6 +538,12 @@ def clean_text(value: str, max_len: int = 1000) -> str:
     Cells starting = + - @ are kept exactly: they are data here and are neutralised
     when exported, not on the way in.
     """
+    # Fast path: a printable string holds no control, bidi or non-breaking space character
+    # (all are non-printable), so stripping is all the cleaning it needs.
+    if value.isprintable():
+        text = value.strip()
+        if len(text) <= max_len:
+            return text
     text = _tidy(value)
     _check_controls(text)
     if len(text) > max_len:
@@ -557,4 +613,25 @@ PARSERS: Final[Mapping[str, Converter]] = {
     "money": _cell_input(parse_money),
     "quantity": _cell_input(parse_quantity),
     "enum": _choice,
+}
+
+# How the row parser calls a parser without the Converter wrapper (one call per cell, not
+# three): TEXT parsers take the cell text and return the value; CELL parsers take the cell as
+# read; PAIR parsers take the text and return (value, warning). Parsers not listed here are
+# called through PARSERS.
+TEXT: Final = 0
+CELL: Final = 1
+PAIR: Final = 2
+DIRECT_PARSERS: Final[Mapping[str, tuple[int, Callable[..., object]]]] = {
+    "text": (TEXT, clean_text),
+    "upper": (TEXT, clean_upper),
+    "serial": (TEXT, normalise_serial),
+    "imei": (PAIR, normalise_imei),
+    "iccid": (TEXT, normalise_iccid),
+    "msisdn": (TEXT, normalise_msisdn),
+    "vrm": (TEXT, normalise_vrm),
+    "date": (CELL, parse_date),
+    "timestamp": (CELL, parse_timestamp),
+    "money": (CELL, parse_money),
+    "quantity": (CELL, parse_quantity),
 }

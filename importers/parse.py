@@ -5,11 +5,21 @@ Rows are parsed lazily, one at a time, so a file of any length is read in bounde
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import BinaryIO, Final, Literal
 
-from importers.fields import PARSERS, CellValue, Converter, FieldError, cell_text
+from importers.fields import (
+    CELL,
+    DIRECT_PARSERS,
+    PAIR,
+    PARSERS,
+    TEXT,
+    CellValue,
+    Converter,
+    FieldError,
+    cell_text,
+)
 from importers.profiles import FieldSpec, Profile, RowRule, builtin_profiles, header_key
 from importers.reader import FileRejected, RawRow, open_raw
 
@@ -57,6 +67,10 @@ class SkipCounts:
     totals: int = 0
 
 
+# How a column's cells are converted (see fields.DIRECT_PARSERS); GENERIC: through PARSERS.
+GENERIC: Final = 3
+
+
 @dataclass(frozen=True)
 class _Column:
     spec: FieldSpec
@@ -64,6 +78,11 @@ class _Column:
     header: str
     convert: Converter
     options: Mapping[str, str]
+
+    def step(self) -> tuple[int, str, bool, int, Callable[..., object], _Column]:
+        """What the per-row loop needs, as one tuple (unpacked, not looked up, per cell)."""
+        mode, parse = DIRECT_PARSERS.get(self.spec.parser, (GENERIC, self.convert))
+        return self.index, self.spec.name, self.spec.required_value, mode, parse, self
 
 
 class ParsedFile:
@@ -92,7 +111,10 @@ class ParsedFile:
         self.skipped = SkipCounts()
         self.data_rows = 0  # rows yielded so far
         self._plan = columns
+        self._steps = [column.step() for column in columns]
         self._header_keys = _row_keys(header_cells)
+        # The first character a repeated header's first cell starts with (after header_key).
+        self._header_first = self._header_keys[0][:1] if self._header_keys else ""
         self._rows: Iterator[RawRow] | None = rows
         self._max_cell_chars = max_cell_chars
         self._no_values: dict[str, object] = {spec.name: None for spec in profile.fields}
@@ -108,17 +130,20 @@ class ParsedFile:
                 yield parsed
 
     def _row(self, raw: RawRow) -> ParsedRow | None:
-        if _is_blank(raw.cells):
+        cells = raw.cells
+        # Cheap test first: a row whose first cell has text is not blank.
+        first = cells[0] if cells else None
+        if not (type(first) is str and first and not first.isspace()) and _is_blank(cells):
             self.skipped.blank += 1
             return None
-        if self._repeats_header(raw.cells):
+        if self._repeats_header(cells):
             self.skipped.repeated_header += 1
             self._skip_warning(
                 raw.number, self.skipped.repeated_header, "the header row is repeated here"
             )
             return None
-        parsed = _parse_row(raw, self._plan, dict(self._no_values), self._max_cell_chars)
-        if _is_totals(raw.cells, parsed):
+        parsed = _parse_row(raw, self._steps, dict(self._no_values), self._max_cell_chars)
+        if _is_totals(cells, parsed):
             self.skipped.totals += 1
             self._skip_warning(raw.number, self.skipped.totals, "this looks like a totals row")
             return None
@@ -129,7 +154,15 @@ class ParsedFile:
     def _repeats_header(self, cells: tuple[CellValue, ...]) -> bool:
         # Cheap tests first: this runs on every row.
         keys = self._header_keys
-        if len(cells) != len(keys) or header_key(cell_text(cells[0])) != keys[0]:
+        if len(cells) != len(keys):
+            return False
+        first = cell_text(cells[0])
+        # header_key folds case per character, so its first character is that of the first
+        # character that is neither white space nor a BOM: compare that before the whole key.
+        lead = first.lstrip()[:1]
+        if lead and lead != "\ufeff" and lead.casefold()[:1] != self._header_first:
+            return False
+        if header_key(first) != keys[0]:
             return False
         return _row_keys(cells) == keys
 
@@ -270,7 +303,9 @@ def _row_keys(cells: Sequence[CellValue]) -> tuple[str, ...]:
 
 
 def _is_totals(cells: Sequence[CellValue], parsed: ParsedRow) -> bool:
-    first = next((cell_text(cell) for cell in cells if _has_text(cell)), "")
+    first = cells[0] if cells else None
+    if not (type(first) is str and first and not first.isspace()):
+        first = next((cell_text(cell) for cell in cells if _has_text(cell)), "")
     # Cheap test first: this runs on every row.
     if first.lstrip()[:1] not in ("t", "T", "g", "G") or header_key(first) not in _TOTAL_LABELS:
         return False
@@ -282,33 +317,48 @@ def _truncate(text: str) -> str:
 
 
 def _parse_row(
-    raw: RawRow, plan: list[_Column], values: dict[str, object], max_cell_chars: int
+    raw: RawRow,
+    steps: list[tuple[int, str, bool, int, Callable[..., object], _Column]],
+    values: dict[str, object],
+    max_cell_chars: int,
 ) -> ParsedRow:
-    row = ParsedRow(raw.number, values, {})
+    # The hot loop of every import: one pass per cell, parsers called directly.
+    number = raw.number
+    row = ParsedRow(number, values, {})
+    texts = row.raw
+    errors = row.errors
     cells = raw.cells
     width = len(cells)
-    for column in plan:
-        cell = cells[column.index] if column.index < width else None
+    for index, name, required, mode, parse, column in steps:
+        cell = cells[index] if index < width else None
         text = cell if type(cell) is str else cell_text(cell)
-        name = column.spec.name
         # raw is for re-downloading rejected rows; a huge cell is kept only up to the limit.
-        row.raw[name] = text if len(text) <= max_cell_chars else text[:max_cell_chars]
         if len(text) > max_cell_chars:
+            texts[name] = text[:max_cell_chars]
             message = f"cell is {len(text):,} characters; the limit is {max_cell_chars:,}"
-            row.errors.append(_issue(row.row, column, text, message, "error"))
+            errors.append(_issue(number, column, text, message, "error"))
             continue
+        texts[name] = text
         if not text or text.isspace():
-            if column.spec.required_value:
-                row.errors.append(_issue(row.row, column, text, "a value is required", "error"))
+            if required:
+                errors.append(_issue(number, column, text, "a value is required", "error"))
             continue
+        warning: str | None = None
         try:
-            value, warning = column.convert(cell, text, column.options)
+            if mode == TEXT:
+                value = parse(text)
+            elif mode == CELL:
+                value = parse(cell)
+            elif mode == PAIR:
+                value, warning = parse(text)  # type: ignore[misc]
+            else:
+                value, warning = parse(cell, text, column.options)  # type: ignore[misc]
         except FieldError as exc:
-            row.errors.append(_issue(row.row, column, text, exc.message, "error"))
+            errors.append(_issue(number, column, text, exc.message, "error"))
             continue
-        row.values[name] = value
+        values[name] = value
         if warning is not None:
-            row.warnings.append(_issue(row.row, column, text, warning, "warning"))
+            row.warnings.append(_issue(number, column, text, warning, "warning"))
     return row
 
 
@@ -324,10 +374,11 @@ def _issue(
 def _apply_rules(profile: Profile, row: ParsedRow, headers: Mapping[str, str]) -> None:
     failed = {issue.column for issue in row.errors}
     for rule in profile.rules:
-        involved = (*rule.fields, *([rule.when_field] if rule.when_field else []))
         # A field that failed to parse already has its error; its value is unknown here.
-        if any(headers.get(name) in failed for name in involved if name in headers):
-            continue
+        if failed:
+            involved = (*rule.fields, *([rule.when_field] if rule.when_field else []))
+            if any(headers.get(name) in failed for name in involved if name in headers):
+                continue
         if not _rule_applies(rule, row):
             continue
         broken = _broken_fields(rule, row)

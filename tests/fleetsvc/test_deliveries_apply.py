@@ -1,0 +1,69 @@
+"""The set-based apply of a delivery commit: a register that changes between the plan and the
+write is a Conflict, and nothing of the import is written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from db.engine import connection
+from fleetsvc import deliveries, deliveries_apply
+from fleetsvc.auth import Actor
+from fleetsvc.errors import Conflict
+from tests.api.test_imports import csv_bytes, handset, order
+from tests.conftest import unique
+
+ACTOR = Actor("tests", "stores")
+pytestmark = pytest.mark.usefixtures("app")
+
+
+async def _register_asset(conn: asyncpg.Connection, o: dict[str, Any], row: dict[str, str]) -> None:
+    await conn.execute(
+        "INSERT INTO asset (model_id, manufacturer, serial_number, imei)"
+        " SELECT id, lower(manufacturer), $2, $3 FROM device_model WHERE id = $1",
+        o["model"]["id"],
+        unique("OTHER"),
+        row["IMEI"],
+    )
+
+
+async def _register_sim(conn: asyncpg.Connection, o: dict[str, Any], row: dict[str, str]) -> None:
+    await conn.execute("INSERT INTO sim (iccid) VALUES ($1)", row["SIM ICCID"])
+
+
+@pytest.mark.parametrize("register", [_register_asset, _register_sim], ids=["imei", "iccid"])
+async def test_an_item_registered_after_the_plan_is_a_conflict_and_nothing_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, register: Any
+) -> None:
+    o = await order(quantity=10)
+    rows = [handset(o) for _ in range(3)]
+    path = tmp_path / "raced.csv"
+    path.write_bytes(csv_bytes(rows))
+    plan = deliveries_apply._plan
+
+    async def plan_then_race(conn: asyncpg.Connection, import_id: int, kind: str) -> None:
+        await plan(conn, import_id, kind)
+        # Another writer registers the last row's item once the plan says it is new.
+        await register(conn, o, rows[-1])
+
+    monkeypatch.setattr(deliveries_apply, "_plan", plan_then_race)
+    with pytest.raises(Conflict) as caught:
+        await deliveries.run_import(
+            ACTOR, path=path, file_name="raced.csv", profile_name="vodafone-despatch", mode="commit"
+        )
+    assert "the register changed while the import was being applied" in caught.value.message
+    async with connection() as conn:
+        assets = await conn.fetchval(
+            "SELECT count(*) FROM asset WHERE purchase_order_id = $1", o["po"]["id"]
+        )
+        sims = await conn.fetchval(
+            "SELECT count(*) FROM sim WHERE iccid = ANY($1::text[])", [r["SIM ICCID"] for r in rows]
+        )
+        status = await conn.fetchval(
+            "SELECT status FROM delivery_import WHERE file_name = 'raced.csv'"
+            " ORDER BY id DESC LIMIT 1"
+        )
+    assert (assets, sims, status) == (0, 0, "failed")
