@@ -460,6 +460,9 @@ def _decimal_of(value: int | float | Decimal) -> Decimal:
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
+_MONEY_LIMIT = Decimal(10) ** 10
+
+
 def parse_money(value: CellValue) -> Decimal:
     """A GBP amount quantized to pence; negatives, fractions of a penny and garbage rejected."""
     if isinstance(value, bool):
@@ -474,6 +477,9 @@ def parse_money(value: CellValue) -> Decimal:
         raise FieldError(f"price is not a number; {_MONEY_HINT}")
     if amount < 0:
         raise FieldError("price is negative")
+    if amount >= _MONEY_LIMIT:
+        # The register keeps money as numeric(12, 2); a larger price is a mistake.
+        raise FieldError("price is too large; the most a price can be is £9,999,999,999.99")
     pence = amount.quantize(_PENNY)
     if pence != amount:
         raise FieldError("price has more than two decimal places")

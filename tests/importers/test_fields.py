@@ -436,3 +436,13 @@ def test_registry_covers_the_parsers_profiles_use() -> None:
     assert expected | {"money", "quantity", "enum"} <= set(PARSERS)
     value, warning = PARSERS["imei"](352099001761481, "352099001761481", {})
     assert (value, warning) == (IMEI, None)
+
+
+@pytest.mark.parametrize("value", ["1" * 30, "£12,345,678,901.00", 1e40, "10000000000"])
+def test_huge_prices_are_row_errors_not_crashes(value: object) -> None:
+    with pytest.raises(FieldError, match="price is too large"):
+        parse_money(value)  # type: ignore[arg-type]
+
+
+def test_largest_price_is_accepted() -> None:
+    assert parse_money("9999999999.99") == Decimal("9999999999.99")
