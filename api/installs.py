@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
 
 import asyncpg
 import msgspec
@@ -11,12 +10,11 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromPath, JSONBody
 
 from api.guards import READ_REGISTER, WRITE_REGISTER
-from api.schemas import ActorDep, PageDep, PageOf, page_of, with_etag
+from api.schemas import ActorDep, PageDep, PageOf, RecordId, page_of, with_etag
 from db.engine import connection, transaction
 from fleetsvc import installs
-from fleetsvc.register import INT_MAX
 
-Id = Annotated[int, msgspec.Meta(ge=1, le=INT_MAX)]
+Id = RecordId
 
 
 class Install(msgspec.Struct):

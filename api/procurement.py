@@ -12,15 +12,14 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.guards import READ_REGISTER, WRITE_PROCUREMENT, WRITE_REGISTER
-from api.schemas import ActorDep, PageDep, PageOf, if_match, page_of, with_etag
+from api.schemas import ActorDep, PageDep, PageOf, RecordIdQuery, if_match, page_of, with_etag
 from db.engine import connection, transaction
 from fleetsvc import procurement
 from fleetsvc.procurement import ContractView, OrderView
 from fleetsvc.records import changes_of
-from fleetsvc.reference import MAX_ID
 
 # An id filter: out of the database's range is a 422, never a driver error.
-IdFilter = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
+IdFilter = RecordIdQuery
 
 
 def body_values(data: msgspec.Struct) -> dict[str, Any]:

@@ -9,26 +9,34 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Any
 
 import asyncpg
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from api import installs, sims
 from api.events import Event, to_event
 from api.guards import READ_REGISTER, WRITE_REGISTER
-from api.schemas import ActorDep, PageDep, PageOf, if_match, page_of, with_etag
+from api.schemas import (
+    ActorDep,
+    PageDep,
+    PageOf,
+    RecordId,
+    RecordIdQuery,
+    if_match,
+    page_of,
+    with_etag,
+)
 from db.engine import connection, transaction
 from fleetsvc import register
 from fleetsvc.pagination import Page
 from fleetsvc.records import changes_of
-from fleetsvc.register import INT_MAX
 
-Id = Annotated[int, msgspec.Meta(ge=1, le=INT_MAX)]
-IdQuery = Annotated[int | None, QueryParameter(ge=1, le=INT_MAX)]
+Id = RecordId
+IdQuery = RecordIdQuery
 
 
 class AssetModel(msgspec.Struct):

@@ -12,10 +12,15 @@ from litestar.params import QueryParameter, SkipValidation
 from fleetsvc.auth import Actor
 from fleetsvc.errors import BadRequest
 from fleetsvc.pagination import Page, PageRequest, page_request
+from fleetsvc.records import MAX_ID
 
 T = TypeVar("T")
 
 # Built by our own providers, so Litestar need not validate them again.
+# A record id in a body or a query string: outside the database's range is a 422.
+RecordId = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
+RecordIdQuery = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
+
 ActorDep = NamedDependency[SkipValidation[Actor]]
 PageDep = NamedDependency[SkipValidation[PageRequest]]
 

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.guards import READ_REGISTER, WRITE_REGISTER
-from api.schemas import ActorDep, PageDep, PageOf, if_match, page_of, with_etag
+from api.schemas import (
+    ActorDep,
+    PageDep,
+    PageOf,
+    RecordId,
+    RecordIdQuery,
+    if_match,
+    page_of,
+    with_etag,
+)
 from db.engine import connection, transaction
 from fleetsvc import sims
 from fleetsvc.records import changes_of
-from fleetsvc.register import INT_MAX
 
-Id = Annotated[int, msgspec.Meta(ge=1, le=INT_MAX)]
-IdQuery = Annotated[int | None, QueryParameter(ge=1, le=INT_MAX)]
+Id = RecordId
+IdQuery = RecordIdQuery
 
 
 class Sim(msgspec.Struct):

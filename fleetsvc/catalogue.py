@@ -19,10 +19,9 @@ from fleetsvc.auth import Actor
 from fleetsvc.conflicts import conflict_from
 from fleetsvc.errors import Conflict, NotFound
 from fleetsvc.pagination import Page, PageRequest
-from fleetsvc.records import Filters, list_page
+from fleetsvc.records import Filters, check_id, list_page
 from fleetsvc.reference import (
     Problems,
-    check_id,
     choice,
     like_pattern,
     lock_current,

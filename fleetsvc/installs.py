@@ -16,8 +16,8 @@ from fleetsvc.conflicts import unique_conflicts
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from fleetsvc.lifecycle import INSTALLABLE, Category, Status, check_move
 from fleetsvc.pagination import Page, PageRequest
-from fleetsvc.records import Filters, get_record, list_page
-from fleetsvc.register import INT_MAX, apply_move, check_id, close_install, lock_asset
+from fleetsvc.records import MAX_ID, Filters, check_id, get_record, list_page
+from fleetsvc.register import apply_move, close_install, lock_asset
 from importers.fields import FieldError, clean_text
 
 INSTALL = "install"
@@ -103,7 +103,7 @@ async def create_install(
         ("dock_id", dock_id),
         ("installer_contract_id", installer_contract_id),
     ):
-        if value is not None and not 1 <= value <= INT_MAX:
+        if value is not None and not 1 <= value <= MAX_ID:
             problems.append(FieldProblem(field, f"{field} is not a valid id"))
     if problems:
         raise ValidationFailed(problems)

@@ -12,8 +12,8 @@ import asyncpg
 from fleetsvc.auth import Actor
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest
-from fleetsvc.records import Filters, get_record, insert_record, list_page, update_record
-from fleetsvc.reference import Problems, check_id, choice, existing_id, like_pattern, text
+from fleetsvc.records import Filters, check_id, get_record, insert_record, list_page, update_record
+from fleetsvc.reference import Problems, choice, existing_id, like_pattern, text
 from importers.fields import FieldError, normalise_vrm
 
 BU_TABLE = "business_unit"

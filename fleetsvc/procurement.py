@@ -22,11 +22,17 @@ from fleetsvc.catalogue import CATEGORIES
 from fleetsvc.conflicts import unique_conflicts
 from fleetsvc.errors import Conflict, NotFound, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest
-from fleetsvc.records import Filters, get_record, insert_record, list_page, update_record
-from fleetsvc.reference import (
+from fleetsvc.records import (
     MAX_ID,
-    Problems,
+    Filters,
     check_id,
+    get_record,
+    insert_record,
+    list_page,
+    update_record,
+)
+from fleetsvc.reference import (
+    Problems,
     choice,
     existing_id,
     insert_row,

@@ -30,9 +30,21 @@ def changes_of(update: msgspec.Struct) -> dict[str, Any]:
     }
 
 
+# Record ids are PostgreSQL integers (Serial); the audit trail's are bigint.
+MAX_ID = 2**31 - 1
+
+
+def check_id(entity: str, record_id: int) -> int:
+    """An id beyond the database's range cannot exist: not found, and never sent to the driver."""
+    if not 1 <= record_id <= MAX_ID:
+        raise NotFound(entity, record_id)
+    return record_id
+
+
 async def get_record(
     conn: asyncpg.Connection, table: str, entity: str, record_id: int, *, for_update: bool = False
 ) -> asyncpg.Record:
+    check_id(entity, record_id)
     row = await conn.fetchrow(
         f"SELECT * FROM {table} WHERE id = $1{' FOR UPDATE' if for_update else ''}", record_id
     )

@@ -18,10 +18,9 @@ import asyncpg
 from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.conflicts import unique_conflicts
-from fleetsvc.errors import FieldProblem, NotFound, StaleVersion, ValidationFailed
-from fleetsvc.records import get_record
+from fleetsvc.errors import FieldProblem, StaleVersion, ValidationFailed
+from fleetsvc.records import MAX_ID, check_id, get_record
 
-MAX_ID = 2**63 - 1
 _MONEY = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
 _PENNY = Decimal("0.01")
 
@@ -106,12 +105,6 @@ def like_pattern(q: str, *, prefix: bool = False) -> str:
     """An ILIKE pattern matching ``q`` literally (``%`` and ``_`` in input are not wildcards)."""
     escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"{escaped}%" if prefix else f"%{escaped}%"
-
-
-def check_id(entity: str, record_id: int) -> None:
-    """Ids beyond the database's range cannot exist (and must not reach the driver)."""
-    if not 1 <= record_id <= MAX_ID:
-        raise NotFound(entity, record_id)
 
 
 async def lock_current(

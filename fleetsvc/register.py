@@ -35,7 +35,7 @@ from fleetsvc.lifecycle import (
     move_problems,
 )
 from fleetsvc.pagination import Page, PageRequest, make_page
-from fleetsvc.records import Filters, list_page, update_record
+from fleetsvc.records import MAX_ID, Filters, check_id, list_page, update_record
 from importers.fields import (
     FieldError,
     clean_text,
@@ -46,7 +46,6 @@ from importers.fields import (
     parse_money,
 )
 
-INT_MAX = 2**31 - 1
 MAX_BATCH = 1000
 MAX_MONEY = Decimal("9999999999.99")  # numeric(12, 2)
 
@@ -160,13 +159,6 @@ UPDATE_FIELDS = tuple(f for f in CREATE_FIELDS if f != "status")
 REFRESH_INPUTS = ("model_id", "delivered_on", "refresh_due_override")
 
 
-def check_id(entity: str, value: int) -> int:
-    """An id from a path: out of the database's range is simply not found."""
-    if not 1 <= value <= INT_MAX:
-        raise NotFound(entity, value)
-    return value
-
-
 # --- validation -----------------------------------------------------------------------------
 
 
@@ -219,7 +211,7 @@ def asset_fields(
                     raise FieldError(f"a new asset's status must be one of {', '.join(CREATABLE)}")
                 out[key] = value
             elif key in ("model_id", "purchase_order_id", "contract_id"):
-                if value is not None and not 1 <= int(value) <= INT_MAX:
+                if value is not None and not 1 <= int(value) <= MAX_ID:
                     raise FieldError(f"{key} is not a valid id")
                 out[key] = value
             else:
@@ -799,7 +791,7 @@ async def transition(
 
 
 async def _person_problems(conn: asyncpg.Connection, person_id: int) -> list[FieldProblem]:
-    if not 1 <= person_id <= INT_MAX:
+    if not 1 <= person_id <= MAX_ID:
         return [FieldProblem("person_id", f"no person with id {person_id}")]
     person = await conn.fetchrow("SELECT active, left_on FROM person WHERE id = $1", person_id)
     if person is None:

@@ -16,8 +16,15 @@ from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, StaleVersion, ValidationFailed
 from fleetsvc.lifecycle import Category, Status
 from fleetsvc.pagination import Page, PageRequest
-from fleetsvc.records import Filters, get_record, insert_record, list_page, update_record
-from fleetsvc.register import INT_MAX, check_id
+from fleetsvc.records import (
+    MAX_ID,
+    Filters,
+    check_id,
+    get_record,
+    insert_record,
+    list_page,
+    update_record,
+)
 from importers.fields import FieldError, normalise_iccid, normalise_msisdn
 
 SIM = "sim"
@@ -38,7 +45,7 @@ def sim_fields(values: Mapping[str, Any]) -> dict[str, Any]:
                     raise FieldError(f"status must be one of {', '.join(SIM_STATUSES)}")
                 out[key] = value
             elif key == "contract_id":
-                if value is not None and not 1 <= value <= INT_MAX:
+                if value is not None and not 1 <= value <= MAX_ID:
                     raise FieldError("contract_id is not a valid id")
                 out[key] = value
             else:
@@ -162,7 +169,7 @@ async def fit_sim(
     sim = await get_record(conn, SIM, SIM, check_id(SIM, sim_id), for_update=True)
     if expected_version is not None and sim["version"] != expected_version:
         raise StaleVersion(SIM, sim_id, sim["version"])
-    if not 1 <= asset_id <= INT_MAX:
+    if not 1 <= asset_id <= MAX_ID:
         raise ValidationFailed.one("asset_id", f"no asset with id {asset_id}")
     asset = await conn.fetchrow(
         "SELECT a.id, a.status, m.category FROM asset a JOIN device_model m ON m.id = a.model_id"
