@@ -36,6 +36,20 @@ def to_json(value: Mapping[str, Any] | None) -> str | None:
     return None if value is None else _encoder.encode(value).decode()
 
 
+EVENT_COLUMNS: Sequence[str] = (
+    "id",
+    "occurred_at",
+    "actor_name",
+    "actor_role",
+    "request_id",
+    "entity",
+    "entity_id",
+    "action",
+    "before",
+    "after",
+)
+
+
 async def record(
     conn: asyncpg.Connection,
     actor: Actor,
@@ -91,17 +105,7 @@ async def record_many(conn: asyncpg.Connection, actor: Actor, events: Iterable[E
         await conn.copy_records_to_table(
             "event",
             records=records,
-            columns=[
-                "occurred_at",
-                "actor_name",
-                "actor_role",
-                "request_id",
-                "entity",
-                "entity_id",
-                "action",
-                "before",
-                "after",
-            ],
+            columns=list(EVENT_COLUMNS[1:]),  # all but the id
         )
     return len(records)
 
@@ -125,20 +129,6 @@ async def record_from_query(
         actor.request_id,
     )
     return int(result.split()[-1])
-
-
-EVENT_COLUMNS: Sequence[str] = (
-    "id",
-    "occurred_at",
-    "actor_name",
-    "actor_role",
-    "request_id",
-    "entity",
-    "entity_id",
-    "action",
-    "before",
-    "after",
-)
 
 
 @dataclass(frozen=True, slots=True)
