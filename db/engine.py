@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -27,18 +28,37 @@ async def _no_session_reset(conn: asyncpg.Connection) -> None:
     """
 
 
+# Callers wait for a connection in arrival order. asyncpg's pool hands a released
+# connection to whichever coroutine asks next, so under load a waiting request can be
+# passed over again and again (a long latency tail); this gate, as wide as the pool,
+# queues them first come, first served.
+_gate: dict[str, asyncio.Semaphore] = {}
+
+
 async def open_pool(size: int) -> None:
     engine = get_engine()
     if engine.pool is None:
         await engine.start_connection_pool(
             min_size=min(2, size), max_size=size, reset=_no_session_reset
         )
+        _gate["pool"] = asyncio.Semaphore(size)
 
 
 async def close_pool() -> None:
     engine = get_engine()
     if engine.pool is not None:
         await engine.close_connection_pool()
+    _gate.pop("pool", None)
+
+
+@asynccontextmanager
+async def _turn() -> AsyncIterator[None]:
+    gate = _gate.get("pool")
+    if gate is None:
+        yield
+        return
+    async with gate:
+        yield
 
 
 def pool() -> asyncpg.Pool:
@@ -56,7 +76,12 @@ async def transaction() -> AsyncIterator[asyncpg.Connection]:
     Nested calls join the outer transaction, so a service that opens one can be
     called from a command that already holds one.
     """
-    async with get_engine().transaction() as tx:
+    engine = get_engine()
+    if engine.current_transaction.get() is not None:
+        async with engine.transaction() as tx:
+            yield tx.connection
+        return
+    async with _turn(), engine.transaction() as tx:
         conn: asyncpg.Connection = tx.connection
         yield conn
 
@@ -69,6 +94,6 @@ async def connection() -> AsyncIterator[asyncpg.Connection]:
     if tx is not None:
         yield tx.connection
         return
-    async with pool().acquire() as conn:
+    async with _turn(), pool().acquire() as conn:
         # A pool proxy: the same interface as a connection.
         yield cast(asyncpg.Connection, conn)
