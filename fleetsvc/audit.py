@@ -86,7 +86,11 @@ class EventRow:
 
 async def record_many(conn: asyncpg.Connection, actor: Actor, events: Iterable[EventRow]) -> int:
     """Record many changes with one COPY (bulk imports and syncs)."""
-    now = dt.datetime.now(dt.UTC)
+    events = list(events)
+    if not events:
+        return 0
+    # The transaction's time, as the column's default gives every other event.
+    now = await conn.fetchval("SELECT now()")
     records = [
         (
             now,
@@ -101,12 +105,11 @@ async def record_many(conn: asyncpg.Connection, actor: Actor, events: Iterable[E
         )
         for e in events
     ]
-    if records:
-        await conn.copy_records_to_table(
-            "event",
-            records=records,
-            columns=list(EVENT_COLUMNS[1:]),  # all but the id
-        )
+    await conn.copy_records_to_table(
+        "event",
+        records=records,
+        columns=list(EVENT_COLUMNS[1:]),  # all but the id
+    )
     return len(records)
 
 

@@ -6,7 +6,9 @@ import asyncpg
 import httpx
 import pytest
 
-from db.engine import connection
+from db.engine import connection, transaction
+from fleetsvc import audit
+from fleetsvc.auth import Actor
 from tests.conftest import ClientFactory, unique
 
 
@@ -68,3 +70,26 @@ async def test_database_refuses_changing_events(admin: httpx.AsyncClient, sql: s
     async with connection() as conn:
         with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
             await conn.execute(sql)
+
+
+async def test_events_of_one_transaction_carry_its_time(app: object) -> None:
+    """One event written alone and two in bulk, in one transaction, some time after it began:
+    all three carry the transaction's time (the database's clock), so a history never puts a
+    bulk change out of order against the change made with it."""
+    actor = Actor(name=unique("clock-"), role="admin")
+    async with transaction() as conn:
+        started = await conn.fetchval("SELECT now()")
+        await conn.execute("SELECT pg_sleep(0.05)")
+        await audit.record(conn, actor, "vehicle", 1, "clock-one")
+        written = await audit.record_many(
+            conn,
+            actor,
+            [audit.EventRow("vehicle", n, "clock-bulk", None, {"n": n}) for n in (2, 3)],
+        )
+    assert written == 2
+    async with connection() as conn:
+        times = await conn.fetch(
+            "SELECT action, occurred_at FROM event WHERE actor_name = $1 ORDER BY id", actor.name
+        )
+    assert [t["action"] for t in times] == ["clock-one", "clock-bulk", "clock-bulk"]
+    assert {t["occurred_at"] for t in times} == {started}
