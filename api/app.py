@@ -17,7 +17,7 @@ from api.errors import map_exception
 from api.events import EventController
 from api.guards import authorise
 from api.middleware import request_log_middleware
-from api.schemas import provide_actor, provide_page
+from api.schemas import provide_actor, provide_page, refuse_nul_characters
 from api.system import health, ready
 from api.tokens import TokenController
 from db.engine import close_pool, open_pool
@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         path="/api/v1",
         route_handlers=API_CONTROLLERS,
         guards=[authorise],
+        before_request=refuse_nul_characters,
         security=[{"bearer": []}],
         dependencies={
             "actor": Provide(provide_actor, sync_to_thread=False),

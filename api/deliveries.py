@@ -162,7 +162,7 @@ class Upload:
         if content_type != "multipart/form-data" or not boundary:
             raise BadRequest("send the file as multipart/form-data with a 'file' part")
         announced = request.headers.get("content-length")
-        if announced and announced.isdigit() and int(announced) > limit:
+        if announced and announced.isascii() and announced.isdigit() and int(announced) > limit:
             raise _too_large(limit)
         received = 0
         try:

@@ -206,6 +206,16 @@ def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[b
             slug="conflict",
             title="Conflict",
         )
+    if isinstance(
+        exc, asyncpg.CharacterNotInRepertoireError | asyncpg.UntranslatableCharacterError
+    ):
+        # A NUL (or a character the database encoding lacks) in text we did not clean.
+        log.warning("text_not_storable", path=request.url.path, sqlstate=exc.sqlstate)
+        return problem(
+            request,
+            422,
+            "text in the request contains a NUL or another character that cannot be stored",
+        )
     if isinstance(exc, asyncpg.DataError):
         # A value that passed type checks but not the column's range (an id of
         # 2**40, a date of year 300000): the caller's input, not our bug.

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import QueryParameter, SkipValidation
 
 from fleetsvc.auth import Actor
-from fleetsvc.errors import BadRequest
+from fleetsvc.errors import BadRequest, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest, page_request
 from fleetsvc.records import MAX_ID
 
@@ -61,12 +61,22 @@ def with_etag(body: Any, version: int, status_code: int = 200) -> Response[Any]:
     return Response(body, status_code=status_code, headers={"ETag": etag(version)})
 
 
+async def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
+    """A NUL in a query or path parameter: a 422 naming it (PostgreSQL cannot store NUL)."""
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise ValidationFailed.one(name.replace("\x00", ""), "must not contain a NUL character")
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationFailed.one(name, "must not contain a NUL character")
+
+
 def if_match(request: Request[Any, Any, Any]) -> int | None:
     """The version the client last saw, from ``If-Match`` (None when absent)."""
     raw = request.headers.get("if-match")
     if raw is None or raw.strip() == "*":
         return None
     value = raw.strip().removeprefix("W/").strip('"')
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise BadRequest('If-Match must be an ETag this service returned, for example "3"')
     return int(value)

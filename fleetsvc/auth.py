@@ -63,6 +63,8 @@ def _check(name: str, role: str) -> None:
     problems = []
     if not name.strip() or len(name) > 100:
         problems.append(("name", "a token needs a name of 1 to 100 characters"))
+    elif not name.isprintable():
+        problems.append(("name", "a token name must not contain control characters"))
     if role not in Role.ALL:
         problems.append(("role", f"role must be one of {', '.join(Role.ALL)}"))
     if problems:

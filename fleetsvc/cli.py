@@ -125,7 +125,7 @@ def tokens_revoke(token: str) -> None:
     from db.engine import transaction
     from fleetsvc import auth
 
-    key: int | str = int(token) if token.isdigit() else token
+    key: int | str = int(token) if token.isascii() and token.isdigit() else token
 
     async def job() -> auth.TokenInfo:
         async with transaction() as conn:

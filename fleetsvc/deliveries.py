@@ -31,7 +31,7 @@ from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from fleetsvc.exports import safe_cell
 from fleetsvc.pagination import Page, PageRequest
-from fleetsvc.records import Filters, list_page
+from fleetsvc.records import Filters, check_id, list_page
 from importers import FileRejected, ParsedFile, ParsedRow, Profile, ProfileError, parse_file
 from importers import get_profile as find_profile
 
@@ -446,6 +446,7 @@ async def _fail(import_id: int, message: str) -> None:
 
 async def commit_import(actor: Actor, import_id: int, *, allow_partial: bool) -> dict[str, Any]:
     """Commit a previewed (or rejected) import; committing a committed one changes nothing."""
+    check_id(ENTITY, import_id)
     async with transaction() as conn:
         row = await conn.fetchrow(
             "SELECT status, counts FROM delivery_import WHERE id = $1 FOR UPDATE", import_id
@@ -488,6 +489,7 @@ def import_dict(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def get_import(conn: asyncpg.Connection, import_id: int) -> dict[str, Any]:
+    check_id(ENTITY, import_id)
     row = await conn.fetchrow(
         f"SELECT {IMPORT_COLUMNS} FROM delivery_import WHERE id = $1", import_id
     )

@@ -99,7 +99,7 @@ def forecast_params(
     n = DEFAULT_YEARS
     if years is not None:
         text = str(years).strip()
-        if not text.isdigit() or not 1 <= int(text) <= MAX_YEARS:
+        if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_YEARS:
             problems.append(FieldProblem("years", f"a whole number of years from 1 to {MAX_YEARS}"))
         else:
             n = int(text)

@@ -233,7 +233,8 @@ class _Problems:
 def check_device(index: int, device: ManagedDevice) -> Checked:
     """A record in the MDM's schema, checked and normalised, or the reasons it is rejected."""
     raw_id = device.id.strip() if device.id else ""
-    p = _Problems(index, raw_id[:64] or None)
+    # The id a rejection is listed under; PostgreSQL cannot store a NUL in text.
+    p = _Problems(index, raw_id[:64].replace("\x00", "\ufffd") or None)
     device_id = p.text("id", raw_id, 64)
     if not raw_id:
         p.add("id", "the MDM device id is required")
@@ -866,7 +867,7 @@ async def push_batch(
 async def get_run(conn: asyncpg.Connection, key: int | str, *, issues_limit: int = 100) -> Run:
     """A run by its id or its run_id (a run_id wins when both could match)."""
     text = str(key)
-    as_id = int(text) if text.isdigit() and len(text) < 12 else None
+    as_id = int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
     row = await conn.fetchrow(
         "SELECT * FROM mdm_run WHERE run_key = $1 OR id = $2 ORDER BY (run_key = $1) DESC LIMIT 1",
         text,

@@ -14,7 +14,7 @@ from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import Filters, check_id, get_record, insert_record, list_page, update_record
 from fleetsvc.reference import Problems, choice, existing_id, like_pattern, text
-from importers.fields import FieldError, normalise_vrm
+from importers.fields import FieldError, clean_text, normalise_vrm
 
 BU_TABLE = "business_unit"
 BU_ENTITY = "business_unit"
@@ -28,9 +28,13 @@ def _check_business_unit(values: Mapping[str, Any]) -> dict[str, Any]:
         if not out["code"] or len(out["code"]) > 16 or not out["code"].replace("-", "").isalnum():
             problems.append(FieldProblem("code", "code must be 1 to 16 letters, digits or dashes"))
     if "name" in out:
-        out["name"] = str(out["name"]).strip()
-        if not out["name"] or len(out["name"]) > 200:
-            problems.append(FieldProblem("name", "name must be 1 to 200 characters"))
+        try:
+            out["name"] = clean_text(str(out["name"]), 200)
+        except FieldError as exc:
+            problems.append(FieldProblem("name", exc.message))
+        else:
+            if not out["name"]:
+                problems.append(FieldProblem("name", "name must be 1 to 200 characters"))
     if problems:
         raise ValidationFailed(problems)
     return out

@@ -684,7 +684,10 @@ async def create_assets(
 
 def _item_order(p: FieldProblem) -> tuple[int, str]:
     parts = p.field.split(".")
-    return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else -1, p.field)
+    return (
+        int(parts[1]) if len(parts) > 1 and parts[1].isascii() and parts[1].isdigit() else -1,
+        p.field,
+    )
 
 
 # --- changing -------------------------------------------------------------------------------

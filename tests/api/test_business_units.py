@@ -109,3 +109,28 @@ async def test_roles(client_for: ClientFactory, anon: httpx.AsyncClient) -> None
         r = await c.post("/api/v1/business-units", json={"code": unique()[:10], "name": "R"})
         assert r.status_code == (201 if can_write else 403), role
     assert (await anon.get("/api/v1/business-units")).status_code == 401
+
+
+async def test_if_match_that_is_not_an_etag_is_400(client_for: ClientFactory) -> None:
+    eng = await client_for("engineer")
+    bu = (
+        await eng.post("/api/v1/business-units", json={"code": unique()[:10], "name": "X"})
+    ).json()
+    # "\u00b2" (superscript two) passes str.isdigit() but not int(): once a 500.
+    for raw in ('"\u00b2"'.encode("latin-1"), b'"-1"', b'"one"', b"W/"):
+        r = await eng.patch(
+            f"/api/v1/business-units/{bu['id']}", json={"name": "Y"}, headers={b"If-Match": raw}
+        )
+        assert r.status_code == 400, (raw, r.text)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert "If-Match" in r.json()["detail"]
+    assert (await eng.get(f"/api/v1/business-units/{bu['id']}")).json()["version"] == 1
+
+
+async def test_name_with_a_nul_is_422_naming_it(client_for: ClientFactory) -> None:
+    eng = await client_for("engineer")
+    r = await eng.post("/api/v1/business-units", json={"code": unique()[:10], "name": "a\x00b"})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["name"]
+    r = await eng.post("/api/v1/business-units", json={"code": unique()[:10], "name": "a\xa0b"})
+    assert r.status_code == 201 and r.json()["name"] == "a b"

@@ -217,6 +217,9 @@ async def test_recurring_forecast_json_csv_and_xlsx(finance: httpx.AsyncClient) 
         ("refresh", {"format": "pdf"}, "format", "one of json, csv, xlsx"),
         ("recurring", {"from": "2025"}, "from", "a financial year like 2025/26"),
         ("recurring", {"years": "21"}, "years", "a whole number of years from 1 to 20"),
+        # A superscript two passes str.isdigit() but int() refuses it: once a 500.
+        ("refresh", {"years": "\u00b2"}, "years", "a whole number of years from 1 to 20"),
+        ("recurring", {"years": "\u0663"}, "years", "a whole number of years from 1 to 20"),
         ("recurring", {"format": "ods"}, "format", "one of json, csv, xlsx"),
     ],
 )

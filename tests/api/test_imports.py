@@ -737,3 +737,17 @@ async def test_roles(client_for: ClientFactory, anon: httpx.AsyncClient) -> None
             assert (await c.post("/api/v1/imports/1/commit")).status_code == 403, role
     assert (await anon.get("/api/v1/imports")).status_code == 401
     assert (await upload(anon, csv_bytes([handset(o)]))).status_code == 401
+
+
+async def test_import_id_beyond_the_database_range_is_404(client_for: ClientFactory) -> None:
+    stores = await client_for("stores")
+    # Once a vague 422 "a value in the request is out of range" from the driver.
+    for n in (2**31, 99_999_999_999, -(2**40)):
+        for r in (
+            await stores.get(f"/api/v1/imports/{n}"),
+            await stores.get(f"/api/v1/imports/{n}/rows"),
+            await stores.get(f"/api/v1/imports/{n}/rejected.csv"),
+            await stores.post(f"/api/v1/imports/{n}/commit"),
+        ):
+            assert r.status_code == 404, (n, r.request.url, r.text)
+            assert r.headers["content-type"].startswith("application/problem+json")

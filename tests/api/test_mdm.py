@@ -229,6 +229,17 @@ async def test_bad_records_are_rejected_and_listed_the_rest_applied(
     assert report["counts"]["rejected"] == 7 and len(report["issues"]) == 7
 
 
+async def test_record_id_with_a_nul_is_rejected_and_listed(client_for: ClientFactory) -> None:
+    mdm = await client_for("mdm")
+    # Once a 422 for the whole batch: the rejection itself could not be stored.
+    records = [graph_record(serial=unique("S"), device_id="dev\x00ice")]
+    r = await push(mdm, unique("run-"), 1, records)
+    assert r.status_code == 200, r.text
+    (issue,) = r.json()["issues"]
+    assert issue["field"] == "id" and "U+0000" in issue["message"]
+    assert issue["mdm_device_id"] == "dev\ufffdice"
+
+
 async def test_batch_over_the_limit_is_413_and_applies_nothing(
     client_for: ClientFactory,
 ) -> None:
@@ -348,6 +359,11 @@ async def test_bad_requests_are_clear_problems(client_for: ClientFactory) -> Non
     assert r.status_code == 400
     r = await mdm.get("/api/v1/mdm/runs/no-such-run")
     assert r.status_code == 404
+    # Not ASCII digits, though str.isdigit() says so: once a 500, now simply not found.
+    for key in ("\u00b2", "\u0661\u0662"):
+        r = await mdm.get(f"/api/v1/mdm/runs/{key}")
+        assert r.status_code == 404, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_roles(client_for: ClientFactory, anon: httpx.AsyncClient) -> None:

@@ -110,3 +110,36 @@ async def test_ids_out_of_range_are_4xx_not_500(admin: httpx.AsyncClient) -> Non
         r = await (admin.get(path) if "revoke" not in path else admin.post(path))
         assert 400 <= r.status_code < 500, (path, r.status_code, r.text)
         assert r.headers["content-type"].startswith(PROBLEM)
+
+
+async def test_nul_in_a_query_or_path_parameter_is_422_naming_it(
+    admin: httpx.AsyncClient,
+) -> None:
+    # PostgreSQL cannot store or compare a NUL; these once reached the driver and came
+    # back as a vague "a value in the request is out of range".
+    for url, field in [
+        ("/api/v1/vehicles?status=a%00", "status"),
+        ("/api/v1/people?upn=a%00b", "upn"),
+        ("/api/v1/models?q=%00", "q"),
+        ("/api/v1/events?action=x%00", "action"),
+        ("/api/v1/business-units?co%00de=x", "code"),
+        ("/api/v1/mdm/runs/a%00b", "run_key"),
+    ]:
+        r = await admin.get(url)
+        assert r.status_code == 422, (url, r.text)
+        assert r.headers["content-type"].startswith(PROBLEM)
+        assert r.json()["errors"] == [
+            {"field": field, "message": "must not contain a NUL character"}
+        ], url
+
+
+def test_text_the_database_cannot_store_is_a_422_saying_so() -> None:
+    import asyncpg
+    from litestar.testing import RequestFactory
+
+    from api.errors import map_exception
+
+    request = RequestFactory().post("/api/v1/anything")
+    r = map_exception(request, asyncpg.CharacterNotInRepertoireError("invalid byte 0x00"))
+    assert r.status_code == 422 and r.media_type == PROBLEM
+    assert b"NUL" in r.content

@@ -136,3 +136,12 @@ async def test_cli_creates_lists_and_revokes_tokens(anon: httpx.AsyncClient) -> 
 
     auth_module._cache.clear()  # this process cached the token a moment ago
     assert (await anon.get("/api/v1/events", headers=auth)).status_code == 401
+
+
+async def test_token_name_with_a_nul_is_422_naming_it(admin: httpx.AsyncClient) -> None:
+    # PostgreSQL cannot store a NUL: once a vague 422 from the driver, with no field.
+    r = await admin.post("/api/v1/tokens", json={"name": unique("t\x00"), "role": "auditor"})
+    assert r.status_code == 422
+    assert r.json()["errors"] == [
+        {"field": "name", "message": "a token name must not contain control characters"}
+    ]
