@@ -13,7 +13,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 
 from api import catalogue, deliveries, finance, mdm, org, procurement, register, reports
-from api.errors import map_exception
+from api.errors import document_problems, map_exception
 from api.events import EventController
 from api.guards import authorise
 from api.middleware import request_log_middleware
@@ -89,6 +89,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ),
         debug=False,
     )
+    document_problems(app.openapi_schema)  # built once here, served as built
     # Outermost, so that unmatched routes (404, 405) are logged and counted too.
     app.asgi_handler = request_log_middleware(app.asgi_handler)
     return app

@@ -15,6 +15,7 @@ from litestar.exceptions import (
     SerializationException,
     ValidationException,
 )
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIType, Reference, Schema
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from fleetsvc import errors as e
@@ -70,6 +71,52 @@ _HTTP_TITLES = {
     500: ("Internal error", "internal"),
     503: ("Service unavailable", "unavailable"),
 }
+
+
+def _problem_schema() -> Schema:
+    text, integer = Schema(type=OpenAPIType.STRING), Schema(type=OpenAPIType.INTEGER)
+    field = Schema(
+        type=OpenAPIType.OBJECT,
+        required=["field", "message"],
+        properties={"field": text, "message": text},
+    )
+    return Schema(
+        type=OpenAPIType.OBJECT,
+        description="An RFC 9457 problem document; 422 lists every bad field in errors.",
+        required=["type", "title", "status", "detail"],
+        properties={
+            "type": text,
+            "title": text,
+            "status": integer,
+            "detail": text,
+            "instance": text,
+            "request_id": text,
+            "errors": Schema(type=OpenAPIType.ARRAY, items=field),
+            "existing_id": integer,
+            "allowed": Schema(type=OpenAPIType.ARRAY, items=text),
+        },
+    )
+
+
+def document_problems(openapi: OpenAPI) -> None:
+    """Describe error responses as what map_exception sends: problem JSON.
+
+    Litestar documents the 400 it adds to every operation with parameters as its
+    own ``{status_code, detail}`` JSON, which this service never sends.
+    """
+    if openapi.components.schemas is None:
+        openapi.components.schemas = {}
+    openapi.components.schemas["Problem"] = _problem_schema()
+    content = {PROBLEM_JSON: OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))}
+    for item in (openapi.paths or {}).values():
+        for method in ("get", "put", "post", "delete", "patch"):
+            operation = getattr(item, method, None)
+            responses = (operation.responses if operation else None) or {}
+            for code, response in responses.items():
+                if code[:1] in ("4", "5") and not isinstance(response, Reference):
+                    response.content = dict(content)
+                    if code == "400":
+                        response.description = "The request could not be read"
 
 
 def problem_type(slug: str) -> str:

@@ -112,6 +112,29 @@ async def test_ids_out_of_range_are_4xx_not_500(admin: httpx.AsyncClient) -> Non
         assert r.headers["content-type"].startswith(PROBLEM)
 
 
+async def test_openapi_documents_errors_as_the_problems_sent(admin: httpx.AsyncClient) -> None:
+    doc = (await admin.get("/schema/openapi.json")).json()
+    problem = doc["components"]["schemas"]["Problem"]
+    assert set(problem["required"]) == {"type", "title", "status", "detail"}
+    errors = [
+        (path, code, response)
+        for path, item in doc["paths"].items()
+        for op in item.values()
+        for code, response in op.get("responses", {}).items()
+        if code[0] in "45"
+    ]
+    assert any(path == "/api/v1/business-units/{bu_id}" for path, _, _ in errors)
+    for path, code, response in errors:
+        assert list(response["content"]) == [PROBLEM], (path, code)
+        assert response["content"][PROBLEM]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    # ... which is what a bad body gets.
+    r = await admin.post(
+        "/api/v1/business-units", content=b"\x00", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 400 and r.headers["content-type"].startswith(PROBLEM)
+    assert set(problem["required"]) <= set(r.json())
+
+
 async def test_nul_in_a_query_or_path_parameter_is_422_naming_it(
     admin: httpx.AsyncClient,
 ) -> None:
