@@ -22,6 +22,7 @@ import asyncpg
 import httpx
 
 from bench.common import bench_database, make_token, peak_rss_mb, print_table, service
+from importers.fields import luhn_check_digit
 
 HEADER = (
     "Despatch Date,Vodafone Order No,Customer PO,Delivery Note,Product Code,"
@@ -31,29 +32,19 @@ PO_NUMBER = "4500071322"
 PART = "SM-A325FZKGEUB"
 
 
-def _luhn(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
-
-
 def write_file(path: Path, rows: int, offset: int) -> None:
     """A despatch file of valid, distinct handsets (IMEI, serial, ICCID and number)."""
     with path.open("w", encoding="utf-8", newline="") as f:
         f.write(HEADER)
         for i in range(offset, offset + rows):
             imei = f"35{i + 10**11:012d}"
+            imei += luhn_check_digit(imei)
             iccid = f"8944{i:014d}"
+            iccid += luhn_check_digit(iccid)
             f.write(
                 f"14/11/2022,VF-ORD-880000,{PO_NUMBER},DN700000,{PART},"
-                f"Samsung Galaxy A32 4G 128GB Awesome Black,{imei}{_luhn(imei)},R58R{i:08d},"
-                f"{iccid}{_luhn(iccid)},07955 {i % 1_000_000:06d},1\n"
+                f"Samsung Galaxy A32 4G 128GB Awesome Black,{imei},R58R{i:08d},"
+                f"{iccid},07955 {i % 1_000_000:06d},1\n"
             )
 
 

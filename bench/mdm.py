@@ -52,7 +52,8 @@ def serial(i: int) -> str:
 
 
 def imei(i: int) -> str:
-    return luhn_check_digit(f"35209911{i:06d}")
+    body = f"35209911{i:06d}"
+    return body + luhn_check_digit(body)
 
 
 def upn(i: int) -> str:

@@ -21,7 +21,7 @@ from tests import factories
 from tests.conftest import unique
 
 ACTOR = Actor("tests:mdm-file", "admin")
-SAMPLE = Path("/work/shared/formats/samples/intune-devices.csv")
+SAMPLE = Path(__file__).resolve().parents[1] / "samples" / "intune-devices.csv"
 HEADER = [
     "Device ID",
     "Device name",

@@ -25,7 +25,7 @@ from importers import (
     parse_file,
 )
 
-SAMPLES = Path("/work/shared/formats/samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 REPO = Path(__file__).resolve().parents[2]
 PROFILE_DIR = REPO / "importers" / "profiles"
 

@@ -10,7 +10,7 @@ import pytest
 
 from importers.reader import CHUNK, FileRejected, RawRow, open_raw
 
-SAMPLES = Path("/work/shared/formats/samples")
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
 class OneWayStream(io.RawIOBase):
