@@ -37,6 +37,9 @@ GROUP_BY = ("model", "category", "contract", "business_unit")
 FORMATS = ("json", "csv", "xlsx")
 MAX_YEARS = 20
 DEFAULT_YEARS = 5
+# The last financial year a forecast can reach: 9998/99 ends on 31 March 9999, and the
+# day after a horizon must still be a date.
+LAST_YEAR = 9998
 # Statuses of devices that have left the estate and will not be refreshed.
 LEFT_ESTATE = ("disposed", "lost", "stolen", "retired")
 CENT = Decimal("0.01")
@@ -103,6 +106,14 @@ def forecast_params(
             problems.append(FieldProblem("years", f"a whole number of years from 1 to {MAX_YEARS}"))
         else:
             n = int(text)
+    if not problems and first + n - 1 > LAST_YEAR:
+        problems.append(
+            FieldProblem(
+                "from",
+                f"{FY_FORMAT_HINT}; the forecast's last year must be {fy_label(LAST_YEAR)}"
+                " or earlier",
+            )
+        )
     dim = "model" if group_by is None else group_by.strip()
     if dim not in GROUP_BY:
         problems.append(FieldProblem("group_by", "one of " + ", ".join(GROUP_BY)))

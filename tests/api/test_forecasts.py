@@ -201,6 +201,11 @@ async def test_recurring_forecast_json_csv_and_xlsx(finance: httpx.AsyncClient) 
     assert "xl/charts/chart1.xml" in zipfile.ZipFile(io.BytesIO(r.content)).namelist()
 
 
+LAST_YEAR_MESSAGE = (
+    "a financial year like 2025/26; the forecast's last year must be 9998/99 or earlier"
+)
+
+
 @pytest.mark.parametrize(
     "path,params,field,message",
     [
@@ -221,6 +226,9 @@ async def test_recurring_forecast_json_csv_and_xlsx(finance: httpx.AsyncClient) 
         ("refresh", {"years": "\u00b2"}, "years", "a whole number of years from 1 to 20"),
         ("recurring", {"years": "\u0663"}, "years", "a whole number of years from 1 to 20"),
         ("recurring", {"format": "ods"}, "format", "one of json, csv, xlsx"),
+        # A horizon past 31 March 9999 is no date at all: once a 500.
+        ("refresh", {"from": "9999/00"}, "from", LAST_YEAR_MESSAGE),
+        ("recurring", {"from": "9990/91", "years": "20"}, "from", LAST_YEAR_MESSAGE),
     ],
 )
 async def test_bad_input_is_a_422_saying_what_is_accepted(

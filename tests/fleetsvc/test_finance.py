@@ -124,12 +124,23 @@ def test_parameters_default_to_this_year_and_five_years() -> None:
         (("2025/26", "500", None), "years", "a whole number of years from 1 to 20"),
         (("2025/26", "two", None), "years", "a whole number of years from 1 to 20"),
         (("2025/26", "5", "colour"), "group_by", "one of model, category, contract, business_unit"),
+        (
+            ("9995/96", "5", None),
+            "from",
+            "a financial year like 2025/26; the forecast's last year must be 9998/99 or earlier",
+        ),
     ],
 )
 def test_bad_parameters_say_what_is_accepted(args: tuple[Any, ...], field: str, message: str):
     with pytest.raises(ValidationFailed) as caught:
         forecast_params(*args)
     assert [(p.field, p.message) for p in caught.value.problems] == [(field, message)]
+
+
+def test_the_last_possible_year_is_accepted() -> None:
+    p = forecast_params("9994/95", "5", None)
+    assert p.labels[-1] == "9998/99"
+    assert p.horizon_last_day == dt.date(9999, 3, 31)
 
 
 def test_output_format_from_parameter_or_accept() -> None:
