@@ -45,10 +45,14 @@ def _file_response(
     fmt: str,
 ) -> Response[Any]:
     out = finance.render(kind, report, params, fmt)
+    # The type goes as a header: given as media_type, a text/* type that already names its
+    # charset gets a second "; charset=utf-8" appended.
     return Response(
         content=out.body,
-        media_type=out.media_type,
-        headers={"Content-Disposition": f"attachment; filename={out.filename}"},
+        headers={
+            "Content-Type": out.media_type,
+            "Content-Disposition": f"attachment; filename={out.filename}",
+        },
     )
 
 

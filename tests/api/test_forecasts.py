@@ -92,7 +92,7 @@ async def test_refresh_forecast_as_csv(finance: httpx.AsyncClient, how: dict[str
     )
 
     assert r.status_code == 200, r.text
-    assert r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"  # once: was doubled
     assert "filename=refresh-forecast-2024-25.csv" in r.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(r.text)))
     mine = row_of(rows, model["id"])
