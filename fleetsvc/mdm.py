@@ -372,17 +372,19 @@ def check_export_row(row: ParsedRow, used_columns: frozenset[str] | None = None)
 
 def split_checked(items: Iterable[Checked]) -> tuple[list[DeviceRecord], list[Rejection]]:
     """Good records and rejections; every copy of an id that is repeated in the batch is
-    rejected (which copy is right would be a guess)."""
+    rejected (which copy is right would be a guess), even when another copy was rejected
+    for a reason of its own."""
     records: list[DeviceRecord] = []
     rejections: list[Rejection] = []
+    seen: dict[str, int] = {}
     for item in items:
         if isinstance(item, DeviceRecord):
             records.append(item)
+            seen[item.mdm_device_id] = seen.get(item.mdm_device_id, 0) + 1
         else:
             rejections.extend(item)
-    seen: dict[str, int] = {}
-    for r in records:
-        seen[r.mdm_device_id] = seen.get(r.mdm_device_id, 0) + 1
+            if item and item[0].mdm_device_id:
+                seen[item[0].mdm_device_id] = seen.get(item[0].mdm_device_id, 0) + 1
     if any(n > 1 for n in seen.values()):
         kept = []
         for r in records:

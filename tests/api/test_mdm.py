@@ -229,6 +229,29 @@ async def test_bad_records_are_rejected_and_listed_the_rest_applied(
     assert report["counts"]["rejected"] == 7 and len(report["issues"]) == 7
 
 
+async def test_a_repeated_id_applies_no_copy_when_one_copy_is_bad(
+    client_for: ClientFactory,
+) -> None:
+    mdm = await client_for("mdm")
+    asset = await factories.asset()
+    dup_id = unique("dup-").lower()
+    records = [
+        graph_record(serial=asset["serial_number"], device_id=dup_id, lastSyncDateTime="soon"),
+        graph_record(serial=asset["serial_number"], device_id=dup_id),
+    ]
+    r = await push(mdm, unique("run-"), 1, records)
+    assert r.status_code == 200, r.text
+    run = r.json()
+    assert run["counts"]["rejected"] == 2 and run["counts"]["matched"] == 0
+    assert {(i["index"], i["field"]) for i in run["issues"]} == {
+        (0, "lastSyncDateTime"),
+        (1, "id"),
+    }
+    assert await mdm_device(dup_id) is None
+    assert (await asset_row(asset["id"]))["mdm_device_id"] is None
+    assert await events_of(asset["id"]) == []
+
+
 async def test_record_id_with_a_nul_is_rejected_and_listed(client_for: ClientFactory) -> None:
     mdm = await client_for("mdm")
     # Once a 422 for the whole batch: the rejection itself could not be stored.

@@ -151,6 +151,18 @@ def test_every_copy_of_a_repeated_id_is_rejected() -> None:
     assert [(r.index, r.field) for r in rejections] == [(0, "id"), (2, "id")]
 
 
+def test_a_repeated_id_is_rejected_even_when_a_copy_is_bad() -> None:
+    # Once the good copy was applied: a guess at which copy is right.
+    devices = [
+        mdm.ManagedDevice(id="a", serial_number="S1", last_sync_date_time="2026-13-01T00:00:00Z"),
+        mdm.ManagedDevice(id="a", serial_number="S1", last_sync_date_time="2026-11-01T00:00:00Z"),
+    ]
+    records, rejections = mdm.split_checked([mdm.check_device(i, d) for i, d in enumerate(devices)])
+    assert records == []
+    assert [(r.index, r.field) for r in rejections] == [(0, "lastSyncDateTime"), (1, "id")]
+    assert "appears 2 times" in rejections[1].message
+
+
 # --- a run from the export file ----------------------------------------------------------
 
 
