@@ -1067,6 +1067,15 @@ def _scoped(run_id: int | None, stale_days: int) -> Filters:
     return f
 
 
+async def managed_devices(
+    conn: asyncpg.Connection, *, stale_days: int, run_id: int | None = None
+) -> int:
+    """Devices the MDM manages, which is what its licence counts: every device it reported
+    within the stale window (or in one run), whether the register knows it or not."""
+    f = _scoped(run_id, stale_days)
+    return int(await conn.fetchval(f"SELECT count(*) FROM mdm_device d{f.where()}", *f.args))
+
+
 async def _fetch(
     conn: asyncpg.Connection, sql: str, f: Filters, limit: int
 ) -> list[asyncpg.Record]:
@@ -1222,8 +1231,7 @@ async def reconcile(
         f.add("bu.code = {}", bu_code)
     noncompliant = await _fetch(conn, _NONCOMPLIANT, f, limit)
 
-    f = _scoped(run_id, stale_days)
-    managed = int(await conn.fetchval(f"SELECT count(*) FROM mdm_device d{f.where()}", *f.args))
+    managed = await managed_devices(conn, stale_days=stale_days, run_id=run_id)
     return Reconciliation(
         scope="run" if run_id is not None else "current",
         as_of=dt.datetime.now(dt.UTC),

@@ -14,6 +14,7 @@ from decimal import Decimal
 import asyncpg
 import msgspec
 
+from fleetsvc import mdm
 from fleetsvc.settings import get_settings
 
 UNASSIGNED = "unassigned"
@@ -52,9 +53,7 @@ SELECT
     (SELECT count(*) FROM install WHERE removed_on IS NULL) AS vehicles_with_kit,
     (SELECT count(*) FROM install WHERE removed_on IS NULL)
       + (SELECT count(*) FROM install WHERE removed_on IS NULL AND dock_id IS NOT NULL)
-      AS devices_in_vehicles,
-    (SELECT count(*) FROM asset WHERE mdm_device_id IS NOT NULL AND status <> 'disposed')
-      AS mdm_managed
+      AS devices_in_vehicles
 """
 
 _CONTRACTS_SQL = """
@@ -192,7 +191,9 @@ async def summary(
     assert facts is not None
     contracts = await conn.fetch(_CONTRACTS_SQL, contracts_within_days)
     positions = [_position(r) for r in await conn.fetch(_POSITIONS_SQL)]
-    capacity = get_settings().mdm_capacity
+    settings = get_settings()
+    capacity = settings.mdm_capacity
+    managed = await mdm.managed_devices(conn, stale_days=settings.mdm_stale_days)
     return Summary(
         total_assets=sum(c.assets for c in counts),
         counts=counts,
@@ -200,9 +201,9 @@ async def summary(
         leaver_sample=[LeaverDevice(r["asset_id"], r["person_id"]) for r in leavers],
         devices_in_vehicles=facts["devices_in_vehicles"],
         vehicles_with_kit=facts["vehicles_with_kit"],
-        mdm_managed=facts["mdm_managed"],
+        mdm_managed=managed,
         mdm_capacity=capacity,
-        mdm_headroom=capacity - facts["mdm_managed"],
+        mdm_headroom=capacity - managed,
         contracts_ending=[
             EndingContract(r["id"], r["reference"], r["kind"], r["ends_on"], r["days_left"])
             for r in contracts

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from tests import factories
+from tests.api.test_mdm import graph_record, push
 from tests.conftest import ClientFactory, unique
 
 
@@ -28,10 +29,12 @@ async def test_summary_counts_our_rows(client_for: ClientFactory) -> None:
     for _ in range(3):
         await factories.asset(model=phones, status="deployed", person_id=person["id"])
     held_by_leaver = await factories.asset(model=phones, status="deployed", person_id=leaver["id"])
-    managed = await factories.asset(model=phones, mdm_device_id=unique("mdm-"))
-    await factories.asset(
-        model=phones, status="disposed", disposal_certificate_ref="W", mdm_device_id=unique("mdm-")
-    )
+    managed = await factories.asset(model=phones)
+    # Two devices the MDM reports: one in the register, one it does not know. Each holds an
+    # MDM licence, so both count against the capacity.
+    mdm = await client_for("mdm")
+    records = [graph_record(serial=managed["serial_number"]), graph_record(serial=unique("S"))]
+    assert (await push(mdm, unique("run-"), 1, records)).status_code == 200
     vehicle = await factories.vehicle(business_unit_id=bu["id"])
     tablet = await factories.asset(
         model=await factories.device_model("ivma_tablet"), status="deployed"
@@ -63,14 +66,20 @@ async def test_summary_counts_our_rows(client_for: ClientFactory) -> None:
     assert _count(after, "vehicle_dock", "deployed", code) == 1
     unassigned_stock = _count(after, "smartphone", "in_stock", "unassigned")
     assert unassigned_stock - _count(before, "smartphone", "in_stock", "unassigned") == 1
-    assert after["total_assets"] - before["total_assets"] == 8
+    assert after["total_assets"] - before["total_assets"] == 7
 
     assert after["leaver_devices"] - before["leaver_devices"] == 1
     assert {"asset_id": held_by_leaver["id"], "person_id": leaver["id"]} in after["leaver_sample"]
     assert after["devices_in_vehicles"] - before["devices_in_vehicles"] == 2
     assert after["vehicles_with_kit"] - before["vehicles_with_kit"] == 1
-    assert after["mdm_managed"] - before["mdm_managed"] == 1  # the disposed one is not
+    assert after["mdm_managed"] - before["mdm_managed"] == 2
     assert after["mdm_headroom"] == after["mdm_capacity"] - after["mdm_managed"]
+    # The MDM report counts the same devices against the same licence.
+    capacity = (await auditor.get("/api/v1/mdm/discrepancies")).json()["capacity"]
+    assert (capacity["managed"], capacity["headroom"]) == (
+        after["mdm_managed"],
+        after["mdm_headroom"],
+    )
     assert managed["id"]
 
     refs = {c["reference"]: c for c in after["contracts_ending"]}
