@@ -78,6 +78,14 @@ _COMPLIANCE: Final = {_choice_key(v): v for v in COMPLIANCE_STATES} | {
     "notcompliant": "noncompliant",
 }
 
+# Ownership as the export profile writes it; the Graph API says "company" for "corporate".
+_OWNERSHIP: Final = {
+    "company": "corporate",
+    "corporate": "corporate",
+    "personal": "personal",
+    "unknown": "unknown",
+}
+
 
 class RunSource:
     PUSH = "push"
@@ -270,6 +278,8 @@ def check_device(index: int, device: ManagedDevice) -> Checked:
     manufacturer = p.text("manufacturer", device.manufacturer, 100)
     model = p.text("model", device.model, 100)
     owner_type = p.text("managedDeviceOwnerType", device.managed_device_owner_type, 32)
+    if owner_type is not None:
+        owner_type = _OWNERSHIP.get(_choice_key(owner_type), owner_type)
     if p.items or device_id is None:
         return p.items
     return DeviceRecord(

@@ -252,6 +252,18 @@ async def test_a_repeated_id_applies_no_copy_when_one_copy_is_bad(
     assert await events_of(asset["id"]) == []
 
 
+async def test_ownership_is_stored_in_one_vocabulary(client_for: ClientFactory) -> None:
+    # The Graph API says "company" where the console export says "Corporate".
+    mdm = await client_for("mdm")
+    records = [
+        graph_record(serial=unique("S"), managedDeviceOwnerType=owner)
+        for owner in ("company", "Personal", "unknown", "shared")
+    ]
+    assert (await push(mdm, unique("run-"), 1, records)).status_code == 200
+    stored = [(await mdm_device(r["id"]) or {}).get("owner_type") for r in records]
+    assert stored == ["corporate", "personal", "unknown", "shared"]
+
+
 async def test_record_id_with_a_nul_is_rejected_and_listed(client_for: ClientFactory) -> None:
     mdm = await client_for("mdm")
     # Once a 422 for the whole batch: the rejection itself could not be stored.
