@@ -492,7 +492,9 @@ async def issue_handsets(
             FROM asset a JOIN purchase_order po ON po.id = a.purchase_order_id
             WHERE po.number = $1 AND a.model_id = $2 AND a.status = 'in_stock'
         ), holders AS (
-            SELECT p.id, row_number() OVER (ORDER BY p.id) AS n
+            -- In a fixed but mixed order: people were made unit by unit, and handing the
+            -- first order's phones out by id would give them all to HQ staff.
+            SELECT p.id, row_number() OVER (ORDER BY md5(p.employee_number), p.id) AS n
             FROM person p
             WHERE p.kind <> 'special_constable' AND p.active
               AND p.upn LIKE 'demo.%'

@@ -60,8 +60,9 @@ async def test_demo_loads_the_programme_shape_once(app: object) -> None:
             "SELECT model_id FROM model_part_number WHERE part_number = 'SM-A325FZKGEUB'"
         )
         deployed = await conn.fetch(
-            "SELECT in_service_on, refresh_due_on, person_id FROM asset"
-            " WHERE model_id = $1 AND status = 'deployed'",
+            "SELECT a.in_service_on, a.refresh_due_on, a.person_id, p.business_unit_id AS unit,"
+            " p.kind FROM asset a LEFT JOIN person p ON p.id = a.person_id"
+            " WHERE a.model_id = $1 AND a.status = 'deployed'",
             model,
         )
         specials = await conn.fetchval(
@@ -80,6 +81,10 @@ async def test_demo_loads_the_programme_shape_once(app: object) -> None:
         r for r in deployed if dt.date(2021, 4, 1) <= r["in_service_on"] < dt.date(2022, 4, 1)
     ]
     assert len(in_2021) == SIZE.handsets_2021
+    # Each year's phones went to officers and staff across the force, not to one kind of unit.
+    units_2021 = {r["unit"] for r in deployed if r["in_service_on"] < dt.date(2022, 4, 1)}
+    kinds_2021 = {r["kind"] for r in deployed if r["in_service_on"] < dt.date(2022, 4, 1)}
+    assert len(units_2021) >= 10 and kinds_2021 == {"officer", "staff"}
     assert all(
         r["refresh_due_on"] == r["in_service_on"].replace(year=r["in_service_on"].year + 3)
         for r in deployed
