@@ -119,6 +119,17 @@ def document_problems(openapi: OpenAPI) -> None:
                         response.description = "The request could not be read"
 
 
+def _body_limit(request: Request[Any, Any, Any]) -> str:
+    """The limit the request passed, as a clause for the 413's detail."""
+    resolve = getattr(request.scope.get("route_handler"), "resolve_request_max_body_size", None)
+    limit = resolve() if resolve is not None else None
+    if not limit:
+        return ""
+    if limit % (1024 * 1024) == 0:
+        return f" ({limit // (1024 * 1024)} MiB)"
+    return f" ({limit:,} bytes)"
+
+
 def problem_type(slug: str) -> str:
     return f"urn:fleetsvc:problem:{slug}"
 
@@ -237,7 +248,7 @@ def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[b
         elif status == 405:
             detail = f"{request.method} is not allowed on {request.url.path}"
         elif status == 413:
-            detail = "the request body is larger than this service accepts"
+            detail = "the request body is larger than this service accepts" + _body_limit(request)
         elif status >= 500:
             # Litestar raises these for our own mistakes (a dependency that failed).
             log.error("internal_http_exception", exc_info=exc, path=request.url.path)

@@ -71,6 +71,7 @@ async def test_oversized_body_is_413(admin: httpx.AsyncClient) -> None:
     )
     assert r.status_code == 413
     assert r.headers["content-type"].startswith(PROBLEM)
+    assert r.json()["detail"] == "the request body is larger than this service accepts (5 MiB)"
 
 
 async def test_request_id_echoed_or_generated(anon: httpx.AsyncClient) -> None:
