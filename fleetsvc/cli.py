@@ -6,8 +6,7 @@ import asyncio
 
 import click
 
-from fleetsvc.commands.common import cli_actor, fail, load, run_with_database
-from fleetsvc.settings import SettingsError
+from fleetsvc.commands.common import cli_actor, load, ready_database, run_with_database
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,14 +22,8 @@ def serve(host: str | None, port: int | None) -> None:
     """Apply migrations and serve the API."""
     settings = load()
     from fleetsvc.logs import get_logger
-    from fleetsvc.runtime import prepare_database
 
-    try:
-        asyncio.run(prepare_database(settings))
-    except OSError as exc:
-        fail(f"cannot reach the database: {exc}")
-    except SettingsError as exc:
-        fail(f"configuration error: {exc}")
+    asyncio.run(ready_database(settings))
     import uvicorn
 
     host = host or settings.host
@@ -60,14 +53,7 @@ def db() -> None:
 def db_migrate() -> None:
     """Apply pending migrations (safe to run twice, or from two processes)."""
     settings = load()
-    from db.migrate import migrate
-    from fleetsvc.runtime import resolve_database_url
-
-    async def go() -> list[str]:
-        await resolve_database_url(settings)
-        return await migrate()
-
-    applied = asyncio.run(go())
+    applied = asyncio.run(ready_database(settings))
     click.echo(f"applied {len(applied)} migration(s)" if applied else "database is up to date")
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 LogFormat = Literal["auto", "json", "console"]
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -85,6 +86,11 @@ def _database_url(env: Mapping[str, str]) -> str | None:
     if not raw.startswith(("postgres://", "postgresql://")):
         # Never echo the value: it usually carries a password.
         raise SettingsError("DATABASE_URL must start with postgresql:// (or postgres://)")
+    try:
+        _ = urlsplit(raw).port  # reading the port checks it (a number from 0 to 65535)
+    except ValueError as exc:
+        # urllib names the fault (a bad port, a bracket left open), never the password.
+        raise SettingsError(f"DATABASE_URL is not a valid URL: {exc}") from None
     return raw
 
 

@@ -33,18 +33,29 @@ def load() -> Settings:
     return settings
 
 
+async def ready_database(settings: Settings) -> list[str]:
+    """Reach the database and migrate it, or stop with one line saying why (no traceback).
+
+    Returns the ids of the migrations applied.
+    """
+    from db.migrate import MigrationError
+    from fleetsvc.runtime import DatabaseUnreachable, prepare_database
+
+    try:
+        return await prepare_database(settings)
+    except SettingsError as exc:
+        fail(f"configuration error: {exc}")
+    except (OSError, DatabaseUnreachable) as exc:
+        fail(f"cannot reach the database: {exc}")
+    except MigrationError as exc:
+        fail(str(exc))
+
+
 def run_with_database(settings: Settings, job: Callable[[], Awaitable[T]]) -> T:
     """Prepare the database, open the pool, run ``job``, close the pool."""
 
     async def main() -> T:
-        from fleetsvc.runtime import prepare_database
-
-        try:
-            await prepare_database(settings)
-        except OSError as exc:
-            fail(f"cannot reach the database: {exc}")
-        except SettingsError as exc:
-            fail(f"configuration error: {exc}")
+        await ready_database(settings)
         from db.engine import close_pool, open_pool
 
         await open_pool(min(settings.db_pool_size, 4))

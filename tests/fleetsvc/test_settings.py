@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from db.embedded import with_database
 from fleetsvc.settings import SettingsError, load_settings
 
 
@@ -41,6 +42,9 @@ def test_values_are_read() -> None:
         ({"FLEETSVC_PORT": "70000"}, "FLEETSVC_PORT"),
         ({"FLEETSVC_LOG_LEVEL": "loud"}, "FLEETSVC_LOG_LEVEL must be one of"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL must start with postgresql://"),
+        ({"DATABASE_URL": "postgresql://u:p@db:abc/x"}, "DATABASE_URL is not a valid URL"),
+        ({"DATABASE_URL": "postgresql://u:p@db:99999/x"}, "DATABASE_URL is not a valid URL"),
+        ({"DATABASE_URL": "postgresql://u:p@[::1/x"}, "DATABASE_URL is not a valid URL"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], needle: str) -> None:
@@ -52,6 +56,9 @@ def test_bad_values_are_named(env: dict[str, str], needle: str) -> None:
 def test_database_url_password_never_echoed() -> None:
     with pytest.raises(SettingsError) as info:
         load_settings({"DATABASE_URL": "mysql://user:s3cret@host/db"})
+    assert "s3cret" not in str(info.value)
+    with pytest.raises(SettingsError) as info:
+        load_settings({"DATABASE_URL": "postgresql://user:s3cret@host:port/db"})
     assert "s3cret" not in str(info.value)
 
 
@@ -79,3 +86,34 @@ def test_container_requires_database_url() -> None:
         load_settings({"FLEETSVC_REQUIRE_DATABASE_URL": "1"})
     s = load_settings({"FLEETSVC_REQUIRE_DATABASE_URL": "1", "DATABASE_URL": "postgresql://db/x"})
     assert s.database_url == "postgresql://db/x"
+
+
+def _with_user(url: str, user: str, password: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{user}:{password}@{rest.split('@', 1)[-1]}"
+
+
+@pytest.mark.parametrize("command", [["serve"], ["db", "migrate"], ["tokens", "list"]])
+def test_cli_reports_an_unusable_database_in_one_line(
+    database_url: str, command: list[str]
+) -> None:
+    """The real server refusing us (no such database, no such user, nothing listening) is
+    one line naming why, for the server and every command; never a traceback or a password."""
+    exe = Path(sys.executable).parent / "fleetsvc"
+    no_database = with_database(database_url, "fleetsvc_no_such_database")
+    cases = {
+        no_database: 'database "fleetsvc_no_such_database" does not exist',
+        _with_user(database_url, "no_such_user", "s3cret-pw"): "no_such_user",
+        "postgresql://u:s3cret-pw@127.0.0.1:1/db": "Connect call failed",
+    }
+    for url, reason in cases.items():
+        env = {**os.environ, "DATABASE_URL": url, "FLEETSVC_PORT": "1"}
+        result = subprocess.run(
+            [str(exe), *command], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 2, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1, result.stderr
+        assert lines[0].startswith("fleetsvc: cannot reach the database: "), lines
+        assert reason in lines[0], lines
+        assert "s3cret-pw" not in result.stderr + result.stdout
