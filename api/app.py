@@ -16,7 +16,7 @@ from api import catalogue, deliveries, finance, mdm, org, procurement, register,
 from api.errors import document_problems, map_exception
 from api.events import EventController
 from api.guards import authorise
-from api.middleware import request_log_middleware
+from api.middleware import request_log_middleware, route_words
 from api.schemas import provide_actor, provide_page, refuse_nul_characters
 from api.system import health, ready
 from api.tokens import TokenController
@@ -91,5 +91,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     document_problems(app.openapi_schema)  # built once here, served as built
     # Outermost, so that unmatched routes (404, 405) are logged and counted too.
-    app.asgi_handler = request_log_middleware(app.asgi_handler)
+    words = route_words(route.path for route in app.routes)
+    app.asgi_handler = request_log_middleware(app.asgi_handler, words)
     return app

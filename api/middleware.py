@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Iterable
 
 import structlog
 from litestar.enums import ScopeType
@@ -43,11 +44,26 @@ def request_id_from(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
-def request_log_middleware(app: ASGIApp) -> ASGIApp:
+def route_words(paths: Iterable[str]) -> frozenset[str]:
+    """The fixed segments of the app's routes (``api``, ``assets``, ``transitions``...)."""
+    return frozenset(
+        part for path in paths for part in path.split("/") if part and not part.startswith("{")
+    )
+
+
+def loggable_path(path: str, words: frozenset[str]) -> str:
+    """A path that matched no route, with every segment that is not one of the app's own
+    words replaced by ``*``: a caller may have put an e-mail address, a phone number or a
+    name where an id belongs (``/api/v1/people/jane.smith@force.example``)."""
+    return "/".join(part if part in words or not part else "*" for part in path.split("/"))
+
+
+def request_log_middleware(app: ASGIApp, words: frozenset[str] = frozenset()) -> ASGIApp:
     """Give each request an id (echoed as X-Request-ID) and log it once.
 
     The path is logged without its query string: filters such as ``imei=`` or
-    ``msisdn=`` are personal data.
+    ``msisdn=`` are personal data. A matched route's path holds only its ids; a
+    path that matched nothing is logged with only the app's own ``words`` kept.
     """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
@@ -74,7 +90,8 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
         finally:
             elapsed = time.perf_counter() - started
             method = str(scope.get("method"))
-            route = str(scope.get("path_template") or _UNMATCHED)
+            template = scope.get("path_template")
+            route = str(template or _UNMATCHED)
             if route != "/metrics":
                 REQUESTS.labels(method, route, str(status)).inc()
                 DURATION.labels(method, route).observe(elapsed)
@@ -82,7 +99,7 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
             log.info(
                 "request",
                 method=method,
-                path=scope["path"],
+                path=scope["path"] if template else loggable_path(scope["path"], words),
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
                 role=getattr(actor, "role", None),

@@ -66,6 +66,10 @@ async def test_serve_logs_each_request_once_without_secrets(
             )
             assert bad.status_code in (400, 403)
             assert (await client.get("/nope")).status_code == 404
+            # Personal data where an id belongs: a 404 whose path must not reach the log.
+            for wrong in ("/api/v1/people/jane.smith@force.example", "/api/v1/sims/07700900123x"):
+                r = await client.get(wrong, headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 404
             assert (await client.get("/api/v1/events")).status_code == 401
     finally:
         proc.terminate()
@@ -77,8 +81,12 @@ async def test_serve_logs_each_request_once_without_secrets(
     entry = traced[0]
     assert entry["method"] == "GET" and entry["path"] == "/api/v1/events"
     assert entry["status"] == 200 and entry["duration_ms"] >= 0 and entry["role"] == "auditor"
-    unmatched = [e for e in requests if e["path"] == "/nope"]
+    unmatched = [e for e in requests if e["path"] == "/*"]
     assert len(unmatched) == 1 and unmatched[0]["status"] == 404  # unmatched routes too
+    # Only the app's own words of an unmatched path are kept.
+    assert "/api/v1/people/*" in [e["path"] for e in requests]
+    assert "/api/v1/sims/*" in [e["path"] for e in requests]
+    assert "07700900123" not in stderr
     assert token not in stderr
     assert "352099001761481" not in stderr and "jane.smith" not in stderr
     assert not [e for e in lines if e.get("level") == "error"], "bad requests must not log errors"
