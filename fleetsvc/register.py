@@ -361,7 +361,7 @@ def asset_filters(flt: AssetFilter) -> Filters:
     if flt.employee_number is not None:
         f.add(
             "a.person_id = (SELECT id FROM person WHERE employee_number = {})",
-            flt.employee_number.strip(),
+            flt.employee_number.strip().upper(),  # stored upper-cased
         )
     if flt.upn is not None:
         f.add(
@@ -375,7 +375,7 @@ def asset_filters(flt: AssetFilter) -> Filters:
     if flt.fleet_number is not None:
         f.add(
             _IN_VEHICLE.format("= (SELECT id FROM vehicle WHERE fleet_number = {0})"),
-            flt.fleet_number.strip(),
+            flt.fleet_number.strip().upper(),  # stored upper-cased
         )
     if flt.contract_id is not None:
         f.add("a.contract_id = {}", flt.contract_id)
@@ -419,7 +419,8 @@ def _add_search(f: Filters, text: str) -> None:
     msisdn = attempt(normalise_msisdn)
     if msisdn:
         add("SELECT asset_id FROM sim WHERE msisdn = {}", msisdn)
-    vehicle_keys = [text]
+    # Fleet and employee numbers are stored upper-cased.
+    vehicle_keys = [text, text.upper()]
     vrm = attempt(normalise_vrm)
     if vrm:
         vehicle_keys.append(vrm)
@@ -435,7 +436,7 @@ def _add_search(f: Filters, text: str) -> None:
     )
     add(
         "SELECT id FROM asset WHERE person_id = (SELECT id FROM person WHERE employee_number = {})",
-        text,
+        text.upper(),
     )
     if "@" in text:
         add(

@@ -89,6 +89,11 @@ async def test_every_filter_finds_our_assets(
         f"q={vehicle['fleet_number']}": [tablet],
         f"q={person['employee_number']}": [phone],
         f"q={person['upn']}": [phone],
+        # Employee and fleet numbers are stored upper-cased; a lookup may be typed in any case.
+        f"employee_number={person['employee_number'].lower()}": [phone],
+        f"fleet_number={vehicle['fleet_number'].lower()}": [tablet],
+        f"q={person['employee_number'].lower()}": [phone],
+        f"q={vehicle['fleet_number'].lower()}": [tablet],
     }
     for query, expected in cases.items():
         r = await eng.get("/api/v1/assets", params=dict(p.split("=", 1) for p in query.split("&")))
