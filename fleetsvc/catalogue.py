@@ -315,6 +315,9 @@ async def list_models(
 ) -> Page[asyncpg.Record]:
     f = Filters()
     if category is not None:
+        p = Problems()
+        choice(p, "category", category, CATEGORIES)  # unknown: 422, not an empty page
+        p.raise_if_any()
         f.add("m.category = {}", category)
     if manufacturer is not None:
         f.add("lower(m.manufacturer) = {}", manufacturer_key(manufacturer))

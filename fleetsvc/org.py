@@ -80,6 +80,15 @@ async def list_business_units(
     return await list_page(conn, f"SELECT * FROM {BU_TABLE}", f, page)
 
 
+def _filter_choice(field: str, value: str, options: tuple[str, ...]) -> str:
+    """A list filter's value from a fixed vocabulary: an unknown one is a 422 naming the
+    accepted values, not an empty page."""
+    p = Problems()
+    choice(p, field, value, options)
+    p.raise_if_any()
+    return value
+
+
 # --- people ----------------------------------------------------------------------------------
 
 PERSON_TABLE = "person"
@@ -183,7 +192,7 @@ async def list_people(
             business_unit.strip().upper(),
         )
     if kind is not None:
-        f.add("kind = {}", kind)
+        f.add("kind = {}", _filter_choice("kind", kind, PERSON_KINDS))
     if active is not None:
         f.add("active = {}", active)
     if q and q.strip():
@@ -282,7 +291,7 @@ async def list_vehicles(
             business_unit.strip().upper(),
         )
     if status is not None:
-        f.add("status = {}", status)
+        f.add("status = {}", _filter_choice("status", status, VEHICLE_STATUSES))
     if q and q.strip():
         f.add(
             "(fleet_number ILIKE {0} OR vrm ILIKE {1} OR description ILIKE {0})",
