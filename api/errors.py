@@ -172,6 +172,22 @@ def problem(
 _FIELD_NAMED = re.compile(r"(?P<kind>unknown|missing required) field `(?P<name>[^`]+)`")
 
 
+def msgspec_problem(message: str, prefix: str) -> e.FieldProblem:
+    """A msgspec ValidationError as ``{field, message}``, its path under ``prefix``
+    (``Expected `int`, got `str` - at `$.model_id``` -> ``items.3.model_id``)."""
+    path = ""
+    if " - at `$" in message:
+        message, _, where = message.partition(" - at `$")
+        path = where.rstrip("`").lstrip(".").replace("[", ".").replace("]", "")
+    named = _FIELD_NAMED.search(message)
+    if named:
+        path = f"{path}.{named['name']}" if path else named["name"]
+        message = (
+            "is not a field this request accepts" if named["kind"] == "unknown" else "is required"
+        )
+    return e.FieldProblem(f"{prefix}.{path}" if path else prefix, message)
+
+
 def _validation_fields(exc: ValidationException) -> list[ProblemField]:
     """Litestar/msgspec errors as ``{field, message}`` with dotted paths (``items.3.imei``)."""
     out: list[ProblemField] = []

@@ -15,9 +15,10 @@ import asyncpg
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, SkipValidation
 
 from api import installs, sims
+from api.errors import msgspec_problem
 from api.events import Event, to_event
 from api.guards import READ_REGISTER, WRITE_REGISTER
 from api.schemas import (
@@ -32,6 +33,7 @@ from api.schemas import (
 )
 from db.engine import connection, transaction
 from fleetsvc import register
+from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.pagination import Page
 from fleetsvc.records import changes_of
 
@@ -120,6 +122,46 @@ class AssetCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 class AssetBatch(msgspec.Struct, forbid_unknown_fields=True):
     items: list[AssetCreate]
+
+
+_JSON_TYPES = {dict: "object", list: "array", str: "str", int: "int", float: "float", bool: "bool"}
+
+
+def _json_type(value: object) -> str:
+    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def read_batch(body: object) -> tuple[list[dict[str, Any]], list[FieldProblem]]:
+    """A batch body's items as registration fields, and the problems of the items that
+    cannot be read at all (``{}`` stands in for each).
+
+    Every item is read even when an earlier one fails (msgspec stops at the first), so
+    a 422 names every failing item by index and field, whatever the kind of fault.
+    """
+    if not isinstance(body, dict):
+        raise ValidationFailed.one("body", f"Expected `object`, got `{_json_type(body)}`")
+    problems = [
+        FieldProblem(str(key), "is not a field this request accepts")
+        for key in body
+        if key != "items"
+    ]
+    raw = body.get("items")
+    if "items" not in body:
+        problems.append(FieldProblem("items", "is required"))
+    elif not isinstance(raw, list):
+        problems.append(FieldProblem("items", f"Expected `array`, got `{_json_type(raw)}`"))
+    if problems or not isinstance(raw, list):
+        raise ValidationFailed(problems)
+    if len(raw) > register.MAX_BATCH:
+        raise ValidationFailed.one("items", f"a batch holds at most {register.MAX_BATCH} items")
+    items: list[dict[str, Any]] = []
+    for n, item in enumerate(raw):
+        try:
+            items.append(msgspec.structs.asdict(msgspec.convert(item, AssetCreate)))
+        except msgspec.ValidationError as exc:
+            items.append({})
+            problems.append(msgspec_problem(str(exc), f"items.{n}"))
+    return items, problems
 
 
 class AssetBatchResult(msgspec.Struct):
@@ -300,13 +342,15 @@ class AssetController(Controller):
             row = await register.create_asset(conn, actor, msgspec.structs.asdict(data))
         return with_etag(to_asset(row), row["version"], 201)
 
+    # Documented as an AssetBatch, read by read_batch: Litestar's own check would name
+    # only the first item that cannot be read.
     @post("/batch", operation_id="createAssets", opt=WRITE_REGISTER)
     async def create_batch(
-        self, data: JSONBody[AssetBatch], actor: ActorDep
+        self, data: SkipValidation[JSONBody[AssetBatch]], actor: ActorDep
     ) -> Response[AssetBatchResult]:
-        items = [msgspec.structs.asdict(i) for i in data.items]
+        items, unreadable = read_batch(data)
         async with transaction() as conn:
-            rows = await register.create_assets(conn, actor, items)
+            rows = await register.create_assets(conn, actor, items, unreadable=unreadable)
         return Response(
             AssetBatchResult(created=len(rows), items=[to_asset(r) for r in rows]),
             status_code=201,

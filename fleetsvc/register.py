@@ -653,15 +653,24 @@ async def create_asset(
 
 
 async def create_assets(
-    conn: asyncpg.Connection, actor: Actor, items: Sequence[Mapping[str, Any]]
+    conn: asyncpg.Connection,
+    actor: Actor,
+    items: Sequence[Mapping[str, Any]],
+    *,
+    unreadable: Sequence[FieldProblem] = (),
 ) -> list[asyncpg.Record]:
-    """Register up to 1000 assets, all or nothing; every failing item is named by index."""
+    """Register up to 1000 assets, all or nothing; every failing item is named by index.
+
+    ``unreadable`` are the problems of items the caller could not read at all (a field of
+    the wrong type, a required one missing); such an item is passed as ``{}`` so that the
+    others are still checked and every failing item is named in one answer.
+    """
     if not items:
         raise ValidationFailed.one("items", "a batch needs at least one item")
     if len(items) > MAX_BATCH:
         raise ValidationFailed.one("items", f"a batch holds at most {MAX_BATCH} items")
     values: list[dict[str, Any]] = []
-    problems: list[FieldProblem] = []
+    problems: list[FieldProblem] = list(unreadable)
     for n, item in enumerate(items):
         v, p = asset_fields(item, f"items.{n}.")
         values.append(v)

@@ -276,6 +276,48 @@ async def test_batch_is_all_or_nothing_and_names_every_failure(client_for: Clien
         assert r.json()["items"] == []
 
 
+async def test_batch_names_every_item_that_cannot_be_read(client_for: ClientFactory) -> None:
+    """Wrong types, missing and unknown fields are named for every item, with the rule
+    failures of the readable items, in one answer; nothing is registered."""
+    stores = await client_for("stores")
+    model = await factories.device_model()
+    good = {"model_id": model["id"], "serial_number": unique("ok")}
+    items: list[Any] = [
+        {"serial_number": unique("nomodel")},
+        good,
+        {"model_id": "one", "serial_number": unique("x")},
+        {"model_id": model["id"], "serial_number": unique("x"), "colour": "black"},
+        {"model_id": model["id"], "serial_number": unique("x"), "imei": "123"},
+        "not an object",
+        {"model_id": model["id"], "serial_number": unique("x"), "delivered_on": "31/02/2022"},
+    ]
+    r = await stores.post("/api/v1/assets/batch", json={"items": items})
+    assert r.status_code == 422, r.text
+    assert [(e["field"], e["message"]) for e in r.json()["errors"]] == [
+        ("items.0.model_id", "is required"),
+        ("items.2.model_id", "Expected `int`, got `str`"),
+        ("items.3.colour", "is not a field this request accepts"),
+        ("items.4.imei", "IMEI must be 15 digits; this has 3"),
+        ("items.5", "Expected `object`, got `str`"),
+        ("items.6.delivered_on", "Invalid RFC3339 encoded date"),
+    ]
+    r = await stores.get(f"/api/v1/assets?serial={good['serial_number']}")
+    assert r.json()["items"] == []
+    for body, field in [
+        ([good], "body"),
+        ({"items": good}, "items"),
+        ({}, "items"),
+        ({"items": [good], "extra": 1}, "extra"),
+    ]:
+        r = await stores.post("/api/v1/assets/batch", json=body)
+        assert r.status_code == 422, r.text
+        assert [e["field"] for e in r.json()["errors"]] == [field]
+    r = await stores.post(
+        "/api/v1/assets/batch", content=b'{"items": [', headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 400
+
+
 async def test_batch_limits(client_for: ClientFactory) -> None:
     stores = await client_for("stores")
     model = await factories.device_model()
