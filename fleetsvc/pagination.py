@@ -18,6 +18,7 @@ T = TypeVar("T")
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 _PREFIX = "k1:"
+FOREIGN_CURSOR = "the cursor is not one this service issued"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,7 @@ def encode_cursor(last_id: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
-    bad = ValidationFailed.one("cursor", "the cursor is not one this service issued")
+    bad = ValidationFailed.one("cursor", FOREIGN_CURSOR)
     if len(cursor) > 64:
         raise bad
     try:

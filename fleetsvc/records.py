@@ -17,8 +17,8 @@ import msgspec
 from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.conflicts import unique_conflicts
-from fleetsvc.errors import NotFound, StaleVersion
-from fleetsvc.pagination import Page, PageRequest, make_page
+from fleetsvc.errors import NotFound, StaleVersion, ValidationFailed
+from fleetsvc.pagination import FOREIGN_CURSOR, Page, PageRequest, make_page
 
 
 def changes_of(update: msgspec.Struct) -> dict[str, Any]:
@@ -149,5 +149,11 @@ async def list_page(
         f.add(f"{id_column} > {{}}", page.after_id)
     f.args.append(page.limit + 1)
     sql = f"{select_sql}{f.where()} ORDER BY {id_column} LIMIT ${len(f.args)}"
-    rows: Sequence[asyncpg.Record] = await conn.fetch(sql, *f.args)
+    try:
+        rows: Sequence[asyncpg.Record] = await conn.fetch(sql, *f.args)
+    except asyncpg.DataError:
+        if page.after_id is not None and page.after_id > MAX_ID:
+            # Beyond the table's integer ids: no page of this list ever ended there.
+            raise ValidationFailed.one("cursor", FOREIGN_CURSOR) from None
+        raise
     return make_page(rows, page, key=lambda r: int(r["id"]))

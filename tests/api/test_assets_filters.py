@@ -132,6 +132,7 @@ async def test_list_pages_with_a_cursor(client_for: ClientFactory) -> None:
         ("limit=0", "limit"),
         ("limit=1001", "limit"),
         ("cursor=tampered", "cursor"),
+        ("cursor=azE6OTk5OTk5OTk5OTk", "cursor"),  # k1:99999999999, beyond any asset id
     ],
 )
 async def test_unknown_filter_values_are_422_naming_the_field(
