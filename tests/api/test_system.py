@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 PROBLEM = "application/problem+json"
 
@@ -17,6 +18,20 @@ async def test_ready_when_migrated(anon: httpx.AsyncClient) -> None:
     r = await anon.get("/ready")
     assert r.status_code == 200, r.text
     assert r.json() == {"status": "ready", "database": "ok", "pending_migrations": 0}
+
+
+async def test_ready_is_503_while_a_migration_is_pending(
+    anon: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replica whose code knows a migration the database has not had is not ready."""
+    from api import system
+    from db.migrate import known_migration_ids
+
+    monkeypatch.setattr(system, "_KNOWN", {*known_migration_ids(), "2099-01-01T00:00:00:000000"})
+    r = await anon.get("/ready")
+    assert r.status_code == 503 and r.headers["content-type"].startswith(PROBLEM)
+    assert "1 migration(s) not yet applied" in r.json()["detail"]
+    assert r.headers["retry-after"] == "5"
 
 
 async def test_unknown_route_is_problem_404(anon: httpx.AsyncClient) -> None:
