@@ -218,6 +218,38 @@ async def test_bad_input_is_a_problem_never_500(client_for: ClientFactory) -> No
     assert r.status_code == 400
 
 
+async def test_dates_outside_the_registers_range_are_422(client_for: ClientFactory) -> None:
+    """A delivery date whose refresh date (20 years on) no calendar library holds was a 500;
+    9999-12-31 was stored as PostgreSQL's 'infinity' and read back as "infinity"."""
+    eng = await client_for("engineer")
+    model = await factories.device_model("ivma_tablet", lifecycle_months=240)
+    for field, value in [
+        ("delivered_on", "9998-06-01"),
+        ("delivered_on", "9999-12-31"),
+        ("delivered_on", "0001-01-01"),
+        ("refresh_due_override", "9999-12-31"),
+    ]:
+        body = {"model_id": model["id"], "serial_number": unique("d"), field: value}
+        r = await eng.post("/api/v1/assets", json=body)
+        assert r.status_code == 422, (field, value, r.text)
+        assert r.json()["errors"] == [
+            {"field": field, "message": "must be a date from 1990 to 2099"}
+        ]
+        r = await eng.post("/api/v1/assets/batch", json={"items": [body]})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == f"items.0.{field}"
+    asset = await factories.asset(model=model)
+    r = await eng.patch(f"/api/v1/assets/{asset['id']}", json={"delivered_on": "9998-06-01"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "delivered_on"
+    r = await eng.patch(f"/api/v1/assets/{asset['id']}", json={"delivered_on": "2099-12-31"})
+    assert r.status_code == 200 and r.json()["refresh_due_on"] == "2119-12-31"
+    vehicle = await factories.vehicle()
+    r = await eng.post(
+        f"/api/v1/vehicles/{vehicle['id']}/installs",
+        json={"job_reference": unique("J"), "tablet_id": asset["id"], "installed_on": "0001-01-01"},
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "installed_on"
+
+
 async def test_batch_registers_all_in_one_go(client_for: ClientFactory) -> None:
     stores = await client_for("stores")
     model = await factories.device_model()
