@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import click
 
-from fleetsvc.commands.common import cli_actor, load, ready_database, run_with_database
+from fleetsvc.commands.common import cli_actor, fail, load, ready_database, run_with_database
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,11 +24,12 @@ def serve(host: str | None, port: int | None) -> None:
     settings = load()
     from fleetsvc.logs import get_logger
 
+    host = host or settings.host
+    port = port or settings.port
+    _check_can_listen(host, port)
     asyncio.run(ready_database(settings))
     import uvicorn
 
-    host = host or settings.host
-    port = port or settings.port
     get_logger("fleetsvc").info(
         "serving", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/schema"
     )
@@ -42,6 +44,22 @@ def serve(host: str | None, port: int | None) -> None:
         loop="auto",
         http="auto",
     )
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """Stop now, in one line, if the server cannot listen there (an unknown host, a port
+    in use); uvicorn would only log the bare OS error after preparing the database."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        fail(
+            f"cannot listen on {host}:{port} (FLEETSVC_HOST, FLEETSVC_PORT): {exc.strerror or exc}"
+        )
 
 
 @main.group()

@@ -91,3 +91,32 @@ async def test_serve_logs_each_request_once_without_secrets(
     assert "352099001761481" not in stderr and "jane.smith" not in stderr
     assert not [e for e in lines if e.get("level") == "error"], "bad requests must not log errors"
     assert "Traceback" not in stderr
+
+
+def test_serve_that_cannot_listen_says_so_in_one_line(database_url: str) -> None:
+    """An unknown FLEETSVC_HOST or a port in use stops `serve` at once with one line,
+    before the database is touched (uvicorn's own message named neither setting)."""
+    exe = str(Path(sys.executable).parent / "fleetsvc")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        for host, port, reason in [
+            ("no-such-host.invalid", 8000, ""),  # the resolver's words differ by platform
+            ("127.0.0.1", taken, "Address already in use"),
+        ]:
+            env = {
+                **os.environ,
+                "DATABASE_URL": database_url,
+                "FLEETSVC_HOST": host,
+                "FLEETSVC_PORT": str(port),
+            }
+            result = subprocess.run(
+                [exe, "serve"], env=env, capture_output=True, text=True, timeout=60
+            )
+            assert result.returncode == 2, result.stderr
+            [line] = result.stderr.strip().splitlines()
+            assert line.startswith(
+                f"fleetsvc: cannot listen on {host}:{port} (FLEETSVC_HOST, FLEETSVC_PORT): "
+            )
+            assert line.endswith(reason)
