@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 
 import click
@@ -33,6 +34,10 @@ def serve(host: str | None, port: int | None) -> None:
     get_logger("fleetsvc").info(
         "serving", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/schema"
     )
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with this
+    # handler back in place. The default handler would end the process without running
+    # exit hooks, and the embedded PostgreSQL (stopped by one) would be left running.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -44,6 +49,10 @@ def serve(host: str | None, port: int | None) -> None:
         loop="auto",
         http="auto",
     )
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _check_can_listen(host: str, port: int) -> None:

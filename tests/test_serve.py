@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -91,6 +93,59 @@ async def test_serve_logs_each_request_once_without_secrets(
     assert "352099001761481" not in stderr and "jane.smith" not in stderr
     assert not [e for e in lines if e.get("level") == "error"], "bad requests must not log errors"
     assert "Traceback" not in stderr
+
+
+VAR_TEST = Path(__file__).resolve().parent.parent / "var" / "test"
+
+
+def _postmaster_running(pgdata: Path) -> bool:
+    pidfile = pgdata / "postmaster.pid"
+    if not pidfile.exists():
+        return False
+    pid = int(pidfile.read_text().split()[0])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_sigterm_stops_the_embedded_database_with_the_server() -> None:
+    """`make run` stopped with SIGTERM (kill, a service manager) must not leave the embedded
+    PostgreSQL running: uvicorn re-raises the signal after its graceful shutdown, and the
+    default action skipped the exit hook that stops the server."""
+    data_dir = VAR_TEST / f"sigterm-{os.getpid()}"
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"FLEETSVC_DATA_DIR": str(data_dir), "FLEETSVC_PORT": str(port)}
+    exe = str(Path(sys.executable).parent / "fleetsvc")
+    proc = subprocess.Popen(
+        [exe, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+            for _ in range(300):
+                try:
+                    if (await client.get("/ready")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the server did not become ready")
+        assert _postmaster_running(data_dir / "pg")
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+        assert "Traceback" not in stderr
+        assert not _postmaster_running(data_dir / "pg"), "embedded PostgreSQL left running"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if _postmaster_running(data_dir / "pg"):
+            os.kill(int((data_dir / "pg" / "postmaster.pid").read_text().split()[0]), 2)
+            await asyncio.sleep(2)
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def test_serve_that_cannot_listen_says_so_in_one_line(database_url: str) -> None:
