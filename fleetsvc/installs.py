@@ -145,12 +145,23 @@ async def create_install(
     problems = _kit_problems(kit, "tablet_id", tablet_id, Category.IVMA_TABLET)
     if dock_id is not None:
         problems += _kit_problems(kit, "dock_id", dock_id, Category.VEHICLE_DOCK)
-    if installer_contract_id is not None and not await conn.fetchval(
-        "SELECT true FROM contract WHERE id = $1", installer_contract_id
-    ):
-        problems.append(
-            FieldProblem("installer_contract_id", f"no contract with id {installer_contract_id}")
-        )
+    if installer_contract_id is not None:
+        # The finance forecasts charge fitted kit to this contract's per-device charges.
+        kind = await conn.fetchval("SELECT kind FROM contract WHERE id = $1", installer_contract_id)
+        if kind is None:
+            problems.append(
+                FieldProblem(
+                    "installer_contract_id", f"no contract with id {installer_contract_id}"
+                )
+            )
+        elif kind != "installation":
+            problems.append(
+                FieldProblem(
+                    "installer_contract_id",
+                    f"contract {installer_contract_id} is {'an' if kind[0] in 'aeiou' else 'a'}"
+                    f" {kind} contract, not an installation one",
+                )
+            )
     if problems:
         raise ValidationFailed(problems)
     await _check_kit_free(conn, kit[tablet_id], "tablet_id")

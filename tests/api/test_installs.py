@@ -143,6 +143,16 @@ async def test_fit_refuses_wrong_kit(client_for: ClientFactory) -> None:
     scrapped = await factories.vehicle(status="decommissioned")
     r = await fit(eng, scrapped["id"], tablet["id"])
     assert r.status_code == 422
+    # The installer contract is an installation contract (finance charges kit to it).
+    airtime = await factories.contract("airtime")
+    r = await fit(eng, vehicle["id"], tablet["id"], installer_contract_id=airtime["id"])
+    assert r.status_code == 422
+    assert r.json()["errors"] == [
+        {
+            "field": "installer_contract_id",
+            "message": f"contract {airtime['id']} is an airtime contract, not an installation one",
+        }
+    ]
     assert (await eng.get(f"/api/v1/assets/{tablet['id']}")).json()["status"] == "in_stock"
 
 
