@@ -194,3 +194,67 @@ async def test_concurrent_deploys_one_wins(client_for: ClientFactory, with_if_ma
     async with connection() as conn:
         n = await conn.fetchval("SELECT count(*) FROM assignment WHERE asset_id = $1", asset["id"])
     assert n == 1
+
+
+async def test_history_shows_a_whole_life_in_order(client_for: ClientFactory) -> None:
+    """Delivery, staging, a holder, a vehicle, a repair, a SIM, disposal: one list, oldest
+    first, each step with its before and after."""
+    eng = await client_for("engineer")
+    model = await factories.device_model("ivma_tablet", lifecycle_months=60)
+    person, vehicle = await factories.person(), await factories.vehicle()
+    r = await eng.post(
+        "/api/v1/assets",
+        json={"model_id": model["id"], "serial_number": unique("L"), "delivered_on": "2022-01-04"},
+    )
+    tablet = r.json()["id"]
+    url = f"/api/v1/assets/{tablet}/transitions"
+
+    async def move(to: str, **kw: Any) -> None:
+        r = await eng.post(url, json={"to": to, "reason": f"to {to}", **kw})
+        assert r.status_code == 200, r.text
+
+    await move("staging")
+    await move("deployed", person_id=person["id"])
+    await move("in_stock")
+    r = await eng.post(
+        f"/api/v1/vehicles/{vehicle['id']}/installs",
+        json={"job_reference": unique("J"), "tablet_id": tablet, "installed_on": "2022-02-01"},
+    )
+    install = r.json()["id"]
+    sim = (await eng.post("/api/v1/sims", json={"iccid": factories.new_iccid()})).json()["id"]
+    r = await eng.post(f"/api/v1/sims/{sim}/fitting", json={"asset_id": tablet})
+    assert r.status_code == 200, r.text
+    r = await eng.post(f"/api/v1/installs/{install}/removal", json={"reason": "faulty"})
+    assert r.status_code == 200, r.text
+    await move("retired")
+    await move("disposed", certificate_ref="WCN-1")
+
+    events = (await eng.get(f"/api/v1/assets/{tablet}/events")).json()["items"]
+    steps = [
+        (
+            e["entity"],
+            e["action"],
+            (e["before"] or {}).get("status"),
+            (e["after"] or {}).get("status"),
+        )
+        for e in events
+    ]
+    assert steps == [
+        ("asset", "created", None, "in_stock"),
+        ("asset", "transition", "in_stock", "staging"),
+        ("asset", "transition", "staging", "deployed"),
+        ("asset", "transition", "deployed", "in_stock"),
+        ("install", "created", None, None),
+        ("asset", "transition", "in_stock", "deployed"),
+        ("sim", "fitted", None, None),
+        ("install", "removed", None, None),
+        ("asset", "transition", "deployed", "in_repair"),
+        ("asset", "transition", "in_repair", "retired"),
+        ("asset", "transition", "retired", "disposed"),
+    ]
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+    assert events[2]["after"]["person_id"] == person["id"]
+    assert events[5]["after"]["vehicle_id"] == vehicle["id"]
+    assert "in_service_on" not in events[5]["after"]  # the first deployment set it
+    assert events[2]["after"]["in_service_on"] == dt.date.today().isoformat()
+    assert events[-1]["after"]["disposal_certificate_ref"] == "WCN-1"
