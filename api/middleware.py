@@ -58,6 +58,21 @@ def loggable_path(path: str, words: frozenset[str]) -> str:
     return "/".join(part if part in words or not part else "*" for part in path.split("/"))
 
 
+def matched_path(scope: Scope) -> str:
+    """A matched route's path, with any text parameter that is not a plain key (letters,
+    digits, ``. : - _``) logged as ``*``: ``/mdm/runs/{run_key}`` takes whatever the
+    caller sends, and an e-mail address there is personal data."""
+    path = str(scope["path"])
+    odd = {
+        value
+        for value in (scope.get("path_params") or {}).values()
+        if isinstance(value, str) and not _REQUEST_ID.match(value)
+    }
+    if not odd:
+        return path
+    return "/".join("*" if part in odd else part for part in path.split("/"))
+
+
 def request_log_middleware(app: ASGIApp, words: frozenset[str] = frozenset()) -> ASGIApp:
     """Give each request an id (echoed as X-Request-ID) and log it once.
 
@@ -99,7 +114,7 @@ def request_log_middleware(app: ASGIApp, words: frozenset[str] = frozenset()) ->
             log.info(
                 "request",
                 method=method,
-                path=scope["path"] if template else loggable_path(scope["path"], words),
+                path=matched_path(scope) if template else loggable_path(scope["path"], words),
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
                 role=getattr(actor, "role", None),

@@ -69,7 +69,11 @@ async def test_serve_logs_each_request_once_without_secrets(
             assert bad.status_code in (400, 403)
             assert (await client.get("/nope")).status_code == 404
             # Personal data where an id belongs: a 404 whose path must not reach the log.
-            for wrong in ("/api/v1/people/jane.smith@force.example", "/api/v1/sims/07700900123x"):
+            for wrong in (
+                "/api/v1/people/jane.smith@force.example",
+                "/api/v1/sims/07700900123x",
+                "/api/v1/mdm/runs/jane.smith@force.example",  # a route with a text key
+            ):
                 r = await client.get(wrong, headers={"Authorization": f"Bearer {token}"})
                 assert r.status_code == 404
             assert (await client.get("/api/v1/events")).status_code == 401
@@ -88,6 +92,7 @@ async def test_serve_logs_each_request_once_without_secrets(
     # Only the app's own words of an unmatched path are kept.
     assert "/api/v1/people/*" in [e["path"] for e in requests]
     assert "/api/v1/sims/*" in [e["path"] for e in requests]
+    assert "/api/v1/mdm/runs/*" in [e["path"] for e in requests]
     assert "07700900123" not in stderr
     assert token not in stderr
     assert "352099001761481" not in stderr and "jane.smith" not in stderr
