@@ -17,7 +17,13 @@ from api.errors import document_problems, map_exception
 from api.events import EventController
 from api.guards import authorise
 from api.middleware import request_log_middleware, route_words
-from api.schemas import provide_actor, provide_page, refuse_nul_characters
+from api.schemas import (
+    QUERY_PARAMETERS,
+    check_parameters,
+    provide_actor,
+    provide_page,
+    query_parameters,
+)
 from api.system import health, ready
 from api.tokens import TokenController
 from db.engine import close_pool, open_pool
@@ -64,7 +70,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         path="/api/v1",
         route_handlers=API_CONTROLLERS,
         guards=[authorise],
-        before_request=refuse_nul_characters,
+        before_request=check_parameters,
         security=[{"bearer": []}],
         dependencies={
             "actor": Provide(provide_actor, sync_to_thread=False),
@@ -90,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     document_problems(app.openapi_schema)  # built once here, served as built
+    app.state[QUERY_PARAMETERS] = query_parameters(app)
     # Outermost, so that unmatched routes (404, 405) are logged and counted too.
     words = route_words(route.path for route in app.routes)
     app.asgi_handler = request_log_middleware(app.asgi_handler, words)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
-from litestar import Request, Response
+from litestar import Litestar, Request, Response
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter, SkipValidation
 
 from fleetsvc.auth import Actor
-from fleetsvc.errors import BadRequest, ValidationFailed
+from fleetsvc.errors import BadRequest, FieldProblem, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest, page_request
 from fleetsvc.records import MAX_ID
 
@@ -61,14 +61,45 @@ def with_etag(body: Any, version: int, status_code: int = 200) -> Response[Any]:
     return Response(body, status_code=status_code, headers={"ETag": etag(version)})
 
 
-async def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
-    """A NUL in a query or path parameter: a 422 naming it (PostgreSQL cannot store NUL)."""
+def query_parameters(app: Litestar) -> dict[int, frozenset[str]]:
+    """Each route handler's query parameter names (its own and its dependencies'), by the
+    handler's id: what ``check_parameters`` compares a request's names with."""
+    known: dict[int, frozenset[str]] = {}
+    for route in app.routes:
+        for handler, kwargs in getattr(route, "route_handler_map", {}).values():
+            known[id(handler)] = frozenset(p.field_alias for p in kwargs.expected_query_params)
+    return known
+
+
+async def check_parameters(request: Request[Any, Any, Any]) -> None:
+    """Refuse what the handlers would otherwise silently ignore or pass to PostgreSQL.
+
+    A NUL in a query or path parameter is a 422 naming it (PostgreSQL cannot store NUL).
+    A query parameter the route does not take is a 422 naming it and the ones it does take:
+    ignored, a mistyped filter (``?stauts=deployed``) would answer with the whole list.
+    """
     for name, value in request.query_params.multi_items():
         if "\x00" in name or "\x00" in value:
             raise ValidationFailed.one(name.replace("\x00", ""), "must not contain a NUL character")
     for name, value in request.path_params.items():
         if isinstance(value, str) and "\x00" in value:
             raise ValidationFailed.one(name, "must not contain a NUL character")
+    known = request.app.state.get(QUERY_PARAMETERS, {}).get(id(request.route_handler))
+    if known is None:
+        return
+    unknown = sorted(name for name in request.query_params if name not in known)
+    if unknown:
+        takes = ", ".join(sorted(known)) or "no query parameters"
+        raise ValidationFailed(
+            [
+                FieldProblem(name, f"this route does not take {name}; it takes: {takes}")
+                for name in unknown
+            ]
+        )
+
+
+# Where the app keeps query_parameters(app) for check_parameters.
+QUERY_PARAMETERS = "query_parameters"
 
 
 def if_match(request: Request[Any, Any, Any]) -> int | None:

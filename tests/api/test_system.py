@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import httpx
 import pytest
 
 PROBLEM = "application/problem+json"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 async def test_health_is_up(anon: httpx.AsyncClient) -> None:
@@ -182,3 +186,54 @@ def test_text_the_database_cannot_store_is_a_422_saying_so() -> None:
     r = map_exception(request, asyncpg.CharacterNotInRepertoireError("invalid byte 0x00"))
     assert r.status_code == 422 and r.media_type == PROBLEM
     assert b"NUL" in r.content
+
+
+async def test_a_query_parameter_a_route_does_not_take_is_422_naming_it(
+    admin: httpx.AsyncClient,
+) -> None:
+    # Ignored, a mistyped filter would answer with the whole list.
+    r = await admin.get("/api/v1/assets?stauts=deployed&limit=5")
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith(PROBLEM)
+    [error] = r.json()["errors"]
+    assert error["field"] == "stauts"
+    assert error["message"].startswith("this route does not take stauts; it takes: ")
+    assert "status" in error["message"] and "limit" in error["message"]
+    r = await admin.get("/api/v1/assets/1?verbose=1")
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["message"].endswith("it takes: no query parameters")
+
+
+async def test_every_documented_query_parameter_is_taken(admin: httpx.AsyncClient) -> None:
+    """The OpenAPI document and the unknown-parameter check agree on every route."""
+    doc = (await admin.get("/schema/openapi.json")).json()
+    checked = 0
+    for template, item in doc["paths"].items():
+        if not template.startswith("/api/v1"):
+            continue
+        for method, op in item.items():
+            names = [p["name"] for p in op.get("parameters", []) if p["in"] == "query"]
+            if method != "get" or not names:
+                continue
+            path = template
+            for p in op.get("parameters", []):
+                if p["in"] == "path":
+                    path = path.replace("{" + p["name"] + "}", "1")
+            r = await admin.get(path, params={name: "1" for name in names})
+            if r.status_code == 422:
+                assert "does not take" not in r.text, (template, r.text)
+            checked += 1
+    assert checked > 20
+
+
+async def test_the_readme_example_queries_use_parameters_the_routes_take(
+    admin: httpx.AsyncClient,
+) -> None:
+    readme = README.read_text(encoding="utf-8")
+    urls = set(
+        re.findall(r"(?:\$API|http://127\.0\.0\.1:8000/api/v1)(/[^\s\"']*\?[^\s\"']*)", readme)
+    )
+    assert len(urls) > 10
+    for url in sorted(urls):
+        r = await admin.get("/api/v1" + url)
+        assert "does not take" not in r.text, (url, r.text)
