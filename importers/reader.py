@@ -133,12 +133,18 @@ def _open_csv(head: bytes, stream: BinaryIO) -> RawFile:
     except UnicodeDecodeError as exc:
         raise _undecodable(head, exc, 0, encoding) from None
     delimiter = _sniff_delimiter(first_text)
-    text = _decoded_chunks(first_text, head, stream, decoder, encoding, at_end)
+    # Plain ASCII decides nothing: the first non-ASCII bytes, wherever they are, choose
+    # between UTF-8 and Windows-1252, as they would have in a file shorter than a MiB.
+    undecided = not at_end and encoding == "utf-8" and head.isascii()
+    text = _decoded_chunks(first_text, head, stream, decoder, encoding, at_end, undecided)
     return RawFile("csv", _csv_rows(_lines(text), delimiter), encoding, delimiter)
 
 
 def _sniff_encoding(head: bytes, at_end: bool) -> str:
-    """utf-8-sig with a BOM; else UTF-8 if the first MiB decodes as UTF-8; else Windows-1252."""
+    """utf-8-sig with a BOM; else UTF-8 if the first MiB decodes as UTF-8; else Windows-1252.
+
+    A first MiB of plain ASCII is provisionally UTF-8 (see _decoded_chunks).
+    """
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     try:
@@ -166,12 +172,22 @@ def _decoded_chunks(
     decoder: codecs.IncrementalDecoder,
     encoding: str,
     at_end: bool,
+    undecided: bool = False,
 ) -> Iterator[str]:
     yield first_text
     lines_before = head.count(b"\n")
     while not at_end:
         chunk = stream.read(CHUNK)
         at_end = not chunk
+        if undecided and not chunk.isascii():
+            undecided = False
+            try:
+                # Everything before was ASCII, so the UTF-8 decoder holds no pending bytes
+                # and either encoding reads what came before the same way.
+                codecs.getincrementaldecoder("utf-8")().decode(chunk, final=False)
+            except UnicodeDecodeError:
+                encoding = "cp1252"
+                decoder = codecs.getincrementaldecoder(encoding)()
         try:
             yield decoder.decode(chunk, final=at_end)
         except UnicodeDecodeError as exc:

@@ -48,7 +48,9 @@ async def test_a_file_that_breaks_halfway_leaves_a_failed_import_and_nothing_els
     tmp_path: Path,
 ) -> None:
     o = await order(quantity=20_000)
-    good = csv_bytes([handset(o) for _ in range(8_000)])  # more than the 1 MiB sniffed
+    # A UTF-8 file (its first row has an accent) of more than the 1 MiB sniffed.
+    first = handset(o, **{"Product Description": "Galaxy A32 Noir Intense (édition pro)"})
+    good = csv_bytes([first] + [handset(o) for _ in range(8_000)])
     assert len(good) > 1 << 20
     path = tmp_path / "broken.csv"
     path.write_bytes(good + b"14/11/2022,\xff\xfe broken\r\n")

@@ -142,6 +142,34 @@ def test_undecodable_byte_after_the_first_mib_names_the_line() -> None:
         rows_of(data)
 
 
+def test_windows_1252_after_a_first_mib_of_plain_ascii() -> None:
+    # A long Windows-1252 file whose first accent or pound sign comes late: the first
+    # non-ASCII bytes decide the encoding, wherever they are.
+    line = b"R58R0000001,Galaxy A32,289.00\n"
+    body = line * (CHUNK // len(line) + 10)
+    data = body + "R58R0000002,Café,£289.00\n".encode("cp1252")
+    rows = rows_of(data)
+    assert rows[-1].cells == ("R58R0000002", "Café", "£289.00")
+    assert len(rows) == body.count(b"\n") + 1
+
+
+def test_utf8_after_a_first_mib_of_plain_ascii() -> None:
+    line = b"R58R0000001,Galaxy A32,289.00\n"
+    body = line * (CHUNK // len(line) + 10)
+    data = body + "R58R0000002,Café,£289.00\n".encode()
+    assert rows_of(data)[-1].cells == ("R58R0000002", "Café", "£289.00")
+
+
+def test_utf8_after_a_first_mib_of_plain_ascii_then_a_bad_byte_names_the_line() -> None:
+    line = b"R58R0000001,Galaxy A32,289.00\n"
+    body = line * (CHUNK // len(line) + 10) + "Café\n".encode()
+    tail = line * (CHUNK // len(line) + 10)
+    data = body + tail + b"bad \xff byte\n"
+    bad_line = (body + tail).count(b"\n") + 1
+    with pytest.raises(FileRejected, match=f"line {bad_line:,} has bytes that are not valid UTF-8"):
+        rows_of(data)
+
+
 @pytest.mark.parametrize("newline", [b"\r\n", b"\n"])
 @pytest.mark.parametrize("delimiter", [b",", b";"])
 def test_delimiters_and_line_endings(newline: bytes, delimiter: bytes) -> None:
