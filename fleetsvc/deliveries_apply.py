@@ -73,7 +73,7 @@ SELECT s.row_number, s.parse_ok,
        s.quantity, s.licence_key,
        m.id AS model_id, lower(m.manufacturer) AS manufacturer, m.lifecycle_months,
        po.id AS purchase_order_id, po.contract_id, po.status AS po_status,
-       COALESCE(s.unit_cost, pol.unit_cost) AS unit_cost,
+       COALESCE(s.unit_cost, pol.unit_cost) AS unit_cost, s.unit_cost AS file_unit_cost,
        air.contract_id AS airtime_contract_id,
        CASE WHEN s.parse_ok THEN NULL ELSE 'rejected' END AS outcome,
        NULL::text AS issue_field, NULL::text AS message,
@@ -210,7 +210,24 @@ FROM (
         CASE WHEN a.purchase_order_id IS DISTINCT FROM p2.purchase_order_id
              THEN format('purchase order (%s)', COALESCE(po.number, 'none')) END,
         CASE WHEN p2.iccid IS NOT NULL AND si.iccid IS DISTINCT FROM p2.iccid
-             THEN format('SIM (%s)', COALESCE(si.iccid, 'none')) END
+             THEN format('SIM (%s)', COALESCE(si.iccid, 'none')) END,
+        -- What the file says about the delivery: a corrected file that differs is shown,
+        -- never taken as unchanged (what the file leaves blank is not compared).
+        CASE WHEN p2.iccid IS NOT NULL AND si.iccid = p2.iccid AND p2.msisdn IS NOT NULL
+                  AND si.msisdn IS DISTINCT FROM p2.msisdn
+             THEN format('SIM number (%s)', COALESCE(si.msisdn, 'none')) END,
+        CASE WHEN p2.delivered_on IS NOT NULL AND a.delivered_on IS DISTINCT FROM p2.delivered_on
+             THEN format('delivery date (%s)',
+                         COALESCE(to_char(a.delivered_on, 'DD/MM/YYYY'), 'none')) END,
+        CASE WHEN p2.supplier_order_ref IS NOT NULL
+                  AND a.supplier_order_ref IS DISTINCT FROM p2.supplier_order_ref
+             THEN format('supplier order number (%s)', COALESCE(a.supplier_order_ref, 'none'))
+        END,
+        CASE WHEN p2.delivery_ref IS NOT NULL AND a.delivery_ref IS DISTINCT FROM p2.delivery_ref
+             THEN format('delivery reference (%s)', COALESCE(a.delivery_ref, 'none')) END,
+        CASE WHEN p2.file_unit_cost IS NOT NULL
+                  AND a.unit_cost IS DISTINCT FROM p2.file_unit_cost
+             THEN format('unit cost (%s)', COALESCE(a.unit_cost::text, 'none')) END
     ], NULL) AS diffs
     FROM import_plan p2
     JOIN asset a ON a.id = p2.asset_id
@@ -243,11 +260,27 @@ UPDATE import_plan p SET pool_id = lp.id FROM licence_pool lp
 WHERE p.outcome IS NULL AND p.kind = 'licence' AND lp.licence_key = p.licence_key
 """,
     """
-UPDATE import_plan p SET outcome = 'unchanged'
-WHERE p.outcome IS NULL AND p.kind = 'licence' AND EXISTS (
-    SELECT 1 FROM event e
-    WHERE e.entity = 'licence_pool' AND e.entity_id = p.pool_id AND e.action = 'seats_added'
-      AND e.after->>'supplier_order_ref' = p.supplier_order_ref)
+UPDATE import_plan p SET
+    outcome = CASE WHEN added.seats = p.quantity THEN 'unchanged' ELSE 'conflict' END,
+    issue_field = CASE WHEN added.seats = p.quantity THEN NULL ELSE 'quantity' END,
+    message = CASE WHEN added.seats = p.quantity THEN NULL
+                   ELSE format('licence key %s already had %s seats added for supplier order %s%s; '
+                               'this row says %s — nothing was changed', p.licence_key,
+                               added.seats, p.supplier_order_ref,
+                               CASE WHEN added.import_id IS NULL THEN ''
+                                    ELSE format(' (import %s)', added.import_id) END,
+                               p.quantity) END
+FROM (
+    SELECT DISTINCT ON (e.entity_id, e.after->>'supplier_order_ref')
+           e.entity_id AS pool_id, e.after->>'supplier_order_ref' AS supplier_order_ref,
+           (e.after->>'seats_added')::int AS seats, e.after->>'delivery_import_id' AS import_id
+    FROM event e
+    WHERE e.entity = 'licence_pool' AND e.action = 'seats_added' AND e.entity_id IN (
+        SELECT pool_id FROM import_plan WHERE kind = 'licence' AND pool_id IS NOT NULL)
+    ORDER BY e.entity_id, e.after->>'supplier_order_ref', e.id
+) added
+WHERE p.outcome IS NULL AND p.kind = 'licence' AND added.pool_id = p.pool_id
+  AND added.supplier_order_ref = p.supplier_order_ref
 """,
     "UPDATE import_plan SET outcome = 'new' WHERE outcome IS NULL",
 )

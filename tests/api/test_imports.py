@@ -321,6 +321,66 @@ async def test_conflict_is_shown_and_nothing_is_applied(client_for: ClientFactor
     assert [a["imei"] for a in await assets_of(body["id"])] == [ok["IMEI"]]
 
 
+async def test_corrected_file_with_other_delivery_details_is_a_conflict_not_unchanged(
+    client_for: ClientFactory,
+) -> None:
+    stores = await client_for("stores")
+    o = await order()
+    first, second = handset(o), handset(o)
+    body = (await upload(stores, csv_bytes([first, second]), mode="commit")).json()
+    assert body["status"] == "committed" and body["counts"]["new"] == 2
+    # The supplier re-sends the file with the second handset's details changed.
+    changed = {
+        **second,
+        "Despatch Date": "15/11/2022",
+        "Delivery Note": "DN2",
+        "MSISDN": "0" + factories.new_msisdn()[3:],
+    }
+    body = (await upload(stores, csv_bytes([first, changed]))).json()
+    assert body["counts"]["unchanged"] == 1 and body["counts"]["conflicts"] == 1, body
+    (error,) = await issues(stores, body["id"], "rejected")
+    assert error["row"] == 3 and error["column"] == "IMEI"
+    message = error["message"]
+    assert "delivery date (14/11/2022)" in message and "delivery reference (DN1)" in message
+    assert "SIM number (+44" in message and "it was not changed" in message
+    # The identical file again is still all unchanged.
+    body = (await upload(stores, csv_bytes([first, second]), mode="commit")).json()
+    assert body["status"] == "committed" and body["counts"]["unchanged"] == 2, body
+
+
+async def test_licence_line_already_added_with_another_seat_count_is_a_conflict(
+    client_for: ClientFactory,
+) -> None:
+    stores = await client_for("stores")
+    o = await order(category="tablet", contract_kind="reseller_framework")
+    key = unique("NMX-")
+
+    def licence(seats: str) -> dict[str, str]:
+        return {
+            "CDW Order #": "CDW9",
+            "Customer PO #": o["po"]["number"],
+            "Ship Date": "22/11/2021",
+            "Manufacturer": "Absolute",
+            "Mfr Part #": "NM-MOB-STD",
+            "Description": "NetMotion Mobility Standard licence",
+            "Qty Shipped": seats,
+            "Unit Price (GBP)": "£41.00",
+            "Licence Key": key,
+        }
+
+    body = (
+        await upload(stores, csv_bytes([licence("250")], CDW_HEADER), "cdw-asn", mode="commit")
+    ).json()
+    assert body["status"] == "committed", body
+    body = (await upload(stores, csv_bytes([licence("300")], CDW_HEADER), "cdw-asn")).json()
+    assert body["counts"]["conflicts"] == 1 and body["counts"]["unchanged"] == 0, body
+    (error,) = await issues(stores, body["id"], "rejected")
+    assert error["column"] == "Qty Shipped" and error["value"] == "300"
+    assert "already had 250 seats added for supplier order CDW9" in error["message"]
+    pool = await one("SELECT seats FROM licence_pool WHERE licence_key = $1", key)
+    assert pool["seats"] == 250
+
+
 async def test_allow_partial_keeps_rejected_rows_and_the_csv_round_trips(
     client_for: ClientFactory,
 ) -> None:
