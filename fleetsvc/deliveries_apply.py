@@ -403,7 +403,7 @@ SELECT s.row_number, s.parse_ok, 'install'::text AS kind, s.job_reference, s.job
        CASE WHEN s.parse_ok THEN NULL ELSE 'rejected' END AS outcome,
        NULL::text AS issue_field, NULL::text AS message,
        NULL::integer AS tablet_id, NULL::integer AS dock_id, NULL::integer AS vehicle_id,
-       NULL::integer AS vrm_vehicle_id, false AS new_vehicle,
+       NULL::integer AS vrm_vehicle_id, false AS new_vehicle, NULL::integer AS earlier_job_id,
        inst.contract_id AS installer_contract_id
 FROM import_staged_row s
 LEFT JOIN LATERAL (
@@ -467,12 +467,24 @@ WHERE p.row_number = d.row_number AND d.first_row <> d.row_number
     _same_key_rejects(("job_reference",), "job", "job_reference"),
     _same_key_rejects(("tablet_serial",), "tablet", "tablet_serial", "job_status = 'completed'"),
     _same_key_rejects(("fleet_number",), "vehicle", "fleet_number", "job_status = 'completed'"),
+    # A job seen before: a completed one is never applied again; an aborted or deferred one is
+    # recorded again only when its status moved on (a deferred job that is now completed is
+    # applied: it never was).
     """
 UPDATE import_plan p SET outcome = 'unchanged', issue_field = 'job_reference',
-    message = format('job %s was already applied%s; it was not applied again', p.job_reference,
+    message = format(CASE WHEN j.status = 'completed'
+                          THEN 'job %s was already applied%s; it was not applied again'
+                          ELSE 'job %s was already recorded as ' || j.status
+                               || '%s; it was not recorded again' END,
+                     p.job_reference,
                      CASE WHEN j.delivery_import_id IS NULL THEN ''
                           ELSE format(' by import %s', j.delivery_import_id) END)
 FROM install_job j
+WHERE p.outcome IS NULL AND j.job_reference = p.job_reference
+  AND (j.status = 'completed' OR j.status = p.job_status)
+""",
+    """
+UPDATE import_plan p SET earlier_job_id = j.id FROM install_job j
 WHERE p.outcome IS NULL AND j.job_reference = p.job_reference
 """,
     """
@@ -562,18 +574,39 @@ RETURNING a.id, f.install_id, old.status AS old_status, old.in_service_on AS old
           old.refresh_due_on AS old_refresh_due_on, a.in_service_on, a.refresh_due_on
 """
 
+# New jobs are inserted; an aborted or deferred job whose status moved on is updated (the
+# plan let through only those, so the conflict target never meets a completed job).
 INSERT_JOBS: Final = """
-INSERT INTO install_job (job_reference, status, completed_on, fleet_number, vrm,
-                         vehicle_description, workshop, tablet_serial, dock_serial, engineer_id,
-                         comments, install_id, delivery_import_id)
-SELECT p.job_reference, p.job_status, p.completed_on, COALESCE(p.fleet_number, ''),
-       COALESCE(p.vrm, ''), COALESCE(p.vehicle_description, ''), COALESCE(p.workshop, ''),
-       COALESCE(p.tablet_serial, ''), p.dock_serial, COALESCE(p.engineer_id, ''),
-       COALESCE(p.comments, ''), i.id, $1
-FROM import_plan p LEFT JOIN install i ON i.job_reference = p.job_reference
-WHERE p.outcome = 'new'
-ORDER BY p.row_number
-RETURNING id, job_reference, status, install_id
+WITH earlier AS (
+    SELECT j.id, j.status, j.completed_on, j.install_id, j.delivery_import_id
+    FROM install_job j JOIN import_plan p ON p.earlier_job_id = j.id WHERE p.outcome = 'new'
+),
+written AS (
+    INSERT INTO install_job AS j (job_reference, status, completed_on, fleet_number, vrm,
+                                  vehicle_description, workshop, tablet_serial, dock_serial,
+                                  engineer_id, comments, install_id, delivery_import_id)
+    SELECT p.job_reference, p.job_status, p.completed_on, COALESCE(p.fleet_number, ''),
+           COALESCE(p.vrm, ''), COALESCE(p.vehicle_description, ''), COALESCE(p.workshop, ''),
+           COALESCE(p.tablet_serial, ''), p.dock_serial, COALESCE(p.engineer_id, ''),
+           COALESCE(p.comments, ''), i.id, $1
+    FROM import_plan p LEFT JOIN install i ON i.job_reference = p.job_reference
+    WHERE p.outcome = 'new'
+    ORDER BY p.row_number
+    ON CONFLICT (job_reference) DO UPDATE SET
+        status = EXCLUDED.status, completed_on = EXCLUDED.completed_on,
+        fleet_number = EXCLUDED.fleet_number, vrm = EXCLUDED.vrm,
+        vehicle_description = EXCLUDED.vehicle_description, workshop = EXCLUDED.workshop,
+        tablet_serial = EXCLUDED.tablet_serial, dock_serial = EXCLUDED.dock_serial,
+        engineer_id = EXCLUDED.engineer_id, comments = EXCLUDED.comments,
+        install_id = EXCLUDED.install_id, delivery_import_id = EXCLUDED.delivery_import_id
+    WHERE j.status <> 'completed'
+    RETURNING j.id, j.job_reference, j.status, j.completed_on, j.install_id
+)
+SELECT w.*, e.id IS NOT NULL AS updated, e.status AS old_status,
+       e.completed_on AS old_completed_on, e.install_id AS old_install_id,
+       e.delivery_import_id AS old_import_id
+FROM written w LEFT JOIN earlier e ON e.id = w.id
+ORDER BY w.id
 """
 
 
@@ -943,6 +976,16 @@ async def _apply_installs(
             "install_id": j["install_id"],
             "delivery_import_id": import_id,
         }
-        events.append(audit.EventRow("install_job", j["id"], "created", None, after))
+        if not j["updated"]:
+            events.append(audit.EventRow("install_job", j["id"], "created", None, after))
+            continue
+        before = {
+            "status": j["old_status"],
+            "completed_on": j["old_completed_on"],
+            "install_id": j["old_install_id"],
+            "delivery_import_id": j["old_import_id"],
+        }
+        after["completed_on"] = j["completed_on"]
+        events.append(audit.EventRow("install_job", j["id"], "updated", before, after))
     await audit.record_many(conn, actor, events)
     counts["installs"] = len(installs)

@@ -168,3 +168,61 @@ async def test_tablet_installed_elsewhere_or_unknown_is_rejected(
         f"no tablet with serial number {unknown['Tablet Serial']}"
     )
     assert errors[4]["column"] == "Tablet Serial"
+
+
+async def test_a_deferred_job_that_comes_back_completed_is_applied_once(
+    client_for: ClientFactory,
+) -> None:
+    stores = await client_for("stores")
+    k = await kit()
+    tablet = k["tablets"][0]
+    deferred = job(
+        **{
+            "Job Status": "Deferred",
+            "Completion Date": "",
+            "Tablet Serial": tablet["serial_number"],
+        }
+    )
+    body = (
+        await upload(stores, csv_bytes([deferred], HEADER), "babcock-install", mode="commit")
+    ).json()
+    assert body["status"] == "committed" and body["counts"]["new"] == 1, body
+    first_import = body["id"]
+
+    # Deferred again in the next weekly report: already recorded, nothing changes.
+    body = (
+        await upload(stores, csv_bytes([deferred], HEADER), "babcock-install", mode="commit")
+    ).json()
+    assert body["counts"]["unchanged"] == 1 and body["counts"]["installs"] == 0, body
+    (warning,) = [w for w in await issues(stores, body["id"], "warning") if w["row"] == 2]
+    assert warning["message"] == (
+        f"job {deferred['Job Reference']} was already recorded as deferred by import "
+        f"{first_import}; it was not recorded again"
+    )
+
+    # The same job reference, now completed: the tablet goes into the vehicle.
+    completed = {**deferred, "Job Status": "Completed", "Completion Date": "08/12/2021"}
+    content = csv_bytes([completed], HEADER)
+    body = (await upload(stores, content, "babcock-install", mode="commit")).json()
+    assert body["status"] == "committed", body
+    assert body["counts"]["new"] == 1 and body["counts"]["installs"] == 1, body
+    async with connection() as conn:
+        jobs = await conn.fetch(
+            "SELECT * FROM install_job WHERE job_reference = $1", deferred["Job Reference"]
+        )
+        asset = await conn.fetchrow("SELECT * FROM asset WHERE id = $1", tablet["id"])
+        events = await conn.fetch(
+            "SELECT action, before, after FROM event WHERE entity = 'install_job'"
+            " AND entity_id = $1 ORDER BY id",
+            jobs[0]["id"],
+        )
+    assert len(jobs) == 1 and jobs[0]["status"] == "completed"
+    assert jobs[0]["completed_on"] == dt.date(2021, 12, 8) and jobs[0]["install_id"] is not None
+    assert asset is not None
+    assert asset["status"] == "deployed" and asset["in_service_on"] == dt.date(2021, 12, 8)
+    assert [e["action"] for e in events] == ["created", "updated"]
+    assert '"deferred"' in events[1]["before"] and '"completed"' in events[1]["after"]
+
+    # And a completed job is never applied twice.
+    body = (await upload(stores, content, "babcock-install", mode="commit")).json()
+    assert body["counts"]["unchanged"] == 1 and body["counts"]["installs"] == 0, body
