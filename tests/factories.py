@@ -26,8 +26,17 @@ def new_iccid() -> str:
     return body + luhn_check_digit(body)
 
 
+_ISSUED_MSISDNS: set[str] = set()
+
+
 def new_msisdn() -> str:
-    return "+447" + "".join(random.choice("0123456789") for _ in range(9))
+    # Only 9 random digits: a file of 10,000 handsets would share a number once in ~20 runs,
+    # so a number is never handed out twice in one test run.
+    while True:
+        msisdn = "+447" + "".join(random.choice("0123456789") for _ in range(9))
+        if msisdn not in _ISSUED_MSISDNS:
+            _ISSUED_MSISDNS.add(msisdn)
+            return msisdn
 
 
 async def insert(table: str, **values: Any) -> dict[str, Any]:
