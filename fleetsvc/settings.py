@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
+from importers import ProfileError, all_profiles
+
 LogFormat = Literal["auto", "json", "console"]
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -94,6 +96,24 @@ def _database_url(env: Mapping[str, str]) -> str | None:
     return raw
 
 
+def _profiles_dir(env: Mapping[str, str]) -> Path | None:
+    """The folder of extra import profiles: it must exist, and every profile in it load."""
+    raw = env.get("FLEETSVC_PROFILES_DIR", "").strip()
+    if not raw:
+        return None
+    path = Path(raw).resolve()
+    if not path.is_dir():
+        raise SettingsError(
+            f"FLEETSVC_PROFILES_DIR must be a folder of import profiles (*.toml); "
+            f"{raw!r} is not a folder"
+        )
+    try:
+        all_profiles([path])
+    except ProfileError as exc:
+        raise SettingsError(f"FLEETSVC_PROFILES_DIR: {exc.message}") from None
+    return path
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check every setting; raise SettingsError naming the first bad one."""
     env = os.environ if env is None else env
@@ -104,7 +124,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "DATABASE_URL is required here (FLEETSVC_REQUIRE_DATABASE_URL is set; "
             "the container image has no embedded PostgreSQL)"
         )
-    profiles_dir = env.get("FLEETSVC_PROFILES_DIR", "").strip()
+    profiles_dir = _profiles_dir(env)
     upload_mb = _int(env, "FLEETSVC_MAX_UPLOAD_MB", 50, 1, 2048)
     return Settings(
         database_url=database_url,
@@ -119,7 +139,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         token_cache_seconds=_float(env, "FLEETSVC_TOKEN_CACHE_SECONDS", 5.0, 0.0, 300.0),
         mdm_capacity=_int(env, "FLEETSVC_MDM_CAPACITY", 40_000, 1, 10_000_000),
         mdm_stale_days=_int(env, "FLEETSVC_MDM_STALE_DAYS", 30, 1, 3650),
-        profiles_dir=Path(profiles_dir).resolve() if profiles_dir else None,
+        profiles_dir=profiles_dir,
     )
 
 

@@ -117,3 +117,55 @@ def test_cli_reports_an_unusable_database_in_one_line(
         assert lines[0].startswith("fleetsvc: cannot reach the database: "), lines
         assert reason in lines[0], lines
         assert "s3cret-pw" not in result.stderr + result.stdout
+
+
+PROFILE = """
+name = "o2-despatch"
+description = "O2 despatch report"
+kind = "delivery"
+formats = ["csv"]
+
+[[fields]]
+name = "imei"
+aliases = ["Handset IMEI"]
+parser = "imei"
+required_column = true
+required_value = true
+"""
+
+
+def test_profiles_dir_is_checked_at_start(tmp_path: Path) -> None:
+    good = tmp_path / "profiles"
+    good.mkdir()
+    (good / "o2.toml").write_text(PROFILE)
+    assert load_settings({"FLEETSVC_PROFILES_DIR": str(good)}).profiles_dir == good.resolve()
+
+    with pytest.raises(SettingsError, match="FLEETSVC_PROFILES_DIR must be a folder") as info:
+        load_settings({"FLEETSVC_PROFILES_DIR": str(tmp_path / "missing")})
+    assert "missing" in str(info.value)
+
+    (good / "broken.toml").write_text(PROFILE.replace('parser = "imei"', 'parser = "imie"'))
+    with pytest.raises(SettingsError) as info:
+        load_settings({"FLEETSVC_PROFILES_DIR": str(good)})
+    message = str(info.value)
+    assert message.startswith("FLEETSVC_PROFILES_DIR: ") and "broken.toml" in message
+    assert "unknown parser 'imie'" in message
+
+
+def test_cli_reports_a_broken_profile_as_a_configuration_error(tmp_path: Path) -> None:
+    (tmp_path / "o2.toml").write_text("name = 'o2\n")
+    sample = tmp_path / "despatch.csv"
+    sample.write_text("Handset IMEI\n352099001761481\n")
+    exe = Path(sys.executable).parent / "fleetsvc"
+    env = {**os.environ, "FLEETSVC_PROFILES_DIR": str(tmp_path)}
+    result = subprocess.run(
+        [str(exe), "import", str(sample), "--profile", "o2-despatch"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("fleetsvc: configuration error: FLEETSVC_PROFILES_DIR: ")
+    assert "o2.toml: not valid TOML" in line
