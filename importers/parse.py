@@ -117,6 +117,9 @@ class ParsedFile:
         self._header_first = self._header_keys[0][:1] if self._header_keys else ""
         self._rows: Iterator[RawRow] | None = rows
         self._max_cell_chars = max_cell_chars
+        self._alias_index = profile.alias_index()
+        self._required = frozenset(spec.name for spec in profile.required_fields)
+        self._layout = {column.spec.name: column.index for column in columns}
         self._no_values: dict[str, object] = {spec.name: None for spec in profile.fields}
 
     def __iter__(self) -> Iterator[ParsedRow]:
@@ -143,6 +146,11 @@ class ParsedFile:
             )
             return None
         parsed = _parse_row(raw, self._steps, dict(self._no_values), self._max_cell_chars)
+        # A header row never parses as data; only then is it worth asking whether it is one
+        # (repeated with other unused columns, or with its columns in another order).
+        if parsed.errors and self._required <= _matched_fields(cells, self._alias_index):
+            self._another_header(raw)
+            return None
         if _is_totals(cells, parsed):
             self.skipped.totals += 1
             self._skip_warning(raw.number, self.skipped.totals, "this looks like a totals row")
@@ -165,6 +173,41 @@ class ParsedFile:
         if header_key(first) != keys[0]:
             return False
         return _row_keys(cells) == keys
+
+    def _another_header(self, raw: RawRow) -> None:
+        """A header row in the middle of the file (two files pasted together).
+
+        Its columns are read by name: in another order, the rows below it are read in that
+        order; with other fields than the first header, the file is refused (a field the
+        first header lacks has nowhere to go, and one it has would be missing below).
+        """
+        columns, _ = _plan_columns(raw, self.profile)
+        layout = {column.spec.name: column.index for column in columns}
+        self.skipped.repeated_header += 1
+        if layout == self._layout:
+            why = "the header row is repeated here"
+        elif set(layout) == set(self._layout):
+            self._plan = columns
+            self._steps = [column.step() for column in columns]
+            self._header_keys = _row_keys(raw.cells)
+            self._header_first = self._header_keys[0][:1] if self._header_keys else ""
+            self._layout = layout
+            why = (
+                "the header row is repeated here with its columns in another order "
+                "(the rows below it are read in that order)"
+            )
+        else:
+            first = set(self._layout)
+            differ = [
+                self.profile.field(name).header
+                for name in (*sorted(first - set(layout)), *sorted(set(layout) - first))
+            ]
+            raise FileRejected(
+                f"row {raw.number:,} is another header row, with other columns than the header "
+                f"on row {self.header_row:,} (differing: {', '.join(differ)}); the file seems "
+                "to be two files pasted together — upload them separately"
+            )
+        self._skip_warning(raw.number, self.skipped.repeated_header, why)
 
     def _skip_warning(self, row: int, count: int, why: str) -> None:
         if count <= MAX_SKIP_WARNINGS:

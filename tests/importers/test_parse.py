@@ -213,6 +213,47 @@ def test_repeated_header_mid_file_is_skipped_with_a_warning() -> None:
     assert warning.row == 3 and "header row is repeated" in warning.message
 
 
+def _reordered(line: str) -> str:
+    """A Vodafone line with Vodafone Order No and Delivery Note swapped (columns 2 and 4)."""
+    cells = line.split(",")
+    cells[1], cells[3] = cells[3], cells[1]
+    return ",".join(cells)
+
+
+def test_header_repeated_with_its_columns_in_another_order_is_followed() -> None:
+    # Two files pasted together, the second saved with two text columns swapped: its rows
+    # must not be read by the first header (the references would be swapped, silently).
+    parsed, rows = parse(
+        [
+            VODAFONE_HEADER,
+            vodafone_row(),
+            _reordered(VODAFONE_HEADER),
+            _reordered(vodafone_row("352099110000011")),
+        ]
+    )
+    assert [row.row for row in rows] == [2, 4] and messages(rows) == []
+    assert rows[1].values["supplier_order_ref"] == "VF-ORD-880000"
+    assert rows[1].values["delivery_ref"] == "DN700000"
+    assert parsed.skipped.repeated_header == 1
+    (warning,) = parsed.file_warnings
+    assert warning.row == 3 and "its columns in another order" in warning.message
+
+
+def test_header_repeated_with_an_extra_unused_column_is_skipped() -> None:
+    parsed, rows = parse(
+        [VODAFONE_HEADER, vodafone_row(), VODAFONE_HEADER + ",Picker", vodafone_row() + ",Sam"]
+    )
+    assert [row.row for row in rows] == [2, 4] and messages(rows) == []
+    assert parsed.skipped.repeated_header == 1
+
+
+def test_header_repeated_with_other_fields_rejects_the_file() -> None:
+    other = VODAFONE_HEADER.replace(",MSISDN", "")
+    message = rejection([VODAFONE_HEADER, vodafone_row(), other, vodafone_row()])
+    assert message.startswith("row 3 is another header row, with other columns than the header")
+    assert "(differing: MSISDN)" in message and "upload them separately" in message
+
+
 def test_missing_required_columns_are_named() -> None:
     header = VODAFONE_HEADER.replace("Customer PO,", "").replace("IMEI,", "")
     message = rejection([header, "x"])
