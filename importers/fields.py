@@ -31,6 +31,7 @@ _DIGITS = re.compile(r"[0-9]+")
 _SCIENTIFIC = re.compile(r"[+-]?[0-9]*\.?[0-9]+[eE][+-]?[0-9]+")
 _TRAILING_ZERO_DECIMAL = re.compile(r"\.0+$")
 _SEPARATORS = re.compile(r"[\s\-]+")
+_FLOAT_DIGITS = re.compile(r"\+?[0-9]+\.0+")
 # C0 and C1 control characters except tab, plus the bidirectional overrides and isolates
 # that can make a cell display differently from what it contains ("Trojan source").
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -207,6 +208,10 @@ def normalise_msisdn(value: str) -> str:
     text = _tidy(value)
     if text.startswith("'"):
         text = text[1:]
+    if _FLOAT_DIGITS.fullmatch(text):
+        # "7700900123.0": a number Excel (or a script) wrote as a float. The ".0" is not
+        # part of the number; taken as punctuation it would add a digit.
+        text = _TRAILING_ZERO_DECIMAL.sub("", text)
     text = text.replace("(0)", "")  # "+44 (0)7700 900123": the 0 is only dialled nationally
     text = _PHONE_PUNCTUATION.sub("", text)
     if _SCIENTIFIC.fullmatch(text):

@@ -188,6 +188,8 @@ def test_iccid_property_wrong_check_digit_rejected(body: str, offset: int) -> No
         "0044 7700 900123",
         "'07700900123",
         "07700-900-123",
+        "7700900123.0",  # written as a float
+        "447700900123.0",
     ],
 )
 def test_msisdn_uk_spellings(value: str) -> None:
@@ -199,7 +201,16 @@ def test_msisdn_international_kept_as_e164() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["12345", "+1234", "7.7009E+09", "0770090012", "phone", "+44 123"]
+    "value",
+    [
+        "12345",
+        "+1234",
+        "7.7009E+09",
+        "0770090012",
+        "phone",
+        "+44 123",
+        "770090012.0",  # a float's ".0" is not a digit: 9 digits, not 10
+    ],
 )
 def test_msisdn_rejections(value: str) -> None:
     with pytest.raises(FieldError):
