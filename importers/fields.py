@@ -543,19 +543,26 @@ def parse_quantity(value: CellValue) -> int:
 # --- text ----------------------------------------------------------------------------------------
 
 
+# How an export neutralises a cell that would be a formula (fleetsvc.exports.safe_cell).
+_NEUTRALISED: Final = ("'=", "'+", "'-", "'@")
+
+
 def clean_text(value: str, max_len: int = 1000) -> str:
     """Free text, stripped, non-breaking spaces made plain; control characters rejected.
 
     Cells starting = + - @ are kept exactly: they are data here and are neutralised
-    when exported, not on the way in.
+    when exported, not on the way in. The apostrophe an export puts before such a cell
+    (rejected.csv corrected and uploaded again) is taken off again.
     """
     # Fast path: a printable string holds no control, bidi or non-breaking space character
     # (all are non-printable), so stripping is all the cleaning it needs.
     if value.isprintable():
         text = value.strip()
-        if len(text) <= max_len:
+        if len(text) <= max_len and not text.startswith(_NEUTRALISED):
             return text
     text = _tidy(value)
+    if text.startswith(_NEUTRALISED):
+        text = text[1:]
     _check_controls(text)
     if len(text) > max_len:
         raise FieldError(f"text is {len(text):,} characters; the limit is {max_len:,}")

@@ -389,7 +389,8 @@ async def test_allow_partial_keeps_rejected_rows_and_the_csv_round_trips(
     good = [handset(o) for _ in range(2)]
     imei = factories.new_imei()
     sci = handset(o, IMEI="3.52099E+14")
-    unknown = handset(o, **{"Product Code": "NO-SUCH-PART-X1"})
+    # A cell that would be a formula: neutralised in rejected.csv, restored when re-imported.
+    unknown = handset(o, **{"Product Code": "NO-SUCH-PART-X1", "Delivery Note": "-DN 7/+1"})
     r = await upload(
         stores, csv_bytes([good[0], sci, good[1], unknown]), allow_partial=True, mode="commit"
     )
@@ -411,6 +412,7 @@ async def test_allow_partial_keeps_rejected_rows_and_the_csv_round_trips(
     assert [row["IMEI"] for row in rejected] == ["3.52099E+14", unknown["IMEI"]]
     assert "scientific notation" in rejected[0]["error"]
     assert list(rejected[0])[:-1] == VF_HEADER and list(rejected[0])[-1] == "error"
+    assert rejected[1]["Delivery Note"] == "'-DN 7/+1"
 
     # Correct the rows in the downloaded file and import it again: they go in.
     rejected[0]["IMEI"] = imei
@@ -421,6 +423,8 @@ async def test_allow_partial_keeps_rejected_rows_and_the_csv_round_trips(
         [imei, unknown["IMEI"]]
     )
     assert any("error" in w["message"] for w in fixed["file_warnings"])  # extra column noted
+    refs = {a["imei"]: a["delivery_ref"] for a in await assets_of(fixed["id"])}
+    assert refs[unknown["IMEI"]] == "-DN 7/+1"
 
 
 async def test_duplicate_rows_in_one_file(client_for: ClientFactory) -> None:

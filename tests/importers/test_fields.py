@@ -13,6 +13,7 @@ from importers.fields import (
     FieldError,
     cell_text,
     clean_text,
+    clean_upper,
     luhn_check_digit,
     normalise_iccid,
     normalise_imei,
@@ -457,3 +458,26 @@ def test_huge_prices_are_row_errors_not_crashes(value: object) -> None:
 
 def test_largest_price_is_accepted() -> None:
     assert parse_money("9999999999.99") == Decimal("9999999999.99")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("'=HYPERLINK(1)", "=HYPERLINK(1)"),  # neutralised by an export: restored
+        ("'-DN 7", "-DN 7"),
+        (" '+44 ", "+44"),
+        ("'@SUM", "@SUM"),
+        ("=HYPERLINK(1)", "=HYPERLINK(1)"),  # kept as text, exactly
+        ("'quoted'", "'quoted'"),  # an apostrophe before anything else is data
+        ("'", "'"),
+    ],
+)
+def test_clean_text_takes_off_only_the_exports_neutralising_apostrophe(
+    value: str, expected: str
+) -> None:
+    assert clean_text(value) == expected
+
+
+def test_identifiers_lose_the_neutralising_apostrophe_too() -> None:
+    assert normalise_serial("'-A1") == "-A1"
+    assert clean_upper("'=pn-1") == "=PN-1"
