@@ -302,6 +302,14 @@ GROUP BY po.number, p.purchase_order_id, p.model_id, m.manufacturer, m.model_nam
 ORDER BY po.number, m.manufacturer, m.model_name
 """
 
+# New handsets whose SIM finds no airtime contract on its despatch date: the SIM is still
+# registered and fitted, without a contract, and the report says so.
+SIMS_WITHOUT_AIRTIME: Final = """
+SELECT delivered_on, count(*) AS sims FROM import_plan
+WHERE kind = 'asset' AND outcome = 'new' AND iccid IS NOT NULL AND airtime_contract_id IS NULL
+GROUP BY delivered_on ORDER BY delivered_on
+"""
+
 LICENCE_LINES: Final = """
 SELECT licence_key, min(description) AS product,
        COALESCE(sum(quantity) FILTER (WHERE outcome = 'new'), 0) AS seats_new,
@@ -817,6 +825,14 @@ async def evaluate(
         summary["po_lines"] = _po_lines(await conn.fetch(PO_LINES, import_id))
         summary["licences"] = [dict(r) for r in await conn.fetch(LICENCE_LINES)]
         warnings.extend({**w, "generated": True} for w in _po_warnings(summary["po_lines"]))
+        for r in await conn.fetch(SIMS_WITHOUT_AIRTIME):
+            day = r["delivered_on"]
+            when = "with no despatch date" if day is None else f"despatched on {day:%d/%m/%Y}"
+            message = (
+                f"{r['sims']:,} SIM(s) {when}: no airtime contract is active then, so they "
+                "are registered without one — add the airtime contract to put them on it"
+            )
+            warnings.append({"row": None, "message": message, "generated": True})
     summary["file_warnings"] = warnings
 
     fields = list(summary.get("fields", []))

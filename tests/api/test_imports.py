@@ -66,6 +66,9 @@ async def order(
     part = unique("PN-")
     await factories.insert("model_part_number", model_id=model["id"], part_number=part)
     contract = await factories.contract(contract_kind)
+    if contract_kind == "handset_supply":
+        # The handsets' SIMs go on an airtime contract active on the despatch date (2021-27).
+        await factories.contract("airtime")
     po = await factories.insert(
         "purchase_order",
         number=unique("PO")[:12],
@@ -254,6 +257,24 @@ async def test_commit_creates_the_reported_assets_sims_fittings_and_events(
     again = await stores.post(f"/api/v1/imports/{done['id']}/commit")
     assert again.status_code == 200 and again.json()["status"] == "committed"
     assert len(await assets_of(done["id"])) == 4
+
+
+async def test_sims_with_no_airtime_contract_on_their_date_are_reported(
+    client_for: ClientFactory,
+) -> None:
+    stores = await client_for("stores")
+    o = await order()
+    rows = [handset(o, **{"Despatch Date": "14/11/1995"}) for _ in range(2)]
+    preview = (await upload(stores, csv_bytes(rows))).json()
+    message = (
+        "2 SIM(s) despatched on 14/11/1995: no airtime contract is active then, so they are "
+        "registered without one — add the airtime contract to put them on it"
+    )
+    assert message in [w["message"] for w in preview["file_warnings"]], preview
+    done = (await stores.post(f"/api/v1/imports/{preview['id']}/commit")).json()
+    assert done["status"] == "committed" and done["counts"]["sims"] == 2
+    assert message in [w["message"] for w in done["file_warnings"]]
+    assert message in [w["message"] for w in await issues(stores, done["id"], "warning")]
 
 
 async def test_same_file_again_is_recognised_and_creates_nothing(
