@@ -225,6 +225,18 @@ class _Stager:
                         "no serial number: the IMEI is recorded as the serial",
                     ]
                 )
+            if values.get("licence_key") is not None and (
+                values.get("serial_number") is not None or values.get("imei") is not None
+            ):
+                issues.append(
+                    [
+                        "warning",
+                        headers.get("licence_key"),
+                        row.raw.get("licence_key"),
+                        "a row with a serial number is an item: its licence key is not recorded "
+                        "(a licence row has a key and no serial number)",
+                    ]
+                )
             if values.get("msisdn") is not None and values.get("iccid") is None:
                 issues.append(
                     [

@@ -627,6 +627,34 @@ async def test_cdw_licence_rows_create_then_top_up_a_pool_once(
     assert [a["action"] for a in actions] == ["created", "seats_added", "updated", "seats_added"]
 
 
+async def test_cdw_item_row_with_a_licence_key_says_the_key_is_not_recorded(
+    client_for: ClientFactory,
+) -> None:
+    stores = await client_for("stores")
+    o = await order(category="ivma_tablet", contract_kind="reseller_framework")
+    row = {
+        "CDW Order #": "CDW7",
+        "Customer PO #": o["po"]["number"],
+        "Ship Date": "22/11/2021",
+        "Manufacturer": "Panasonic",
+        "Mfr Part #": o["part"],
+        "Description": "Toughpad with NetMotion",
+        "Serial #": unique("PF"),
+        "Qty Shipped": "1",
+        "Unit Price (GBP)": "£689.00",
+        "Licence Key": "NMX-BUNDLED-1",
+    }
+    body = (await upload(stores, csv_bytes([row], CDW_HEADER), "cdw-asn")).json()
+    assert body["counts"]["new"] == 1 and body["counts"]["licence_rows"] == 0, body
+    (warning,) = await issues(stores, body["id"], "warning")
+    assert (warning["row"], warning["column"], warning["value"]) == (
+        2,
+        "Licence Key",
+        "NMX-BUNDLED-1",
+    )
+    assert "its licence key is not recorded" in warning["message"]
+
+
 # --- bad input --------------------------------------------------------------------------------
 
 
