@@ -112,7 +112,9 @@ def _json_default(value: Any) -> Any:
 
 _json = msgspec.json.Encoder(enc_hook=_json_default)
 
-Progress = Callable[[int], None]
+# Called after each staged batch with the rows read so far and the share of the file read
+# (0-1; None when it cannot be known, as in an XLSX file, until the end, when it is 1.0).
+Progress = Callable[[int, float | None], None]
 
 
 # --- profiles ------------------------------------------------------------------------------
@@ -164,6 +166,7 @@ class _Batch:
     rejected: int = 0
     warnings: int = 0
     done: bool = False
+    share: float | None = None  # of the file read when the batch was complete
 
 
 @dataclass
@@ -175,6 +178,7 @@ class _Stager:
     kind: str
     rows: Iterator[ParsedRow]
     fields: list[str]
+    share: Callable[[], float | None] = lambda: None
     # The staged columns of the fields this file has (the others stay NULL), and the length
     # limits that can apply to them: a field the file lacks is always None.
     staged: tuple[str, ...] = ()
@@ -196,8 +200,11 @@ class _Stager:
         for row in self.rows:
             records.append(record(row, batch))
             if len(records) >= BATCH_ROWS:
+                # Read here, in the thread that reads the file, before it reads on.
+                batch.share = self.share()
                 return batch
         batch.done = True
+        batch.share = 1.0
         return batch
 
     def _record(self, row: ParsedRow, batch: _Batch) -> tuple[Any, ...]:
@@ -335,7 +342,14 @@ async def run_import(
         async with transaction() as conn:
             import_id = await _create(conn, actor, profile, file_name, sha256, size, summary)
         try:
-            rows = await _stage(import_id, parsed, profile.kind, fields, progress)
+
+            def share() -> float | None:
+                # The CSV reader reads the file in order, at most a MiB ahead of the rows.
+                if parsed.format != "csv" or not size:
+                    return None
+                return min(stream.tell() / size, 1.0)
+
+            rows = await _stage(import_id, parsed, profile.kind, fields, progress, share)
         except FileRejected as exc:
             await _fail(import_id, exc.message)
             raise _file_problem(exc.message) from None
@@ -409,10 +423,15 @@ async def _create(
 
 
 async def _stage(
-    import_id: int, parsed: ParsedFile, kind: str, fields: list[str], progress: Progress | None
+    import_id: int,
+    parsed: ParsedFile,
+    kind: str,
+    fields: list[str],
+    progress: Progress | None,
+    share: Callable[[], float | None] = lambda: None,
 ) -> int:
     """COPY the file's rows into the staging table, parsing the next batch meanwhile."""
-    stager = _Stager(import_id, parsed, kind, iter(parsed), fields)
+    stager = _Stager(import_id, parsed, kind, iter(parsed), fields, share)
     rows = rejected = warnings = 0
     pending = asyncio.ensure_future(asyncio.to_thread(stager.take))
     while True:
@@ -439,7 +458,7 @@ async def _stage(
                 pending.cancel()
             raise
         if progress is not None:
-            progress(rows)
+            progress(rows, batch.share)
         if batch.done:
             return rows
 

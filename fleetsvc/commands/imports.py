@@ -37,7 +37,14 @@ def import_command(
     and nothing was committed.
     """
     from rich.console import Console
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from fleetsvc import deliveries
     from fleetsvc.commands.common import cli_actor, load, run_with_database
@@ -49,14 +56,25 @@ def import_command(
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
             TimeElapsedColumn(),
             console=console,
             transient=True,
         ) as bar:
             task = bar.add_task(f"reading {file.name}", total=None)
+            checking = "committing" if commit else "previewing"
 
-            def progress(rows: int) -> None:
-                bar.update(task, description=f"{rows:,} rows parsed from {file.name}")
+            def progress(rows: int, share: float | None) -> None:
+                # A bar over the bytes of the file read (a pulsing one when that is unknown),
+                # then the checks and writes, which happen once the whole file is read.
+                if share is not None and share >= 1.0:
+                    text = f"{rows:,} rows read from {file.name}; {checking}"
+                else:
+                    text = f"{rows:,} rows read from {file.name}"
+                bar.update(task, description=text, total=None if share is None else 1.0)
+                if share is not None:
+                    bar.update(task, completed=share)
 
             item = await deliveries.run_import(
                 cli_actor(),

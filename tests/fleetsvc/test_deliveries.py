@@ -26,16 +26,19 @@ async def test_many_batches_with_progress(tmp_path: Path) -> None:
     rows = deliveries.BATCH_ROWS * 2 + 7
     path = tmp_path / "big.csv"
     path.write_bytes(csv_bytes([handset(o) for _ in range(rows)]))
-    seen: list[int] = []
+    seen: list[tuple[int, float | None]] = []
     item = await deliveries.run_import(
         ACTOR,
         path=path,
         file_name="big.csv",
         profile_name="vodafone-despatch",
         mode="commit",
-        progress=seen.append,
+        progress=lambda n, share: seen.append((n, share)),
     )
-    assert seen == [5_000, 10_000, rows]
+    assert [n for n, _ in seen] == [5_000, 10_000, rows]
+    shares = [share or 0.0 for _, share in seen]
+    assert all(0 < share <= 1 for share in shares), seen
+    assert shares == sorted(shares) and shares[-1] == 1.0 and shares[0] < 1.0, seen
     assert item["status"] == "committed" and item["counts"]["new"] == rows
     async with connection() as conn:
         created = await conn.fetchval(
@@ -73,14 +76,21 @@ async def test_a_file_that_breaks_halfway_leaves_a_failed_import_and_nothing_els
     assert imp["status"] == "failed" and staged == 0 and assets == 0
 
 
-async def _cli(database_url: str, *args: str, cwd: Path) -> tuple[int, str, str]:
+async def _cli(
+    database_url: str, *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     exe = str(Path(sys.executable).parent / "fleetsvc")
     proc = await asyncio.create_subprocess_exec(
         exe,
         "import",
         *args,
         cwd=cwd,
-        env={**os.environ, "DATABASE_URL": database_url, "FLEETSVC_LOG_LEVEL": "warning"},
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "FLEETSVC_LOG_LEVEL": "warning",
+            **(env or {}),
+        },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -109,6 +119,26 @@ async def test_cli_preview_then_commit(database_url: str, tmp_path: Path) -> Non
             "SELECT imei FROM asset WHERE purchase_order_id = $1", o["po"]["id"]
         )
     assert sorted(r["imei"] for r in imeis) == sorted(r["IMEI"] for r in rows)
+
+
+async def test_cli_shows_a_progress_bar_on_a_terminal(database_url: str, tmp_path: Path) -> None:
+    o = await order(quantity=20_000)
+    path = tmp_path / "despatch.csv"
+    path.write_bytes(csv_bytes([handset(o) for _ in range(deliveries.BATCH_ROWS + 10)]))
+    # FORCE_COLOR makes the console behave as a terminal, where the bar is drawn.
+    code, out, err = await _cli(
+        database_url,
+        str(path),
+        "--profile",
+        "vodafone-despatch",
+        cwd=tmp_path,
+        env={"FORCE_COLOR": "1", "COLUMNS": "120"},
+    )
+    assert code == 0, out + err
+    # Intermediate states are drawn ten times a second at most; the last one always is.
+    assert "reading despatch.csv" in err and "━" in err
+    assert "5,010 rows read from despatch.csv; previewing" in err and "100%" in err
+    assert "previewed" in out
 
 
 async def test_cli_rejected_rows_exit_1_and_are_written(database_url: str, tmp_path: Path) -> None:
