@@ -18,7 +18,7 @@ import hashlib
 import io
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any, Final
 
@@ -301,6 +301,24 @@ def _file_warnings(parsed: ParsedFile) -> list[dict[str, Any]]:
     return out
 
 
+def _no_rows_message(parsed: ParsedFile) -> str:
+    skipped = parsed.skipped
+    found = [
+        f"{count:,} {what}"
+        for count, what in (
+            (skipped.blank, "blank row(s)"),
+            (skipped.totals, "totals row(s)"),
+            (skipped.repeated_header, "repeated header row(s)"),
+        )
+        if count
+    ]
+    below = f" (only {', '.join(found)})" if found else ""
+    return (
+        f"the file has no data rows below its header on row {parsed.header_row:,}{below}; "
+        "check that the export is complete"
+    )
+
+
 def _warning(row: int | None, message: str) -> dict[str, Any]:
     return {"row": row, "message": message}
 
@@ -329,8 +347,14 @@ async def run_import(
     try:
         try:
             parsed = await asyncio.to_thread(parse_file, stream, file_name, profile)
+            # The first data row is read before the import is created: a file with none is
+            # refused like an empty file, with nothing written.
+            data_rows = iter(parsed)
+            first = await asyncio.to_thread(next, data_rows, None)
         except FileRejected as exc:
             raise _file_problem(exc.message) from None
+        if first is None:
+            raise _file_problem(_no_rows_message(parsed))
         fields = list(parsed.columns)
         summary = {
             "fields": fields,
@@ -349,7 +373,9 @@ async def run_import(
                     return None
                 return min(stream.tell() / size, 1.0)
 
-            rows = await _stage(import_id, parsed, profile.kind, fields, progress, share)
+            rows = await _stage(
+                import_id, parsed, chain([first], data_rows), profile.kind, fields, progress, share
+            )
         except FileRejected as exc:
             await _fail(import_id, exc.message)
             raise _file_problem(exc.message) from None
@@ -425,13 +451,14 @@ async def _create(
 async def _stage(
     import_id: int,
     parsed: ParsedFile,
+    data_rows: Iterator[ParsedRow],
     kind: str,
     fields: list[str],
     progress: Progress | None,
     share: Callable[[], float | None] = lambda: None,
 ) -> int:
     """COPY the file's rows into the staging table, parsing the next batch meanwhile."""
-    stager = _Stager(import_id, parsed, kind, iter(parsed), fields, share)
+    stager = _Stager(import_id, parsed, kind, data_rows, fields, share)
     rows = rejected = warnings = 0
     pending = asyncio.ensure_future(asyncio.to_thread(stager.take))
     while True:

@@ -673,6 +673,17 @@ async def _last_import_id() -> int:
             "short.csv",
             "it needs the columns Despatch Date, Vodafone Order No, Customer PO, Delivery Note",
         ),
+        (
+            (",".join(VF_HEADER) + "\r\n").encode(),
+            "header-only.csv",
+            "the file has no data rows below its header on row 1; check that the export is "
+            "complete",
+        ),
+        (
+            (",".join(VF_HEADER) + "\r\n,,,\r\n\r\nTotal,,,,,,,,,,0\r\n").encode(),
+            "blank.csv",
+            "no data rows below its header on row 1 (only 2 blank row(s), 1 totals row(s))",
+        ),
     ],
 )
 async def test_unusable_files_are_refused_with_nothing_written(
