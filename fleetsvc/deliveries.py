@@ -599,12 +599,16 @@ async def list_issues(
 async def rejected_csv(import_id: int) -> AsyncIterator[str]:
     """The rejected rows as CSV chunks: original cells and an ``error`` column, formula-safe.
 
-    Ready to correct and upload again: the columns are the file's own headers.
+    Ready to correct (in Excel: UTF-8 with a byte-order mark) and upload again: the columns
+    are the file's own headers.
     """
     async with connection() as conn:
         imp = await get_import(conn, import_id)
     headers: list[str] = list(imp["summary"].get("headers", []))
     out = io.StringIO()
+    # A byte-order mark: without it Excel reads the file in the PC's code page, and a £ or
+    # an accent comes back garbled when the corrected file is saved and uploaded again.
+    out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow([safe_cell(h) for h in (*headers, "error")])
     after = -1

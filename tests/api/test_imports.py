@@ -164,7 +164,8 @@ async def one(sql: str, *args: Any) -> dict[str, Any]:
 
 
 def rejected_rows(text: str) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(text)))
+    assert text.startswith("\ufeff")  # so that Excel reads it as UTF-8
+    return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
 
 
 # --- preview and commit -----------------------------------------------------------------------

@@ -159,7 +159,7 @@ async def test_cli_rejected_rows_exit_1_and_are_written(database_url: str, tmp_p
     )
     assert code == 1, out + err
     assert "rejected" in out and "nothing was committed" in out
-    text = out_csv.read_text(encoding="utf-8")
+    text = out_csv.read_text(encoding="utf-8-sig")
     assert text.splitlines()[0] == ",".join([*VF_HEADER, "error"])
     assert "3.52099E+14" in text and "scientific notation" in text
     async with connection() as conn:
