@@ -259,6 +259,16 @@ async def test_contract_list_filters_and_paginates(client_for: ClientFactory) ->
     )
     assert [c["id"] for c in rest.json()["items"]] == [ended["id"]]
     assert (await admin.get("/api/v1/contracts?within_days=-1")).status_code in (400, 422)
+    # A kind that does not exist is a typo to point out, not an empty list.
+    r = await admin.get("/api/v1/contracts?kind=handset")
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {
+            "field": "kind",
+            "message": "kind must be one of: handset_supply, airtime, reseller_framework, "
+            "installation, rebuild, licence",
+        }
+    ]
 
 
 # --- purchase orders -------------------------------------------------------------------------
@@ -507,6 +517,12 @@ async def test_order_list_filters_and_paginates(client_for: ClientFactory) -> No
         )
     ).json()
     assert [p["id"] for p in closed["items"]] == [ids[1]]
+    r = await stores.get("/api/v1/purchase-orders", params={"status": "shut"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0] == {
+        "field": "status",
+        "message": "status must be one of: open, closed, cancelled",
+    }
 
 
 # --- licence pools ---------------------------------------------------------------------------
