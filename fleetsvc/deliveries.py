@@ -37,6 +37,7 @@ from importers import get_profile as find_profile
 
 BATCH_ROWS: Final = 5_000
 MODES: Final = ("preview", "commit")
+IMPORT_STATUSES: Final = ("running", "previewed", "committed", "rejected", "failed")
 ENTITY: Final = "delivery_import"
 MDM_MESSAGE: Final = (
     "intune-devices files are not delivery imports: use `fleetsvc mdm sync --file` "
@@ -566,6 +567,10 @@ async def list_imports(
 ) -> Page[asyncpg.Record]:
     f = Filters()
     if status is not None:
+        if status not in IMPORT_STATUSES:
+            raise ValidationFailed.one(
+                "status", f"status must be one of: {', '.join(IMPORT_STATUSES)}"
+            )
         f.add("status = {}", status)
     if profile is not None:
         f.add("profile = {}", profile)

@@ -860,6 +860,22 @@ async def test_roles(client_for: ClientFactory, anon: httpx.AsyncClient) -> None
     assert (await upload(anon, csv_bytes([handset(o)]))).status_code == 401
 
 
+async def test_list_imports_by_status(client_for: ClientFactory) -> None:
+    stores = await client_for("stores")
+    o = await order()
+    body = (await upload(stores, csv_bytes([handset(o)]))).json()
+    r = await stores.get("/api/v1/imports", params={"status": "previewed", "limit": 1000})
+    assert r.status_code == 200 and body["id"] in [i["id"] for i in r.json()["items"]]
+    r = await stores.get("/api/v1/imports", params={"status": "comitted"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {
+            "field": "status",
+            "message": "status must be one of: running, previewed, committed, rejected, failed",
+        }
+    ]
+
+
 async def test_import_id_beyond_the_database_range_is_404(client_for: ClientFactory) -> None:
     stores = await client_for("stores")
     # Once a vague 422 "a value in the request is out of range" from the driver.
