@@ -115,6 +115,7 @@ class ParsedFile:
         self._header_keys = _row_keys(header_cells)
         # The first character a repeated header's first cell starts with (after header_key).
         self._header_first = self._header_keys[0][:1] if self._header_keys else ""
+        self._width, self._unlabelled = _labelled(self._header_keys)
         self._rows: Iterator[RawRow] | None = rows
         self._max_cell_chars = max_cell_chars
         self._alias_index = profile.alias_index()
@@ -155,9 +156,27 @@ class ParsedFile:
             self.skipped.totals += 1
             self._skip_warning(raw.number, self.skipped.totals, "this looks like a totals row")
             return None
+        if len(cells) > self._width or self._unlabelled:
+            self._check_unlabelled(raw, parsed)
         if self.profile.rules:
             _apply_rules(self.profile, parsed, self.columns)
         return parsed
+
+    def _check_unlabelled(self, raw: RawRow, parsed: ParsedRow) -> None:
+        """A value under no header would be dropped without a word; more often it means the
+        row's cells have shifted (a comma inside a cell that is not in quotes), so every value
+        of the row is in doubt: the row is rejected, never read by guesswork."""
+        for index, cell in enumerate(raw.cells):
+            if (index >= self._width or index in self._unlabelled) and _has_text(cell):
+                text = cell_text(cell)
+                message = (
+                    f"column {_column_letter(index)} has a value but no header; the row's cells "
+                    "may have shifted (a comma inside a cell without quotes) — correct the row, "
+                    "or give the column a header"
+                )
+                issue = RowIssue(raw.number, None, _truncate(text), message, "error")
+                parsed.errors.append(issue)
+                return
 
     def _repeats_header(self, cells: tuple[CellValue, ...]) -> bool:
         # Cheap tests first: this runs on every row.
@@ -189,8 +208,6 @@ class ParsedFile:
         elif set(layout) == set(self._layout):
             self._plan = columns
             self._steps = [column.step() for column in columns]
-            self._header_keys = _row_keys(raw.cells)
-            self._header_first = self._header_keys[0][:1] if self._header_keys else ""
             self._layout = layout
             why = (
                 "the header row is repeated here with its columns in another order "
@@ -207,6 +224,10 @@ class ParsedFile:
                 f"on row {self.header_row:,} (differing: {', '.join(differ)}); the file seems "
                 "to be two files pasted together — upload them separately"
             )
+        # The rows below are read by this header: its width and unlabelled columns too.
+        self._header_keys = _row_keys(raw.cells)
+        self._header_first = self._header_keys[0][:1] if self._header_keys else ""
+        self._width, self._unlabelled = _labelled(self._header_keys)
         self._skip_warning(raw.number, self.skipped.repeated_header, why)
 
     def _skip_warning(self, row: int, count: int, why: str) -> None:
@@ -336,6 +357,21 @@ def _has_text(cell: CellValue) -> bool:
 
 def _is_blank(cells: Sequence[CellValue]) -> bool:
     return not any(map(_has_text, cells))
+
+
+def _labelled(header_keys: tuple[str, ...]) -> tuple[int, frozenset[int]]:
+    """The header's width and the positions within it that have no header text."""
+    return len(header_keys), frozenset(i for i, key in enumerate(header_keys) if not key)
+
+
+def _column_letter(index: int) -> str:
+    """A 0-based column position as a spreadsheet names it: 0 -> A, 26 -> AA."""
+    letters = ""
+    number = index + 1
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 def _row_keys(cells: Sequence[CellValue]) -> tuple[str, ...]:

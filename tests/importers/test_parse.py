@@ -254,6 +254,28 @@ def test_header_repeated_with_other_fields_rejects_the_file() -> None:
     assert "(differing: MSISDN)" in message and "upload them separately" in message
 
 
+def test_value_under_no_header_rejects_the_row() -> None:
+    # An unquoted comma in the last column pushes a value past the header: that value would
+    # be dropped, and the row's other values are in doubt.
+    cdw = [CDW_HEADER, cdw_row(), cdw_row(serial="", qty="250", key="NMX-1,2")]
+    _, rows = parse(cdw, "cdw-asn")
+    assert rows[0].errors == []
+    (error,) = rows[1].errors
+    assert (error.row, error.column, error.value) == (3, None, "2")
+    assert error.message.startswith("column L has a value but no header")
+    # A column with no header in the middle of the file is looked at too.
+    header = VODAFONE_HEADER.replace("Quantity", "Quantity,,Notes")
+    _, rows = parse([header, vodafone_row() + ",,fine", vodafone_row() + ",odd,"])
+    assert rows[0].errors == []
+    (error,) = rows[1].errors
+    assert error.value == "odd" and error.message.startswith("column L has a value but no header")
+
+
+def test_trailing_empty_columns_and_a_totals_count_past_the_header_are_fine() -> None:
+    _, rows = parse([VODAFONE_HEADER, vodafone_row() + ",,,", "Total,,,,,,,,,,,1"])
+    assert [row.row for row in rows] == [2] and rows[0].errors == []
+
+
 def test_missing_required_columns_are_named() -> None:
     header = VODAFONE_HEADER.replace("Customer PO,", "").replace("IMEI,", "")
     message = rejection([header, "x"])
