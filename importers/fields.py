@@ -315,7 +315,12 @@ _MONTHS: Final = {
     )
     for name in names
 }
-_DMY = re.compile(r"([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-9]{2}|[0-9]{4})")
+# A time after the date (Excel writes "03/01/2023 00:00" for a date-and-time cell when it
+# saves a CSV) is dropped: the field is a date, as with ISO text and Excel serials.
+_DMY = re.compile(
+    r"([0-9]{1,2})[/.\-]([0-9]{1,2})[/.\-]([0-9]{2}|[0-9]{4})"
+    r"(?: [0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?)?"
+)
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})(?:[T ][0-9:.]+)?")
 _NAMED_MONTH = re.compile(
     r"([0-9]{1,2})(?:st|nd|rd|th)?[\s\-]+([A-Za-z]+)\.?[\s\-,]+([0-9]{2}|[0-9]{4})"
