@@ -56,7 +56,7 @@ async def test_serve_logs_each_request_once_without_secrets(
                     await asyncio.sleep(0.1)
             secret_query = "imei=352099001761481&upn=jane.smith@force.example"
             r = await client.get(
-                f"/api/v1/events?{secret_query}",
+                f"/api/v1/assets?{secret_query}",
                 headers={"Authorization": f"Bearer {token}", "X-Request-ID": "trace-me-1"},
             )
             assert r.status_code == 200
@@ -85,7 +85,7 @@ async def test_serve_logs_each_request_once_without_secrets(
     traced = [e for e in requests if e.get("request_id") == "trace-me-1"]
     assert len(traced) == 1, requests
     entry = traced[0]
-    assert entry["method"] == "GET" and entry["path"] == "/api/v1/events"
+    assert entry["method"] == "GET" and entry["path"] == "/api/v1/assets"
     assert entry["status"] == 200 and entry["duration_ms"] >= 0 and entry["role"] == "auditor"
     unmatched = [e for e in requests if e["path"] == "/*"]
     assert len(unmatched) == 1 and unmatched[0]["status"] == 404  # unmatched routes too
