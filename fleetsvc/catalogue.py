@@ -23,6 +23,7 @@ from fleetsvc.records import Filters, check_id, list_page
 from fleetsvc.reference import (
     Problems,
     choice,
+    filter_choice,
     like_pattern,
     lock_current,
     money,
@@ -315,10 +316,7 @@ async def list_models(
 ) -> Page[asyncpg.Record]:
     f = Filters()
     if category is not None:
-        p = Problems()
-        choice(p, "category", category, CATEGORIES)  # unknown: 422, not an empty page
-        p.raise_if_any()
-        f.add("m.category = {}", category)
+        f.add("m.category = {}", filter_choice("category", category, CATEGORIES))
     if manufacturer is not None:
         f.add("lower(m.manufacturer) = {}", manufacturer_key(manufacturer))
     if part_number is not None:

@@ -32,6 +32,7 @@ from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from fleetsvc.exports import safe_cell
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import Filters, check_id, list_page
+from fleetsvc.reference import filter_choice
 from importers import FileRejected, ParsedFile, ParsedRow, Profile, ProfileError, parse_file
 from importers import get_profile as find_profile
 
@@ -567,11 +568,7 @@ async def list_imports(
 ) -> Page[asyncpg.Record]:
     f = Filters()
     if status is not None:
-        if status not in IMPORT_STATUSES:
-            raise ValidationFailed.one(
-                "status", f"status must be one of: {', '.join(IMPORT_STATUSES)}"
-            )
-        f.add("status = {}", status)
+        f.add("status = {}", filter_choice("status", status, IMPORT_STATUSES))
     if profile is not None:
         f.add("profile = {}", profile)
     if sha256 is not None:

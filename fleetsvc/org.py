@@ -13,7 +13,7 @@ from fleetsvc.auth import Actor
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import Filters, check_id, get_record, insert_record, list_page, update_record
-from fleetsvc.reference import Problems, choice, existing_id, like_pattern, text
+from fleetsvc.reference import Problems, choice, existing_id, filter_choice, like_pattern, text
 from importers.fields import FieldError, clean_text, normalise_vrm
 
 BU_TABLE = "business_unit"
@@ -78,15 +78,6 @@ async def list_business_units(
     if q:
         f.add("(code ILIKE {0} OR name ILIKE {0})", f"%{q.strip()}%")
     return await list_page(conn, f"SELECT * FROM {BU_TABLE}", f, page)
-
-
-def _filter_choice(field: str, value: str, options: tuple[str, ...]) -> str:
-    """A list filter's value from a fixed vocabulary: an unknown one is a 422 naming the
-    accepted values, not an empty page."""
-    p = Problems()
-    choice(p, field, value, options)
-    p.raise_if_any()
-    return value
 
 
 # --- people ----------------------------------------------------------------------------------
@@ -192,7 +183,7 @@ async def list_people(
             business_unit.strip().upper(),
         )
     if kind is not None:
-        f.add("kind = {}", _filter_choice("kind", kind, PERSON_KINDS))
+        f.add("kind = {}", filter_choice("kind", kind, PERSON_KINDS))
     if active is not None:
         f.add("active = {}", active)
     if q and q.strip():
@@ -291,7 +282,7 @@ async def list_vehicles(
             business_unit.strip().upper(),
         )
     if status is not None:
-        f.add("status = {}", _filter_choice("status", status, VEHICLE_STATUSES))
+        f.add("status = {}", filter_choice("status", status, VEHICLE_STATUSES))
     if q and q.strip():
         f.add(
             "(fleet_number ILIKE {0} OR vrm ILIKE {1} OR description ILIKE {0})",

@@ -35,6 +35,7 @@ from fleetsvc.reference import (
     Problems,
     choice,
     existing_id,
+    filter_choice,
     insert_row,
     like_pattern,
     lock_current,
@@ -312,10 +313,7 @@ async def list_contracts(
     if supplier_id is not None:
         f.add("c.supplier_id = {}", supplier_id)
     if kind is not None:
-        # An unknown kind is a typo to name, not a filter that matches nothing.
-        problems = Problems()
-        f.add("c.kind = {}", choice(problems, "kind", kind, CONTRACT_KINDS))
-        problems.raise_if_any()
+        f.add("c.kind = {}", filter_choice("kind", kind, CONTRACT_KINDS))
     if ending_within_days is not None:
         f.add("c.ends_on BETWEEN {} AND {}", today, today + dt.timedelta(days=ending_within_days))
     if q and q.strip():
@@ -592,9 +590,7 @@ async def list_orders(
     if contract_id is not None:
         f.add("po.contract_id = {}", contract_id)
     if status is not None:
-        problems = Problems()
-        f.add("po.status = {}", choice(problems, "status", status, PO_STATUSES))
-        problems.raise_if_any()
+        f.add("po.status = {}", filter_choice("status", status, PO_STATUSES))
     if number is not None:
         f.add("po.number = {}", number.strip())
     found = await list_page(conn, PO_SELECT, f, page, id_column="po.id")

@@ -83,6 +83,15 @@ def choice(problems: Problems, field: str, value: str, options: Sequence[str]) -
     return value
 
 
+def filter_choice(field: str, value: str, options: Sequence[str]) -> str:
+    """A list filter's value from a fixed vocabulary: an unknown one is a 422 naming the
+    accepted values, not an empty page (which would read as "there are none")."""
+    p = Problems()
+    choice(p, field, value, options)
+    p.raise_if_any()
+    return value
+
+
 async def existing_id(
     conn: asyncpg.Connection,
     problems: Problems,

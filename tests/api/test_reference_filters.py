@@ -1,6 +1,6 @@
-"""People, vehicles and device models: a filter from a fixed vocabulary with a value
-outside it is a 422 naming the accepted values, never an empty page that looks like
-"none of those"."""
+"""People, vehicles, device models, contracts, purchase orders and imports: a filter from
+a fixed vocabulary with a value outside it is a 422 naming the accepted values, never an
+empty page that looks like "none of those"."""
 
 from __future__ import annotations
 
@@ -15,6 +15,9 @@ from tests.conftest import ClientFactory
         ("/api/v1/people?kind=sergeant", "kind", "special_constable"),
         ("/api/v1/vehicles?status=parked", "status", "off_road"),
         ("/api/v1/models?category=phone", "category", "ivma_tablet"),
+        ("/api/v1/contracts?kind=mobile", "kind", "reseller_framework"),
+        ("/api/v1/purchase-orders?status=pending", "status", "cancelled"),
+        ("/api/v1/imports?status=done", "status", "previewed"),
     ],
 )
 async def test_unknown_vocabulary_filter_is_422(
