@@ -29,7 +29,8 @@ class NotFound(FleetError):
     title = "Not found"
 
     def __init__(self, entity: str, key: object) -> None:
-        super().__init__(f"no {entity} with id {key}")
+        # In the users' words: "no delivery import", not the table's "delivery_import".
+        super().__init__(f"no {entity.replace('_', ' ')} with id {key}")
         self.entity = entity
         self.key = key
 

@@ -78,7 +78,7 @@ async def test_missing_record_is_404(client_for: ClientFactory) -> None:
     eng = await client_for("engineer")
     r = await eng.get("/api/v1/business-units/999999999")
     assert r.status_code == 404
-    assert r.json()["detail"] == "no business_unit with id 999999999"
+    assert r.json()["detail"] == "no business unit with id 999999999"
 
 
 async def test_list_filters_and_paginates(client_for: ClientFactory) -> None:
