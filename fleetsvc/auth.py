@@ -112,7 +112,7 @@ async def revoke_token(conn: asyncpg.Connection, actor: Actor, key: int | str) -
         key,
     )
     if row is None:
-        raise NotFound("token", key)
+        raise NotFound("token", key, by=column)
     info = _info(row)
     await audit.record(
         conn, actor, "api_token", info.id, "revoked", after={"name": info.name, "role": info.role}

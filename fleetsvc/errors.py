@@ -25,12 +25,19 @@ class FleetError(Exception):
         self.message = message
 
 
+def a_or_an(word: str) -> str:
+    """A vocabulary word (a category, a contract kind) with its article, in plain words:
+    "an airtime", "an ivma tablet", "a smartphone"."""
+    plain = word.replace("_", " ")
+    return f"{'an' if plain[:1].lower() in 'aeiou' else 'a'} {plain}"
+
+
 class NotFound(FleetError):
     title = "Not found"
 
-    def __init__(self, entity: str, key: object) -> None:
+    def __init__(self, entity: str, key: object, *, by: str = "id") -> None:
         # In the users' words: "no delivery import", not the table's "delivery_import".
-        super().__init__(f"no {entity.replace('_', ' ')} with id {key}")
+        super().__init__(f"no {entity.replace('_', ' ')} with {by} {key}")
         self.entity = entity
         self.key = key
 

@@ -13,7 +13,7 @@ import asyncpg
 from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.conflicts import unique_conflicts
-from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed
+from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed, a_or_an
 from fleetsvc.lifecycle import INSTALLABLE, Category, Status, check_move
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import MAX_ID, Filters, check_id, get_record, list_page
@@ -48,7 +48,7 @@ def _kit_problems(
         return [
             FieldProblem(
                 field,
-                f"asset {asset_id} is a {row['category']}, not a {category.replace('_', ' ')}",
+                f"asset {asset_id} is {a_or_an(row['category'])}, not {a_or_an(category)}",
             )
         ]
     return []
@@ -158,8 +158,8 @@ async def create_install(
             problems.append(
                 FieldProblem(
                     "installer_contract_id",
-                    f"contract {installer_contract_id} is {'an' if kind[0] in 'aeiou' else 'a'}"
-                    f" {kind} contract, not an installation one",
+                    f"contract {installer_contract_id} is {a_or_an(kind)} contract,"
+                    " not an installation one",
                 )
             )
     if problems:

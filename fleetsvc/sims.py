@@ -13,7 +13,14 @@ import asyncpg
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
-from fleetsvc.errors import Conflict, FieldProblem, NotFound, StaleVersion, ValidationFailed
+from fleetsvc.errors import (
+    Conflict,
+    FieldProblem,
+    NotFound,
+    StaleVersion,
+    ValidationFailed,
+    a_or_an,
+)
 from fleetsvc.lifecycle import Category, Status
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
@@ -65,7 +72,7 @@ async def _check_airtime_contract(conn: asyncpg.Connection, contract_id: int | N
         raise ValidationFailed.one("contract_id", f"no contract with id {contract_id}")
     if kind != "airtime":
         raise ValidationFailed.one(
-            "contract_id", f"contract {contract_id} is a {kind} contract, not an airtime one"
+            "contract_id", f"contract {contract_id} is {a_or_an(kind)} contract, not an airtime one"
         )
 
 
@@ -180,7 +187,7 @@ async def fit_sim(
         raise ValidationFailed.one("asset_id", f"no asset with id {asset_id}")
     if asset["category"] not in Category.TAKES_SIM:
         raise ValidationFailed.one(
-            "asset_id", f"asset {asset_id} is a {asset['category']}, which takes no SIM"
+            "asset_id", f"asset {asset_id} is {a_or_an(asset['category'])}, which takes no SIM"
         )
     if asset["status"] == Status.DISPOSED:
         raise ValidationFailed.one("asset_id", f"asset {asset_id} has been disposed of")

@@ -144,3 +144,28 @@ async def test_fitting_refuses_what_cannot_take_a_sim(client_for: ClientFactory)
     phone = await factories.asset()
     r = await eng.post(f"/api/v1/sims/{cancelled['id']}/fitting", json={"asset_id": phone["id"]})
     assert r.status_code == 422
+
+
+async def test_a_sim_goes_only_on_an_airtime_contract_and_into_a_handset(
+    client_for: ClientFactory,
+) -> None:
+    eng = await client_for("engineer")
+    supply = await factories.contract("handset_supply")
+    r = await eng.post(
+        "/api/v1/sims",
+        json={"iccid": factories.new_iccid(), "contract_id": supply["id"]},
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {
+            "field": "contract_id",
+            "message": f"contract {supply['id']} is a handset supply contract, not an airtime one",
+        }
+    ]
+    sim = (await eng.post("/api/v1/sims", json={"iccid": factories.new_iccid()})).json()
+    dock = await factories.asset(model=await factories.device_model("vehicle_dock"))
+    r = await eng.post(f"/api/v1/sims/{sim['id']}/fitting", json={"asset_id": dock["id"]})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["message"] == (
+        f"asset {dock['id']} is a vehicle dock, which takes no SIM"
+    )

@@ -132,6 +132,14 @@ async def test_cli_creates_lists_and_revokes_tokens(anon: httpx.AsyncClient) -> 
         timeout=60,
     )
     assert revoked.returncode == 0, revoked.stderr
+    unknown = subprocess.run(
+        [exe, "tokens", "revoke", "no-such-token-name"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode != 0 and "no token with name no-such-token-name" in unknown.stderr
     from fleetsvc import auth as auth_module
 
     auth_module._cache.clear()  # this process cached the token a moment ago
