@@ -33,6 +33,7 @@ from fleetsvc.exports import safe_cell
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import Filters, check_id, list_page
 from fleetsvc.reference import filter_choice
+from fleetsvc.settings import get_settings
 from importers import FileRejected, ParsedFile, ParsedRow, Profile, ProfileError, parse_file
 from importers import get_profile as find_profile
 
@@ -366,6 +367,7 @@ async def run_import(
             "kind": profile.kind,
         }
         async with transaction() as conn:
+            await _expire_old_previews(conn, get_settings().preview_days)
             import_id = await _create(conn, actor, profile, file_name, sha256, size, summary)
         try:
 
@@ -413,6 +415,24 @@ async def run_import(
         raise
     async with connection() as conn:
         return await get_import(conn, import_id)
+
+
+async def _expire_old_previews(conn: asyncpg.Connection, days: int) -> None:
+    """Previews nobody committed keep their staged rows only ``days`` days (a 300,000-row
+    preview holds about a hundred MB); an import still "running" after that has died."""
+    await conn.execute(
+        "UPDATE delivery_import SET status = 'failed',"
+        " summary = summary || jsonb_build_object('message', 'the import stopped before the"
+        " file was read')"
+        " WHERE status = 'running' AND created_at < now() - make_interval(days => $1)",
+        days,
+    )
+    await conn.execute(
+        "DELETE FROM import_staged_row s USING delivery_import d"
+        " WHERE d.id = s.import_id AND d.status <> 'committed'"
+        " AND d.created_at < now() - make_interval(days => $1)",
+        days,
+    )
 
 
 async def _create(
@@ -520,8 +540,9 @@ async def commit_import(actor: Actor, import_id: int, *, allow_partial: bool) ->
             expected = msgspec.json.decode(row["counts"]).get("rows", 0)
             if staged != expected:
                 raise Conflict(
-                    f"the rows of import {import_id} are no longer staged (the database was "
-                    "restarted); upload the file again"
+                    f"the rows of import {import_id} are no longer staged (a preview is kept "
+                    f"for {get_settings().preview_days} days, and a database restart clears "
+                    "previews); upload the file again"
                 )
             await deliveries_apply.evaluate(
                 conn, actor, import_id, apply=True, allow_partial=allow_partial, staged_rows=staged

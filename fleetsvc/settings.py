@@ -35,6 +35,7 @@ class Settings:
     mdm_capacity: int
     mdm_stale_days: int
     profiles_dir: Path | None
+    preview_days: int = 14
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -140,6 +141,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mdm_capacity=_int(env, "FLEETSVC_MDM_CAPACITY", 40_000, 1, 10_000_000),
         mdm_stale_days=_int(env, "FLEETSVC_MDM_STALE_DAYS", 30, 1, 3650),
         profiles_dir=profiles_dir,
+        preview_days=_int(env, "FLEETSVC_PREVIEW_DAYS", 14, 1, 365),
     )
 
 

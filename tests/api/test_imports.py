@@ -888,3 +888,37 @@ async def test_import_id_beyond_the_database_range_is_404(client_for: ClientFact
         ):
             assert r.status_code == 404, (n, r.request.url, r.text)
             assert r.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_a_preview_nobody_commits_is_not_kept_for_ever(client_for: ClientFactory) -> None:
+    stores = await client_for("stores")
+    o = await order()
+    old = (await upload(stores, csv_bytes([handset(o), handset(o)]))).json()
+    stuck = (await upload(stores, csv_bytes([handset(o)]))).json()
+    async with connection() as conn:
+        await conn.execute(
+            "UPDATE delivery_import SET created_at = now() - interval '15 days',"
+            " status = CASE id WHEN $2 THEN 'running' ELSE status END"
+            " WHERE id = ANY($1::int[])",
+            [old["id"], stuck["id"]],
+            stuck["id"],
+        )
+    # The next import clears what is older than FLEETSVC_PREVIEW_DAYS (14).
+    fresh = (await upload(stores, csv_bytes([handset(o)]))).json()
+    async with connection() as conn:
+        staged = await conn.fetchval(
+            "SELECT count(*) FROM import_staged_row WHERE import_id = ANY($1::int[])",
+            [old["id"], stuck["id"]],
+        )
+        fresh_staged = await conn.fetchval(
+            "SELECT count(*) FROM import_staged_row WHERE import_id = $1", fresh["id"]
+        )
+    assert (staged, fresh_staged) == (0, 1)
+    r = await stores.post(f"/api/v1/imports/{old['id']}/commit")
+    assert r.status_code == 409
+    assert "no longer staged (a preview is kept for 14 days" in r.json()["detail"]
+    r = await stores.get(f"/api/v1/imports/{stuck['id']}")
+    assert r.json()["status"] == "failed"
+    assert r.json()["message"] == "the import stopped before the file was read"
+    r = await stores.post(f"/api/v1/imports/{fresh['id']}/commit")
+    assert r.status_code == 200 and r.json()["status"] == "committed", r.text
