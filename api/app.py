@@ -19,6 +19,7 @@ from api.guards import authorise
 from api.middleware import request_log_middleware, route_words
 from api.schemas import (
     QUERY_PARAMETERS,
+    FleetRequest,
     check_parameters,
     provide_actor,
     provide_page,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         route_handlers=[health, ready, Metrics, api_v1],
         lifespan=[database],
         exception_handlers={Exception: map_exception},
+        request_class=FleetRequest,
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
         openapi_config=OpenAPIConfig(
