@@ -120,6 +120,8 @@ def if_match(request: Request[Any, Any, Any]) -> int | None:
     if raw is None or raw.strip() == "*":
         return None
     value = raw.strip().removeprefix("W/").strip('"')
-    if not (value.isascii() and value.isdigit()):
+    # Versions are database integers: more digits than a bigint has was never an ETag of
+    # ours (and Python refuses to read an integer of thousands of digits).
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
         raise BadRequest('If-Match must be an ETag this service returned, for example "3"')
     return int(value)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import httpx
 
+from tests.conftest import unique
+
 PROBLEM = "application/problem+json"
 
 
@@ -24,3 +26,23 @@ async def test_deeply_nested_json_is_400_not_500(admin: httpx.AsyncClient) -> No
         r = await admin.post(path, content=deep, headers={"content-type": "application/json"})
         body = assert_problem(r, 400)
         assert "nested" in str(body["detail"]), body
+
+
+async def test_if_match_with_thousands_of_digits_is_400_not_500(
+    admin: httpx.AsyncClient,
+) -> None:
+    # Python refuses to read an integer of more than 4,300 digits (a ValueError, once a 500).
+    r = await admin.post("/api/v1/business-units", json={"code": unique("IM"), "name": "x"})
+    assert r.status_code == 201, r.text
+    unit = r.json()
+    r = await admin.patch(
+        f"/api/v1/business-units/{unit['id']}",
+        json={"name": "y"},
+        headers={"If-Match": '"' + "9" * 5000 + '"'},
+    )
+    assert_problem(r, 400)
+    # A well-formed ETag that is not the current one is still a 412.
+    r = await admin.patch(
+        f"/api/v1/business-units/{unit['id']}", json={"name": "y"}, headers={"If-Match": '"7"'}
+    )
+    assert_problem(r, 412)
