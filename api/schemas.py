@@ -84,22 +84,27 @@ def query_parameters(app: Litestar) -> dict[int, frozenset[str]]:
 
 
 async def check_parameters(request: Request[Any, Any, Any]) -> None:
-    """Refuse what the handlers would otherwise silently ignore or pass to PostgreSQL.
+    """Read query and path parameters exactly as sent, or refuse them (every /api/v1 route).
 
     A NUL in a query or path parameter is a 422 naming it (PostgreSQL cannot store NUL).
+    No parameter of this API takes a list: a repeated one is a 422, not its last value.
     A query parameter the route does not take is a 422 naming it and the ones it does take:
     ignored, a mistyped filter (``?stauts=deployed``) would answer with the whole list.
     """
+    seen: set[str] = set()
     for name, value in request.query_params.multi_items():
         if "\x00" in name or "\x00" in value:
             raise ValidationFailed.one(name.replace("\x00", ""), "must not contain a NUL character")
+        if name in seen:
+            raise ValidationFailed.one(name, "is given more than once")
+        seen.add(name)
     for name, value in request.path_params.items():
         if isinstance(value, str) and "\x00" in value:
             raise ValidationFailed.one(name, "must not contain a NUL character")
     known = request.app.state.get(QUERY_PARAMETERS, {}).get(id(request.route_handler))
     if known is None:
         return
-    unknown = sorted(name for name in request.query_params if name not in known)
+    unknown = sorted(name for name in seen if name not in known)
     if unknown:
         takes = ", ".join(sorted(known)) or "no query parameters"
         raise ValidationFailed(

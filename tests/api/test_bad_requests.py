@@ -46,3 +46,14 @@ async def test_if_match_with_thousands_of_digits_is_400_not_500(
         f"/api/v1/business-units/{unit['id']}", json={"name": "y"}, headers={"If-Match": '"7"'}
     )
     assert_problem(r, 412)
+
+
+async def test_a_query_parameter_given_twice_is_422_naming_it(admin: httpx.AsyncClient) -> None:
+    # Litestar keeps the last of repeated values: ?limit=1&limit=2 listed two items.
+    for url, field in [
+        ("/api/v1/business-units?limit=1&limit=2", "limit"),
+        ("/api/v1/assets?status=in_stock&status=deployed", "status"),
+        ("/api/v1/people?cursor=azE6MQ&cursor=azE6Mg", "cursor"),
+    ]:
+        body = assert_problem(await admin.get(url), 422)
+        assert body["errors"] == [{"field": field, "message": "is given more than once"}], url
