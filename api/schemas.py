@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 from litestar import Litestar, Request, Response
 from litestar.di import NamedDependency
-from litestar.exceptions import SerializationException
+from litestar.exceptions import NotFoundException, SerializationException
 from litestar.params import QueryParameter, SkipValidation
 
 from fleetsvc.auth import Actor
@@ -83,6 +84,10 @@ def query_parameters(app: Litestar) -> dict[int, frozenset[str]]:
     return known
 
 
+_PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+_ASCII_INTEGER = re.compile(r"-?[0-9]+")
+
+
 async def check_parameters(request: Request[Any, Any, Any]) -> None:
     """Read query and path parameters exactly as sent, or refuse them (every /api/v1 route).
 
@@ -101,6 +106,7 @@ async def check_parameters(request: Request[Any, Any, Any]) -> None:
     for name, value in request.path_params.items():
         if isinstance(value, str) and "\x00" in value:
             raise ValidationFailed.one(name, "must not contain a NUL character")
+    refuse_loose_path_ids(request)
     known = request.app.state.get(QUERY_PARAMETERS, {}).get(id(request.route_handler))
     if known is None:
         return
@@ -117,6 +123,27 @@ async def check_parameters(request: Request[Any, Any, Any]) -> None:
 
 # Where the app keeps query_parameters(app) for check_parameters.
 QUERY_PARAMETERS = "query_parameters"
+
+
+def refuse_loose_path_ids(request: Request[Any, Any, Any]) -> None:
+    """An id in a path is ASCII digits; anything else matches no route (404).
+
+    Litestar reads ``{id:int}`` with ``int()``, which also takes ``1_0`` (as 10), other
+    scripts' digits (``١``, ``１``) and surrounding spaces: each would answer with a
+    record the client did not name.
+    """
+    template = str(request.scope.get("path_template") or "").rstrip("/").split("/")
+    path = request.scope["path"].rstrip("/").split("/")
+    if len(template) != len(path):
+        return
+    for part, segment in zip(template, path, strict=True):
+        name = _PATH_PARAMETER.fullmatch(part)
+        if (
+            name
+            and isinstance(request.path_params.get(name[1]), int)
+            and not _ASCII_INTEGER.fullmatch(segment)
+        ):
+            raise NotFoundException()
 
 
 def if_match(request: Request[Any, Any, Any]) -> int | None:

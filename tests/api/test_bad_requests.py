@@ -48,6 +48,29 @@ async def test_if_match_with_thousands_of_digits_is_400_not_500(
     assert_problem(r, 412)
 
 
+async def test_an_id_in_a_path_is_plain_ascii_digits(admin: httpx.AsyncClient) -> None:
+    # int() reads "1_0" as 10, "١" (Arabic-Indic one) and "１" (full-width) as 1 and
+    # ignores surrounding spaces: each once answered with some other record.
+    r = await admin.post("/api/v1/business-units", json={"code": unique("ID"), "name": "x"})
+    assert r.status_code == 201, r.text
+    unit_id = r.json()["id"]
+    assert (await admin.get(f"/api/v1/business-units/{unit_id}")).status_code == 200
+    digits = str(unit_id)
+    for raw in (
+        f"{digits[0]}_{digits[1:]}" if len(digits) > 1 else f"0_{digits}",
+        "".join(chr(0x0660 + int(d)) for d in digits),
+        "".join(chr(0xFF10 + int(d)) for d in digits),
+        f"%20{digits}",
+        f"{digits}%0A",
+        f"+{digits}",
+    ):
+        r = await admin.get(f"/api/v1/business-units/{raw}")
+        body = assert_problem(r, 404)
+        assert "no route" in str(body["detail"]), (raw, body)
+    r = await admin.get(f"/api/v1/business-units/0{digits}")  # leading zeros are still digits
+    assert r.status_code == 200, r.text
+
+
 async def test_a_query_parameter_given_twice_is_422_naming_it(admin: httpx.AsyncClient) -> None:
     # Litestar keeps the last of repeated values: ?limit=1&limit=2 listed two items.
     for url, field in [
