@@ -188,7 +188,9 @@ def msgspec_problem(message: str, prefix: str) -> e.FieldProblem:
     return e.FieldProblem(f"{prefix}.{path}" if path else prefix, message)
 
 
-def _validation_fields(exc: ValidationException) -> list[ProblemField]:
+def _validation_fields(
+    request: Request[Any, Any, Any], exc: ValidationException
+) -> list[ProblemField]:
     """Litestar/msgspec errors as ``{field, message}`` with dotted paths (``items.3.imei``)."""
     out: list[ProblemField] = []
     extra = exc.extra if isinstance(exc.extra, list) else []
@@ -197,6 +199,14 @@ def _validation_fields(exc: ValidationException) -> list[ProblemField]:
             continue
         key = str(item.get("key") or "body")
         message = str(item.get("message") or "is not valid")
+        if message == f"'{key}'":
+            # Litestar's KeyError for a value that was not sent (an empty body): name it,
+            # or leave it out when the handler does not need it.
+            if _has_default(request, key):
+                continue
+            missing = "a JSON request body is required" if key == "data" else "is required"
+            out.append(ProblemField(field="body" if key == "data" else key, message=missing))
+            continue
         path = "" if key == "data" else key.replace("[", ".").replace("]", "")
         # msgspec says "... - at `$.items[0].imei`"; keep the path, drop the prefix.
         if " - at `$" in message:
@@ -212,6 +222,12 @@ def _validation_fields(exc: ValidationException) -> list[ProblemField]:
             )
         out.append(ProblemField(field=path or "body", message=message))
     return out
+
+
+def _has_default(request: Request[Any, Any, Any], name: str) -> bool:
+    handler = request.scope.get("route_handler")
+    parameter = handler.parsed_fn_signature.parameters.get(name) if handler else None
+    return parameter is not None and parameter.has_default
 
 
 def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
@@ -241,7 +257,7 @@ def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[b
                     **extra,
                 )
     if isinstance(exc, ValidationException):
-        fields = _validation_fields(exc)
+        fields = _validation_fields(request, exc)
         if not fields:
             # Litestar raises this for unreadable bodies too (bad JSON, bad multipart).
             detail = _body_detail(request, _scrub(str(exc.detail or "unreadable")))

@@ -80,3 +80,19 @@ async def test_a_query_parameter_given_twice_is_422_naming_it(admin: httpx.Async
     ]:
         body = assert_problem(await admin.get(url), 422)
         assert body["errors"] == [{"field": field, "message": "is given more than once"}], url
+
+
+async def test_an_empty_body_is_named_not_a_bare_key(admin: httpx.AsyncClient) -> None:
+    # Litestar reports a missing body as the KeyError "'data'".
+    r = await admin.post(
+        "/api/v1/business-units", content=b"", headers={"content-type": "application/json"}
+    )
+    body = assert_problem(r, 422)
+    assert body["errors"] == [{"field": "body", "message": "a JSON request body is required"}]
+
+
+async def test_an_optional_body_is_not_reported_missing(admin: httpx.AsyncClient) -> None:
+    # The commit body is optional: a bad query parameter is the only problem.
+    r = await admin.post("/api/v1/imports/1/commit?allow_partial=maybe")
+    body = assert_problem(r, 422)
+    assert [e["field"] for e in body["errors"]] == ["allow_partial"], body  # type: ignore[union-attr]
