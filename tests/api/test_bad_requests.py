@@ -3,20 +3,22 @@ problem, never a 500, and never silently read as something the client did not wr
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
-from tests.conftest import unique
+from tests.conftest import ClientFactory, unique
 
 PROBLEM = "application/problem+json"
 
 
-def assert_problem(r: httpx.Response, status: int) -> dict[str, object]:
+def assert_problem(r: httpx.Response, status: int) -> dict[str, Any]:
     assert r.status_code == status, r.text
     assert r.headers["content-type"].startswith(PROBLEM)
-    body = r.json()
+    body: dict[str, Any] = r.json()
     assert body["status"] == status
     assert "Traceback" not in r.text
-    return dict(body)
+    return body
 
 
 async def test_deeply_nested_json_is_400_not_500(admin: httpx.AsyncClient) -> None:
@@ -25,7 +27,7 @@ async def test_deeply_nested_json_is_400_not_500(admin: httpx.AsyncClient) -> No
     for path in ("/api/v1/business-units", "/api/v1/assets/batch", "/api/v1/mdm/sync"):
         r = await admin.post(path, content=deep, headers={"content-type": "application/json"})
         body = assert_problem(r, 400)
-        assert "nested" in str(body["detail"]), body
+        assert "nested" in body["detail"], body
 
 
 async def test_if_match_with_thousands_of_digits_is_400_not_500(
@@ -66,7 +68,7 @@ async def test_an_id_in_a_path_is_plain_ascii_digits(admin: httpx.AsyncClient) -
     ):
         r = await admin.get(f"/api/v1/business-units/{raw}")
         body = assert_problem(r, 404)
-        assert "no route" in str(body["detail"]), (raw, body)
+        assert "no route" in body["detail"], (raw, body)
     r = await admin.get(f"/api/v1/business-units/0{digits}")  # leading zeros are still digits
     assert r.status_code == 200, r.text
 
@@ -95,4 +97,17 @@ async def test_an_optional_body_is_not_reported_missing(admin: httpx.AsyncClient
     # The commit body is optional: a bad query parameter is the only problem.
     r = await admin.post("/api/v1/imports/1/commit?allow_partial=maybe")
     body = assert_problem(r, 422)
-    assert [e["field"] for e in body["errors"]] == ["allow_partial"], body  # type: ignore[union-attr]
+    assert [e["field"] for e in body["errors"]] == ["allow_partial"], body
+
+
+async def test_options_is_not_refused_to_an_admin(
+    admin: httpx.AsyncClient, client_for: ClientFactory
+) -> None:
+    # Litestar's own OPTIONS handler declares no roles: the guard once answered an
+    # admin "the admin role may not do this".
+    r = await admin.options("/api/v1/assets")
+    assert r.status_code == 204, r.text
+    assert "OPTIONS" in r.headers["allow"]
+    assert (await (await client_for("auditor")).options("/api/v1/tokens")).status_code == 204
+    r = await admin.options("/api/v1/assets/1", headers={"Authorization": "Bearer nope"})
+    assert_problem(r, 401)
