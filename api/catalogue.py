@@ -12,7 +12,7 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.guards import READ_REGISTER, WRITE_REGISTER
-from api.schemas import ActorDep, PageDep, PageOf, if_match, page_of, with_etag
+from api.schemas import ActorDep, HonoursIfMatch, PageDep, PageOf, if_match, page_of, with_etag
 from db.engine import connection, transaction
 from fleetsvc import catalogue
 from fleetsvc.records import changes_of
@@ -94,7 +94,12 @@ class DeviceModelController(Controller):
             row = await catalogue.get_model(conn, model_id)
         return with_etag(to_model(row), row["version"])
 
-    @patch("/{model_id:int}", operation_id="updateDeviceModel", opt=WRITE_REGISTER)
+    @patch(
+        "/{model_id:int}",
+        operation_id="updateDeviceModel",
+        opt=WRITE_REGISTER,
+        operation_class=HonoursIfMatch,
+    )
     async def update(
         self,
         request: Request[Any, Any, Any],

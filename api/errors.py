@@ -15,7 +15,16 @@ from litestar.exceptions import (
     SerializationException,
     ValidationException,
 )
-from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIType, Reference, Schema
+from litestar.openapi.spec import (
+    OpenAPI,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
+    Reference,
+    Schema,
+)
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from fleetsvc import errors as e
@@ -98,25 +107,65 @@ def _problem_schema() -> Schema:
     )
 
 
+# What each error status means, as the document says it; which operations get
+# which is decided by their shape in _error_codes.
+_ERROR_DESCRIPTIONS = {
+    "400": "The request could not be read (body, header or form)",
+    "401": "No token, or a token that is unknown or revoked",
+    "403": "The token's role may not do this",
+    "404": "No such record",
+    "409": "The request clashes with the register as it is (existing_id, allowed)",
+    "412": "If-Match names a version that is no longer current",
+    "413": "The body or upload is larger than this service accepts",
+    "422": "A parameter or field is not valid (errors names each)",
+    "503": "The database is not reachable; try again (Retry-After)",
+}
+
+
+def _error_codes(path: str, method: str, operation: Operation) -> set[str]:
+    """The error statuses map_exception can answer this operation with."""
+    codes: set[str] = set()
+    parameters = [p for p in operation.parameters or [] if isinstance(p, Parameter)]
+    if operation.security:  # every /api/v1 route: the guard, then the database
+        codes |= {"401", "403", "503"}
+        if method in ("post", "patch", "put", "delete"):
+            codes.add("409")
+    if "{" in path:
+        codes.add("404")
+    if operation.request_body is not None:
+        codes |= {"400", "413", "422"}
+    if any(p.param_in == "query" for p in parameters):
+        codes |= {"400", "422"}
+    if any(p.param_in == "header" and p.name.lower() == "if-match" for p in parameters):
+        codes |= {"400", "412"}
+    return codes
+
+
 def document_problems(openapi: OpenAPI) -> None:
     """Describe error responses as what map_exception sends: problem JSON.
 
-    Litestar documents the 400 it adds to every operation with parameters as its
-    own ``{status_code, detail}`` JSON, which this service never sends.
+    Litestar documents only the 400 it adds to operations with parameters, and as
+    its own ``{status_code, detail}`` JSON, which this service never sends; every
+    status an operation can answer is listed here, so a client (or a fuzzer checking
+    the document) meets no undocumented one.
     """
     if openapi.components.schemas is None:
         openapi.components.schemas = {}
     openapi.components.schemas["Problem"] = _problem_schema()
     content = {PROBLEM_JSON: OpenAPIMediaType(schema=Reference(ref="#/components/schemas/Problem"))}
-    for item in (openapi.paths or {}).values():
+    for path, item in (openapi.paths or {}).items():
         for method in ("get", "put", "post", "delete", "patch"):
             operation = getattr(item, method, None)
-            responses = (operation.responses if operation else None) or {}
+            if operation is None:
+                continue
+            responses = operation.responses = operation.responses or {}
+            for code in sorted(_error_codes(path, method, operation) - set(responses)):
+                responses[code] = OpenAPIResponse(description=_ERROR_DESCRIPTIONS[code])
             for code, response in responses.items():
                 if code[:1] in ("4", "5") and not isinstance(response, Reference):
                     response.content = dict(content)
-                    if code == "400":
-                        response.description = "The request could not be read"
+                    if code == "400":  # Litestar's, about its own validation only
+                        response.description = _ERROR_DESCRIPTIONS[code]
 
 
 def _body_limit(request: Request[Any, Any, Any]) -> str:

@@ -101,7 +101,12 @@ class InstallController(Controller):
             row = await installs.get_install(conn, install_id)
         return with_etag(to_install(row), row["version"])
 
-    @post("/{install_id:int}/removal", operation_id="removeInstall", opt=WRITE_REGISTER)
+    @post(
+        "/{install_id:int}/removal",
+        operation_id="removeInstall",
+        opt=WRITE_REGISTER,
+        status_code=200,
+    )
     async def remove(
         self, install_id: FromPath[int], data: JSONBody[InstallRemoval], actor: ActorDep
     ) -> Response[Install]:

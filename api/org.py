@@ -15,7 +15,7 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
 from api.guards import READ_REGISTER, WRITE_REGISTER
-from api.schemas import ActorDep, PageDep, PageOf, if_match, page_of, with_etag
+from api.schemas import ActorDep, HonoursIfMatch, PageDep, PageOf, if_match, page_of, with_etag
 from db.engine import connection, transaction
 from fleetsvc import org
 from fleetsvc.records import changes_of
@@ -78,7 +78,12 @@ class BusinessUnitController(Controller):
             row = await org.get_business_unit(conn, bu_id)
         return with_etag(to_business_unit(row), row["version"])
 
-    @patch("/{bu_id:int}", operation_id="updateBusinessUnit", opt=WRITE_REGISTER)
+    @patch(
+        "/{bu_id:int}",
+        operation_id="updateBusinessUnit",
+        opt=WRITE_REGISTER,
+        operation_class=HonoursIfMatch,
+    )
     async def update(
         self,
         request: Request[Any, Any, Any],
@@ -171,7 +176,12 @@ class PersonController(Controller):
             row = await org.get_person(conn, person_id)
         return with_etag(to_person(row), row["version"])
 
-    @patch("/{person_id:int}", operation_id="updatePerson", opt=WRITE_REGISTER)
+    @patch(
+        "/{person_id:int}",
+        operation_id="updatePerson",
+        opt=WRITE_REGISTER,
+        operation_class=HonoursIfMatch,
+    )
     async def update(
         self,
         request: Request[Any, Any, Any],
@@ -256,7 +266,12 @@ class VehicleController(Controller):
             row = await org.get_vehicle(conn, vehicle_id)
         return with_etag(to_vehicle(row), row["version"])
 
-    @patch("/{vehicle_id:int}", operation_id="updateVehicle", opt=WRITE_REGISTER)
+    @patch(
+        "/{vehicle_id:int}",
+        operation_id="updateVehicle",
+        opt=WRITE_REGISTER,
+        operation_class=HonoursIfMatch,
+    )
     async def update(
         self,
         request: Request[Any, Any, Any],

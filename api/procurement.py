@@ -12,7 +12,16 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.guards import READ_REGISTER, WRITE_PROCUREMENT, WRITE_REGISTER
-from api.schemas import ActorDep, PageDep, PageOf, RecordIdQuery, if_match, page_of, with_etag
+from api.schemas import (
+    ActorDep,
+    HonoursIfMatch,
+    PageDep,
+    PageOf,
+    RecordIdQuery,
+    if_match,
+    page_of,
+    with_etag,
+)
 from db.engine import connection, transaction
 from fleetsvc import procurement
 from fleetsvc.procurement import ContractView, OrderView
@@ -76,7 +85,12 @@ class SupplierController(Controller):
             row = await procurement.get_supplier(conn, supplier_id)
         return with_etag(to_supplier(row), row["version"])
 
-    @patch("/{supplier_id:int}", operation_id="updateSupplier", opt=WRITE_PROCUREMENT)
+    @patch(
+        "/{supplier_id:int}",
+        operation_id="updateSupplier",
+        opt=WRITE_PROCUREMENT,
+        operation_class=HonoursIfMatch,
+    )
     async def update(
         self,
         request: Request[Any, Any, Any],
@@ -250,7 +264,12 @@ class ContractController(Controller):
             view = await procurement.get_contract(conn, contract_id)
         return contract_response(view)
 
-    @patch("/{contract_id:int}", operation_id="updateContract", opt=WRITE_PROCUREMENT)
+    @patch(
+        "/{contract_id:int}",
+        operation_id="updateContract",
+        opt=WRITE_PROCUREMENT,
+        operation_class=HonoursIfMatch,
+    )
     async def update(
         self,
         request: Request[Any, Any, Any],
@@ -390,7 +409,12 @@ class PurchaseOrderController(Controller):
             view = await procurement.get_order(conn, order_id)
         return with_etag(to_order(view), view.row["version"])
 
-    @patch("/{order_id:int}", operation_id="updatePurchaseOrder", opt=WRITE_PROCUREMENT)
+    @patch(
+        "/{order_id:int}",
+        operation_id="updatePurchaseOrder",
+        opt=WRITE_PROCUREMENT,
+        operation_class=HonoursIfMatch,
+    )
     async def update(
         self,
         request: Request[Any, Any, Any],
@@ -496,7 +520,12 @@ class LicencePoolController(Controller):
             row = await procurement.get_pool(conn, pool_id)
         return with_etag(to_pool(row), row["version"])
 
-    @patch("/{pool_id:int}", operation_id="updateLicencePool", opt=WRITE_PROCUREMENT)
+    @patch(
+        "/{pool_id:int}",
+        operation_id="updateLicencePool",
+        opt=WRITE_PROCUREMENT,
+        operation_class=HonoursIfMatch,
+    )
     async def update(
         self,
         request: Request[Any, Any, Any],

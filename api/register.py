@@ -23,6 +23,7 @@ from api.events import Event, to_event
 from api.guards import READ_REGISTER, WRITE_REGISTER
 from api.schemas import (
     ActorDep,
+    HonoursIfMatch,
     PageDep,
     PageOf,
     RecordId,
@@ -368,7 +369,12 @@ class AssetController(Controller):
             doc = await register.get_asset_document(conn, asset_id)
         return with_etag(doc.json.encode(), doc.version)
 
-    @patch("/{asset_id:int}", operation_id="updateAsset", opt=WRITE_REGISTER)
+    @patch(
+        "/{asset_id:int}",
+        operation_id="updateAsset",
+        opt=WRITE_REGISTER,
+        operation_class=HonoursIfMatch,
+    )
     async def update(
         self,
         request: Request[Any, Any, Any],
@@ -381,7 +387,13 @@ class AssetController(Controller):
             row = await register.update_asset(conn, actor, asset_id, changes_of(data), expected)
         return with_etag(to_asset(row), row["version"])
 
-    @post("/{asset_id:int}/transitions", operation_id="transitionAsset", opt=WRITE_REGISTER)
+    @post(
+        "/{asset_id:int}/transitions",
+        operation_id="transitionAsset",
+        status_code=200,
+        opt=WRITE_REGISTER,
+        operation_class=HonoursIfMatch,
+    )
     async def move(
         self,
         request: Request[Any, Any, Any],

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 from litestar import Litestar, Request, Response
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, SerializationException
+from litestar.openapi.spec import OpenAPIType, Operation, Parameter, Schema
 from litestar.params import QueryParameter, SkipValidation
 
 from fleetsvc.auth import Actor
@@ -144,6 +146,22 @@ def refuse_loose_path_ids(request: Request[Any, Any, Any]) -> None:
             and not _ASCII_INTEGER.fullmatch(segment)
         ):
             raise NotFoundException()
+
+
+@dataclass
+class HonoursIfMatch(Operation):
+    """The OpenAPI operation of a handler that reads ``if_match``: the header is documented
+    (and ``api.errors.document_problems`` adds its 400 and 412). Use as ``operation_class``."""
+
+    def __post_init__(self) -> None:
+        header = Parameter(
+            name="If-Match",
+            param_in="header",
+            required=False,
+            schema=Schema(type=OpenAPIType.STRING),
+            description='The ETag you read (like "3"); 412 if the record has changed since',
+        )
+        self.parameters = [*(self.parameters or []), header]
 
 
 def if_match(request: Request[Any, Any, Any]) -> int | None:

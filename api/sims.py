@@ -13,6 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from api.guards import READ_REGISTER, WRITE_REGISTER
 from api.schemas import (
     ActorDep,
+    HonoursIfMatch,
     PageDep,
     PageOf,
     RecordId,
@@ -126,7 +127,12 @@ class SimController(Controller):
             row = await sims.get_sim(conn, sim_id)
         return with_etag(to_sim(row), row["version"])
 
-    @patch("/{sim_id:int}", operation_id="updateSim", opt=WRITE_REGISTER)
+    @patch(
+        "/{sim_id:int}",
+        operation_id="updateSim",
+        opt=WRITE_REGISTER,
+        operation_class=HonoursIfMatch,
+    )
     async def update(
         self,
         request: Request[Any, Any, Any],
@@ -139,7 +145,13 @@ class SimController(Controller):
             row = await sims.update_sim(conn, actor, sim_id, changes_of(data), expected)
         return with_etag(to_sim(row), row["version"])
 
-    @post("/{sim_id:int}/fitting", operation_id="fitSim", opt=WRITE_REGISTER)
+    @post(
+        "/{sim_id:int}/fitting",
+        operation_id="fitSim",
+        status_code=200,
+        opt=WRITE_REGISTER,
+        operation_class=HonoursIfMatch,
+    )
     async def fit(
         self,
         request: Request[Any, Any, Any],
@@ -155,7 +167,13 @@ class SimController(Controller):
             )
         return with_etag(to_sim(row), row["version"])
 
-    @post("/{sim_id:int}/removal", operation_id="removeSim", opt=WRITE_REGISTER)
+    @post(
+        "/{sim_id:int}/removal",
+        operation_id="removeSim",
+        status_code=200,
+        opt=WRITE_REGISTER,
+        operation_class=HonoursIfMatch,
+    )
     async def remove(
         self, request: Request[Any, Any, Any], sim_id: FromPath[int], actor: ActorDep
     ) -> Response[Sim]:

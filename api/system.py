@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get
+from litestar.openapi.datastructures import ResponseSpec
 
 from api.errors import problem
 from db.engine import connection
@@ -37,6 +38,7 @@ async def health() -> Health:
     operation_id="ready",
     tags=["system"],
     summary="The database is reachable and fully migrated (503 otherwise)",
+    responses={503: ResponseSpec(None, description="Database unreachable or migrations pending")},
 )
 async def ready(request: Request[Any, Any, Any]) -> Response[Any]:
     if not _KNOWN:
