@@ -14,12 +14,14 @@ import os
 import re
 import tempfile
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Final
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Stream
 from multipart import (  # type: ignore[import-untyped]
@@ -245,6 +247,37 @@ def _flag(value: str | None, name: str) -> bool:
     raise ValidationFailed.one(name, f"{name} must be true or false")
 
 
+@dataclass
+class MultipartUpload(Operation):
+    """The upload handler reads its multipart body itself; this documents the form."""
+
+    def __post_init__(self) -> None:
+        text = Schema(type=OpenAPIType.STRING)
+        form = Schema(
+            type=OpenAPIType.OBJECT,
+            required=["file", "profile"],
+            properties={
+                "file": Schema(
+                    type=OpenAPIType.STRING,
+                    content_media_type="application/octet-stream",
+                    description="the supplier's CSV or XLSX file",
+                ),
+                "profile": Schema(
+                    type=OpenAPIType.STRING,
+                    description="import profile, like vodafone-despatch or cdw-asn",
+                ),
+                "mode": Schema(type=OpenAPIType.STRING, enum=list(deliveries.MODES)),
+                "allow_partial": Schema(
+                    one_of=[Schema(type=OpenAPIType.BOOLEAN), text],
+                    description="true or false (also 1/0, yes/no, on/off)",
+                ),
+            },
+        )
+        self.request_body = RequestBody(
+            content={"multipart/form-data": OpenAPIMediaType(schema=form)}, required=True
+        )
+
+
 class ImportController(Controller):
     path = "/imports"
     tags = ["delivery imports"]
@@ -254,6 +287,7 @@ class ImportController(Controller):
         operation_id="uploadImport",
         opt=IMPORTS,
         request_max_body_size=None,  # the upload limit is enforced while streaming
+        operation_class=MultipartUpload,
         summary="Upload a supplier delivery file (multipart: file, profile, mode, allow_partial)",
     )
     async def upload(

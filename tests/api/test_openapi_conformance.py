@@ -125,6 +125,18 @@ async def test_if_match_is_a_documented_header_where_it_is_read(admin: httpx.Asy
         assert {"400", "412"} <= set(doc["paths"][path][method]["responses"]), path
 
 
+async def test_the_upload_documents_its_multipart_form(admin: httpx.AsyncClient) -> None:
+    doc = await _doc(admin)
+    body = _operation(doc, "POST", "/api/v1/imports")["requestBody"]
+    form = body["content"]["multipart/form-data"]["schema"]
+    assert set(form["required"]) == {"file", "profile"}
+    assert {"file", "profile", "mode", "allow_partial"} <= set(form["properties"])
+    # ... and the problems it answers, such as a body that is not multipart.
+    r = await admin.post("/api/v1/imports", json={"file": "x"})
+    assert r.status_code == 400, r.text
+    assert "400" in _operation(doc, "POST", "/api/v1/imports")["responses"]
+
+
 async def test_every_handler_that_reads_if_match_documents_it(app: Litestar) -> None:
     from api.schemas import HonoursIfMatch
 
