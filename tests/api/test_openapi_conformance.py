@@ -152,3 +152,13 @@ async def test_every_handler_that_reads_if_match_documents_it(app: Litestar) -> 
 async def test_ready_documents_its_503(anon: httpx.AsyncClient) -> None:
     responses = _operation(await _doc(anon), "GET", "/ready")["responses"]
     assert list(responses["503"]["content"]) == [PROBLEM]
+
+
+async def test_forecast_csv_has_one_charset(admin: httpx.AsyncClient) -> None:
+    # The CSV's media type carried its charset and Litestar added another:
+    # "text/csv; charset=utf-8; charset=utf-8".
+    r = await admin.get("/api/v1/forecasts/refresh?from=2024/25&format=csv")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"
+    r = await admin.get("/api/v1/forecasts/recurring", headers={"Accept": "text/csv"})
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"
