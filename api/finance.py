@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType, Operation, Schema
 from litestar.params import QueryParameter
 
 from api.guards import FINANCE
@@ -17,6 +19,7 @@ from fleetsvc.finance import (
     forecast_params,
     output_format,
 )
+from fleetsvc.spreadsheets import XLSX_MEDIA_TYPE
 
 FromYear = Annotated[
     str | None,
@@ -36,6 +39,19 @@ Format = Annotated[
         description="json (default), csv or xlsx; Accept: text/csv also gives CSV",
     ),
 ]
+
+
+@dataclass
+class ForecastFiles(Operation):
+    """A forecast answers JSON, or CSV or XLSX (``format=``, ``Accept``): all three documented."""
+
+    def __post_init__(self) -> None:
+        ok = (self.responses or {}).get("200")
+        if isinstance(ok, OpenAPIResponse) and ok.content is not None:
+            ok.content["text/csv"] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
+            ok.content[XLSX_MEDIA_TYPE] = OpenAPIMediaType(
+                schema=Schema(type=OpenAPIType.STRING, content_media_type=XLSX_MEDIA_TYPE)
+            )
 
 
 def _file_response(
@@ -60,7 +76,12 @@ class ForecastController(Controller):
     path = "/forecasts"
     tags = ["forecasts"]
 
-    @get("/refresh", operation_id="getRefreshForecast", opt=FINANCE)
+    @get(
+        "/refresh",
+        operation_id="getRefreshForecast",
+        opt=FINANCE,
+        operation_class=ForecastFiles,
+    )
     async def refresh(
         self,
         request: Request[Any, Any, Any],
@@ -78,7 +99,12 @@ class ForecastController(Controller):
             return Response(report)
         return _file_response("refresh", report, params, chosen)
 
-    @get("/recurring", operation_id="getRecurringForecast", opt=FINANCE)
+    @get(
+        "/recurring",
+        operation_id="getRecurringForecast",
+        opt=FINANCE,
+        operation_class=ForecastFiles,
+    )
     async def recurring(
         self,
         request: Request[Any, Any, Any],

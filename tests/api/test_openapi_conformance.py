@@ -162,3 +162,15 @@ async def test_forecast_csv_has_one_charset(admin: httpx.AsyncClient) -> None:
     assert r.headers["content-type"] == "text/csv; charset=utf-8"
     r = await admin.get("/api/v1/forecasts/recurring", headers={"Accept": "text/csv"})
     assert r.headers["content-type"] == "text/csv; charset=utf-8"
+
+
+async def test_forecast_files_are_documented(admin: httpx.AsyncClient) -> None:
+    # format=csv|xlsx (or Accept) answer CSV or a workbook; the document listed only JSON.
+    doc = await _doc(admin)
+    for path in ("/api/v1/forecasts/refresh", "/api/v1/forecasts/recurring"):
+        content = _operation(doc, "GET", path)["responses"]["200"]["content"]
+        assert set(content) == {
+            "application/json",
+            "text/csv",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        }, path
