@@ -18,7 +18,7 @@ from fleetsvc.lifecycle import INSTALLABLE, Category, Status, check_move
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import MAX_ID, Filters, check_id, get_record, list_page
 from fleetsvc.register import apply_move, close_install, lock_asset
-from importers.fields import MIN_YEAR, FieldError, clean_text
+from importers.fields import FieldError, clean_text, register_date
 
 INSTALL = "install"
 REMOVAL_REASONS = ("recovered", "vehicle_decommissioned", "faulty")
@@ -94,13 +94,13 @@ async def create_install(
             )
     except FieldError as exc:
         problems.append(FieldProblem("job_reference", exc.message))
-    if installed_on > dt.date.today():
-        problems.append(FieldProblem("installed_on", "installed_on cannot be in the future"))
-    elif installed_on.year < MIN_YEAR:
-        # It becomes the kit's in-service date; the register holds dates from MIN_YEAR.
-        problems.append(
-            FieldProblem("installed_on", f"installed_on must be in {MIN_YEAR} or later")
-        )
+    try:
+        register_date(installed_on)
+    except FieldError as exc:
+        problems.append(FieldProblem("installed_on", exc.message))
+    else:
+        if installed_on > dt.date.today():
+            problems.append(FieldProblem("installed_on", "installed_on cannot be in the future"))
     if dock_id is not None and dock_id == tablet_id:
         problems.append(FieldProblem("dock_id", "the dock cannot be the tablet"))
     for field, value in (

@@ -13,7 +13,7 @@ from fleetsvc.auth import Actor
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import Filters, check_id, get_record, insert_record, list_page, update_record
-from fleetsvc.reference import Problems, choice, existing_id, filter_choice, like_pattern, text
+from fleetsvc.reference import Problems, choice, day, existing_id, filter_choice, like_pattern, text
 from importers.fields import FieldError, clean_text, normalise_vrm
 
 BU_TABLE = "business_unit"
@@ -109,6 +109,7 @@ async def _check_person(
         await existing_id(
             conn, p, "business_unit_id", BU_TABLE, "business unit", out["business_unit_id"]
         )
+    day(p, "left_on", out.get("left_on"))
     _leaver_dates(p, out, current)
     p.raise_if_any()
     return out

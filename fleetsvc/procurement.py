@@ -34,6 +34,7 @@ from fleetsvc.records import (
 from fleetsvc.reference import (
     Problems,
     choice,
+    day,
     existing_id,
     filter_choice,
     insert_row,
@@ -193,6 +194,8 @@ async def _check_contract(
         out["title"] = text(p, "title", out["title"], max_len=200, required=False)
     if "value_cap" in out:
         out["value_cap"] = money(p, "value_cap", out["value_cap"])
+    day(p, "starts_on", out.get("starts_on"))
+    day(p, "ends_on", out.get("ends_on"))
     starts = out.get("starts_on", current["starts_on"] if current is not None else None)
     ends = out.get("ends_on", current["ends_on"] if current is not None else None)
     if starts is not None and ends is not None and ends < starts:
@@ -416,6 +419,7 @@ async def _check_order(conn: asyncpg.Connection, values: Mapping[str, Any]) -> d
         await existing_id(conn, p, "contract_id", "contract", "contract", out["contract_id"])
     if "status" in out:
         choice(p, "status", out["status"], PO_STATUSES)
+    day(p, "raised_on", out.get("raised_on"))
     if "lines" in out:
         out["lines"] = await _check_lines(conn, p, out["lines"])
     p.raise_if_any()

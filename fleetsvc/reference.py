@@ -8,6 +8,7 @@ as one versioned write with one event naming the fields and lists it changed.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
@@ -20,6 +21,7 @@ from fleetsvc.auth import Actor
 from fleetsvc.conflicts import unique_conflicts
 from fleetsvc.errors import FieldProblem, StaleVersion, ValidationFailed
 from fleetsvc.records import MAX_ID, check_id, get_record
+from importers.fields import FieldError, register_date
 
 _MONEY = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
 _PENNY = Decimal("0.01")
@@ -56,6 +58,16 @@ def money(problems: Problems, field: str, value: str | None) -> Decimal | None:
     except InvalidOperation:  # pragma: no cover - the pattern admits only valid numbers
         problems.add(field, "is not an amount")
         return None
+
+
+def day(problems: Problems, field: str, value: dt.date | None) -> None:
+    """A date the register holds (``importers.fields.register_date``), else a problem."""
+    if value is None:
+        return
+    try:
+        register_date(value)
+    except FieldError as exc:
+        problems.add(field, exc.message)
 
 
 def text(

@@ -37,8 +37,6 @@ from fleetsvc.lifecycle import (
 from fleetsvc.pagination import Page, PageRequest, make_page
 from fleetsvc.records import MAX_ID, Filters, check_id, list_page, update_record
 from importers.fields import (
-    MAX_YEAR,
-    MIN_YEAR,
     FieldError,
     clean_text,
     normalise_imei,
@@ -46,6 +44,7 @@ from importers.fields import (
     normalise_serial,
     normalise_vrm,
     parse_money,
+    register_date,
 )
 
 MAX_BATCH = 1000
@@ -180,15 +179,6 @@ def _money(value: Any) -> Decimal | None:
     return amount
 
 
-def _register_date(day: dt.date) -> dt.date:
-    """A date the register can hold and compute from: the import files' range (a refresh
-    date 20 years on from 9999-12-31 is no date at all; 9999-12-31 is PostgreSQL's
-    'infinity' to the driver)."""
-    if not MIN_YEAR <= day.year < MAX_YEAR:
-        raise FieldError(f"must be a date from {MIN_YEAR} to {MAX_YEAR - 1}")
-    return day
-
-
 def strict_imei(value: str) -> str:
     """The API is strict: a 15-digit, Luhn-valid IMEI (no check digit is guessed)."""
     imei, warning = normalise_imei(value)
@@ -222,7 +212,7 @@ def asset_fields(
                     raise FieldError(f"a new asset's status must be one of {', '.join(CREATABLE)}")
                 out[key] = value
             elif key in ("delivered_on", "refresh_due_override"):
-                out[key] = None if value is None else _register_date(value)
+                out[key] = None if value is None else register_date(value)
             elif key in ("model_id", "purchase_order_id", "contract_id"):
                 if value is not None and not 1 <= int(value) <= MAX_ID:
                     raise FieldError(f"{key} is not a valid id")

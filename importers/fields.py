@@ -336,6 +336,18 @@ def _full_year(year: str) -> int:
     return number
 
 
+def register_date(day: dt.date) -> dt.date:
+    """A date the register holds: within the years delivery files are held to.
+
+    Beyond them is a typing slip, and the edges are unsafe: asyncpg stores 9999-12-31 and
+    0001-01-01 as PostgreSQL's infinity, and a refresh date a lifecycle after year 9999
+    cannot be read back.
+    """
+    if not MIN_YEAR <= day.year < MAX_YEAR:
+        raise FieldError(f"must be a date from {MIN_YEAR} to {MAX_YEAR - 1}")
+    return day
+
+
 def _make_date(year: int, month: int, day: int, text: str) -> dt.date:
     try:
         made = dt.date(year, month, day)

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from tests import factories
 from tests.conftest import ClientFactory, unique
 
 PROBLEM = "application/problem+json"
@@ -111,3 +112,65 @@ async def test_options_is_not_refused_to_an_admin(
     assert (await (await client_for("auditor")).options("/api/v1/tokens")).status_code == 204
     r = await admin.options("/api/v1/assets/1", headers={"Authorization": "Bearer nope"})
     assert_problem(r, 401)
+
+
+async def test_dates_outside_the_register_years_are_422_not_infinity_or_500(
+    admin: httpx.AsyncClient,
+) -> None:
+    # asyncpg stores date.max (9999-12-31) and date.min (0001-01-01) as PostgreSQL's
+    # infinity, which the asset document then showed as "infinity"; and a delivery in
+    # 9999 plus a 36-month lifecycle made a refresh date Python cannot read (a 500).
+    model = await factories.device_model(lifecycle_months=36)
+    asset = {"model_id": model["id"], "serial_number": unique("DT")}
+    for body, field in [
+        ({**asset, "delivered_on": "9999-12-31"}, "delivered_on"),
+        ({**asset, "delivered_on": "9999-06-01"}, "delivered_on"),
+        ({**asset, "refresh_due_override": "0001-01-01"}, "refresh_due_override"),
+    ]:
+        body_ = assert_problem(await admin.post("/api/v1/assets", json=body), 422)
+        assert [e["field"] for e in body_["errors"]] == [field], body_
+    r = await admin.post(
+        "/api/v1/assets/batch", json={"items": [{**asset, "delivered_on": "9999-12-31"}]}
+    )
+    assert [e["field"] for e in assert_problem(r, 422)["errors"]] == ["items.0.delivered_on"]
+    made = await admin.post("/api/v1/assets", json={**asset, "delivered_on": "2022-11-14"})
+    assert made.status_code == 201, made.text
+    r = await admin.patch(
+        f"/api/v1/assets/{made.json()['id']}", json={"delivered_on": "9999-12-31"}
+    )
+    assert_problem(r, 422)
+    supplier = await factories.supplier()
+    contract = {"reference": unique("C"), "supplier_id": supplier["id"], "kind": "airtime"}
+    r = await admin.post("/api/v1/contracts", json={**contract, "starts_on": "0001-01-01"})
+    assert [e["field"] for e in assert_problem(r, 422)["errors"]] == ["starts_on"]
+    r = await admin.post(
+        "/api/v1/contracts", json={**contract, "starts_on": "2024-01-01", "ends_on": "9999-12-31"}
+    )
+    assert [e["field"] for e in assert_problem(r, 422)["errors"]] == ["ends_on"]
+    c = await factories.contract()
+    r = await admin.post(
+        "/api/v1/purchase-orders",
+        json={"number": unique("PO"), "contract_id": c["id"], "raised_on": "9999-12-31"},
+    )
+    assert [e["field"] for e in assert_problem(r, 422)["errors"]] == ["raised_on"]
+    r = await admin.post(
+        "/api/v1/people",
+        json={
+            "employee_number": unique("E"),
+            "display_name": "A Leaver",
+            "active": False,
+            "left_on": "9999-12-31",
+        },
+    )
+    assert [e["field"] for e in assert_problem(r, 422)["errors"]] == ["left_on"]
+    vehicle = await factories.vehicle()
+    tablet = await factories.asset(model=await factories.device_model("ivma_tablet"))
+    r = await admin.post(
+        f"/api/v1/vehicles/{vehicle['id']}/installs",
+        json={
+            "job_reference": unique("J"),
+            "tablet_id": tablet["id"],
+            "installed_on": "0001-01-01",
+        },
+    )
+    assert [e["field"] for e in assert_problem(r, 422)["errors"]] == ["installed_on"]
