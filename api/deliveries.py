@@ -278,6 +278,15 @@ class MultipartUpload(Operation):
         )
 
 
+@dataclass
+class OptionalBody(Operation):
+    """Litestar documents every request body as required; the commit's is optional."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.request_body, RequestBody):
+            self.request_body.required = False
+
+
 class ImportController(Controller):
     path = "/imports"
     tags = ["delivery imports"]
@@ -369,7 +378,13 @@ class ImportController(Controller):
             headers={"Content-Disposition": f'attachment; filename="rejected-{import_id}.csv"'},
         )
 
-    @post("/{import_id:int}/commit", operation_id="commitImport", opt=IMPORTS, status_code=200)
+    @post(
+        "/{import_id:int}/commit",
+        operation_id="commitImport",
+        opt=IMPORTS,
+        status_code=200,
+        operation_class=OptionalBody,
+    )
     async def commit(
         self,
         import_id: FromPath[int],

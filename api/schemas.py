@@ -15,7 +15,7 @@ from litestar.params import QueryParameter, SkipValidation
 
 from fleetsvc.auth import Actor
 from fleetsvc.errors import BadRequest, FieldProblem, ValidationFailed
-from fleetsvc.pagination import Page, PageRequest, page_request
+from fleetsvc.pagination import MAX_LIMIT, Page, PageRequest, page_request
 from fleetsvc.records import MAX_ID
 
 T = TypeVar("T")
@@ -42,7 +42,13 @@ def page_of(page: Page[Any], convert: Any = None) -> PageOf[Any]:
 
 
 async def provide_page(
-    limit: Annotated[int | None, QueryParameter(description="1–1000, default 100")] = None,
+    limit: Annotated[
+        int | None,
+        # Documented only: page_request checks it, with the message clients see.
+        QueryParameter(
+            description="1–1000, default 100", schema_extra={"minimum": 1, "maximum": MAX_LIMIT}
+        ),
+    ] = None,
     cursor: Annotated[
         str | None, QueryParameter(description="next_cursor of the previous page")
     ] = None,
