@@ -221,9 +221,10 @@ def problem(
 _FIELD_NAMED = re.compile(r"(?P<kind>unknown|missing required) field `(?P<name>[^`]+)`")
 
 
-def msgspec_problem(message: str, prefix: str) -> e.FieldProblem:
+def msgspec_problem(message: str, prefix: str = "") -> e.FieldProblem:
     """A msgspec ValidationError as ``{field, message}``, its path under ``prefix``
-    (``Expected `int`, got `str` - at `$.model_id``` -> ``items.3.model_id``)."""
+    (``Expected `int`, got `str` - at `$.model_id``` -> ``items.3.model_id``); a message
+    with no path names the prefix itself, or ``body``."""
     path = ""
     if " - at `$" in message:
         message, _, where = message.partition(" - at `$")
@@ -234,7 +235,7 @@ def msgspec_problem(message: str, prefix: str) -> e.FieldProblem:
         message = (
             "is not a field this request accepts" if named["kind"] == "unknown" else "is required"
         )
-    return e.FieldProblem(f"{prefix}.{path}" if path else prefix, message)
+    return e.FieldProblem(".".join(part for part in (prefix, path) if part) or "body", message)
 
 
 def _validation_fields(
@@ -256,20 +257,14 @@ def _validation_fields(
             missing = "a JSON request body is required" if key == "data" else "is required"
             out.append(ProblemField(field="body" if key == "data" else key, message=missing))
             continue
-        path = "" if key == "data" else key.replace("[", ".").replace("]", "")
-        # msgspec says "... - at `$.items[0].imei`"; keep the path, drop the prefix.
         if " - at `$" in message:
-            message, _, where = message.partition(" - at `$")
-            path = where.rstrip("`").lstrip(".").replace("[", ".").replace("]", "")
-        named = _FIELD_NAMED.search(message)
-        if named:
-            path = f"{path}.{named['name']}" if path else named["name"]
-            message = (
-                "is not a field this request accepts"
-                if named["kind"] == "unknown"
-                else "is required"
+            # msgspec says "... - at `$.items[0].imei`": the path in the body is the field.
+            found = msgspec_problem(message)
+        else:
+            found = msgspec_problem(
+                message, "" if key == "data" else key.replace("[", ".").replace("]", "")
             )
-        out.append(ProblemField(field=path or "body", message=message))
+        out.append(ProblemField(field=found.field, message=found.message))
     return out
 
 
