@@ -94,6 +94,8 @@ def query_parameters(app: Litestar) -> dict[int, frozenset[str]]:
 
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 _ASCII_INTEGER = re.compile(r"-?[0-9]+")
+# What int() accepts in an ASCII path segment besides digits and a minus sign.
+_LOOSE_INT_CHARACTERS = re.compile(r"[\s+_]")
 
 
 async def check_parameters(request: Request[Any, Any, Any]) -> None:
@@ -104,6 +106,16 @@ async def check_parameters(request: Request[Any, Any, Any]) -> None:
     A query parameter the route does not take is a 422 naming it and the ones it does take:
     ignored, a mistyped filter (``?stauts=deployed``) would answer with the whole list.
     """
+    # This runs before every request: the usual ones (no query string, a path of plain
+    # ASCII ids) take the cheap tests only.
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise ValidationFailed.one(name, "must not contain a NUL character")
+    path = request.scope["path"]
+    if not path.isascii() or _LOOSE_INT_CHARACTERS.search(path):
+        refuse_loose_path_ids(request)
+    if not request.scope.get("query_string"):
+        return
     seen: set[str] = set()
     for name, value in request.query_params.multi_items():
         if "\x00" in name or "\x00" in value:
@@ -111,10 +123,6 @@ async def check_parameters(request: Request[Any, Any, Any]) -> None:
         if name in seen:
             raise ValidationFailed.one(name, "is given more than once")
         seen.add(name)
-    for name, value in request.path_params.items():
-        if isinstance(value, str) and "\x00" in value:
-            raise ValidationFailed.one(name, "must not contain a NUL character")
-    refuse_loose_path_ids(request)
     known = request.app.state.get(QUERY_PARAMETERS, {}).get(id(request.route_handler))
     if known is None:
         return
