@@ -24,7 +24,7 @@ import asyncpg
 import httpx
 import msgspec
 
-from bench.common import bench_database, make_token, peak_rss_mb, print_table, service
+from bench.common import STEADY_STATE, bench_database, make_token, peak_rss_mb, print_table, service
 
 T = TypeVar("T")
 BUSINESS_UNITS = 24
@@ -174,7 +174,7 @@ async def load_assets(
             )
         await conn.copy_records_to_table("asset", records=records, columns=columns)
         done += size
-    await conn.execute("ANALYZE asset")
+    await conn.execute(STEADY_STATE)
 
 
 def median_ms(fn: Callable[[], object], repeat: int) -> float:

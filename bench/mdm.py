@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.common import bench_database, make_token, peak_rss_mb, print_table, service
+from bench.common import STEADY_STATE, bench_database, make_token, peak_rss_mb, print_table, service
 from importers.fields import luhn_check_digit
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
@@ -109,7 +109,7 @@ async def seed_register(url: str, n: int, asset_fillfactor: int | None = None) -
                 "delivered_on",
             ],
         )
-        await conn.execute("ANALYZE")
+        await conn.execute(STEADY_STATE)
     finally:
         await conn.close()
 

@@ -16,6 +16,7 @@ import asyncpg
 import httpx
 
 from bench.common import (
+    STEADY_STATE,
     LoadResult,
     bench_database,
     http_load,
@@ -79,6 +80,7 @@ async def _seed(url: str, n_assets: int) -> dict[str, list[int]]:
                 contract,
                 n_assets,
             )
+        await conn.execute(STEADY_STATE)
     finally:
         await conn.close()
     return {

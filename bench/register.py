@@ -22,6 +22,7 @@ import time
 import asyncpg
 
 from bench.common import (
+    STEADY_STATE,
     bare_service,
     bench_database,
     http_load,
@@ -188,7 +189,7 @@ async def seed(url: str, n_assets: int) -> dict[str, object]:
                 "       JOIN device_model m ON m.id = a.model_id"
                 "       WHERE m.category = 'vehicle_dock') d ON d.n = v.n"
             )
-        await conn.execute("ANALYZE")
+        await conn.execute(STEADY_STATE)
         load_seconds = time.perf_counter() - started
         ids = [r["id"] for r in await conn.fetch("SELECT id FROM asset")]
         imeis = [
