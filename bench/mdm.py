@@ -1,5 +1,6 @@
 """MDM sync at fleet scale: 40,000 handsets in the register, an MDM list of 40,000 devices
-(1% unknown, 2% stale, 1% user mismatches), reconciled by file, by push and again unchanged,
+(1% unknown, 2% stale, 1% user mismatches): a first run by file and by push, a routine run
+(check-ins moved, 5% OS updates) and an unchanged re-run by push,
 then the discrepancy report — next to a raw COPY of the same records into a bare table.
 
     .venv/bin/python -m bench.mdm [--devices 40000] [--batch 1000] [--asset-fillfactor 50]
@@ -114,8 +115,11 @@ async def seed_register(url: str, n: int, asset_fillfactor: int | None = None) -
         await conn.close()
 
 
-def mdm_records(n: int, shift: dt.timedelta = dt.timedelta(0)) -> list[dict[str, Any]]:
-    """The MDM's device list: 1% unknown, 2% stale (60 days), 1% user mismatches."""
+def mdm_records(
+    n: int, shift: dt.timedelta = dt.timedelta(0), updated_every: int = 0
+) -> list[dict[str, Any]]:
+    """The MDM's device list: 1% unknown, 2% stale (60 days), 1% user mismatches; with
+    ``updated_every``, one device in that many has moved to a new OS version."""
     out = []
     for i in range(n):
         unknown = i % 100 == 0
@@ -134,7 +138,7 @@ def mdm_records(n: int, shift: dt.timedelta = dt.timedelta(0)) -> list[dict[str,
                 "lastSyncDateTime": last.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "enrolledDateTime": "2022-12-01T09:00:00Z",
                 "operatingSystem": "Android",
-                "osVersion": "13",
+                "osVersion": "14" if updated_every and i % updated_every == 7 else "13",
                 "manufacturer": "samsung",
                 "model": "SM-A325F",
                 "managedDeviceOwnerType": "company",
@@ -166,6 +170,20 @@ def write_export(records: list[dict[str, Any]], path: Path) -> None:
                     r["phoneNumber"],
                 ]
             )
+
+
+async def forget_mdm(url: str) -> None:
+    """The register as before its first sync again (the events stay: they are append-only)."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "UPDATE asset SET mdm_device_id = NULL, mdm_compliance = NULL,"
+            " mdm_os_version = NULL, mdm_user_upn = NULL WHERE mdm_device_id IS NOT NULL"
+        )
+        await conn.execute("DELETE FROM mdm_device")
+        await conn.execute(STEADY_STATE)
+    finally:
+        await conn.close()
 
 
 async def count_events(url: str) -> int:
@@ -300,17 +318,29 @@ def main() -> None:
         before = asyncio.run(count_events(url))
         seconds, counts = asyncio.run(file_run(export))
         after = asyncio.run(count_events(url))
-        row("file: full run (CSV, in process)", seconds, after - before, floor)
+        row("file: first run, every asset gets its MDM facts (CSV)", seconds, after - before, floor)
 
-        # Every device has synced again an hour later: every asset changes.
-        later = mdm_records(n, shift=dt.timedelta(hours=1))
+        # A routine run: every device has checked in again an hour later, and one in 20
+        # has taken an OS update (its asset changes, with an event).
+        later = mdm_records(n, shift=dt.timedelta(hours=1), updated_every=20)
         with service(url) as base:
             token = make_token(url, "mdm")
+            asyncio.run(forget_mdm(url))
+            before = asyncio.run(count_events(url))
+            seconds, _ = push_run(base, token, records, args.batch)
+            after = asyncio.run(count_events(url))
+            row(
+                f"push: first run, the same ({n // args.batch} × {args.batch} over HTTP)",
+                seconds,
+                after - before,
+                floor,
+            )
+
             before = asyncio.run(count_events(url))
             seconds, push_result = push_run(base, token, later, args.batch)
             after = asyncio.run(count_events(url))
             row(
-                f"push: full run ({n // args.batch} × {args.batch} over HTTP)",
+                f"push: routine run, check-ins + 5% OS updates ({n // args.batch} × {args.batch})",
                 seconds,
                 after - before,
                 floor,

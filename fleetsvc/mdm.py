@@ -562,10 +562,11 @@ async def _close(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
 # --- applying a batch ----------------------------------------------------------------------------
 
 _STAGE_SQL = """
+DROP TABLE IF EXISTS pg_temp.mdm_input;
 DROP TABLE IF EXISTS pg_temp.mdm_stage;
 DROP TABLE IF EXISTS pg_temp.mdm_changed;
-CREATE TEMP TABLE mdm_stage (
-    idx integer PRIMARY KEY,
+CREATE TEMP TABLE mdm_input (
+    idx integer NOT NULL,
     mdm_device_id varchar(64) NOT NULL,
     serial_number varchar(64),
     imei varchar(15),
@@ -579,57 +580,52 @@ CREATE TEMP TABLE mdm_stage (
     manufacturer varchar(100),
     model varchar(100),
     owner_type varchar(32),
-    phone_number varchar(16),
-    -- the matched asset and its MDM facts as they were
-    asset_id integer,
-    old_device_id varchar(64),
-    old_last_seen_at timestamptz,
-    old_compliance varchar(32),
-    old_os_version varchar(64),
-    old_user_upn varchar(254),
-    is_primary boolean NOT NULL DEFAULT false
+    phone_number varchar(16)
 ) ON COMMIT DROP;
 CREATE TEMP TABLE mdm_changed (id integer, before jsonb, after jsonb) ON COMMIT DROP;
 """
 
-# Matching looks each record up by index (a LATERAL per record, so a batch never scans
-# the whole register). Serial first: the same maker's serial wins, another maker's only
-# if no other asset has that serial; then IMEI for records the serial did not match.
+# Each record with the asset it matches and that asset's MDM facts as they were, in one
+# statement: index lookups per record (a LATERAL each, so a batch never scans the whole
+# register). Serial first: the same maker's serial wins, another maker's only if no other
+# asset has that serial; then IMEI for records the serial did not match. The primary record
+# of an asset is its latest one that is not older than what is already held.
 _MATCH_SQL = """
-UPDATE mdm_stage s
-SET asset_id = m.id, old_device_id = m.mdm_device_id, old_last_seen_at = m.mdm_last_seen_at,
-    old_compliance = m.mdm_compliance, old_os_version = m.mdm_os_version,
-    old_user_upn = m.mdm_user_upn
-FROM mdm_stage s2 CROSS JOIN LATERAL (
-    SELECT a.id, a.mdm_device_id, a.mdm_last_seen_at, a.mdm_compliance, a.mdm_os_version,
-           a.mdm_user_upn
-    FROM asset a
-    WHERE a.serial_number = s2.serial_number
-      AND (a.manufacturer = lower(s2.manufacturer)
-           OR NOT EXISTS (SELECT 1 FROM asset b
-                          WHERE b.serial_number = a.serial_number AND b.id <> a.id))
-    ORDER BY (a.manufacturer = lower(s2.manufacturer)) IS TRUE DESC, a.id
-    LIMIT 1
-) m
-WHERE s.idx = s2.idx AND s2.serial_number IS NOT NULL;
-UPDATE mdm_stage s
-SET asset_id = m.id, old_device_id = m.mdm_device_id, old_last_seen_at = m.mdm_last_seen_at,
-    old_compliance = m.mdm_compliance, old_os_version = m.mdm_os_version,
-    old_user_upn = m.mdm_user_upn
-FROM mdm_stage s2 CROSS JOIN LATERAL (
-    SELECT a.id, a.mdm_device_id, a.mdm_last_seen_at, a.mdm_compliance, a.mdm_os_version,
-           a.mdm_user_upn
-    FROM asset a WHERE a.imei = s2.imei
-) m
-WHERE s.idx = s2.idx AND s2.asset_id IS NULL AND s2.imei IS NOT NULL;
-UPDATE mdm_stage s SET is_primary = true
+CREATE TEMP TABLE mdm_stage ON COMMIT DROP AS
+SELECT m.*,
+       m.asset_id IS NOT NULL AND NOT m.older AND row_number() OVER (
+           PARTITION BY m.asset_id, m.older
+           ORDER BY m.last_sync_at DESC NULLS LAST, m.mdm_device_id) = 1 AS is_primary
 FROM (
-    SELECT DISTINCT ON (asset_id) idx FROM mdm_stage
-    WHERE asset_id IS NOT NULL AND (last_sync_at < old_last_seen_at) IS NOT TRUE
-    ORDER BY asset_id, last_sync_at DESC NULLS LAST, mdm_device_id
-) p
-WHERE s.idx = p.idx;
-ANALYZE mdm_stage;
+    SELECT i.*, a.id AS asset_id, a.mdm_device_id AS old_device_id,
+           a.last_seen_at AS old_last_seen_at, a.mdm_compliance AS old_compliance,
+           a.mdm_os_version AS old_os_version, a.mdm_user_upn AS old_user_upn,
+           (i.last_sync_at < a.last_seen_at) IS TRUE AS older
+    FROM mdm_input i
+    LEFT JOIN LATERAL (
+        SELECT x.id FROM asset x
+        WHERE x.serial_number = i.serial_number
+          AND (x.manufacturer = lower(i.manufacturer)
+               OR NOT EXISTS (SELECT 1 FROM asset y
+                              WHERE y.serial_number = x.serial_number AND y.id <> x.id))
+        ORDER BY (x.manufacturer = lower(i.manufacturer)) IS TRUE DESC, x.id
+        LIMIT 1
+    ) by_serial ON i.serial_number IS NOT NULL
+    -- LIMIT 1 (the keys are unique) keeps each a lookup by index per record: without it
+    -- the planner may hash-join the whole asset table for a batch of a thousand.
+    LEFT JOIN LATERAL (
+        SELECT x.id FROM asset x WHERE by_serial.id IS NULL AND x.imei = i.imei LIMIT 1
+    ) by_imei ON true
+    LEFT JOIN LATERAL (
+        SELECT x.id, x.mdm_device_id, md.last_sync_at AS last_seen_at, x.mdm_compliance,
+               x.mdm_os_version, x.mdm_user_upn
+        FROM asset x LEFT JOIN mdm_device md ON md.mdm_device_id = x.mdm_device_id
+        WHERE x.id = COALESCE(by_serial.id, by_imei.id)
+        LIMIT 1
+    ) a ON true
+) m;
+-- For the plans of the statements that join it to asset; the other columns only pass through.
+ANALYZE mdm_stage (asset_id, is_primary, mdm_device_id, old_device_id);
 """
 
 # An MDM device id moves to the asset this batch matched it to: another asset holding it
@@ -642,7 +638,9 @@ WITH freed AS (
         CROSS JOIN LATERAL (
             SELECT x.id FROM asset x WHERE x.mdm_device_id = s.mdm_device_id
         ) h
-        WHERE s.is_primary AND h.id <> s.asset_id
+        -- An asset that holds the id already holds it alone (the id is unique on assets).
+        WHERE s.is_primary AND s.old_device_id IS DISTINCT FROM s.mdm_device_id
+          AND h.id <> s.asset_id
     ) f
     WHERE a.id = f.id
     RETURNING a.id, f.mdm_device_id
@@ -657,9 +655,11 @@ FROM freed
 """
 
 # The fields of an asset the MDM sets: (asset column, staged old value, staged new value).
+# The last check-in is not one: it moves at every sync, and is read from mdm_device (a
+# copy on the asset rewrote every asset row, and every index of it, each run, with an
+# event each time that buried the asset's history).
 _FACTS = (
     ("mdm_device_id", "s.old_device_id", "s.mdm_device_id"),
-    ("mdm_last_seen_at", "s.old_last_seen_at", "s.last_sync_at"),
     ("mdm_compliance", "s.old_compliance", "s.compliance"),
     ("mdm_os_version", "s.old_os_version", "s.os_version"),
     ("mdm_user_upn", "s.old_user_upn", "s.user_upn"),
@@ -748,7 +748,7 @@ async def _apply_records(
         return 0, 0
     await conn.execute(_STAGE_SQL)
     await conn.copy_records_to_table(
-        "mdm_stage",
+        "mdm_input",
         records=[_stage_row(r, i) for i, r in enumerate(records)],
         columns=_STAGE_COLUMNS,
     )
@@ -1124,12 +1124,14 @@ LEFT JOIN business_unit bu ON bu.id = COALESCE(p.business_unit_id, v.business_un
 """
 
 _NOT_SEEN = f"""
-SELECT a.id AS asset_id, a.serial_number, a.imei, a.mdm_device_id, a.mdm_last_seen_at,
+SELECT a.id AS asset_id, a.serial_number, a.imei, a.mdm_device_id,
+       md.last_sync_at AS mdm_last_seen_at,
        a.person_id, i.vehicle_id, bu.code AS business_unit, count(*) OVER () AS total
 FROM asset a JOIN device_model m ON m.id = a.model_id
+LEFT JOIN mdm_device md ON md.mdm_device_id = a.mdm_device_id
 {_UNIT_JOINS}
 {{where}}
-ORDER BY a.mdm_last_seen_at NULLS FIRST, a.id LIMIT {{limit}}
+ORDER BY md.last_sync_at NULLS FIRST, a.id LIMIT {{limit}}
 """
 
 _USER_MISMATCHES = """
@@ -1219,8 +1221,8 @@ async def reconcile(
         f.add("a.status = 'deployed'")
         f.add("m.category = ANY({}::text[])", list(MANAGED_CATEGORIES))
         f.add(
-            "(a.mdm_last_seen_at IS NULL"
-            " OR a.mdm_last_seen_at < {}::timestamptz - make_interval(days => {}))",
+            "(md.last_sync_at IS NULL"
+            " OR md.last_sync_at < {}::timestamptz - make_interval(days => {}))",
             reference,
             stale_days,
         )

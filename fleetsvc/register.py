@@ -53,7 +53,8 @@ MAX_MONEY = Decimal("9999999999.99")  # numeric(12, 2)
 ASSET = "asset"
 
 # One asset with everything a caller needs to act on it, in one query: its
-# model, its SIM, and who or what holds it (a person, or a vehicle install).
+# model, its SIM, who or what holds it (a person, or a vehicle install), and its
+# MDM record (the last check-in lives there: every sync moves it).
 _ASSET_FROM = """
 FROM asset a
 JOIN device_model m ON m.id = a.model_id
@@ -66,7 +67,8 @@ LEFT JOIN LATERAL (
     SELECT i.id, i.vehicle_id FROM install i WHERE i.removed_on IS NULL AND i.dock_id = a.id
     LIMIT 1
 ) h ON true
-LEFT JOIN vehicle v ON v.id = h.vehicle_id"""
+LEFT JOIN vehicle v ON v.id = h.vehicle_id
+LEFT JOIN mdm_device md ON md.mdm_device_id = a.mdm_device_id"""
 
 ASSET_SELECT = f"""
 SELECT a.id, a.model_id, m.manufacturer AS model_manufacturer, m.model_name, m.category,
@@ -76,7 +78,8 @@ SELECT a.id, a.model_id, m.manufacturer AS model_manufacturer, m.model_name, m.c
        s.id AS sim_id, s.iccid, s.msisdn,
        a.purchase_order_id, a.contract_id, a.supplier_order_ref, a.delivery_ref, a.unit_cost,
        a.delivered_on, a.in_service_on, a.refresh_due_on, a.refresh_due_override,
-       a.replacement_cost_override, a.mdm_device_id, a.mdm_last_seen_at, a.mdm_compliance,
+       a.replacement_cost_override, a.mdm_device_id, md.last_sync_at AS mdm_last_seen_at,
+       a.mdm_compliance,
        a.mdm_os_version, a.mdm_user_upn, a.disposal_certificate_ref, a.notes,
        a.version, a.created_at, a.updated_at{_ASSET_FROM}"""
 
@@ -115,7 +118,7 @@ CROSS JOIN LATERAL (
            NULL::varchar AS employee_number, h.vehicle_id, v.vrm, v.fleet_number, h.install_id
 ) AS doc_vehicle
 CROSS JOIN LATERAL (
-    SELECT a.mdm_device_id AS device_id, {_utc_instant("a.mdm_last_seen_at")} AS last_seen_at,
+    SELECT a.mdm_device_id AS device_id, {_utc_instant("md.last_sync_at")} AS last_seen_at,
            a.mdm_compliance AS compliance, a.mdm_os_version AS os_version,
            a.mdm_user_upn AS user_upn
 ) AS doc_mdm

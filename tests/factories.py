@@ -123,7 +123,17 @@ async def asset(model: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any
     }
     if model["category"] == "smartphone" and "imei" not in kw:
         values["imei"] = new_imei()
-    return await insert("asset", **values)
+    # An asset's last check-in is its MDM record's (mdm_device), not a column of its own.
+    last_seen = values.pop("mdm_last_seen_at", None)
+    row = await insert("asset", **values)
+    if last_seen is not None:
+        await insert(
+            "mdm_device",
+            mdm_device_id=row["mdm_device_id"],
+            asset_id=row["id"],
+            last_sync_at=last_seen,
+        )
+    return row
 
 
 async def sim(**kw: Any) -> dict[str, Any]:

@@ -66,7 +66,6 @@ class Asset(Versioned, Table, tablename="asset", help_text="One physical, serial
     )
     replacement_cost_override = Numeric(digits=(12, 2), null=True, default=None)
     mdm_device_id = Varchar(length=64, null=True, default=None, unique=True)
-    mdm_last_seen_at = Timestamptz(null=True, default=None)
     mdm_compliance = Varchar(length=32, null=True, default=None)
     mdm_os_version = Varchar(length=64, null=True, default=None)
     mdm_user_upn = Varchar(length=254, null=True, default=None)

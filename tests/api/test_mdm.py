@@ -121,7 +121,10 @@ async def test_push_matches_by_serial_then_imei_and_records_what_changed(
 
     a = await asset_row(by_serial["id"])
     assert a["mdm_device_id"] == records[0]["id"]
-    assert a["mdm_last_seen_at"] == seen
+    # The last check-in is the MDM record's, shown with the asset.
+    assert (await mdm_device(records[0]["id"]) or {})["last_sync_at"] == seen
+    shown = (await mdm.get(f"/api/v1/assets/{by_serial['id']}")).json()["mdm"]
+    assert shown["last_seen_at"] == iso(seen) and shown["compliance"] == "noncompliant"
     assert a["mdm_compliance"] == "noncompliant"
     assert a["mdm_os_version"] == "13"
     assert a["mdm_user_upn"] == "Officer.One@Force.example"
@@ -132,7 +135,6 @@ async def test_push_matches_by_serial_then_imei_and_records_what_changed(
     [event] = await events_of(by_serial["id"])
     assert event["before"] == {
         "mdm_device_id": None,
-        "mdm_last_seen_at": None,
         "mdm_compliance": None,
         "mdm_os_version": None,
         "mdm_user_upn": None,
@@ -349,7 +351,7 @@ async def test_a_failing_batch_applies_nothing(
 
     # The asset update that ran before the failure was rolled back with the rest.
     row = await asset_row(a["id"])
-    assert row["mdm_device_id"] is None and row["mdm_last_seen_at"] is None
+    assert row["mdm_device_id"] is None
     assert await mdm_device(record["id"]) is None
     assert (await mdm.get(f"/api/v1/mdm/runs/{run_id}")).status_code == 404
     assert await events_of(a["id"]) == []
@@ -417,3 +419,28 @@ async def test_roles(client_for: ClientFactory, anon: httpx.AsyncClient) -> None
         assert (await c.get("/api/v1/mdm/runs?limit=1")).status_code == 200, role
     assert (await anon.post("/api/v1/mdm/sync", json={})).status_code == 401
     assert (await anon.get("/api/v1/mdm/discrepancies")).status_code == 401
+
+
+async def test_a_check_in_alone_is_recorded_without_rewriting_the_asset(
+    client_for: ClientFactory,
+) -> None:
+    """Every sync moves nearly every device's last check-in: it is the MDM record's, shown
+    with the asset, and neither rewrites the asset's row nor adds to its history."""
+    mdm = await client_for("mdm")
+    asset = await factories.asset()
+    record = graph_record(serial=asset["serial_number"], last_sync=NOW - dt.timedelta(hours=5))
+    assert (await push(mdm, unique("run-"), 1, [record])).status_code == 200
+    async with connection() as conn:
+        xmin = await conn.fetchval("SELECT xmin::text FROM asset WHERE id = $1", asset["id"])
+    events = await events_of(asset["id"])
+
+    later = {**record, "lastSyncDateTime": iso(NOW - dt.timedelta(hours=1))}
+    r = await push(mdm, unique("run-"), 1, [later])
+    assert r.status_code == 200 and r.json()["counts"]["changed"] == 0, r.text
+    async with connection() as conn:
+        assert (
+            await conn.fetchval("SELECT xmin::text FROM asset WHERE id = $1", asset["id"]) == xmin
+        )
+    assert await events_of(asset["id"]) == events
+    shown = (await mdm.get(f"/api/v1/assets/{asset['id']}")).json()["mdm"]
+    assert shown["last_seen_at"] == later["lastSyncDateTime"]

@@ -189,7 +189,11 @@ async def test_sync_from_csv_export(app: object, tmp_path: Path) -> None:
     assert issue.index == 5 and issue.field == "IMEI"  # row 5 as the spreadsheet shows it
     a = await asset_row(by_serial["id"])
     assert a["mdm_device_id"] == rows[0]["Device ID"] and a["mdm_compliance"] == "noncompliant"
-    assert a["mdm_last_seen_at"] == dt.datetime(2026, 10, 21, 20, 35, tzinfo=dt.UTC)
+    async with connection() as conn:
+        last_seen = await conn.fetchval(
+            "SELECT last_sync_at FROM mdm_device WHERE mdm_device_id = $1", rows[0]["Device ID"]
+        )
+    assert last_seen == dt.datetime(2026, 10, 21, 20, 35, tzinfo=dt.UTC)
     assert (await asset_row(by_imei["id"]))["mdm_device_id"] == rows[1]["Device ID"]
 
     # The same export again: nothing changes.
