@@ -744,6 +744,10 @@ async def load_demo(
 
     async with transaction() as conn:
         say("issuing handsets")
+        # The people and assets were bulk-loaded moments ago: without statistics the planner
+        # pairs phones with holders by nested loop (40,000 x 43,000 rows, minutes), or not,
+        # depending on whether autovacuum has been by yet.
+        await conn.execute("ANALYZE asset, person")
         summary.counts["handsets issued"] = await issue_handsets(
             conn,
             actor,
