@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO, Final, Literal
+from typing import Any, BinaryIO, Final, Literal
 
 from importers.fields import (
     CELL,
@@ -79,10 +79,16 @@ class _Column:
     convert: Converter
     options: Mapping[str, str]
 
-    def step(self) -> tuple[int, str, bool, int, Callable[..., object], _Column]:
+    def step(self) -> _Step:
         """What the per-row loop needs, as one tuple (unpacked, not looked up, per cell)."""
         mode, parse = DIRECT_PARSERS.get(self.spec.parser, (GENERIC, self.convert))
-        return self.index, self.spec.name, self.spec.required_value, mode, parse, self
+        return self.index, self.spec.name, self.spec.required_value, mode, parse, self, [None]
+
+
+# The per-row loop's view of a column: position, field, required, parser mode, parser, the
+# column, and the column's last converted cell: [text, value, warning] (a parser is a pure
+# function of the text, and a delivery file repeats most of its columns row after row).
+_Step = tuple[int, str, bool, int, Callable[..., object], _Column, list[Any]]
 
 
 class ParsedFile:
@@ -397,7 +403,7 @@ def _truncate(text: str) -> str:
 
 def _parse_row(
     raw: RawRow,
-    steps: list[tuple[int, str, bool, int, Callable[..., object], _Column]],
+    steps: list[_Step],
     values: dict[str, object],
     max_cell_chars: int,
 ) -> ParsedRow:
@@ -408,7 +414,7 @@ def _parse_row(
     errors = row.errors
     cells = raw.cells
     width = len(cells)
-    for index, name, required, mode, parse, column in steps:
+    for index, name, required, mode, parse, column, last in steps:
         cell = cells[index] if index < width else None
         text = cell if type(cell) is str else cell_text(cell)
         # raw is for re-downloading rejected rows; a huge cell is kept only up to the limit.
@@ -422,19 +428,26 @@ def _parse_row(
             if required:
                 errors.append(_issue(number, column, text, "a value is required", "error"))
             continue
-        warning: str | None = None
-        try:
-            if mode == TEXT:
-                value = parse(text)
-            elif mode == CELL:
-                value = parse(cell)
-            elif mode == PAIR:
-                value, warning = parse(text)  # type: ignore[misc]
-            else:
-                value, warning = parse(cell, text, column.options)  # type: ignore[misc]
-        except FieldError as exc:
-            errors.append(_issue(number, column, text, exc.message, "error"))
-            continue
+        if text is cell and text == last[0]:
+            # The same text as the column's previous cell: the same value (and warning).
+            value = last[1]
+            warning = last[2]
+        else:
+            warning = None
+            try:
+                if mode == TEXT:
+                    value = parse(text)
+                elif mode == CELL:
+                    value = parse(cell)
+                elif mode == PAIR:
+                    value, warning = parse(text)  # type: ignore[misc]
+                else:
+                    value, warning = parse(cell, text, column.options)  # type: ignore[misc]
+            except FieldError as exc:
+                errors.append(_issue(number, column, text, exc.message, "error"))
+                continue
+            if text is cell:
+                last[:] = text, value, warning
         values[name] = value
         if warning is not None:
             row.warnings.append(_issue(number, column, text, warning, "warning"))

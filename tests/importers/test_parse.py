@@ -460,6 +460,35 @@ def test_duplicate_rows_are_both_yielded_for_the_service_to_deduplicate() -> Non
     assert rows[0].values == rows[1].values
 
 
+def test_a_cell_repeated_row_after_row_reads_as_it_does_alone() -> None:
+    # A column's value is reused while its text repeats (the parser is not called again):
+    # its warning is repeated, an error is never taken for a value, and a change is read.
+    def row(date: str, imei: str) -> str:
+        return vodafone_row(imei).replace("14/11/2022", date, 1)
+
+    lines = [
+        row("14/11/2022", "35209900176148"),
+        row("14/11/2022", "35209900176148"),
+        row("31/02/2022", "352099001761481"),
+        row("31/02/2022", "352099001761481"),
+        row("15/11/2022", "3.52099E+14"),
+        row("15/11/2022", "35209900176148"),
+    ]
+    _, rows = parse([VODAFONE_HEADER, *lines])
+    alone = [parse([VODAFONE_HEADER, line])[1][0] for line in lines]
+    for together, single in zip(rows, alone, strict=True):
+        assert together.values == single.values and together.raw == single.raw
+        assert [(i.column, i.value, i.message) for i in together.errors] == [
+            (i.column, i.value, i.message) for i in single.errors
+        ]
+        assert [(i.column, i.value, i.message) for i in together.warnings] == [
+            (i.column, i.value, i.message) for i in single.warnings
+        ]
+    assert [len(r.warnings) for r in rows] == [1, 1, 0, 0, 0, 1]
+    assert [len(r.errors) for r in rows] == [0, 0, 1, 1, 1, 0]
+    assert rows[5].values["delivered_on"] == dt.date(2022, 11, 15)
+
+
 # --- quirk 10: hostile content -------------------------------------------------------------------
 
 
