@@ -268,7 +268,8 @@ class _Stager:
             row.row,
             ok,
             _json.encode(issues).decode() if issues else None,
-            cells,
+            # One JSON array: as a text[] the driver would encode cell by cell, under the GIL.
+            _json.encode(cells).decode(),
             *map(values.get, self.staged),
         )
 

@@ -636,7 +636,7 @@ SELECT $1, u.row_number, u.severity, u.column_name, left(u.value, 200), u.messag
     UNION ALL
     SELECT p.row_number,
            CASE WHEN p.outcome IN ('rejected', 'conflict') THEN 'error' ELSE 'warning' END,
-           $4::jsonb->>p.issue_field, s.cells[array_position($5::text[], p.issue_field)],
+           $4::jsonb->>p.issue_field, s.cells->>(array_position($5::text[], p.issue_field) - 1),
            p.message, 1, 1
     FROM import_plan p JOIN import_staged_row s
       ON s.import_id = $1 AND s.row_number = p.row_number
@@ -647,7 +647,9 @@ ORDER BY u.part, u.row_number, u.sub
 
 WRITE_REJECTED: Final = """
 INSERT INTO import_rejected_row (import_id, row_number, cells)
-SELECT $1, s.row_number, jsonb_object($2::text[], s.cells)
+SELECT $1, s.row_number,
+       jsonb_object($2::text[], ARRAY(SELECT c.cell FROM jsonb_array_elements_text(s.cells)
+                                      WITH ORDINALITY AS c(cell, n) ORDER BY c.n))
 FROM import_plan p JOIN import_staged_row s ON s.import_id = $1 AND s.row_number = p.row_number
 WHERE p.outcome IN ('rejected', 'conflict')
 ORDER BY s.row_number

@@ -822,6 +822,27 @@ async def test_huge_cells_control_characters_and_formulas(client_for: ClientFact
     assert rows[1]["MSISDN"].startswith("0")
 
 
+async def test_staged_cells_come_back_exactly_in_issues_and_rejected_csv(
+    client_for: ClientFactory,
+) -> None:
+    # The staged cells travel as one JSON array: quotes, backslashes, braces, commas, accents
+    # and a control character come back as uploaded, as the issue's value and in rejected.csv.
+    stores = await client_for("stores")
+    o = await order()
+    tricky = 'Galaxy "A32" \\ back\\slash, {"a": [1]} – £289 édition \u2028 ✓'
+    unknown_po = handset(o, **{"Customer PO": 'NO-PO "\\"', "Product Description": tricky})
+    control = handset(o, **{"Delivery Note": "DN\x07\\1", "Product Description": tricky})
+    body = (await upload(stores, csv_bytes([unknown_po, control]), mode="commit")).json()
+    assert body["status"] == "rejected" and body["counts"]["rejected"] == 2, body
+    errors = {e["row"]: e for e in await issues(stores, body["id"], "rejected")}
+    assert (errors[2]["column"], errors[2]["value"]) == ("Customer PO", 'NO-PO "\\"')
+    assert (errors[3]["column"], errors[3]["value"]) == ("Delivery Note", "DN\x07\\1")
+    csv_text = (await stores.get(f"/api/v1/imports/{body['id']}/rejected.csv")).text
+    rows = rejected_rows(csv_text)
+    for sent, got in zip((unknown_po, control), rows, strict=True):
+        assert {h: got[h] for h in VF_HEADER} == sent
+
+
 # --- lists, rows, roles -----------------------------------------------------------------------
 
 
