@@ -10,7 +10,7 @@ converted in place.
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-ID = "2026-11-22T05:12:41:000000"
+ID = "2026-12-01T22:40:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "imports: staged cells as one jsonb array"
 
