@@ -103,6 +103,21 @@ def handset(o: dict[str, Any], **kw: str) -> dict[str, str]:
     return row
 
 
+def licence_row(o: dict[str, Any], key: str, order_ref: str, seats: str) -> dict[str, str]:
+    """A CDW licence line: a key and a seat count, no serial."""
+    return {
+        "CDW Order #": order_ref,
+        "Customer PO #": o["po"]["number"],
+        "Ship Date": "22/11/2021",
+        "Manufacturer": "Absolute",
+        "Mfr Part #": "NM-MOB-STD",
+        "Description": "NetMotion Mobility Standard licence",
+        "Qty Shipped": seats,
+        "Unit Price (GBP)": "£41.00",
+        "Licence Key": key,
+    }
+
+
 def csv_bytes(
     rows: list[dict[str, str]],
     header: list[str] | None = None,
@@ -378,17 +393,7 @@ async def test_licence_line_already_added_with_another_seat_count_is_a_conflict(
     key = unique("NMX-")
 
     def licence(seats: str) -> dict[str, str]:
-        return {
-            "CDW Order #": "CDW9",
-            "Customer PO #": o["po"]["number"],
-            "Ship Date": "22/11/2021",
-            "Manufacturer": "Absolute",
-            "Mfr Part #": "NM-MOB-STD",
-            "Description": "NetMotion Mobility Standard licence",
-            "Qty Shipped": seats,
-            "Unit Price (GBP)": "£41.00",
-            "Licence Key": key,
-        }
+        return licence_row(o, key, "CDW9", seats)
 
     body = (
         await upload(stores, csv_bytes([licence("250")], CDW_HEADER), "cdw-asn", mode="commit")
@@ -594,17 +599,7 @@ async def test_cdw_licence_rows_create_then_top_up_a_pool_once(
     key = unique("NMX-")
 
     def licence(order_ref: str, seats: str) -> dict[str, str]:
-        return {
-            "CDW Order #": order_ref,
-            "Customer PO #": o["po"]["number"],
-            "Ship Date": "22/11/2021",
-            "Manufacturer": "Absolute",
-            "Mfr Part #": "NM-MOB-STD",
-            "Description": "NetMotion Mobility Standard licence",
-            "Qty Shipped": seats,
-            "Unit Price (GBP)": "£41.00",
-            "Licence Key": key,
-        }
+        return licence_row(o, key, order_ref, seats)
 
     first = csv_bytes([licence("CDW1", "250")], CDW_HEADER)
     body = (await upload(stores, first, "cdw-asn", mode="commit")).json()
