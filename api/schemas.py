@@ -82,6 +82,10 @@ def with_etag(body: Any, version: int, status_code: int = 200) -> Response[Any]:
     return Response(body, status_code=status_code, headers={"ETag": etag(version)})
 
 
+# Where the app keeps query_parameters(app) for check_parameters.
+QUERY_PARAMETERS = "query_parameters"
+
+
 def query_parameters(app: Litestar) -> dict[int, frozenset[str]]:
     """Each route handler's query parameter names (its own and its dependencies'), by the
     handler's id: what ``check_parameters`` compares a request's names with."""
@@ -135,10 +139,6 @@ async def check_parameters(request: Request[Any, Any, Any]) -> None:
                 for name in unknown
             ]
         )
-
-
-# Where the app keeps query_parameters(app) for check_parameters.
-QUERY_PARAMETERS = "query_parameters"
 
 
 def refuse_loose_path_ids(request: Request[Any, Any, Any]) -> None:
