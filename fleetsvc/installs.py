@@ -17,6 +17,7 @@ from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed, 
 from fleetsvc.lifecycle import INSTALLABLE, Category, Status, check_move
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import MAX_ID, Filters, check_id, get_record, list_page
+from fleetsvc.reference import Problems, contract_of_kind
 from fleetsvc.register import apply_move, close_install, lock_asset
 from importers.fields import FieldError, clean_text, register_date
 
@@ -145,23 +146,12 @@ async def create_install(
     problems = _kit_problems(kit, "tablet_id", tablet_id, Category.IVMA_TABLET)
     if dock_id is not None:
         problems += _kit_problems(kit, "dock_id", dock_id, Category.VEHICLE_DOCK)
-    if installer_contract_id is not None:
-        # The finance forecasts charge fitted kit to this contract's per-device charges.
-        kind = await conn.fetchval("SELECT kind FROM contract WHERE id = $1", installer_contract_id)
-        if kind is None:
-            problems.append(
-                FieldProblem(
-                    "installer_contract_id", f"no contract with id {installer_contract_id}"
-                )
-            )
-        elif kind != "installation":
-            problems.append(
-                FieldProblem(
-                    "installer_contract_id",
-                    f"contract {installer_contract_id} is {a_or_an(kind)} contract,"
-                    " not an installation one",
-                )
-            )
+    # The finance forecasts charge fitted kit to this contract's per-device charges.
+    contract = Problems()
+    await contract_of_kind(
+        conn, contract, "installer_contract_id", installer_contract_id, "installation"
+    )
+    problems += contract.items
     if problems:
         raise ValidationFailed(problems)
     await _check_kit_free(conn, kit[tablet_id], "tablet_id")

@@ -19,7 +19,7 @@ import asyncpg
 from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.conflicts import unique_conflicts
-from fleetsvc.errors import FieldProblem, StaleVersion, ValidationFailed
+from fleetsvc.errors import FieldProblem, StaleVersion, ValidationFailed, a_or_an
 from fleetsvc.records import MAX_ID, check_id, get_record
 from importers.fields import FieldError, register_date
 
@@ -120,6 +120,23 @@ async def existing_id(
     ):
         problems.add(field, f"no {label} with id {value}")
     return value
+
+
+async def contract_of_kind(
+    conn: asyncpg.Connection, problems: Problems, field: str, contract_id: int | None, kind: str
+) -> None:
+    """A reference to a contract of one kind (a SIM's airtime contract, an install's
+    installation contract): one that exists, and is of that kind."""
+    if contract_id is None:
+        return
+    found = await conn.fetchval("SELECT kind FROM contract WHERE id = $1", contract_id)
+    if found is None:
+        problems.add(field, f"no contract with id {contract_id}")
+    elif found != kind:
+        problems.add(
+            field,
+            f"contract {contract_id} is {a_or_an(found)} contract, not {a_or_an(kind)} one",
+        )
 
 
 def like_pattern(q: str, *, prefix: bool = False) -> str:

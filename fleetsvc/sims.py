@@ -32,6 +32,7 @@ from fleetsvc.records import (
     list_page,
     update_record,
 )
+from fleetsvc.reference import Problems, contract_of_kind
 from importers.fields import FieldError, normalise_iccid, normalise_msisdn
 
 SIM = "sim"
@@ -65,15 +66,9 @@ def sim_fields(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def _check_airtime_contract(conn: asyncpg.Connection, contract_id: int | None) -> None:
-    if contract_id is None:
-        return
-    kind = await conn.fetchval("SELECT kind FROM contract WHERE id = $1", contract_id)
-    if kind is None:
-        raise ValidationFailed.one("contract_id", f"no contract with id {contract_id}")
-    if kind != "airtime":
-        raise ValidationFailed.one(
-            "contract_id", f"contract {contract_id} is {a_or_an(kind)} contract, not an airtime one"
-        )
+    p = Problems()
+    await contract_of_kind(conn, p, "contract_id", contract_id, "airtime")
+    p.raise_if_any()
 
 
 async def create_sim(
