@@ -13,9 +13,10 @@ from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from db.engine import pool
-from fleetsvc.auth import Actor, Role, verify_token
+from fleetsvc.auth import Actor, verify_token
 from fleetsvc.errors import Forbidden, NotAuthenticated
 from fleetsvc.settings import get_settings
+from fleetsvc.vocabulary import Role
 
 
 def roles(*names: str) -> dict[str, Any]:

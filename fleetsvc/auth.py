@@ -13,18 +13,7 @@ import asyncpg
 from fleetsvc import audit
 from fleetsvc.conflicts import unique_conflicts
 from fleetsvc.errors import FieldProblem, NotFound, ValidationFailed
-
-
-class Role:
-    ADMIN = "admin"
-    ENGINEER = "engineer"
-    STORES = "stores"
-    FINANCE = "finance"
-    MDM = "mdm"
-    AUDITOR = "auditor"
-
-    ALL = (ADMIN, ENGINEER, STORES, FINANCE, MDM, AUDITOR)
-
+from fleetsvc.vocabulary import Role
 
 TOKEN_PREFIX = "fsv_"  # noqa: S105 - a prefix that makes leaked tokens easy to scan for
 
@@ -65,8 +54,8 @@ def _check(name: str, role: str) -> None:
         problems.append(("name", "a token needs a name of 1 to 100 characters"))
     elif not name.isprintable():
         problems.append(("name", "a token name must not contain control characters"))
-    if role not in Role.ALL:
-        problems.append(("role", f"role must be one of {', '.join(Role.ALL)}"))
+    if not Role.has(role):
+        problems.append(("role", f"role must be one of {Role.listed()}"))
     if problems:
         raise ValidationFailed(FieldProblem(f, m) for f, m in problems)
 

@@ -29,10 +29,10 @@ from fleetsvc.reference import (
     money,
     text,
 )
+from fleetsvc.vocabulary import Category
 
 TABLE = "device_model"
 ENTITY = "device_model"
-CATEGORIES = ("smartphone", "ivma_tablet", "vehicle_dock", "tablet", "accessory")
 MAX_LIST = 100  # part numbers or aliases on one model
 _SPACES = re.compile(r"\s+")
 
@@ -71,7 +71,7 @@ def _check(values: Mapping[str, Any]) -> dict[str, Any]:
     if "model_name" in out:
         out["model_name"] = _SPACES.sub(" ", text(p, "model_name", out["model_name"], max_len=200))
     if "category" in out:
-        choice(p, "category", out["category"], CATEGORIES)
+        choice(p, "category", out["category"], Category)
     months = out.get("lifecycle_months")
     if months is not None and not 1 <= months <= 240:
         p.add("lifecycle_months", "lifecycle_months must be from 1 to 240 (or null)")
@@ -316,7 +316,7 @@ async def list_models(
 ) -> Page[asyncpg.Record]:
     f = Filters()
     if category is not None:
-        f.add("m.category = {}", filter_choice("category", category, CATEGORIES))
+        f.add("m.category = {}", filter_choice("category", category, Category))
     if manufacturer is not None:
         f.add("lower(m.manufacturer) = {}", manufacturer_key(manufacturer))
     if part_number is not None:

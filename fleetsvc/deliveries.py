@@ -34,12 +34,12 @@ from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import Filters, check_id, list_page
 from fleetsvc.reference import filter_choice
 from fleetsvc.settings import get_settings
+from fleetsvc.vocabulary import ImportRowStatus, ImportStatus, IssueSeverity
 from importers import FileRejected, ParsedFile, ParsedRow, Profile, ProfileError, parse_file
 from importers import get_profile as find_profile
 
 BATCH_ROWS: Final = 5_000
 MODES: Final = ("preview", "commit")
-IMPORT_STATUSES: Final = ("running", "previewed", "committed", "rejected", "failed")
 ENTITY: Final = "delivery_import"
 MDM_MESSAGE: Final = (
     "intune-devices files are not delivery imports: use `fleetsvc mdm sync --file` "
@@ -590,7 +590,7 @@ async def list_imports(
 ) -> Page[asyncpg.Record]:
     f = Filters()
     if status is not None:
-        f.add("status = {}", filter_choice("status", status, IMPORT_STATUSES))
+        f.add("status = {}", filter_choice("status", status, ImportStatus))
     if profile is not None:
         f.add("profile = {}", profile)
     if sha256 is not None:
@@ -598,7 +598,11 @@ async def list_imports(
     return await list_page(conn, f"SELECT {IMPORT_COLUMNS} FROM delivery_import", f, page)
 
 
-ISSUE_STATUSES: Final = {"rejected": "error", "warning": "warning"}
+# The rows filter, in the users' words, and the severity it reads.
+ISSUE_STATUSES: Final = {
+    ImportRowStatus.REJECTED: IssueSeverity.ERROR,
+    ImportRowStatus.WARNING: IssueSeverity.WARNING,
+}
 
 
 async def list_issues(
@@ -609,9 +613,9 @@ async def list_issues(
     f = Filters()
     f.add("import_id = {}", import_id)
     if status is not None:
-        if status not in ISSUE_STATUSES:
+        if not ImportRowStatus.has(status):
             raise ValidationFailed.one("status", "status must be rejected or warning")
-        f.add("severity = {}", ISSUE_STATUSES[status])
+        f.add("severity = {}", ISSUE_STATUSES[ImportRowStatus(status)])
     return await list_page(
         conn,
         "SELECT id, row_number, severity, column_name, value, message FROM import_issue",

@@ -32,16 +32,13 @@ from fleetsvc.fiscal import (
     parse_fy,
 )
 from fleetsvc.spreadsheets import XLSX_MEDIA_TYPE, Cell, ChartSpec, Column, Sheet, workbook_bytes
+from fleetsvc.vocabulary import LEFT_ESTATE, ForecastGroup, OutputFormat
 
-GROUP_BY = ("model", "category", "contract", "business_unit")
-FORMATS = ("json", "csv", "xlsx")
 MAX_YEARS = 20
 DEFAULT_YEARS = 5
 # The last financial year a forecast can reach: 9998/99 ends on 31 March 9999, and the
 # day after a horizon must still be a date.
 LAST_YEAR = 9998
-# Statuses of devices that have left the estate and will not be refreshed.
-LEFT_ESTATE = ("disposed", "lost", "stolen", "retired")
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
@@ -115,8 +112,8 @@ def forecast_params(
             )
         )
     dim = "model" if group_by is None else group_by.strip()
-    if dim not in GROUP_BY:
-        problems.append(FieldProblem("group_by", "one of " + ", ".join(GROUP_BY)))
+    if not ForecastGroup.has(dim):
+        problems.append(FieldProblem("group_by", "one of " + ForecastGroup.listed()))
     if problems:
         raise ValidationFailed(problems)
     return ForecastParams(first, n, dim)
@@ -126,8 +123,8 @@ def output_format(fmt: str | None, accept: str | None = None) -> str:
     """``format=`` wins; else ``Accept: text/csv`` or the XLSX type; else JSON."""
     if fmt is not None:
         value = fmt.strip().lower()
-        if value not in FORMATS:
-            raise ValidationFailed.one("format", "one of " + ", ".join(FORMATS))
+        if not OutputFormat.has(value):
+            raise ValidationFailed.one("format", "one of " + OutputFormat.listed())
         return value
     accept = (accept or "").lower()
     if "text/csv" in accept:

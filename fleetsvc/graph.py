@@ -30,11 +30,11 @@ from fleetsvc.mdm import (
     PULL_BATCH,
     ManagedDevice,
     Run,
-    RunSource,
     chunk_devices,
     new_run_key,
     run_job,
 )
+from fleetsvc.vocabulary import MdmRunSource
 
 log = get_logger("fleetsvc.graph")
 
@@ -319,9 +319,9 @@ async def pull(
     A pull that fails part way leaves the run failed: the batches already applied stay,
     the records of the unfinished batch are not applied, nothing is marked unseen.
     """
-    key = run_key or new_run_key(RunSource.PULL)
+    key = run_key or new_run_key(MdmRunSource.PULL)
     async with client or GraphClient(config) as g:
         run = await run_job(
-            actor, key, RunSource.PULL, chunk_devices(g.managed_devices(), batch_size)
+            actor, key, MdmRunSource.PULL, chunk_devices(g.managed_devices(), batch_size)
         )
         return run, g.stats

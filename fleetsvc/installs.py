@@ -14,15 +14,15 @@ from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.conflicts import unique_conflicts
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed, a_or_an
-from fleetsvc.lifecycle import INSTALLABLE, Category, Status, check_move
+from fleetsvc.lifecycle import check_move
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import MAX_ID, Filters, check_id, get_record, list_page
 from fleetsvc.reference import Problems, contract_of_kind
 from fleetsvc.register import apply_move, close_install, lock_asset
+from fleetsvc.vocabulary import INSTALLABLE, AssetStatus, Category, RemovalReason
 from importers.fields import FieldError, clean_text, register_date
 
 INSTALL = "install"
-REMOVAL_REASONS = ("recovered", "vehicle_decommissioned", "faulty")
 
 
 async def get_install(conn: asyncpg.Connection, install_id: int) -> asyncpg.Record:
@@ -71,7 +71,7 @@ async def _check_kit_free(conn: asyncpg.Connection, asset: asyncpg.Record, field
             existing_id=fitted["id"],
             field=field,
         )
-    check_move(asset["status"], Status.DEPLOYED)
+    check_move(asset["status"], AssetStatus.DEPLOYED)
 
 
 async def create_install(
@@ -182,7 +182,7 @@ async def create_install(
                 conn,
                 actor,
                 kit[asset_id],
-                Status.DEPLOYED,
+                AssetStatus.DEPLOYED,
                 reason,
                 service_start=installed_on,
                 holder=holder,
@@ -199,8 +199,8 @@ async def remove_install(
     removed_on: dt.date | None = None,
 ) -> asyncpg.Record:
     """End an install; the kit returns to stores (or to repair when it is faulty)."""
-    if reason not in REMOVAL_REASONS:
-        raise ValidationFailed.one("reason", f"reason must be one of {', '.join(REMOVAL_REASONS)}")
+    if not RemovalReason.has(reason):
+        raise ValidationFailed.one("reason", f"reason must be one of {RemovalReason.listed()}")
     install = await get_install(conn, install_id)
     if install["removed_on"] is not None:
         raise Conflict(
@@ -217,9 +217,9 @@ async def remove_install(
         for asset_id in sorted(i for i in (install["tablet_id"], install["dock_id"]) if i)
     ]
     closed = await close_install(conn, actor, install_id, reason, removed_on)
-    to = Status.IN_REPAIR if reason == "faulty" else Status.IN_STOCK
+    to = AssetStatus.IN_REPAIR if reason == RemovalReason.FAULTY else AssetStatus.IN_STOCK
     for asset in kit:
-        if asset["status"] == Status.DEPLOYED:
+        if asset["status"] == AssetStatus.DEPLOYED:
             await apply_move(
                 conn,
                 actor,

@@ -7,86 +7,43 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from fleetsvc.errors import FieldProblem, TransitionRefused, ValidationFailed
-
-
-class Status:
-    IN_STOCK = "in_stock"
-    STAGING = "staging"
-    DEPLOYED = "deployed"
-    IN_REPAIR = "in_repair"
-    REBUILD = "rebuild"
-    LOST = "lost"
-    STOLEN = "stolen"
-    RETIRED = "retired"
-    DISPOSED = "disposed"
-
-    ALL = (
-        IN_STOCK,
-        STAGING,
-        DEPLOYED,
-        IN_REPAIR,
-        REBUILD,
-        LOST,
-        STOLEN,
-        RETIRED,
-        DISPOSED,
-    )
-
-
-class Category:
-    SMARTPHONE = "smartphone"
-    IVMA_TABLET = "ivma_tablet"
-    VEHICLE_DOCK = "vehicle_dock"
-    TABLET = "tablet"
-    ACCESSORY = "accessory"
-
-    ALL = (SMARTPHONE, IVMA_TABLET, VEHICLE_DOCK, TABLET, ACCESSORY)
-    # Kit that is deployed by fitting it in a vehicle (an install), not by issue to a person.
-    VEHICLE_KIT = (IVMA_TABLET, VEHICLE_DOCK)
-    # Devices that take a SIM.
-    TAKES_SIM = (SMARTPHONE, IVMA_TABLET, TABLET)
-
+from fleetsvc.vocabulary import VEHICLE_KIT, AssetStatus
 
 # DESIGN.md "Asset lifecycle": the only statement of which moves are allowed.
-TRANSITIONS: Mapping[str, tuple[str, ...]] = {
-    Status.IN_STOCK: (
-        Status.STAGING,
-        Status.DEPLOYED,
-        Status.IN_REPAIR,
-        Status.REBUILD,
-        Status.LOST,
-        Status.RETIRED,
+TRANSITIONS: Mapping[str, tuple[AssetStatus, ...]] = {
+    AssetStatus.IN_STOCK: (
+        AssetStatus.STAGING,
+        AssetStatus.DEPLOYED,
+        AssetStatus.IN_REPAIR,
+        AssetStatus.REBUILD,
+        AssetStatus.LOST,
+        AssetStatus.RETIRED,
     ),
-    Status.STAGING: (Status.IN_STOCK, Status.DEPLOYED, Status.IN_REPAIR),
-    Status.DEPLOYED: (
-        Status.IN_STOCK,
-        Status.IN_REPAIR,
-        Status.REBUILD,
-        Status.LOST,
-        Status.STOLEN,
+    AssetStatus.STAGING: (AssetStatus.IN_STOCK, AssetStatus.DEPLOYED, AssetStatus.IN_REPAIR),
+    AssetStatus.DEPLOYED: (
+        AssetStatus.IN_STOCK,
+        AssetStatus.IN_REPAIR,
+        AssetStatus.REBUILD,
+        AssetStatus.LOST,
+        AssetStatus.STOLEN,
     ),
-    Status.IN_REPAIR: (Status.IN_STOCK, Status.REBUILD, Status.RETIRED),
-    Status.REBUILD: (Status.IN_STOCK, Status.RETIRED),
-    Status.LOST: (Status.IN_STOCK, Status.RETIRED),
-    Status.STOLEN: (Status.IN_STOCK, Status.RETIRED),
-    Status.RETIRED: (Status.IN_STOCK, Status.DISPOSED),
-    Status.DISPOSED: (),
+    AssetStatus.IN_REPAIR: (AssetStatus.IN_STOCK, AssetStatus.REBUILD, AssetStatus.RETIRED),
+    AssetStatus.REBUILD: (AssetStatus.IN_STOCK, AssetStatus.RETIRED),
+    AssetStatus.LOST: (AssetStatus.IN_STOCK, AssetStatus.RETIRED),
+    AssetStatus.STOLEN: (AssetStatus.IN_STOCK, AssetStatus.RETIRED),
+    AssetStatus.RETIRED: (AssetStatus.IN_STOCK, AssetStatus.DISPOSED),
+    AssetStatus.DISPOSED: (),
 }
 
-# A new asset arrives in stores or straight into enrolment.
-CREATABLE: tuple[str, ...] = (Status.IN_STOCK, Status.STAGING)
-# An install takes a tablet (and dock) from these.
-INSTALLABLE: tuple[str, ...] = (Status.IN_STOCK, Status.STAGING)
 
-
-def allowed_moves(current: str) -> tuple[str, ...]:
+def allowed_moves(current: str) -> tuple[AssetStatus, ...]:
     return TRANSITIONS.get(current, ())
 
 
 def check_status(value: str, field: str = "to") -> str:
     """A status from the vocabulary, or a 422 naming the accepted values."""
-    if value not in Status.ALL:
-        raise ValidationFailed.one(field, f"status must be one of {', '.join(Status.ALL)}")
+    if not AssetStatus.has(value):
+        raise ValidationFailed.one(field, f"status must be one of {AssetStatus.listed()}")
     return value
 
 
@@ -106,10 +63,10 @@ def move_problems(
 ) -> list[FieldProblem]:
     """What a move to ``wanted`` still lacks (the table already allows the move)."""
     problems: list[FieldProblem] = []
-    if wanted == Status.DEPLOYED:
-        if person_id is None and not (category in Category.VEHICLE_KIT and in_vehicle):
+    if wanted == AssetStatus.DEPLOYED:
+        if person_id is None and not (category in VEHICLE_KIT and in_vehicle):
             message = "deploying needs the person_id of the person it is issued to"
-            if category in Category.VEHICLE_KIT:
+            if category in VEHICLE_KIT:
                 message += (
                     "; IVMA tablets and docks are deployed to a vehicle by fitting them"
                     " (POST /api/v1/vehicles/{vehicle_id}/installs)"
@@ -117,7 +74,7 @@ def move_problems(
             problems.append(FieldProblem("person_id", message))
     elif person_id is not None:
         problems.append(FieldProblem("person_id", "person_id is only used when deploying"))
-    if wanted == Status.DISPOSED:
+    if wanted == AssetStatus.DISPOSED:
         if not certificate_ref:
             problems.append(
                 FieldProblem(

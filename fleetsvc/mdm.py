@@ -31,6 +31,7 @@ from fleetsvc.errors import Conflict, FleetError, NotFound, TooLarge, Validation
 from fleetsvc.logs import get_logger
 from fleetsvc.pagination import Page, PageRequest, make_page
 from fleetsvc.records import Filters
+from fleetsvc.vocabulary import LEFT_ESTATE, MDM_MANAGED, Compliance, MdmRunSource, MdmRunStatus
 from importers import (
     FieldError,
     FileRejected,
@@ -50,19 +51,6 @@ MAX_BATCH: Final = 5_000
 PULL_BATCH: Final = 1_000
 FILE_BATCH: Final = 5_000
 MAX_ISSUES_SHOWN: Final = 1_000
-# Statuses in which a device should no longer be talking to the MDM.
-GONE_STATUSES: Final = ("disposed", "retired", "lost", "stolen")
-# Categories the MDM manages (docks and accessories are never enrolled).
-MANAGED_CATEGORIES: Final = ("smartphone", "ivma_tablet", "tablet")
-COMPLIANCE_STATES: Final = (
-    "compliant",
-    "noncompliant",
-    "conflict",
-    "error",
-    "inGracePeriod",
-    "configManager",
-    "unknown",
-)
 _RUN_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}")
 _GRAPH_NEVER = "0001-01-01"  # Graph's way of saying "never" in a date-time field
 _ISO_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}")
@@ -72,7 +60,7 @@ def _choice_key(value: str) -> str:
     return re.sub(r"[^0-9a-z]+", "", value.casefold())
 
 
-_COMPLIANCE: Final = {_choice_key(v): v for v in COMPLIANCE_STATES} | {
+_COMPLIANCE: Final = {_choice_key(v): v for v in Compliance} | {
     # The console export's spellings (the intune-devices profile's canonical values).
     "notevaluated": "unknown",
     "notcompliant": "noncompliant",
@@ -85,18 +73,6 @@ _OWNERSHIP: Final = {
     "personal": "personal",
     "unknown": "unknown",
 }
-
-
-class RunSource:
-    PUSH = "push"
-    FILE = "file"
-    PULL = "pull"
-
-
-class RunStatus:
-    OPEN = "open"
-    CLOSED = "closed"
-    FAILED = "failed"
 
 
 # --- records in ------------------------------------------------------------------------------
@@ -268,7 +244,7 @@ def check_device(index: int, device: ManagedDevice) -> Checked:
     if device.compliance_state and device.compliance_state.strip():
         compliance = _COMPLIANCE.get(_choice_key(device.compliance_state))
         if compliance is None:
-            p.add("complianceState", f"must be one of: {', '.join(COMPLIANCE_STATES)}")
+            p.add("complianceState", f"must be one of: {Compliance.listed()}")
     device_name = p.text("deviceName", device.device_name, 200) or ""
     user_upn = p.text("userPrincipalName", device.user_principal_name, 254)
     last_sync_at = p.stamp("lastSyncDateTime", device.last_sync_date_time)
@@ -500,13 +476,13 @@ async def _lock_run(
         row = await conn.fetchrow("SELECT * FROM mdm_run WHERE run_key = $1 FOR UPDATE", run_key)
     if row is None:
         raise NotFound("open MDM run", run_key)
-    if row["status"] == RunStatus.CLOSED:
+    if row["status"] == MdmRunStatus.CLOSED:
         raise Conflict(
             f"the MDM run {run_key} is closed; send a new run with a new run_id",
             existing_id=row["id"],
             field="run_id",
         )
-    if row["status"] == RunStatus.FAILED:
+    if row["status"] == MdmRunStatus.FAILED:
         raise Conflict(
             f"the MDM run {run_key} failed; send a new run with a new run_id",
             existing_id=row["id"],
@@ -860,7 +836,7 @@ async def push_batch(
         raise ValidationFailed.one("batch", "a batch with records needs its batch number")
     if batch_no is None:
         # A closing call with no records.
-        run = await _lock_run(conn, actor, run_key, RunSource.PUSH, create=False)
+        run = await _lock_run(conn, actor, run_key, MdmRunSource.PUSH, create=False)
         await _close(conn, run)
         return await get_run(conn, run["id"], issues_limit=issues_limit)
     checked = [check_device(i, d) for i, d in enumerate(devices)]
@@ -868,7 +844,7 @@ async def push_batch(
         conn,
         actor,
         run_key=run_key,
-        source=RunSource.PUSH,
+        source=MdmRunSource.PUSH,
         batch_no=batch_no,
         checked=checked,
         final=final,
@@ -1018,14 +994,14 @@ def read_export(
 
 async def sync_file(actor: Actor, path: Path, run_key: str | None = None) -> Run:
     """``fleetsvc mdm sync --file``: one run from the console export (CSV, or zipped CSV)."""
-    key = run_key or new_run_key(RunSource.FILE)
+    key = run_key or new_run_key(MdmRunSource.FILE)
     with open_export(path) as stream:
 
         async def chunks() -> AsyncIterator[list[Checked]]:
             for chunk in read_export(stream, path.name):
                 yield chunk
 
-        return await run_job(actor, key, RunSource.FILE, chunks())
+        return await run_job(actor, key, MdmRunSource.FILE, chunks())
 
 
 # --- reconciliation ------------------------------------------------------------------------------
@@ -1200,7 +1176,7 @@ async def reconcile(
     bu_code = business_unit.strip().upper() if business_unit else None
 
     f = _scoped(run_id, stale_days)
-    f.add("a.status = ANY({}::text[])", list(GONE_STATUSES))
+    f.add("a.status = ANY({}::text[])", list(LEFT_ESTATE))
     f.add("d.last_sync_at IS NOT NULL")
     f.add(
         "(d.last_sync_at > sc.changed_at OR d.last_sync_at >= now() - make_interval(days => {}))",
@@ -1219,7 +1195,7 @@ async def reconcile(
     if reference is not None:
         f = Filters()
         f.add("a.status = 'deployed'")
-        f.add("m.category = ANY({}::text[])", list(MANAGED_CATEGORIES))
+        f.add("m.category = ANY({}::text[])", list(MDM_MANAGED))
         f.add(
             "(md.last_sync_at IS NULL"
             " OR md.last_sync_at < {}::timestamptz - make_interval(days => {}))",

@@ -14,6 +14,7 @@ from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import Filters, check_id, get_record, insert_record, list_page, update_record
 from fleetsvc.reference import Problems, choice, day, existing_id, filter_choice, like_pattern, text
+from fleetsvc.vocabulary import PersonKind, VehicleStatus
 from importers.fields import FieldError, clean_text, normalise_vrm
 
 BU_TABLE = "business_unit"
@@ -84,7 +85,6 @@ async def list_business_units(
 
 PERSON_TABLE = "person"
 PERSON_ENTITY = "person"
-PERSON_KINDS = ("officer", "staff", "special_constable")
 # A UPN is written like an e-mail address: one @, no spaces, a dotted domain.
 _UPN = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
 
@@ -104,7 +104,7 @@ async def _check_person(
     if "display_name" in out:
         out["display_name"] = text(p, "display_name", out["display_name"], max_len=200)
     if "kind" in out:
-        choice(p, "kind", out["kind"], PERSON_KINDS)
+        choice(p, "kind", out["kind"], PersonKind)
     if "business_unit_id" in out:
         await existing_id(
             conn, p, "business_unit_id", BU_TABLE, "business unit", out["business_unit_id"]
@@ -184,7 +184,7 @@ async def list_people(
             business_unit.strip().upper(),
         )
     if kind is not None:
-        f.add("kind = {}", filter_choice("kind", kind, PERSON_KINDS))
+        f.add("kind = {}", filter_choice("kind", kind, PersonKind))
     if active is not None:
         f.add("active = {}", active)
     if q and q.strip():
@@ -200,7 +200,6 @@ async def list_people(
 
 VEHICLE_TABLE = "vehicle"
 VEHICLE_ENTITY = "vehicle"
-VEHICLE_STATUSES = ("active", "off_road", "decommissioned")
 
 
 async def _check_vehicle(conn: asyncpg.Connection, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -216,7 +215,7 @@ async def _check_vehicle(conn: asyncpg.Connection, values: Mapping[str, Any]) ->
     if "description" in out:
         out["description"] = text(p, "description", out["description"], max_len=200, required=False)
     if "status" in out:
-        choice(p, "status", out["status"], VEHICLE_STATUSES)
+        choice(p, "status", out["status"], VehicleStatus)
     if "business_unit_id" in out:
         await existing_id(
             conn, p, "business_unit_id", BU_TABLE, "business unit", out["business_unit_id"]
@@ -283,7 +282,7 @@ async def list_vehicles(
             business_unit.strip().upper(),
         )
     if status is not None:
-        f.add("status = {}", filter_choice("status", status, VEHICLE_STATUSES))
+        f.add("status = {}", filter_choice("status", status, VehicleStatus))
     if q and q.strip():
         f.add(
             "(fleet_number ILIKE {0} OR vrm ILIKE {1} OR description ILIKE {0})",

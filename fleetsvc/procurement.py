@@ -18,7 +18,6 @@ import msgspec
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
-from fleetsvc.catalogue import CATEGORIES
 from fleetsvc.conflicts import unique_conflicts
 from fleetsvc.errors import Conflict, NotFound, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest
@@ -44,18 +43,14 @@ from fleetsvc.reference import (
     text,
     write_version,
 )
-
-CONTRACT_KINDS = (
-    "handset_supply",
-    "airtime",
-    "reseller_framework",
-    "installation",
-    "rebuild",
-    "licence",
+from fleetsvc.vocabulary import (
+    Category,
+    ChargeAppliesTo,
+    ChargePeriod,
+    ContractKind,
+    PurchaseOrderStatus,
 )
-CHARGE_APPLIES_TO = ("sim", "device", "licence_seat")
-CHARGE_PERIODS = ("month", "year")
-PO_STATUSES = ("open", "closed", "cancelled")
+
 ENDING_SOON_DAYS = 180
 PENNY = Decimal("0.01")
 MAX_LINES = 1000
@@ -189,7 +184,7 @@ async def _check_contract(
     if "supplier_id" in out:
         await existing_id(conn, p, "supplier_id", "supplier", "supplier", out["supplier_id"])
     if "kind" in out:
-        choice(p, "kind", out["kind"], CONTRACT_KINDS)
+        choice(p, "kind", out["kind"], ContractKind)
     if "title" in out:
         out["title"] = text(p, "title", out["title"], max_len=200, required=False)
     if "value_cap" in out:
@@ -210,15 +205,15 @@ def _check_charge(p: Problems, i: int, charge: Mapping[str, Any]) -> dict[str, A
     at = f"charges.{i}"
     category = charge.get("category")
     if category is not None:
-        choice(p, f"{at}.category", category, CATEGORIES)
+        choice(p, f"{at}.category", category, Category)
     return {
         "description": text(
             p, f"{at}.description", charge.get("description", ""), max_len=200, required=False
         ),
-        "applies_to": choice(p, f"{at}.applies_to", charge["applies_to"], CHARGE_APPLIES_TO),
+        "applies_to": choice(p, f"{at}.applies_to", charge["applies_to"], ChargeAppliesTo),
         "category": category,
         "unit_amount": money(p, f"{at}.unit_amount", charge["unit_amount"]),
-        "period": choice(p, f"{at}.period", charge["period"], CHARGE_PERIODS),
+        "period": choice(p, f"{at}.period", charge["period"], ChargePeriod),
     }
 
 
@@ -316,7 +311,7 @@ async def list_contracts(
     if supplier_id is not None:
         f.add("c.supplier_id = {}", supplier_id)
     if kind is not None:
-        f.add("c.kind = {}", filter_choice("kind", kind, CONTRACT_KINDS))
+        f.add("c.kind = {}", filter_choice("kind", kind, ContractKind))
     if ending_within_days is not None:
         f.add("c.ends_on BETWEEN {} AND {}", today, today + dt.timedelta(days=ending_within_days))
     if q and q.strip():
@@ -418,7 +413,7 @@ async def _check_order(conn: asyncpg.Connection, values: Mapping[str, Any]) -> d
     if "contract_id" in out:
         await existing_id(conn, p, "contract_id", "contract", "contract", out["contract_id"])
     if "status" in out:
-        choice(p, "status", out["status"], PO_STATUSES)
+        choice(p, "status", out["status"], PurchaseOrderStatus)
     day(p, "raised_on", out.get("raised_on"))
     if "lines" in out:
         out["lines"] = await _check_lines(conn, p, out["lines"])
@@ -594,7 +589,7 @@ async def list_orders(
     if contract_id is not None:
         f.add("po.contract_id = {}", contract_id)
     if status is not None:
-        f.add("po.status = {}", filter_choice("status", status, PO_STATUSES))
+        f.add("po.status = {}", filter_choice("status", status, PurchaseOrderStatus))
     if number is not None:
         f.add("po.number = {}", number.strip())
     found = await list_page(conn, PO_SELECT, f, page, id_column="po.id")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -89,13 +89,14 @@ def text(
     return out
 
 
-def choice(problems: Problems, field: str, value: str, options: Sequence[str]) -> str:
-    if value not in options:
-        problems.add(field, f"{field} must be one of: {', '.join(options)}")
+def choice(problems: Problems, field: str, value: str, options: Iterable[str]) -> str:
+    allowed = tuple(options)
+    if value not in allowed:
+        problems.add(field, f"{field} must be one of: {', '.join(allowed)}")
     return value
 
 
-def filter_choice(field: str, value: str, options: Sequence[str]) -> str:
+def filter_choice(field: str, value: str, options: Iterable[str]) -> str:
     """A list filter's value from a fixed vocabulary: an unknown one is a 422 naming the
     accepted values, not an empty page (which would read as "there are none")."""
     p = Problems()

@@ -26,16 +26,10 @@ from fleetsvc.errors import (
     StaleVersion,
     ValidationFailed,
 )
-from fleetsvc.lifecycle import (
-    CREATABLE,
-    Category,
-    Status,
-    check_move,
-    check_status,
-    move_problems,
-)
+from fleetsvc.lifecycle import check_move, check_status, move_problems
 from fleetsvc.pagination import Page, PageRequest, make_page
 from fleetsvc.records import MAX_ID, Filters, check_id, list_page, update_record
+from fleetsvc.vocabulary import CREATABLE, VEHICLE_KIT, AssetStatus, Category
 from importers.fields import (
     FieldError,
     clean_text,
@@ -343,10 +337,8 @@ def asset_filters(flt: AssetFilter) -> Filters:
     """The WHERE clauses for a list; each filter is answered through an index."""
     f = Filters()
     if flt.category is not None:
-        if flt.category not in Category.ALL:
-            raise ValidationFailed.one(
-                "category", f"category must be one of {', '.join(Category.ALL)}"
-            )
+        if not Category.has(flt.category):
+            raise ValidationFailed.one("category", f"category must be one of {Category.listed()}")
         f.add("a.model_id IN (SELECT id FROM device_model WHERE category = {})", flt.category)
     if flt.status is not None:
         f.add("a.status = {}", check_status(flt.status, "status"))
@@ -540,7 +532,7 @@ _INSERT_COLUMNS = (
     ("replacement_cost_override", "numeric"),
     ("notes", "text"),
 )
-_DEFAULTS: dict[str, Any] = {"status": Status.IN_STOCK, "notes": ""}
+_DEFAULTS: dict[str, Any] = {"status": AssetStatus.IN_STOCK, "notes": ""}
 
 # Every asset in one statement: the maker is the model's and the refresh date the
 # database's one definition of it.
@@ -788,7 +780,7 @@ async def transition(
         raise StaleVersion(ASSET, asset_id, asset["version"])
     check_move(asset["status"], to)
     in_vehicle = False
-    if to == Status.DEPLOYED and person_id is None and asset["category"] in Category.VEHICLE_KIT:
+    if to == AssetStatus.DEPLOYED and person_id is None and asset["category"] in VEHICLE_KIT:
         in_vehicle = await _active_install(conn, asset_id) is not None
     problems = move_problems(
         to,
@@ -853,7 +845,7 @@ async def apply_move(
     refresh date follows it.
     """
     asset_id = asset["id"]
-    if asset["status"] == Status.DEPLOYED and to != Status.DEPLOYED:
+    if asset["status"] == AssetStatus.DEPLOYED and to != AssetStatus.DEPLOYED:
         await _end_holding(conn, actor, asset, to, reason)
     in_service = (
         "CASE WHEN $2::text = 'deployed' THEN COALESCE(a.in_service_on, $4::date, current_date)"
@@ -873,7 +865,7 @@ async def apply_move(
         certificate_ref,
     )
     assert row is not None
-    if to == Status.DEPLOYED and person_id is not None:
+    if to == AssetStatus.DEPLOYED and person_id is not None:
         await conn.execute(
             "INSERT INTO assignment (asset_id, person_id) VALUES ($1, $2)", asset_id, person_id
         )
@@ -906,12 +898,12 @@ async def _end_holding(
     if partner is None:
         return
     other = await lock_asset(conn, partner)
-    if other["status"] == Status.DEPLOYED:
+    if other["status"] == AssetStatus.DEPLOYED:
         await apply_move(
             conn,
             actor,
             other,
-            Status.IN_STOCK,
+            AssetStatus.IN_STOCK,
             f"install {install['job_reference']} ended when asset {asset['id']} moved to {to}",
         )
 

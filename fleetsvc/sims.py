@@ -21,7 +21,6 @@ from fleetsvc.errors import (
     ValidationFailed,
     a_or_an,
 )
-from fleetsvc.lifecycle import Category, Status
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
     MAX_ID,
@@ -33,10 +32,10 @@ from fleetsvc.records import (
     update_record,
 )
 from fleetsvc.reference import Problems, contract_of_kind
+from fleetsvc.vocabulary import TAKES_SIM, AssetStatus, SimStatus
 from importers.fields import FieldError, normalise_iccid, normalise_msisdn
 
 SIM = "sim"
-SIM_STATUSES = ("active", "suspended", "cancelled")
 
 
 def sim_fields(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -49,8 +48,8 @@ def sim_fields(values: Mapping[str, Any]) -> dict[str, Any]:
             elif key == "msisdn":
                 out[key] = None if value in (None, "") else normalise_msisdn(str(value))
             elif key == "status":
-                if value not in SIM_STATUSES:
-                    raise FieldError(f"status must be one of {', '.join(SIM_STATUSES)}")
+                if not SimStatus.has(value):
+                    raise FieldError(f"status must be one of {SimStatus.listed()}")
                 out[key] = value
             elif key == "contract_id":
                 if value is not None and not 1 <= value <= MAX_ID:
@@ -180,11 +179,11 @@ async def fit_sim(
     )
     if asset is None:
         raise ValidationFailed.one("asset_id", f"no asset with id {asset_id}")
-    if asset["category"] not in Category.TAKES_SIM:
+    if asset["category"] not in TAKES_SIM:
         raise ValidationFailed.one(
             "asset_id", f"asset {asset_id} is {a_or_an(asset['category'])}, which takes no SIM"
         )
-    if asset["status"] == Status.DISPOSED:
+    if asset["status"] == AssetStatus.DISPOSED:
         raise ValidationFailed.one("asset_id", f"asset {asset_id} has been disposed of")
     if sim["status"] == "cancelled":
         raise ValidationFailed.one("status", f"SIM {sim_id} is cancelled and cannot be fitted")

@@ -10,9 +10,10 @@ from typing import NoReturn, TypeVar
 
 import click
 
-from fleetsvc.auth import Actor, Role
+from fleetsvc.auth import Actor
 from fleetsvc.errors import FleetError
 from fleetsvc.settings import Settings, SettingsError, get_settings
+from fleetsvc.vocabulary import Role
 
 T = TypeVar("T")
 

@@ -1,0 +1,209 @@
+"""Every fixed vocabulary of the register, defined once (NetBox's ``choices.py``).
+
+Each set is a ``StrEnum``: its members are the strings stored in the database and
+sent over the API, so they compare equal to plain text and go to asyncpg and
+msgspec as they are. The domain checks values against these, the API documents
+them as OpenAPI enums (``api.vocabulary``), and the database's CHECK constraints
+hold the same lists (``tests/fleetsvc/test_vocabulary.py`` keeps them in step).
+Iteration order is the order written here, which is the order messages list them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Vocabulary(StrEnum):
+    """A fixed set of values. ``has`` because ``value in Enum`` raises on Python 3.11."""
+
+    @classmethod
+    def has(cls, value: object) -> bool:
+        return isinstance(value, str) and value in cls._value2member_map_
+
+    @classmethod
+    def listed(cls) -> str:
+        """The values as a message lists them: ``in_stock, staging, ...``."""
+        return ", ".join(cls)
+
+
+class Role(Vocabulary):
+    """What a token or a user may do (README "Tokens and roles")."""
+
+    ADMIN = "admin"
+    ENGINEER = "engineer"
+    STORES = "stores"
+    FINANCE = "finance"
+    MDM = "mdm"
+    AUDITOR = "auditor"
+
+
+class AssetStatus(Vocabulary):
+    """Where an asset is in its lifecycle (``fleetsvc.lifecycle`` has the moves)."""
+
+    IN_STOCK = "in_stock"
+    STAGING = "staging"
+    DEPLOYED = "deployed"
+    IN_REPAIR = "in_repair"
+    REBUILD = "rebuild"
+    LOST = "lost"
+    STOLEN = "stolen"
+    RETIRED = "retired"
+    DISPOSED = "disposed"
+
+
+class Category(Vocabulary):
+    """A device model's kind of device."""
+
+    SMARTPHONE = "smartphone"
+    IVMA_TABLET = "ivma_tablet"
+    VEHICLE_DOCK = "vehicle_dock"
+    TABLET = "tablet"
+    ACCESSORY = "accessory"
+
+
+# Kit that is deployed by fitting it in a vehicle (an install), not by issue to a person.
+VEHICLE_KIT: tuple[Category, ...] = (Category.IVMA_TABLET, Category.VEHICLE_DOCK)
+# Devices that take a SIM; they are also the devices the MDM manages (docks and
+# accessories are never enrolled).
+TAKES_SIM: tuple[Category, ...] = (Category.SMARTPHONE, Category.IVMA_TABLET, Category.TABLET)
+MDM_MANAGED: tuple[Category, ...] = TAKES_SIM
+
+# A new asset arrives in stores or straight into enrolment.
+CREATABLE: tuple[AssetStatus, ...] = (AssetStatus.IN_STOCK, AssetStatus.STAGING)
+# An install takes a tablet (and dock) from these.
+INSTALLABLE: tuple[AssetStatus, ...] = (AssetStatus.IN_STOCK, AssetStatus.STAGING)
+# Statuses of devices that have left the estate: no refresh is forecast for them,
+# and they should no longer be talking to the MDM.
+LEFT_ESTATE: tuple[AssetStatus, ...] = (
+    AssetStatus.DISPOSED,
+    AssetStatus.RETIRED,
+    AssetStatus.LOST,
+    AssetStatus.STOLEN,
+)
+
+
+class PersonKind(Vocabulary):
+    OFFICER = "officer"
+    STAFF = "staff"
+    SPECIAL_CONSTABLE = "special_constable"
+
+
+class VehicleStatus(Vocabulary):
+    ACTIVE = "active"
+    OFF_ROAD = "off_road"
+    DECOMMISSIONED = "decommissioned"
+
+
+class SimStatus(Vocabulary):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    CANCELLED = "cancelled"
+
+
+class RemovalReason(Vocabulary):
+    """Why an install ended."""
+
+    RECOVERED = "recovered"
+    VEHICLE_DECOMMISSIONED = "vehicle_decommissioned"
+    FAULTY = "faulty"
+
+
+class ContractKind(Vocabulary):
+    HANDSET_SUPPLY = "handset_supply"
+    AIRTIME = "airtime"
+    RESELLER_FRAMEWORK = "reseller_framework"
+    INSTALLATION = "installation"
+    REBUILD = "rebuild"
+    LICENCE = "licence"
+
+
+class ChargeAppliesTo(Vocabulary):
+    """What a contract's recurring charge is counted on."""
+
+    SIM = "sim"
+    DEVICE = "device"
+    LICENCE_SEAT = "licence_seat"
+
+
+class ChargePeriod(Vocabulary):
+    MONTH = "month"
+    YEAR = "year"
+
+
+class PurchaseOrderStatus(Vocabulary):
+    OPEN = "open"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class ImportStatus(Vocabulary):
+    """A delivery import's state; ``running`` while it is staged or applied."""
+
+    RUNNING = "running"
+    PREVIEWED = "previewed"
+    COMMITTED = "committed"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class IssueSeverity(Vocabulary):
+    """A row issue of an import: an error rejects the row, a warning does not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+class ImportRowStatus(Vocabulary):
+    """The ``status`` filter of an import's rows, in the users' words."""
+
+    REJECTED = "rejected"
+    WARNING = "warning"
+
+
+class InstallJobStatus(Vocabulary):
+    """An installer's job outcome (only completed jobs fit kit)."""
+
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+    DEFERRED = "deferred"
+
+
+class MdmRunSource(Vocabulary):
+    PUSH = "push"
+    FILE = "file"
+    PULL = "pull"
+
+
+class MdmRunStatus(Vocabulary):
+    OPEN = "open"
+    CLOSED = "closed"
+    FAILED = "failed"
+
+
+class Compliance(Vocabulary):
+    """The MDM's compliance states, spelled as the Graph API spells them."""
+
+    COMPLIANT = "compliant"
+    NONCOMPLIANT = "noncompliant"
+    CONFLICT = "conflict"
+    ERROR = "error"
+    IN_GRACE_PERIOD = "inGracePeriod"
+    CONFIG_MANAGER = "configManager"
+    UNKNOWN = "unknown"
+
+
+class ForecastGroup(Vocabulary):
+    """What a refresh forecast is grouped by."""
+
+    MODEL = "model"
+    CATEGORY = "category"
+    CONTRACT = "contract"
+    BUSINESS_UNIT = "business_unit"
+
+
+class OutputFormat(Vocabulary):
+    """How a forecast is answered."""
+
+    JSON = "json"
+    CSV = "csv"
+    XLSX = "xlsx"
