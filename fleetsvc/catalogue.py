@@ -16,19 +16,11 @@ import asyncpg
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
+from fleetsvc.checks import Problems, choice, filter_choice, like_pattern, money, text
 from fleetsvc.conflicts import conflict_from
 from fleetsvc.errors import Conflict, NotFound
 from fleetsvc.pagination import Page, PageRequest
-from fleetsvc.records import Filters, check_id, list_page
-from fleetsvc.reference import (
-    Problems,
-    choice,
-    filter_choice,
-    like_pattern,
-    lock_current,
-    money,
-    text,
-)
+from fleetsvc.records import Filters, check_id, list_page, lock_current
 from fleetsvc.vocabulary import Category
 
 TABLE = "device_model"

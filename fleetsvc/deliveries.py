@@ -28,11 +28,11 @@ import msgspec
 from db.engine import connection, transaction
 from fleetsvc import audit, deliveries_apply
 from fleetsvc.auth import Actor
+from fleetsvc.checks import filter_choice
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from fleetsvc.exports import safe_cell
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import Filters, check_id, list_page
-from fleetsvc.reference import filter_choice
 from fleetsvc.settings import get_settings
 from fleetsvc.vocabulary import ImportRowStatus, ImportStatus, IssueSeverity
 from importers import FileRejected, ParsedFile, ParsedRow, Profile, ProfileError, parse_file

@@ -10,10 +10,10 @@ from typing import Any
 import asyncpg
 
 from fleetsvc.auth import Actor
+from fleetsvc.checks import Problems, choice, day, existing_id, filter_choice, like_pattern, text
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import Filters, check_id, get_record, insert_record, list_page, update_record
-from fleetsvc.reference import Problems, choice, day, existing_id, filter_choice, like_pattern, text
 from fleetsvc.vocabulary import PersonKind, VehicleStatus
 from importers.fields import FieldError, clean_text, normalise_vrm
 

@@ -18,6 +18,16 @@ import msgspec
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
+from fleetsvc.checks import (
+    Problems,
+    choice,
+    day,
+    existing_id,
+    filter_choice,
+    like_pattern,
+    money,
+    text,
+)
 from fleetsvc.conflicts import unique_conflicts
 from fleetsvc.errors import Conflict, NotFound, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest
@@ -27,20 +37,10 @@ from fleetsvc.records import (
     check_id,
     get_record,
     insert_record,
-    list_page,
-    update_record,
-)
-from fleetsvc.reference import (
-    Problems,
-    choice,
-    day,
-    existing_id,
-    filter_choice,
     insert_row,
-    like_pattern,
+    list_page,
     lock_current,
-    money,
-    text,
+    update_record,
     write_version,
 )
 from fleetsvc.vocabulary import (

@@ -1,8 +1,12 @@
-"""Create, read, update and list for the register's records: one way to do each.
+"""Create, read, update and list for the register's records: the one set of write
+helpers (insert, update with version, lock, event).
 
 Every write goes through here or through a bulk path, so every change is
 checked against the caller's version (ETag) and recorded as an event in the
-same transaction. Table and column names come from code, never from input.
+same transaction. ``insert_record`` and ``update_record`` write the row and its
+event; a record written with child rows (part numbers, charges, order lines) uses
+``insert_row`` / ``lock_current`` + ``write_version`` and records one event naming
+everything it changed. Table and column names come from code, never from input.
 """
 
 from __future__ import annotations
@@ -53,6 +57,22 @@ async def get_record(
     return row
 
 
+async def insert_row(
+    conn: asyncpg.Connection, table: str, values: Mapping[str, Any]
+) -> asyncpg.Record:
+    """INSERT one row (a unique clash is a Conflict naming the existing id); the caller
+    records the event, so it can include the child rows written with it."""
+    cols = list(values)
+    marks = ", ".join(f"${i + 1}" for i in range(len(cols)))
+    async with unique_conflicts(conn):
+        row = await conn.fetchrow(
+            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) RETURNING *",
+            *values.values(),
+        )
+    assert row is not None
+    return row
+
+
 async def insert_record(
     conn: asyncpg.Connection,
     actor: Actor,
@@ -61,16 +81,39 @@ async def insert_record(
     entity: str,
     values: Mapping[str, Any],
 ) -> asyncpg.Record:
-    """INSERT one row; a unique clash is a Conflict naming the existing id."""
-    cols = list(values)
-    placeholders = ", ".join(f"${i + 1}" for i in range(len(cols)))
+    """INSERT one row and its ``created`` event."""
+    row = await insert_row(conn, table, values)
+    await audit.record(conn, actor, entity, row["id"], "created", after=dict(values))
+    return row
+
+
+async def lock_current(
+    conn: asyncpg.Connection,
+    table: str,
+    entity: str,
+    record_id: int,
+    expected_version: int | None,
+) -> asyncpg.Record:
+    """The row as it is now, locked for this transaction, if the caller saw this version."""
+    current = await get_record(conn, table, entity, record_id, for_update=True)
+    if expected_version is not None and current["version"] != expected_version:
+        raise StaleVersion(entity, record_id, current["version"])
+    return current
+
+
+async def write_version(
+    conn: asyncpg.Connection, table: str, record_id: int, changed: Mapping[str, Any]
+) -> asyncpg.Record:
+    """Apply changed columns (possibly none, when only child lists changed) and bump the version."""
+    sets = "".join(f"{col} = ${i + 2}, " for i, col in enumerate(changed))
     async with unique_conflicts(conn):
         row = await conn.fetchrow(
-            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({placeholders}) RETURNING *",
-            *values.values(),
+            f"UPDATE {table} SET {sets}version = version + 1, updated_at = now()"
+            " WHERE id = $1 RETURNING *",
+            record_id,
+            *changed.values(),
         )
     assert row is not None
-    await audit.record(conn, actor, entity, row["id"], "created", after=dict(values))
     return row
 
 
@@ -89,21 +132,11 @@ async def update_record(
 
     A change that changes nothing writes nothing: no new version, no event.
     """
-    current = await get_record(conn, table, entity, record_id, for_update=True)
-    if expected_version is not None and current["version"] != expected_version:
-        raise StaleVersion(entity, record_id, current["version"])
+    current = await lock_current(conn, table, entity, record_id, expected_version)
     changed = {k: v for k, v in changes.items() if current[k] != v}
     if not changed:
         return current
-    sets = ", ".join(f"{col} = ${i + 2}" for i, col in enumerate(changed))
-    async with unique_conflicts(conn):
-        row = await conn.fetchrow(
-            f"UPDATE {table} SET {sets}, version = version + 1, updated_at = now()"
-            " WHERE id = $1 RETURNING *",
-            record_id,
-            *changed.values(),
-        )
-    assert row is not None
+    row = await write_version(conn, table, record_id, changed)
     await audit.record(
         conn,
         actor,

@@ -13,6 +13,7 @@ import asyncpg
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
+from fleetsvc.checks import Problems, contract_of_kind
 from fleetsvc.errors import (
     Conflict,
     FieldProblem,
@@ -31,7 +32,6 @@ from fleetsvc.records import (
     list_page,
     update_record,
 )
-from fleetsvc.reference import Problems, contract_of_kind
 from fleetsvc.vocabulary import TAKES_SIM, AssetStatus, SimStatus
 from importers.fields import FieldError, normalise_iccid, normalise_msisdn
 

@@ -1,26 +1,22 @@
-"""Checks and write helpers the reference records share (people, vehicles, device
-models, suppliers, contracts, purchase orders, licence pools).
+"""Checks the register's services share: every failed rule of a request collected at
+once (``Problems``), text, money, dates, vocabulary choices, references to other
+records, and literal search patterns.
 
 Money arrives over the API as a decimal string (``"289.00"``) and is parsed
-exactly; a record with child rows (part numbers, charges, order lines) changes
-as one versioned write with one event naming the fields and lists it changed.
+exactly. The write helpers are in ``fleetsvc.records``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 import asyncpg
 
-from fleetsvc import audit
-from fleetsvc.auth import Actor
-from fleetsvc.conflicts import unique_conflicts
-from fleetsvc.errors import FieldProblem, StaleVersion, ValidationFailed, a_or_an
-from fleetsvc.records import MAX_ID, check_id, get_record
+from fleetsvc.errors import FieldProblem, ValidationFailed, a_or_an
+from fleetsvc.records import MAX_ID
 from importers.fields import FieldError, register_date
 
 _MONEY = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
@@ -144,61 +140,3 @@ def like_pattern(q: str, *, prefix: bool = False) -> str:
     """An ILIKE pattern matching ``q`` literally (``%`` and ``_`` in input are not wildcards)."""
     escaped = q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"{escaped}%" if prefix else f"%{escaped}%"
-
-
-async def lock_current(
-    conn: asyncpg.Connection,
-    table: str,
-    entity: str,
-    record_id: int,
-    expected_version: int | None,
-) -> asyncpg.Record:
-    """The row as it is now, locked for this transaction, if the caller saw this version."""
-    check_id(entity, record_id)
-    current = await get_record(conn, table, entity, record_id, for_update=True)
-    if expected_version is not None and current["version"] != expected_version:
-        raise StaleVersion(entity, record_id, current["version"])
-    return current
-
-
-async def write_version(
-    conn: asyncpg.Connection, table: str, record_id: int, changed: Mapping[str, Any]
-) -> asyncpg.Record:
-    """Apply changed columns (possibly none, when only child lists changed) and bump the version."""
-    sets = "".join(f"{col} = ${i + 2}, " for i, col in enumerate(changed))
-    async with unique_conflicts(conn):
-        row = await conn.fetchrow(
-            f"UPDATE {table} SET {sets}version = version + 1, updated_at = now()"
-            " WHERE id = $1 RETURNING *",
-            record_id,
-            *changed.values(),
-        )
-    assert row is not None
-    return row
-
-
-async def record_change(
-    conn: asyncpg.Connection,
-    actor: Actor,
-    entity: str,
-    record_id: int,
-    before: Mapping[str, Any],
-    after: Mapping[str, Any],
-) -> None:
-    await audit.record(conn, actor, entity, record_id, "updated", before=before, after=after)
-
-
-async def insert_row(
-    conn: asyncpg.Connection, table: str, values: Mapping[str, Any]
-) -> asyncpg.Record:
-    """INSERT one row (a unique clash is a Conflict naming the existing id); the caller
-    records the event, so it can include the child rows written with it."""
-    cols = list(values)
-    marks = ", ".join(f"${i + 1}" for i in range(len(cols)))
-    async with unique_conflicts(conn):
-        row = await conn.fetchrow(
-            f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) RETURNING *",
-            *values.values(),
-        )
-    assert row is not None
-    return row
