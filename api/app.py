@@ -13,18 +13,12 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 
 from api import catalogue, deliveries, finance, mdm, org, procurement, register, reports
+from api.dependencies import FleetRequest, provide_actor, provide_page
 from api.errors import document_problems, map_exception
 from api.events import EventController
 from api.guards import authorise
 from api.middleware import request_log_middleware, route_words
-from api.schemas import (
-    QUERY_PARAMETERS,
-    FleetRequest,
-    check_parameters,
-    provide_actor,
-    provide_page,
-    query_parameters,
-)
+from api.parameters import QUERY_PARAMETERS, check_parameters, query_parameters
 from api.system import health, ready
 from api.tokens import TokenController
 from db.engine import close_pool, open_pool

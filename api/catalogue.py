@@ -11,8 +11,10 @@ import msgspec
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from api.dependencies import ActorDep, PageDep
+from api.etags import HonoursIfMatch, if_match, with_etag
 from api.guards import READ_REGISTER, WRITE_REGISTER
-from api.schemas import ActorDep, HonoursIfMatch, PageDep, PageOf, if_match, page_of, with_etag
+from api.schemas import PageOf, page_of
 from db.engine import connection, transaction
 from fleetsvc import catalogue
 from fleetsvc.records import changes_of

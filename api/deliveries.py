@@ -30,8 +30,9 @@ from multipart import (  # type: ignore[import-untyped]
     PushMultipartParser,
 )
 
+from api.dependencies import ActorDep, PageDep
 from api.guards import IMPORTS, READ_REGISTER
-from api.schemas import ActorDep, PageDep, PageOf, page_of
+from api.schemas import PageOf, page_of
 from db.engine import connection
 from fleetsvc import deliveries
 from fleetsvc.errors import BadRequest, FieldProblem, TooLarge, ValidationFailed

@@ -9,8 +9,9 @@ import msgspec
 from litestar import Controller, get
 from litestar.params import FromQuery, QueryParameter
 
+from api.dependencies import PageDep
 from api.guards import AUDIT
-from api.schemas import PageDep, PageOf, page_of
+from api.schemas import PageOf, page_of
 from db.engine import connection
 from fleetsvc import audit
 

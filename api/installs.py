@@ -9,8 +9,10 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, JSONBody
 
+from api.dependencies import ActorDep, PageDep
+from api.etags import with_etag
 from api.guards import READ_REGISTER, WRITE_REGISTER
-from api.schemas import ActorDep, PageDep, PageOf, RecordId, page_of, with_etag
+from api.schemas import PageOf, RecordId, page_of
 from db.engine import connection, transaction
 from fleetsvc import installs
 

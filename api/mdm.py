@@ -9,8 +9,9 @@ import msgspec
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from api.dependencies import ActorDep, PageDep
 from api.guards import MDM_SYNC, READ_REGISTER
-from api.schemas import ActorDep, PageDep, PageOf, page_of
+from api.schemas import PageOf, page_of
 from db.engine import connection, transaction
 from fleetsvc import mdm
 from fleetsvc.settings import get_settings

@@ -11,17 +11,10 @@ import msgspec
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+from api.dependencies import ActorDep, PageDep
+from api.etags import HonoursIfMatch, if_match, with_etag
 from api.guards import READ_REGISTER, WRITE_PROCUREMENT, WRITE_REGISTER
-from api.schemas import (
-    ActorDep,
-    HonoursIfMatch,
-    PageDep,
-    PageOf,
-    RecordIdQuery,
-    if_match,
-    page_of,
-    with_etag,
-)
+from api.schemas import PageOf, RecordIdQuery, page_of
 from db.engine import connection, transaction
 from fleetsvc import procurement
 from fleetsvc.procurement import ContractView, OrderView

@@ -18,20 +18,12 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, SkipValidation
 
 from api import installs, sims
+from api.dependencies import ActorDep, PageDep
 from api.errors import msgspec_problem
+from api.etags import HonoursIfMatch, if_match, with_etag
 from api.events import Event, to_event
 from api.guards import READ_REGISTER, WRITE_REGISTER
-from api.schemas import (
-    ActorDep,
-    HonoursIfMatch,
-    PageDep,
-    PageOf,
-    RecordId,
-    RecordIdQuery,
-    if_match,
-    page_of,
-    with_etag,
-)
+from api.schemas import PageOf, RecordId, RecordIdQuery, page_of
 from db.engine import connection, transaction
 from fleetsvc import register
 from fleetsvc.errors import FieldProblem, ValidationFailed

@@ -8,8 +8,8 @@ import msgspec
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody
 
+from api.dependencies import ActorDep
 from api.guards import ADMIN_ONLY
-from api.schemas import ActorDep
 from db.engine import connection, transaction
 from fleetsvc import auth
 

@@ -138,7 +138,7 @@ async def test_the_upload_documents_its_multipart_form(admin: httpx.AsyncClient)
 
 
 async def test_every_handler_that_reads_if_match_documents_it(app: Litestar) -> None:
-    from api.schemas import HonoursIfMatch
+    from api.etags import HonoursIfMatch
 
     readers = 0
     for route in app.routes:

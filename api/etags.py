@@ -1,0 +1,50 @@
+"""Versions on the wire: the ETag a single record is answered with, and the If-Match a
+change sends back (412 when stale)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request, Response
+from litestar.openapi.spec import OpenAPIType, Operation, Parameter, Schema
+
+from fleetsvc.errors import BadRequest
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def with_etag(body: Any, version: int, status_code: int = 200) -> Response[Any]:
+    """A single record, with the ETag a later PATCH or transition sends as If-Match."""
+    return Response(body, status_code=status_code, headers={"ETag": etag(version)})
+
+
+@dataclass
+class HonoursIfMatch(Operation):
+    """The OpenAPI operation of a handler that reads ``if_match``: the header is documented
+    (and ``api.errors.document_problems`` adds its 400 and 412). Use as ``operation_class``."""
+
+    def __post_init__(self) -> None:
+        header = Parameter(
+            name="If-Match",
+            param_in="header",
+            required=False,
+            schema=Schema(type=OpenAPIType.STRING),
+            description='The ETag you read (like "3"); 412 if the record has changed since',
+        )
+        self.parameters = [*(self.parameters or []), header]
+
+
+def if_match(request: Request[Any, Any, Any]) -> int | None:
+    """The version the client last saw, from ``If-Match`` (None when absent)."""
+    raw = request.headers.get("if-match")
+    if raw is None or raw.strip() == "*":
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    # Versions are database integers: more digits than a bigint has was never an ETag of
+    # ours (and Python refuses to read an integer of thousands of digits).
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+        raise BadRequest('If-Match must be an ETag this service returned, for example "3"')
+    return int(value)
