@@ -11,14 +11,10 @@ from litestar.params import QueryParameter
 
 from api.guards import FINANCE
 from db.engine import connection
-from fleetsvc import finance
-from fleetsvc.finance import (
-    ForecastParams,
-    RecurringForecast,
-    RefreshForecast,
-    forecast_params,
-    output_format,
-)
+from fleetsvc.finance.forecast import ForecastParams, forecast_params, output_format
+from fleetsvc.finance.recurring import RecurringForecast, recurring_forecast
+from fleetsvc.finance.refresh import RefreshForecast, refresh_forecast
+from fleetsvc.finance.render import render
 from fleetsvc.spreadsheets import XLSX_MEDIA_TYPE
 
 FromYear = Annotated[
@@ -60,7 +56,7 @@ def _file_response(
     params: ForecastParams,
     fmt: str,
 ) -> Response[Any]:
-    out = finance.render(kind, report, params, fmt)
+    out = render(kind, report, params, fmt)
     # The type goes as a header: given as media_type, a text/* type that already names its
     # charset gets a second "; charset=utf-8" appended.
     return Response(
@@ -94,7 +90,7 @@ class ForecastController(Controller):
         params = forecast_params(from_year, years, group_by)
         chosen = output_format(fmt, request.headers.get("accept"))
         async with connection() as conn:
-            report = await finance.refresh_forecast(conn, params)
+            report = await refresh_forecast(conn, params)
         if chosen == "json":
             return Response(report)
         return _file_response("refresh", report, params, chosen)
@@ -116,7 +112,7 @@ class ForecastController(Controller):
         params = forecast_params(from_year, years)
         chosen = output_format(fmt, request.headers.get("accept"))
         async with connection() as conn:
-            report = await finance.recurring_forecast(conn, params)
+            report = await recurring_forecast(conn, params)
         if chosen == "json":
             return Response(report)
         return _file_response("recurring", report, params, chosen)

@@ -190,10 +190,11 @@ async def in_process(url: str, repeat: int) -> dict[str, float]:
     """Raw SQL and the service function, interleaved round by round so that
     noise from other work on the machine falls on both alike."""
     from db.engine import close_pool, connection, open_pool
-    from fleetsvc import finance
+    from fleetsvc.finance.forecast import ForecastParams, forecast_params
+    from fleetsvc.finance.refresh import refresh_forecast
 
     await open_pool(2)
-    params = {g: finance.forecast_params(FROM_YEAR, YEARS, g) for g in ("model", "business_unit")}
+    params = {g: forecast_params(FROM_YEAR, YEARS, g) for g in ("model", "business_unit")}
     start = params["model"].horizon_start
     after = params["model"].horizon_last_day + dt.timedelta(days=1)
     times: dict[str, list[float]] = {}
@@ -203,9 +204,9 @@ async def in_process(url: str, repeat: int) -> dict[str, float]:
             def raw(sql: str) -> Callable[[], Awaitable[object]]:
                 return lambda: conn.fetch(sql, start, after)
 
-            def forecast(p: finance.ForecastParams) -> Callable[[], Awaitable[object]]:
+            def forecast(p: ForecastParams) -> Callable[[], Awaitable[object]]:
                 async def job() -> bytes:
-                    return msgspec.json.encode(await finance.refresh_forecast(conn, p))
+                    return msgspec.json.encode(await refresh_forecast(conn, p))
 
                 return job
 

@@ -56,26 +56,29 @@ def forecast(
     output: Path | None,
 ) -> None:
     """Forecast refresh or recurring cost by UK financial year."""
-    from fleetsvc import finance
+    from fleetsvc.finance.forecast import forecast_params
+    from fleetsvc.finance.recurring import RecurringForecast, recurring_forecast
+    from fleetsvc.finance.refresh import RefreshForecast, refresh_forecast
+    from fleetsvc.finance.render import Rendered, render
 
     try:
-        params = finance.forecast_params(from_year, years, group_by)
+        params = forecast_params(from_year, years, group_by)
     except ValidationFailed as exc:
         fail("; ".join(f"--{p.field.replace('_', '-')}: {p.message}" for p in exc.problems))
     if fmt == "xlsx" and output is None and sys.stdout.isatty():
         fail("an XLSX workbook needs -o FILE (or redirect standard output to a file)")
     settings = load()
 
-    async def job() -> finance.Rendered:
+    async def job() -> Rendered:
         from db.engine import connection
 
         async with connection() as conn:
-            report: finance.RefreshForecast | finance.RecurringForecast
+            report: RefreshForecast | RecurringForecast
             if kind == "refresh":
-                report = await finance.refresh_forecast(conn, params)
+                report = await refresh_forecast(conn, params)
             else:
-                report = await finance.recurring_forecast(conn, params)
-        return finance.render(kind, report, params, fmt)
+                report = await recurring_forecast(conn, params)
+        return render(kind, report, params, fmt)
 
     rendered = run_with_database(settings, job)
     if output is None:

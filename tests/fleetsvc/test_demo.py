@@ -11,9 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from db.engine import connection
-from fleetsvc import finance
 from fleetsvc.demo import FULL
-from fleetsvc.finance import ForecastParams
+from fleetsvc.finance.forecast import ForecastParams
+from fleetsvc.finance.refresh import refresh_forecast
 
 SIZE = FULL.scaled(0.01)
 
@@ -75,7 +75,7 @@ async def test_demo_loads_the_programme_shape_once(app: object) -> None:
             " AS used FROM licence_pool p JOIN contract c ON c.id = p.contract_id"
             " WHERE p.licence_key = 'NMX-7Q2P-44KD-9ZZA'"
         )
-        report = await finance.refresh_forecast(conn, ForecastParams(2024, 3, "model"))
+        report = await refresh_forecast(conn, ForecastParams(2024, 3, "model"))
     assert len(deployed) == handsets and all(r["person_id"] for r in deployed)
     in_2021 = [
         r for r in deployed if dt.date(2021, 4, 1) <= r["in_service_on"] < dt.date(2022, 4, 1)

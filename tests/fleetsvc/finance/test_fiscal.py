@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fleetsvc.fiscal import (
+from fleetsvc.finance.fiscal import (
     current_fy,
     fy_end,
     fy_label,

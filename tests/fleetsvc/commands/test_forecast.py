@@ -71,3 +71,4 @@ def test_forecast_command_refuses_bad_parameters(
     assert out.returncode == 2
     assert message in out.stderr.decode()
     assert b"Traceback" not in out.stderr
+
