@@ -22,9 +22,8 @@ def register(main: click.Group) -> None:
 @click.option("--years", default="5", show_default=True, help="How many years (1–20).")
 @click.option(
     "--group-by",
-    default="model",
-    show_default=True,
-    help="Refresh forecast: model, category, contract or business_unit.",
+    default=None,
+    help="Refresh forecast only: model (the default), category, contract or business_unit.",
 )
 @click.option(
     "--kind",
@@ -50,7 +49,7 @@ def register(main: click.Group) -> None:
 def forecast(
     from_year: str | None,
     years: str,
-    group_by: str,
+    group_by: str | None,
     kind: Literal["refresh", "recurring"],
     fmt: str,
     output: Path | None,
@@ -61,6 +60,9 @@ def forecast(
     from fleetsvc.finance.refresh import RefreshForecast, refresh_forecast
     from fleetsvc.finance.render import Rendered, render
 
+    if kind == "recurring" and group_by is not None:
+        # Recurring cost is by contract and kind, always; a grouping would be ignored.
+        fail("--group-by applies to --kind refresh only; --kind recurring is not grouped")
     try:
         params = forecast_params(from_year, years, group_by)
     except ValidationFailed as exc:

@@ -72,3 +72,10 @@ def test_forecast_command_refuses_bad_parameters(
     assert message in out.stderr.decode()
     assert b"Traceback" not in out.stderr
 
+
+async def test_group_by_with_the_recurring_forecast_is_refused(database_url: str):
+    out = run(database_url, "--kind", "recurring", "--group-by", "model")
+    assert out.returncode != 0
+    err = out.stderr.decode()
+    assert "--group-by" in err and "--kind recurring" in err
+    assert "Traceback" not in err
