@@ -13,7 +13,8 @@ from api.dependencies import ActorDep, PageDep
 from api.guards import MDM_SYNC, READ_REGISTER
 from api.schemas import PageOf, page_of
 from db.engine import connection, transaction
-from fleetsvc import mdm
+from fleetsvc.mdm import reconcile, runs, sync
+from fleetsvc.mdm.checks import ManagedDevice
 from fleetsvc.settings import get_settings
 
 Limit = Annotated[
@@ -37,7 +38,7 @@ class SyncBatch(msgspec.Struct, forbid_unknown_fields=True):
     """One batch of a push run. ``final: true`` closes the run (``records`` may be empty)."""
 
     run_id: str
-    records: list[mdm.ManagedDevice] = msgspec.field(default_factory=list)
+    records: list[ManagedDevice] = msgspec.field(default_factory=list)
     batch: int | None = None
     final: bool = False
 
@@ -102,11 +103,11 @@ class RunReport(Run):
     reconciliation: Reconciliation
 
 
-def _section(s: mdm.Section) -> Section:
+def _section(s: reconcile.Section) -> Section:
     return Section(count=s.count, items=s.items)
 
 
-def to_reconciliation(r: mdm.Reconciliation) -> Reconciliation:
+def to_reconciliation(r: reconcile.Reconciliation) -> Reconciliation:
     c = r.capacity
     return Reconciliation(
         scope=r.scope,
@@ -123,7 +124,7 @@ def to_reconciliation(r: mdm.Reconciliation) -> Reconciliation:
     )
 
 
-def _run_fields(run: mdm.Run) -> dict[str, Any]:
+def _run_fields(run: runs.Run) -> dict[str, Any]:
     c = run.counts
     return {
         "id": run.id,
@@ -142,7 +143,7 @@ def _run_fields(run: mdm.Run) -> dict[str, Any]:
     }
 
 
-def to_run(run: mdm.Run) -> Run:
+def to_run(run: runs.Run) -> Run:
     return Run(**_run_fields(run))
 
 
@@ -159,7 +160,7 @@ class MdmController(Controller):
     )
     async def push(self, data: JSONBody[SyncBatch], actor: ActorDep) -> Run:
         async with transaction() as conn:
-            run = await mdm.push_batch(
+            run = await sync.push_batch(
                 conn,
                 actor,
                 run_key=data.run_id,
@@ -172,7 +173,7 @@ class MdmController(Controller):
     @get("/runs", operation_id="listMdmRuns", opt=READ_REGISTER, summary="Sync runs, newest first")
     async def list_runs(self, page: PageDep) -> PageOf[Run]:
         async with connection() as conn:
-            return page_of(await mdm.list_runs(conn, page), to_run)
+            return page_of(await runs.list_runs(conn, page), to_run)
 
     @get(
         "/runs/{run_key:str}",
@@ -188,8 +189,8 @@ class MdmController(Controller):
     ) -> RunReport:
         settings = get_settings()
         async with connection() as conn:
-            run = await mdm.get_run(conn, run_key, issues_limit=limit)
-            report = await mdm.reconcile(
+            run = await runs.get_run(conn, run_key, issues_limit=limit)
+            report = await reconcile.reconcile(
                 conn,
                 capacity=settings.mdm_capacity,
                 stale_days=stale_days or settings.mdm_stale_days,
@@ -212,7 +213,7 @@ class MdmController(Controller):
     ) -> Reconciliation:
         settings = get_settings()
         async with connection() as conn:
-            report = await mdm.reconcile(
+            report = await reconcile.reconcile(
                 conn,
                 capacity=settings.mdm_capacity,
                 stale_days=stale_days or settings.mdm_stale_days,

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from db.engine import connection
-from fleetsvc import graph, mdm
 from fleetsvc.auth import Actor
+from fleetsvc.mdm import graph, reconcile, runs
 from tests import factories
 from tests.api.test_mdm import graph_record
 from tests.conftest import unique
@@ -168,7 +168,7 @@ async def test_retries_exhausted_fails_the_run_keeping_accepted_batches(
     assert await mdm_ids(ids) == set(ids[:4])  # the third page's devices were not applied
     # A run that did not close marks nothing unseen.
     async with connection() as conn:
-        assert await mdm.not_seen_reference(conn, row["id"]) is None
+        assert await reconcile.not_seen_reference(conn, row["id"]) is None
 
 
 async def test_unfinished_batch_is_not_applied(app: object, fake: FakeGraph) -> None:
@@ -231,6 +231,6 @@ def test_config_from_environment() -> None:
         graph.GraphConfig.from_env({**env, graph.ENV_TIMEOUT: "soon"})
 
 
-async def _get_run(run_key: str) -> mdm.Run:
+async def _get_run(run_key: str) -> runs.Run:
     async with connection() as conn:
-        return await mdm.get_run(conn, run_key)
+        return await runs.get_run(conn, run_key)

@@ -25,15 +25,9 @@ import msgspec
 from fleetsvc.auth import Actor
 from fleetsvc.errors import FleetError, Unavailable
 from fleetsvc.logs import get_logger
-from fleetsvc.mdm import (
-    GRAPH_SELECT,
-    PULL_BATCH,
-    ManagedDevice,
-    Run,
-    chunk_devices,
-    new_run_key,
-    run_job,
-)
+from fleetsvc.mdm.checks import ManagedDevice
+from fleetsvc.mdm.runs import Run, new_run_key
+from fleetsvc.mdm.sync import PULL_BATCH, chunk_devices, run_job
 from fleetsvc.vocabulary import MdmRunSource
 
 log = get_logger("fleetsvc.graph")
@@ -47,6 +41,23 @@ ENV_TIMEOUT: Final = "FLEETSVC_MDM_TIMEOUT_SECONDS"
 DEFAULT_SCOPE: Final = "https://graph.microsoft.com/.default"
 MAX_PAGES: Final = 100_000
 _LOOPBACK: Final = ("127.0.0.1", "localhost", "::1")
+# The fields of ManagedDevice, as the Graph API names them.
+GRAPH_SELECT: Final = (
+    "id",
+    "deviceName",
+    "serialNumber",
+    "imei",
+    "phoneNumber",
+    "userPrincipalName",
+    "complianceState",
+    "lastSyncDateTime",
+    "enrolledDateTime",
+    "operatingSystem",
+    "osVersion",
+    "manufacturer",
+    "model",
+    "managedDeviceOwnerType",
+)
 
 
 class GraphConfigError(FleetError):
