@@ -9,16 +9,24 @@ applied whole or not at all.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Final
 
 import asyncpg
-import msgspec
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.logs import get_logger
-from fleetsvc.mdm.checks import Checked, DeviceRecord, Rejection, split_checked
-from fleetsvc.mdm.runs import Run, check_run_key, close_run, counts_of, get_run, lock_run
+from fleetsvc.mdm.checks import Checked, DeviceRecord, split_checked
+from fleetsvc.mdm.runs import (
+    Run,
+    RunCounts,
+    check_run_key,
+    close_run,
+    get_run,
+    lock_run,
+    record_batch,
+    record_issues,
+)
 
 log = get_logger("fleetsvc.mdm")
 
@@ -200,7 +208,7 @@ WHERE (EXCLUDED.last_sync_at < d.last_sync_at) IS NOT TRUE
 """
 
 
-def _stage_row(r: DeviceRecord, idx: int) -> tuple[Any, ...]:
+def _stage_row(r: DeviceRecord, idx: int) -> tuple[object, ...]:
     return (
         idx,
         r.mdm_device_id,
@@ -245,24 +253,7 @@ async def _apply_records(
     return int(row["matched"]), int(row["changed"])
 
 
-async def _record_issues(
-    conn: asyncpg.Connection, run_id: int, batch_no: int, rejections: Sequence[Rejection]
-) -> None:
-    await conn.execute(
-        "DELETE FROM mdm_run_issue WHERE run_id = $1 AND batch_no = $2", run_id, batch_no
-    )
-    if rejections:
-        await conn.copy_records_to_table(
-            "mdm_run_issue",
-            records=[
-                (run_id, batch_no, r.index, r.mdm_device_id, r.field, r.message[:1000])
-                for r in rejections
-            ],
-            columns=["run_id", "batch_no", "record_index", "mdm_device_id", "field", "message"],
-        )
-
-
-async def sync_batch(
+async def apply_batch(
     conn: asyncpg.Connection,
     actor: Actor,
     *,
@@ -283,25 +274,15 @@ async def sync_batch(
     run = await lock_run(conn, actor, run_key, source, create=create)
     records, rejections = split_checked(checked)
     matched, changed = await _apply_records(conn, actor, run["id"], records)
-    await _record_issues(conn, run["id"], batch_no, rejections)
-    _, per_batch, _ = counts_of(run["counts"])
-    previous = per_batch.get(str(batch_no), {})
-    per_batch[str(batch_no)] = {
-        "received": len(checked),
-        "matched": matched,
-        "unknown": len(records) - matched,
-        "rejected": len(checked) - len(records),
-        # Changes made by every sending of this batch (a re-send adds only what it changed).
-        "changed": previous.get("changed", 0) + changed,
-    }
-    updated = await conn.fetchrow(
-        "UPDATE mdm_run SET batches = $2, counts = jsonb_set(counts, '{batches}', $3::jsonb)"
-        " WHERE id = $1 RETURNING *",
-        run["id"],
-        len(per_batch),
-        msgspec.json.encode(per_batch).decode(),
+    await record_issues(conn, run["id"], batch_no, rejections)
+    counts = RunCounts(
+        received=len(checked),
+        matched=matched,
+        unknown=len(records) - matched,
+        changed=changed,
+        rejected=len(checked) - len(records),
     )
-    assert updated is not None
+    updated = await record_batch(conn, run, batch_no, counts)
     if final:
         await close_run(conn, updated)
     log.info(

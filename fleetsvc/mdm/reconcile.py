@@ -5,31 +5,30 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
 
 import asyncpg
+import msgspec
 
 from fleetsvc.records import Filters
 from fleetsvc.vocabulary import LEFT_ESTATE, MDM_MANAGED
 
 
-@dataclass(frozen=True, slots=True)
-class Section:
+class Section(msgspec.Struct, frozen=True):
+    """One part of the report: how many there are, and the first of them (each a row of
+    the section's own columns)."""
+
     count: int
-    items: list[dict[str, Any]]
+    items: list[dict[str, object]]
 
 
-@dataclass(frozen=True, slots=True)
-class Capacity:
+class Capacity(msgspec.Struct, frozen=True):
     managed: int
     capacity: int
     headroom: int
     used_percent: float
 
 
-@dataclass(frozen=True, slots=True)
-class Reconciliation:
+class Reconciliation(msgspec.Struct, frozen=True):
     scope: str
     as_of: dt.datetime
     stale_days: int

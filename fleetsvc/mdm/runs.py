@@ -6,32 +6,42 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from dataclasses import dataclass, field
-from typing import Any, Final
+from collections.abc import Sequence
+from typing import Annotated, Final
 
 import asyncpg
 import msgspec
 
 from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict, NotFound, ValidationFailed
+from fleetsvc.mdm.checks import Rejection
 from fleetsvc.pagination import Page, PageRequest, make_page
-from fleetsvc.vocabulary import MdmRunStatus
+from fleetsvc.vocabulary import MdmRunSource, MdmRunStatus, Vocabulary
 
 MAX_ISSUES_SHOWN: Final = 1_000
 _RUN_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}")
 
 
-@dataclass(frozen=True, slots=True)
-class RunCounts:
-    received: int = 0
-    matched: int = 0
-    unknown: int = 0
-    changed: int = 0
-    rejected: int = 0
+def _documented(vocab: type[Vocabulary]) -> msgspec.Meta:
+    """A response field from ``vocab``, listed as an enum in the OpenAPI document (what
+    ``api.vocabulary.one_of`` does for the API's own Structs; the domain cannot import it)."""
+    return msgspec.Meta(extra_json_schema={"extra": {"enum": [str(m) for m in vocab]}})
 
 
-@dataclass(frozen=True, slots=True)
-class Issue:
+class RunCounts(msgspec.Struct, frozen=True):
+    """What a run (or one of its batches) brought: records received, matched to assets, not
+    in the register, assets changed, records rejected."""
+
+    received: int
+    matched: int
+    unknown: int
+    changed: int
+    rejected: int
+
+
+class RunIssue(msgspec.Struct, frozen=True):
+    """A rejected record: its batch, its place in the batch (or its row in the file), why."""
+
     batch: int
     index: int
     mdm_device_id: str | None
@@ -39,19 +49,38 @@ class Issue:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
-class Run:
+class Run(msgspec.Struct, frozen=True):
+    """A sync run as the API shows it; ``issues`` are its first rejected records."""
+
     id: int
     run_id: str
-    source: str
-    status: str
+    source: Annotated[str, _documented(MdmRunSource)]
+    status: Annotated[str, _documented(MdmRunStatus)]
     created_by: str
     started_at: dt.datetime
     closed_at: dt.datetime | None
     batches: int
     counts: RunCounts
+    error: str | None
+    issues: list[RunIssue]
+
+
+class StoredCounts(msgspec.Struct):
+    """``mdm_run.counts`` as stored: each batch's counts by batch number (a re-sent batch
+    replaces its own), and why the run failed."""
+
+    batches: dict[str, RunCounts] = {}
     error: str | None = None
-    issues: list[Issue] = field(default_factory=list)
+
+    def totals(self) -> RunCounts:
+        values = self.batches.values()
+        return RunCounts(
+            received=sum(b.received for b in values),
+            matched=sum(b.matched for b in values),
+            unknown=sum(b.unknown for b in values),
+            changed=sum(b.changed for b in values),
+            rejected=sum(b.rejected for b in values),
+        )
 
 
 def new_run_key(source: str) -> str:
@@ -67,15 +96,16 @@ def check_run_key(run_key: str) -> str:
     return run_key
 
 
-def counts_of(raw: Any) -> tuple[RunCounts, dict[str, dict[str, int]], str | None]:
-    data = msgspec.json.decode(raw) if isinstance(raw, str | bytes) else dict(raw or {})
-    per_batch: dict[str, dict[str, int]] = data.get("batches", {})
-    totals = {k: sum(b.get(k, 0) for b in per_batch.values()) for k in RunCounts.__slots__}
-    return RunCounts(**totals), per_batch, data.get("error")
+def counts_of(row: asyncpg.Record) -> StoredCounts:
+    """A run row's counts (jsonb reaches us as text)."""
+    raw = row["counts"]
+    if isinstance(raw, str | bytes):
+        return msgspec.json.decode(raw, type=StoredCounts)
+    return msgspec.convert(raw or {}, StoredCounts)
 
 
-def _run_of(row: asyncpg.Record, issues: list[Issue] | None = None) -> Run:
-    counts, _, error = counts_of(row["counts"])
+def _run_of(row: asyncpg.Record, issues: list[RunIssue] | None = None) -> Run:
+    stored = counts_of(row)
     return Run(
         id=row["id"],
         run_id=row["run_key"],
@@ -85,8 +115,8 @@ def _run_of(row: asyncpg.Record, issues: list[Issue] | None = None) -> Run:
         started_at=row["started_at"],
         closed_at=row["closed_at"],
         batches=row["batches"],
-        counts=counts,
-        error=error,
+        counts=stored.totals(),
+        error=stored.error,
         issues=issues or [],
     )
 
@@ -157,9 +187,47 @@ async def fail_run(conn: asyncpg.Connection, run_key: str, message: str) -> None
     )
 
 
+async def record_batch(
+    conn: asyncpg.Connection, row: asyncpg.Record, batch_no: int, counts: RunCounts
+) -> asyncpg.Record:
+    """Set one batch's counts on the run ``row`` (locked), in place of those of an earlier
+    sending of the batch, so nothing is counted twice; returns the run's row as updated."""
+    per_batch = counts_of(row).batches
+    previous = per_batch.get(str(batch_no))
+    # Changes made by every sending of this batch (a re-send adds only what it changed).
+    changed = counts.changed + (previous.changed if previous else 0)
+    per_batch[str(batch_no)] = msgspec.structs.replace(counts, changed=changed)
+    updated = await conn.fetchrow(
+        "UPDATE mdm_run SET batches = $2, counts = jsonb_set(counts, '{batches}', $3::jsonb)"
+        " WHERE id = $1 RETURNING *",
+        row["id"],
+        len(per_batch),
+        msgspec.json.encode(per_batch).decode(),
+    )
+    assert updated is not None
+    return updated
+
+
+async def record_issues(
+    conn: asyncpg.Connection, run_id: int, batch_no: int, rejections: Sequence[Rejection]
+) -> None:
+    """A batch's rejected records, in place of those of an earlier sending of it."""
+    await conn.execute(
+        "DELETE FROM mdm_run_issue WHERE run_id = $1 AND batch_no = $2", run_id, batch_no
+    )
+    if rejections:
+        await conn.copy_records_to_table(
+            "mdm_run_issue",
+            records=[
+                (run_id, batch_no, r.index, r.mdm_device_id, r.field, r.message[:1000])
+                for r in rejections
+            ],
+            columns=["run_id", "batch_no", "record_index", "mdm_device_id", "field", "message"],
+        )
+
+
 async def close_run(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
-    counts, _, _ = counts_of(row["counts"])
-    if counts.received == 0:
+    if counts_of(row).totals().received == 0:
         raise ValidationFailed.one(
             "final", "the run has received no records; a run with no devices cannot be closed"
         )
@@ -179,7 +247,7 @@ async def get_run(conn: asyncpg.Connection, key: int | str, *, issues_limit: int
     )
     if row is None:
         raise NotFound("MDM run", key)
-    issues: list[Issue] = []
+    issues: list[RunIssue] = []
     if issues_limit > 0:
         rows = await conn.fetch(
             "SELECT batch_no, record_index, mdm_device_id, field, message FROM mdm_run_issue"
@@ -188,7 +256,13 @@ async def get_run(conn: asyncpg.Connection, key: int | str, *, issues_limit: int
             min(issues_limit, MAX_ISSUES_SHOWN),
         )
         issues = [
-            Issue(r["batch_no"], r["record_index"], r["mdm_device_id"], r["field"], r["message"])
+            RunIssue(
+                batch=r["batch_no"],
+                index=r["record_index"],
+                mdm_device_id=r["mdm_device_id"],
+                field=r["field"],
+                message=r["message"],
+            )
             for r in rows
         ]
     return _run_of(row, issues)
@@ -196,7 +270,7 @@ async def get_run(conn: asyncpg.Connection, key: int | str, *, issues_limit: int
 
 async def list_runs(conn: asyncpg.Connection, page: PageRequest) -> Page[Run]:
     """Runs, newest first."""
-    args: list[Any] = [page.limit + 1]
+    args: list[int] = [page.limit + 1]
     where = ""
     if page.after_id is not None:
         args.append(page.after_id)

@@ -16,7 +16,7 @@ from db.engine import transaction
 from fleetsvc.auth import Actor
 from fleetsvc.errors import FleetError, TooLarge, ValidationFailed
 from fleetsvc.logs import get_logger
-from fleetsvc.mdm.apply import sync_batch
+from fleetsvc.mdm.apply import apply_batch
 from fleetsvc.mdm.checks import (
     EXPORT_FIELDS,
     Checked,
@@ -71,7 +71,7 @@ async def push_batch(
         await close_run(conn, run)
         return await get_run(conn, run["id"], issues_limit=issues_limit)
     checked = [check_device(i, d) for i, d in enumerate(devices)]
-    run_ = await sync_batch(
+    run_ = await apply_batch(
         conn,
         actor,
         run_key=run_key,
@@ -98,7 +98,7 @@ async def run_job(
         async for chunk in chunks:
             batch_no += 1
             async with transaction() as conn:
-                await sync_batch(
+                await apply_batch(
                     conn,
                     actor,
                     run_key=run_key,
