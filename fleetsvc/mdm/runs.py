@@ -121,20 +121,28 @@ def _run_of(row: asyncpg.Record, issues: list[RunIssue] | None = None) -> Run:
     )
 
 
+async def _insert_run(
+    conn: asyncpg.Connection, actor: Actor, run_key: str, source: str
+) -> asyncpg.Record | None:
+    """A new open run's row, or None when a run of that key exists already."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "INSERT INTO mdm_run (run_key, source, status, created_by, started_at, batches, counts)"
+        " VALUES ($1, $2, 'open', $3, now(), 0, '{}') ON CONFLICT (run_key) DO NOTHING"
+        " RETURNING *",
+        run_key,
+        source,
+        actor.name[:100],
+    )
+    return row
+
+
 async def lock_run(
     conn: asyncpg.Connection, actor: Actor, run_key: str, source: str, *, create: bool
 ) -> asyncpg.Record:
     """The open run, locked for this transaction (created if ``create``)."""
     row = None
     if create:
-        row = await conn.fetchrow(
-            "INSERT INTO mdm_run (run_key, source, status, created_by, started_at, batches, counts)"
-            " VALUES ($1, $2, 'open', $3, now(), 0, '{}') ON CONFLICT (run_key) DO NOTHING"
-            " RETURNING *",
-            run_key,
-            source,
-            actor.name[:100],
-        )
+        row = await _insert_run(conn, actor, run_key, source)
     if row is None:
         row = await conn.fetchrow("SELECT * FROM mdm_run WHERE run_key = $1 FOR UPDATE", run_key)
     if row is None:
@@ -163,14 +171,7 @@ async def lock_run(
 async def start_run(conn: asyncpg.Connection, actor: Actor, run_key: str, source: str) -> Run:
     """Open a new run (file and pull jobs open theirs before the first batch)."""
     check_run_key(run_key)
-    row = await conn.fetchrow(
-        "INSERT INTO mdm_run (run_key, source, status, created_by, started_at, batches, counts)"
-        " VALUES ($1, $2, 'open', $3, now(), 0, '{}') ON CONFLICT (run_key) DO NOTHING"
-        " RETURNING *",
-        run_key,
-        source,
-        actor.name[:100],
-    )
+    row = await _insert_run(conn, actor, run_key, source)
     if row is None:
         raise Conflict(f"an MDM run {run_key} already exists", field="run_id")
     return _run_of(row)

@@ -5,7 +5,7 @@ batch applied in its own transaction."""
 from __future__ import annotations
 
 import zipfile
-from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Final
@@ -83,8 +83,19 @@ async def push_batch(
     return await get_run(conn, run_.id, issues_limit=issues_limit)
 
 
-async def run_job(
-    actor: Actor, run_key: str, source: str, chunks: AsyncIterable[Sequence[Checked]]
+BatchApplied = Callable[[asyncpg.Connection, Run], Awaitable[None]]
+"""Told of each batch of a whole run once it is applied: called in the batch's own
+transaction with the run as it then stands, so what a job records there (its progress)
+commits with the batch or not at all."""
+
+
+async def run_batches(
+    actor: Actor,
+    run_key: str,
+    source: str,
+    chunks: AsyncIterable[Sequence[Checked]],
+    *,
+    on_batch: BatchApplied | None = None,
 ) -> Run:
     """A whole run as a job: open it, apply each chunk in its own transaction, close it.
 
@@ -98,7 +109,7 @@ async def run_job(
         async for chunk in chunks:
             batch_no += 1
             async with transaction() as conn:
-                await apply_batch(
+                run = await apply_batch(
                     conn,
                     actor,
                     run_key=run_key,
@@ -107,9 +118,10 @@ async def run_job(
                     checked=chunk,
                     create=False,
                 )
+                if on_batch is not None:
+                    await on_batch(conn, run)
         async with transaction() as conn:
-            run = await lock_run(conn, actor, run_key, source, create=False)
-            await close_run(conn, run)
+            await close_run(conn, await lock_run(conn, actor, run_key, source, create=False))
     except Exception as exc:
         message = exc.message if isinstance(exc, FleetError) else type(exc).__name__
         async with transaction() as conn:
@@ -183,7 +195,9 @@ def read_export(
         yield buffer
 
 
-async def sync_file(actor: Actor, path: Path, run_key: str | None = None) -> Run:
+async def sync_file(
+    actor: Actor, path: Path, run_key: str | None = None, *, on_batch: BatchApplied | None = None
+) -> Run:
     """``fleetsvc mdm sync --file``: one run from the console export (CSV, or zipped CSV)."""
     key = run_key or new_run_key(MdmRunSource.FILE)
     with open_export(path) as stream:
@@ -192,4 +206,4 @@ async def sync_file(actor: Actor, path: Path, run_key: str | None = None) -> Run
             for chunk in read_export(stream, path.name):
                 yield chunk
 
-        return await run_job(actor, key, MdmRunSource.FILE, chunks())
+        return await run_batches(actor, key, MdmRunSource.FILE, chunks(), on_batch=on_batch)
