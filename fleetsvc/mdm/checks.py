@@ -37,8 +37,8 @@ def _choice_key(value: str) -> str:
 
 _COMPLIANCE: Final = {_choice_key(v): v for v in Compliance} | {
     # The console export's spellings (the intune-devices profile's canonical values).
-    "notevaluated": "unknown",
-    "notcompliant": "noncompliant",
+    "notevaluated": Compliance.UNKNOWN,
+    "notcompliant": Compliance.NONCOMPLIANT,
 }
 
 # Ownership as the export profile writes it; the Graph API says "company" for "corporate".
@@ -267,7 +267,7 @@ def check_export_row(row: ParsedRow, used_columns: frozenset[str] | None = None)
         return [Rejection(row.row, device_id, None, message)]
     compliance = _export_text(row.values, "compliance")
     if compliance is not None:
-        compliance = _COMPLIANCE.get(_choice_key(compliance), "unknown")
+        compliance = _COMPLIANCE.get(_choice_key(compliance), Compliance.UNKNOWN)
 
     def cut(name: str, max_len: int) -> str | None:
         text = _export_text(row.values, name)

@@ -96,7 +96,7 @@ def check_run_key(run_key: str) -> str:
     return run_key
 
 
-def counts_of(row: asyncpg.Record) -> StoredCounts:
+def _counts_of(row: asyncpg.Record) -> StoredCounts:
     """A run row's counts (jsonb reaches us as text)."""
     raw = row["counts"]
     if isinstance(raw, str | bytes):
@@ -105,7 +105,7 @@ def counts_of(row: asyncpg.Record) -> StoredCounts:
 
 
 def _run_of(row: asyncpg.Record, issues: list[RunIssue] | None = None) -> Run:
-    stored = counts_of(row)
+    stored = _counts_of(row)
     return Run(
         id=row["id"],
         run_id=row["run_key"],
@@ -193,7 +193,7 @@ async def record_batch(
 ) -> asyncpg.Record:
     """Set one batch's counts on the run ``row`` (locked), in place of those of an earlier
     sending of the batch, so nothing is counted twice; returns the run's row as updated."""
-    per_batch = counts_of(row).batches
+    per_batch = _counts_of(row).batches
     previous = per_batch.get(str(batch_no))
     # Changes made by every sending of this batch (a re-send adds only what it changed).
     changed = counts.changed + (previous.changed if previous else 0)
@@ -228,7 +228,7 @@ async def record_issues(
 
 
 async def close_run(conn: asyncpg.Connection, row: asyncpg.Record) -> None:
-    if counts_of(row).totals().received == 0:
+    if _counts_of(row).totals().received == 0:
         raise ValidationFailed.one(
             "final", "the run has received no records; a run with no devices cannot be closed"
         )
