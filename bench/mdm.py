@@ -231,16 +231,16 @@ async def raw_copy(url: str, records: list[dict[str, Any]]) -> float:
 
 async def file_run(path: Path) -> tuple[float, dict[str, int]]:
     from db.engine import close_pool, open_pool
-    from fleetsvc import mdm
     from fleetsvc.auth import Actor
     from fleetsvc.logs import configure_logging
+    from fleetsvc.mdm.sync import sync_file
     from fleetsvc.settings import load_settings
 
     configure_logging(load_settings({**os.environ, "FLEETSVC_LOG_LEVEL": "warning"}))
     await open_pool(4)
     try:
         t = time.perf_counter()
-        run = await mdm.sync_file(Actor("bench", "admin"), path)
+        run = await sync_file(Actor("bench", "admin"), path)
         elapsed = time.perf_counter() - t
     finally:
         await close_pool()

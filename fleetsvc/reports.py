@@ -14,7 +14,7 @@ from decimal import Decimal
 import asyncpg
 import msgspec
 
-from fleetsvc import mdm
+from fleetsvc.mdm.reconcile import managed_devices
 from fleetsvc.settings import get_settings
 
 UNASSIGNED = "unassigned"
@@ -193,7 +193,7 @@ async def summary(
     positions = [_position(r) for r in await conn.fetch(_POSITIONS_SQL)]
     settings = get_settings()
     capacity = settings.mdm_capacity
-    managed = await mdm.managed_devices(conn, stale_days=settings.mdm_stale_days)
+    managed = await managed_devices(conn, stale_days=settings.mdm_stale_days)
     return Summary(
         total_assets=sum(c.assets for c in counts),
         counts=counts,

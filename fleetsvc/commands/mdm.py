@@ -10,8 +10,9 @@ import click
 from fleetsvc.commands.common import cli_actor, fail, load, run_with_database
 
 if TYPE_CHECKING:
-    from fleetsvc.graph import PullStats
-    from fleetsvc.mdm import Reconciliation, Run
+    from fleetsvc.mdm.graph import PullStats
+    from fleetsvc.mdm.reconcile import Reconciliation
+    from fleetsvc.mdm.runs import Run
 
 
 def register(main: click.Group) -> None:
@@ -71,12 +72,12 @@ def _print_run(
 
 async def _report(run_id: int) -> Reconciliation:
     from db.engine import connection
-    from fleetsvc import mdm
+    from fleetsvc.mdm.reconcile import reconcile
     from fleetsvc.settings import get_settings
 
     settings = get_settings()
     async with connection() as conn:
-        return await mdm.reconcile(
+        return await reconcile(
             conn,
             capacity=settings.mdm_capacity,
             stale_days=settings.mdm_stale_days,
@@ -97,10 +98,10 @@ async def _report(run_id: int) -> Reconciliation:
 def sync(path: Path, run_id: str | None) -> None:
     """Reconcile the register with the MDM's device export, as one run."""
     settings = load()
-    from fleetsvc import mdm
+    from fleetsvc.mdm.sync import sync_file
 
     async def job() -> tuple[Run, Reconciliation]:
-        run = await mdm.sync_file(cli_actor(), path, run_id)
+        run = await sync_file(cli_actor(), path, run_id)
         return run, await _report(run.id)
 
     run, report = run_with_database(settings, job)
@@ -123,7 +124,7 @@ def pull(run_id: str | None, batch_size: int) -> None:
     FLEETSVC_MDM_CLIENT_SECRET, FLEETSVC_MDM_SCOPE and FLEETSVC_MDM_TIMEOUT_SECONDS.
     """
     settings = load()
-    from fleetsvc import graph
+    from fleetsvc.mdm import graph
 
     try:
         config = graph.GraphConfig.from_env()

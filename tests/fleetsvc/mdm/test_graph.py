@@ -7,11 +7,12 @@ import asyncio
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import pytest
 
 from db.engine import connection
-from fleetsvc import graph, mdm
 from fleetsvc.auth import Actor
+from fleetsvc.mdm import graph, reconcile, runs
 from tests import factories
 from tests.api.test_mdm import graph_record
 from tests.conftest import unique
@@ -168,7 +169,7 @@ async def test_retries_exhausted_fails_the_run_keeping_accepted_batches(
     assert await mdm_ids(ids) == set(ids[:4])  # the third page's devices were not applied
     # A run that did not close marks nothing unseen.
     async with connection() as conn:
-        assert await mdm.not_seen_reference(conn, row["id"]) is None
+        assert await reconcile.not_seen_reference(conn, row["id"]) is None
 
 
 async def test_unfinished_batch_is_not_applied(app: object, fake: FakeGraph) -> None:
@@ -182,6 +183,34 @@ async def test_unfinished_batch_is_not_applied(app: object, fake: FakeGraph) -> 
         await graph.pull(ACTOR, cfg, run_key=run_key)
     assert await mdm_ids([d["id"] for d in fake.devices]) == set()
     assert (await run_row(run_key))["status"] == "failed"
+
+
+async def test_a_job_is_told_of_each_batch_inside_its_transaction(
+    app: object, fake: FakeGraph
+) -> None:
+    assets = await handsets(5)
+    fake.devices = [graph_record(serial=a["serial_number"]) for a in assets]
+    ids = [d["id"] for d in fake.devices]
+    told: list[tuple[int, int, int]] = []
+
+    async def on_batch(conn: asyncpg.Connection, run: runs.Run) -> None:
+        # The batch is applied in this transaction, not yet committed.
+        held = await conn.fetchval(
+            "SELECT count(*) FROM mdm_device WHERE mdm_device_id = ANY($1::text[])", ids
+        )
+        told.append((run.batches, run.counts.received, held))
+        if run.batches == 3:
+            raise RuntimeError("the job lost its lease")
+
+    run_key = unique("pull-")
+    with pytest.raises(RuntimeError):
+        await graph.pull(ACTOR, config(fake), run_key=run_key, batch_size=2, on_batch=on_batch)
+
+    assert told == [(1, 2, 2), (2, 4, 4), (3, 5, 5)]
+    # What the job could not record was not applied either: the last batch rolled back.
+    assert await mdm_ids(ids) == set(ids[:4])
+    run = await _get_run(run_key)
+    assert run.status == "failed" and run.error == "RuntimeError" and run.batches == 2
 
 
 async def test_bad_credentials_fail_at_once_without_the_secret(
@@ -231,6 +260,6 @@ def test_config_from_environment() -> None:
         graph.GraphConfig.from_env({**env, graph.ENV_TIMEOUT: "soon"})
 
 
-async def _get_run(run_key: str) -> mdm.Run:
+async def _get_run(run_key: str) -> runs.Run:
     async with connection() as conn:
-        return await mdm.get_run(conn, run_key)
+        return await runs.get_run(conn, run_key)

@@ -25,15 +25,9 @@ import msgspec
 from fleetsvc.auth import Actor
 from fleetsvc.errors import FleetError, Unavailable
 from fleetsvc.logs import get_logger
-from fleetsvc.mdm import (
-    GRAPH_SELECT,
-    PULL_BATCH,
-    ManagedDevice,
-    Run,
-    chunk_devices,
-    new_run_key,
-    run_job,
-)
+from fleetsvc.mdm.checks import ManagedDevice
+from fleetsvc.mdm.runs import Run, new_run_key
+from fleetsvc.mdm.sync import PULL_BATCH, BatchApplied, chunk_devices, run_batches
 from fleetsvc.vocabulary import MdmRunSource
 
 log = get_logger("fleetsvc.graph")
@@ -47,6 +41,9 @@ ENV_TIMEOUT: Final = "FLEETSVC_MDM_TIMEOUT_SECONDS"
 DEFAULT_SCOPE: Final = "https://graph.microsoft.com/.default"
 MAX_PAGES: Final = 100_000
 _LOOPBACK: Final = ("127.0.0.1", "localhost", "::1")
+# What the device list is asked for: the fields ManagedDevice reads, as the Graph API
+# names them (so a field added there is asked for too).
+GRAPH_SELECT: Final = tuple(f.encode_name for f in msgspec.structs.fields(ManagedDevice))
 
 
 class GraphConfigError(FleetError):
@@ -313,15 +310,16 @@ async def pull(
     run_key: str | None = None,
     batch_size: int = PULL_BATCH,
     client: GraphClient | None = None,
+    on_batch: BatchApplied | None = None,
 ) -> tuple[Run, PullStats]:
     """``fleetsvc mdm pull``: one run (source ``pull``) fed from the Graph API in batches.
 
     A pull that fails part way leaves the run failed: the batches already applied stay,
-    the records of the unfinished batch are not applied, nothing is marked unseen.
+    the records of the unfinished batch are not applied, nothing is marked unseen. A job
+    that runs pulls passes ``on_batch`` to record its progress with each batch.
     """
     key = run_key or new_run_key(MdmRunSource.PULL)
     async with client or GraphClient(config) as g:
-        run = await run_job(
-            actor, key, MdmRunSource.PULL, chunk_devices(g.managed_devices(), batch_size)
-        )
+        pages = chunk_devices(g.managed_devices(), batch_size)
+        run = await run_batches(actor, key, MdmRunSource.PULL, pages, on_batch=on_batch)
         return run, g.stats

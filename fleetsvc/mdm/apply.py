@@ -1,0 +1,298 @@
+"""Applying one batch of MDM records to the register, set-based, in the caller's transaction.
+
+COPY into a staging table, match by serial then IMEI, free an MDM device id another asset
+holds, UPDATE only the assets whose MDM facts changed (one event each), upsert every record
+into ``mdm_device``, and keep the batch's rejected records as the run's issues. A batch is
+applied whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final
+
+import asyncpg
+
+from fleetsvc import audit
+from fleetsvc.auth import Actor
+from fleetsvc.logs import get_logger
+from fleetsvc.mdm.checks import Checked, DeviceRecord, split_checked
+from fleetsvc.mdm.runs import (
+    Run,
+    RunCounts,
+    check_run_key,
+    close_run,
+    get_run,
+    lock_run,
+    record_batch,
+    record_issues,
+)
+
+log = get_logger("fleetsvc.mdm")
+
+_STAGE_COLUMNS: Final = (
+    "idx",
+    "mdm_device_id",
+    "serial_number",
+    "imei",
+    "device_name",
+    "user_upn",
+    "compliance",
+    "last_sync_at",
+    "enrolled_at",
+    "operating_system",
+    "os_version",
+    "manufacturer",
+    "model",
+    "owner_type",
+    "phone_number",
+)
+
+
+_STAGE_SQL = """
+DROP TABLE IF EXISTS pg_temp.mdm_input;
+DROP TABLE IF EXISTS pg_temp.mdm_stage;
+DROP TABLE IF EXISTS pg_temp.mdm_changed;
+CREATE TEMP TABLE mdm_input (
+    idx integer NOT NULL,
+    mdm_device_id varchar(64) NOT NULL,
+    serial_number varchar(64),
+    imei varchar(15),
+    device_name varchar(200) NOT NULL,
+    user_upn varchar(254),
+    compliance varchar(32),
+    last_sync_at timestamptz,
+    enrolled_at timestamptz,
+    operating_system varchar(32),
+    os_version varchar(64),
+    manufacturer varchar(100),
+    model varchar(100),
+    owner_type varchar(32),
+    phone_number varchar(16)
+) ON COMMIT DROP;
+CREATE TEMP TABLE mdm_changed (id integer, before jsonb, after jsonb) ON COMMIT DROP;
+"""
+
+# Each record with the asset it matches and that asset's MDM facts as they were, in one
+# statement: index lookups per record (a LATERAL each, so a batch never scans the whole
+# register). Serial first: the same maker's serial wins, another maker's only if no other
+# asset has that serial; then IMEI for records the serial did not match. The primary record
+# of an asset is its latest one that is not older than what is already held.
+_MATCH_SQL = """
+CREATE TEMP TABLE mdm_stage ON COMMIT DROP AS
+SELECT m.*,
+       m.asset_id IS NOT NULL AND NOT m.older AND row_number() OVER (
+           PARTITION BY m.asset_id, m.older
+           ORDER BY m.last_sync_at DESC NULLS LAST, m.mdm_device_id) = 1 AS is_primary
+FROM (
+    SELECT i.*, a.id AS asset_id, a.mdm_device_id AS old_device_id,
+           a.last_seen_at AS old_last_seen_at, a.mdm_compliance AS old_compliance,
+           a.mdm_os_version AS old_os_version, a.mdm_user_upn AS old_user_upn,
+           (i.last_sync_at < a.last_seen_at) IS TRUE AS older
+    FROM mdm_input i
+    LEFT JOIN LATERAL (
+        SELECT x.id FROM asset x
+        WHERE x.serial_number = i.serial_number
+          AND (x.manufacturer = lower(i.manufacturer)
+               OR NOT EXISTS (SELECT 1 FROM asset y
+                              WHERE y.serial_number = x.serial_number AND y.id <> x.id))
+        ORDER BY (x.manufacturer = lower(i.manufacturer)) IS TRUE DESC, x.id
+        LIMIT 1
+    ) by_serial ON i.serial_number IS NOT NULL
+    -- LIMIT 1 (the keys are unique) keeps each a lookup by index per record: without it
+    -- the planner may hash-join the whole asset table for a batch of a thousand.
+    LEFT JOIN LATERAL (
+        SELECT x.id FROM asset x WHERE by_serial.id IS NULL AND x.imei = i.imei LIMIT 1
+    ) by_imei ON true
+    LEFT JOIN LATERAL (
+        SELECT x.id, x.mdm_device_id, md.last_sync_at AS last_seen_at, x.mdm_compliance,
+               x.mdm_os_version, x.mdm_user_upn
+        FROM asset x LEFT JOIN mdm_device md ON md.mdm_device_id = x.mdm_device_id
+        WHERE x.id = COALESCE(by_serial.id, by_imei.id)
+        LIMIT 1
+    ) a ON true
+) m;
+-- For the plans of the statements that join it to asset; the other columns only pass through.
+ANALYZE mdm_stage (asset_id, is_primary, mdm_device_id, old_device_id);
+"""
+
+# An MDM device id moves to the asset this batch matched it to: another asset holding it
+# lets it go first (the id is unique on assets).
+_FREE_SQL = """
+WITH freed AS (
+    UPDATE asset a SET mdm_device_id = NULL, updated_at = now()
+    FROM (
+        SELECT h.id, s.mdm_device_id FROM mdm_stage s
+        CROSS JOIN LATERAL (
+            SELECT x.id FROM asset x WHERE x.mdm_device_id = s.mdm_device_id
+        ) h
+        -- An asset that holds the id already holds it alone (the id is unique on assets).
+        WHERE s.is_primary AND s.old_device_id IS DISTINCT FROM s.mdm_device_id
+          AND h.id <> s.asset_id
+    ) f
+    WHERE a.id = f.id
+    RETURNING a.id, f.mdm_device_id
+), restaged AS (
+    UPDATE mdm_stage t SET old_device_id = NULL
+    FROM freed f WHERE t.asset_id = f.id AND t.is_primary
+)
+INSERT INTO mdm_changed
+SELECT id, jsonb_build_object('mdm_device_id', mdm_device_id),
+       jsonb_build_object('mdm_device_id', NULL)
+FROM freed
+"""
+
+# The fields of an asset the MDM sets: (asset column, staged old value, staged new value).
+# The last check-in is not one: it moves at every sync, and is read from mdm_device (a
+# copy on the asset rewrote every asset row, and every index of it, each run, with an
+# event each time that buried the asset's history).
+_FACTS = (
+    ("mdm_device_id", "s.old_device_id", "s.mdm_device_id"),
+    ("mdm_compliance", "s.old_compliance", "s.compliance"),
+    ("mdm_os_version", "s.old_os_version", "s.os_version"),
+    ("mdm_user_upn", "s.old_user_upn", "s.user_upn"),
+)
+
+
+def _facts_json(which: int) -> str:
+    """A jsonb object of the old (1) or new (2) facts, holding only those that changed."""
+    pairs = ", ".join(f"'{f[0]}', {f[which]}" for f in _FACTS)
+    same = ", ".join(
+        f"CASE WHEN {old} IS NOT DISTINCT FROM {new} THEN '{col}' END" for col, old, new in _FACTS
+    )
+    return f"jsonb_build_object({pairs}) - ARRAY[{same}]::text[]"
+
+
+# Only rows whose MDM facts differ are touched. The asset's version (its ETag) is not
+# bumped: these are the MDM's observations, not edits, and a sync several times a day
+# must not make every engineer's If-Match stale.
+_APPLY_SQL = f"""
+WITH changed AS (
+    UPDATE asset a
+    SET {", ".join(f"{col} = {new}" for col, _, new in _FACTS)}, updated_at = now()
+    FROM mdm_stage s
+    WHERE s.is_primary AND a.id = s.asset_id
+      AND ({", ".join(old for _, old, _ in _FACTS)})
+          IS DISTINCT FROM ({", ".join(new for _, _, new in _FACTS)})
+    RETURNING a.id, {_facts_json(1)} AS before, {_facts_json(2)} AS after
+)
+INSERT INTO mdm_changed SELECT id, before, after FROM changed
+"""
+
+# One event per change, with only the fields that changed.
+_EVENTS_SQL = """
+SELECT 'asset' AS entity, id AS entity_id, 'mdm_synced' AS action, before, after
+FROM mdm_changed ORDER BY id
+"""
+
+# Every record is kept as the MDM's latest word on its device, unless it is older than
+# what is already held (a replayed old export must not turn the clock back).
+_UPSERT_SQL = """
+INSERT INTO mdm_device AS d (mdm_device_id, serial_number, imei, device_name, user_upn,
+    compliance, last_sync_at, enrolled_at, operating_system, os_version, manufacturer, model,
+    owner_type, phone_number, asset_id, last_run_id, updated_at)
+SELECT mdm_device_id, serial_number, imei, device_name, user_upn, compliance, last_sync_at,
+    enrolled_at, operating_system, os_version, manufacturer, model, owner_type, phone_number,
+    asset_id, $1, now()
+FROM mdm_stage
+ON CONFLICT (mdm_device_id) DO UPDATE SET
+    serial_number = EXCLUDED.serial_number, imei = EXCLUDED.imei,
+    device_name = EXCLUDED.device_name, user_upn = EXCLUDED.user_upn,
+    compliance = EXCLUDED.compliance, last_sync_at = EXCLUDED.last_sync_at,
+    enrolled_at = EXCLUDED.enrolled_at, operating_system = EXCLUDED.operating_system,
+    os_version = EXCLUDED.os_version, manufacturer = EXCLUDED.manufacturer,
+    model = EXCLUDED.model, owner_type = EXCLUDED.owner_type,
+    phone_number = EXCLUDED.phone_number, asset_id = EXCLUDED.asset_id,
+    last_run_id = EXCLUDED.last_run_id, updated_at = now()
+WHERE (EXCLUDED.last_sync_at < d.last_sync_at) IS NOT TRUE
+"""
+
+
+def _stage_row(r: DeviceRecord, idx: int) -> tuple[object, ...]:
+    return (
+        idx,
+        r.mdm_device_id,
+        r.serial_number,
+        r.imei,
+        r.device_name,
+        r.user_upn,
+        r.compliance,
+        r.last_sync_at,
+        r.enrolled_at,
+        r.operating_system,
+        r.os_version,
+        r.manufacturer,
+        r.model,
+        r.owner_type,
+        r.phone_number,
+    )
+
+
+async def _apply_records(
+    conn: asyncpg.Connection, actor: Actor, run_id: int, records: Sequence[DeviceRecord]
+) -> tuple[int, int]:
+    """Match and apply the batch; returns (matched, changed assets)."""
+    if not records:
+        return 0, 0
+    await conn.execute(_STAGE_SQL)
+    await conn.copy_records_to_table(
+        "mdm_input",
+        records=[_stage_row(r, i) for i, r in enumerate(records)],
+        columns=_STAGE_COLUMNS,
+    )
+    await conn.execute(_MATCH_SQL)
+    await conn.execute(_FREE_SQL)
+    await conn.execute(_APPLY_SQL)
+    await audit.record_from_query(conn, actor, _EVENTS_SQL)
+    await conn.execute(_UPSERT_SQL, run_id)
+    row = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM mdm_stage WHERE asset_id IS NOT NULL) AS matched,"
+        " (SELECT count(DISTINCT id) FROM mdm_changed) AS changed"
+    )
+    assert row is not None
+    return int(row["matched"]), int(row["changed"])
+
+
+async def apply_batch(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    *,
+    run_key: str,
+    source: str,
+    batch_no: int,
+    checked: Sequence[Checked],
+    final: bool = False,
+    create: bool = True,
+) -> Run:
+    """Apply one batch of a run in the caller's transaction.
+
+    Re-sending a batch number of an open run applies it again (a correction takes effect;
+    an identical batch changes nothing) and replaces that batch's counts and issues, so
+    nothing is counted twice.
+    """
+    check_run_key(run_key)
+    run = await lock_run(conn, actor, run_key, source, create=create)
+    records, rejections = split_checked(checked)
+    matched, changed = await _apply_records(conn, actor, run["id"], records)
+    await record_issues(conn, run["id"], batch_no, rejections)
+    counts = RunCounts(
+        received=len(checked),
+        matched=matched,
+        unknown=len(records) - matched,
+        changed=changed,
+        rejected=len(checked) - len(records),
+    )
+    updated = await record_batch(conn, run, batch_no, counts)
+    if final:
+        await close_run(conn, updated)
+    log.info(
+        "mdm_batch_applied",
+        run=run["id"],
+        batch=batch_no,
+        received=len(checked),
+        matched=matched,
+        changed=changed,
+        rejected=len(checked) - len(records),
+        final=final,
+    )
+    return await get_run(conn, run["id"], issues_limit=0)

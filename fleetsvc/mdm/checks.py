@@ -1,0 +1,321 @@
+"""An MDM's device records, checked: the MDM's own JSON schema (pushed over the API or
+pulled from the Graph API) and the rows of the console's export file.
+
+Each record is checked and normalised on its own; a record with a problem is rejected with
+the reason (its place in the batch, the field, the message) and never stops the rest of its
+batch. Every copy of an id repeated in a batch is rejected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+import msgspec
+
+from fleetsvc.vocabulary import Compliance
+from importers import (
+    FieldError,
+    ParsedRow,
+    clean_text,
+    normalise_imei,
+    normalise_msisdn,
+    normalise_serial,
+    parse_timestamp,
+)
+
+_GRAPH_NEVER = "0001-01-01"  # Graph's way of saying "never" in a date-time field
+_ISO_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}")
+
+
+def _choice_key(value: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "", value.casefold())
+
+
+_COMPLIANCE: Final = {_choice_key(v): v for v in Compliance} | {
+    # The console export's spellings (the intune-devices profile's canonical values).
+    "notevaluated": Compliance.UNKNOWN,
+    "notcompliant": Compliance.NONCOMPLIANT,
+}
+
+# Ownership as the export profile writes it; the Graph API says "company" for "corporate".
+_OWNERSHIP: Final = {
+    "company": "corporate",
+    "corporate": "corporate",
+    "personal": "personal",
+    "unknown": "unknown",
+}
+
+
+class ManagedDevice(msgspec.Struct, rename="camel", omit_defaults=True):
+    """One device in the MDM's own (Graph ``managedDevice``) schema; other fields are ignored.
+
+    Every field is text so that a malformed value rejects its record, not the whole batch.
+    """
+
+    id: str | None = None
+    device_name: str | None = None
+    serial_number: str | None = None
+    imei: str | None = None
+    phone_number: str | None = None
+    user_principal_name: str | None = None
+    compliance_state: str | None = None
+    last_sync_date_time: str | None = None
+    enrolled_date_time: str | None = None
+    operating_system: str | None = None
+    os_version: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    managed_device_owner_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRecord:
+    """A checked, normalised MDM record, ready to be staged."""
+
+    index: int
+    mdm_device_id: str
+    serial_number: str | None
+    imei: str | None
+    device_name: str
+    user_upn: str | None
+    compliance: str | None
+    last_sync_at: dt.datetime | None
+    enrolled_at: dt.datetime | None
+    operating_system: str | None
+    os_version: str | None
+    manufacturer: str | None
+    model: str | None
+    owner_type: str | None
+    phone_number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """One reason a record was not applied: ``index`` is its place in the batch (push and
+    pull) or its row number in the file."""
+
+    index: int
+    mdm_device_id: str | None
+    field: str | None
+    message: str
+
+
+Checked = DeviceRecord | list[Rejection]
+
+
+class _Problems:
+    """Collects a record's problems; each normaliser call is wrapped in ``check``."""
+
+    def __init__(self, index: int, device_id: str | None) -> None:
+        self.index = index
+        self.device_id = device_id
+        self.items: list[Rejection] = []
+
+    def add(self, name: str | None, message: str) -> None:
+        self.items.append(Rejection(self.index, self.device_id, name, message))
+
+    def text(self, name: str, value: str | None, max_len: int) -> str | None:
+        if value is None:
+            return None
+        # The usual case, cheaply: printable, trimmed, short enough (40,000 records a run).
+        if value.isprintable() and len(value) <= max_len and value == value.strip():
+            return value or None
+        try:
+            text = clean_text(value, max_len)
+        except FieldError as exc:
+            self.add(name, exc.message)
+            return None
+        return text or None
+
+    def stamp(self, name: str, value: str | None) -> dt.datetime | None:
+        if value is None or not value.strip() or value.strip().startswith(_GRAPH_NEVER):
+            return None
+        if _ISO_STAMP.match(value):
+            try:
+                when = dt.datetime.fromisoformat(value)
+            except ValueError:
+                pass
+            else:
+                when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+                if 1990 <= when.year < 2100:
+                    return when.astimezone(dt.UTC)
+        try:
+            return parse_timestamp(value)
+        except FieldError as exc:
+            self.add(name, exc.message)
+            return None
+
+
+def check_device(index: int, device: ManagedDevice) -> Checked:
+    """A record in the MDM's schema, checked and normalised, or the reasons it is rejected."""
+    raw_id = device.id.strip() if device.id else ""
+    # The id a rejection is listed under; PostgreSQL cannot store a NUL in text.
+    p = _Problems(index, raw_id[:64].replace("\x00", "\ufffd") or None)
+    device_id = p.text("id", raw_id, 64)
+    if not raw_id:
+        p.add("id", "the MDM device id is required")
+    serial = imei = phone = None
+    if device.serial_number and device.serial_number.strip():
+        try:
+            serial = normalise_serial(device.serial_number)
+        except FieldError as exc:
+            p.add("serialNumber", exc.message)
+    if device.imei and device.imei.strip():
+        try:
+            imei = normalise_imei(device.imei)[0]
+        except FieldError as exc:
+            p.add("imei", exc.message)
+    if serial is None and imei is None and not p.items:
+        p.add(None, "a record needs a serial number or an IMEI to be matched")
+    if device.phone_number and device.phone_number.strip():
+        try:
+            phone = normalise_msisdn(device.phone_number)
+        except FieldError as exc:
+            p.add("phoneNumber", exc.message)
+    compliance = None
+    if device.compliance_state and device.compliance_state.strip():
+        compliance = _COMPLIANCE.get(_choice_key(device.compliance_state))
+        if compliance is None:
+            p.add("complianceState", f"must be one of: {Compliance.listed()}")
+    device_name = p.text("deviceName", device.device_name, 200) or ""
+    user_upn = p.text("userPrincipalName", device.user_principal_name, 254)
+    last_sync_at = p.stamp("lastSyncDateTime", device.last_sync_date_time)
+    enrolled_at = p.stamp("enrolledDateTime", device.enrolled_date_time)
+    operating_system = p.text("operatingSystem", device.operating_system, 32)
+    os_version = p.text("osVersion", device.os_version, 64)
+    manufacturer = p.text("manufacturer", device.manufacturer, 100)
+    model = p.text("model", device.model, 100)
+    owner_type = p.text("managedDeviceOwnerType", device.managed_device_owner_type, 32)
+    if owner_type is not None:
+        owner_type = _OWNERSHIP.get(_choice_key(owner_type), owner_type)
+    if p.items or device_id is None:
+        return p.items
+    return DeviceRecord(
+        index=index,
+        mdm_device_id=device_id,
+        serial_number=serial,
+        imei=imei,
+        device_name=device_name,
+        user_upn=user_upn,
+        compliance=compliance,
+        last_sync_at=last_sync_at,
+        enrolled_at=enrolled_at,
+        operating_system=operating_system,
+        os_version=os_version,
+        manufacturer=manufacturer,
+        model=model,
+        owner_type=owner_type,
+        phone_number=phone,
+    )
+
+
+def _export_text(values: dict[str, object], name: str) -> str | None:
+    value = values.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _export_stamp(values: dict[str, object], name: str) -> dt.datetime | None:
+    value = values.get(name)
+    return value if isinstance(value, dt.datetime) else None
+
+
+# The export's columns a sync uses; a bad value in another column (an ICCID, a patch level)
+# does not stop the device being reconciled.
+EXPORT_FIELDS: Final = frozenset(
+    {
+        "mdm_device_id",
+        "device_name",
+        "enrolled_at",
+        "last_check_in_at",
+        "serial_number",
+        "manufacturer",
+        "model",
+        "imei",
+        "user_upn",
+        "compliance",
+        "os",
+        "os_version",
+        "phone_number",
+        "ownership",
+    }
+)
+
+
+def check_export_row(row: ParsedRow, used_columns: frozenset[str] | None = None) -> Checked:
+    """A row of the console export (already parsed by the intune-devices profile);
+    ``used_columns`` are the headers of EXPORT_FIELDS (None: every error counts)."""
+    device_id = _export_text(row.values, "mdm_device_id")
+    problems = [
+        Rejection(row.row, device_id, e.column, e.message)
+        for e in row.errors
+        if used_columns is None or e.column is None or e.column in used_columns
+    ]
+    if problems:
+        return problems
+    serial = _export_text(row.values, "serial_number")
+    imei = _export_text(row.values, "imei")
+    if device_id is None:
+        return [Rejection(row.row, None, "Device ID", "the MDM device id is required")]
+    if len(device_id) > 64:
+        return [Rejection(row.row, None, "Device ID", "the MDM device id is over 64 characters")]
+    if serial is None and imei is None:
+        message = "a record needs a serial number or an IMEI to be matched"
+        return [Rejection(row.row, device_id, None, message)]
+    compliance = _export_text(row.values, "compliance")
+    if compliance is not None:
+        compliance = _COMPLIANCE.get(_choice_key(compliance), Compliance.UNKNOWN)
+
+    def cut(name: str, max_len: int) -> str | None:
+        text = _export_text(row.values, name)
+        return text[:max_len] if text else None
+
+    return DeviceRecord(
+        index=row.row,
+        mdm_device_id=device_id,
+        serial_number=serial,
+        imei=imei,
+        device_name=cut("device_name", 200) or "",
+        user_upn=cut("user_upn", 254),
+        compliance=compliance,
+        last_sync_at=_export_stamp(row.values, "last_check_in_at"),
+        enrolled_at=_export_stamp(row.values, "enrolled_at"),
+        operating_system=cut("os", 32),
+        os_version=cut("os_version", 64),
+        manufacturer=cut("manufacturer", 100),
+        model=cut("model", 100),
+        owner_type=cut("ownership", 32),
+        phone_number=cut("phone_number", 16),
+    )
+
+
+def split_checked(items: Iterable[Checked]) -> tuple[list[DeviceRecord], list[Rejection]]:
+    """Good records and rejections; every copy of an id that is repeated in the batch is
+    rejected (which copy is right would be a guess), even when another copy was rejected
+    for a reason of its own."""
+    records: list[DeviceRecord] = []
+    rejections: list[Rejection] = []
+    seen: dict[str, int] = {}
+    for item in items:
+        if isinstance(item, DeviceRecord):
+            records.append(item)
+            seen[item.mdm_device_id] = seen.get(item.mdm_device_id, 0) + 1
+        else:
+            rejections.extend(item)
+            if item and item[0].mdm_device_id:
+                seen[item[0].mdm_device_id] = seen.get(item[0].mdm_device_id, 0) + 1
+    if any(n > 1 for n in seen.values()):
+        kept = []
+        for r in records:
+            n = seen[r.mdm_device_id]
+            if n > 1:
+                message = f"the id appears {n} times in this batch; none of them was applied"
+                rejections.append(Rejection(r.index, r.mdm_device_id, "id", message))
+            else:
+                kept.append(r)
+        records = kept
+    rejections.sort(key=lambda r: r.index)
+    return records, rejections
