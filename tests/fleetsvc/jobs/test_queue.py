@@ -12,6 +12,7 @@ import pytest
 from db.engine import connection, transaction
 from fleetsvc.auth import Actor
 from fleetsvc.jobs import kinds, queue
+from fleetsvc.jobs.kinds import JobRecord
 from tests.fleetsvc.jobs.helpers import enqueue, fetch, running_worker, wait_for
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -101,7 +102,7 @@ async def test_retry_later_backs_off_then_runs_again() -> None:
     assert job.attempts == 2 and job.result == {"succeeded_on": 2}
 
 
-async def wait_until_retried(job_id: int) -> queue.JobRecord:
+async def wait_until_retried(job_id: int) -> JobRecord:
     while True:
         job = await fetch(job_id)
         if job.attempts == 1 and job.status == "queued":
