@@ -450,9 +450,10 @@ class Worker:
         while True:
             wait = 5.0
             try:
-                await self._in_transaction(
+                queued = await self._in_transaction(
                     lambda c: schedule.queue_due(c, self.schedules, self.timezone)
                 )
+                log.debug("schedules_checked", queued=len(queued))
                 wait = schedule.seconds_until_next(self.schedules, self.timezone)
             except DatabaseGone:
                 pass

@@ -121,7 +121,16 @@ async def fail(ctx: JobContext, p: Fail) -> Result:
     raise FleetError(p.message)
 
 
+class Due(msgspec.Struct, forbid_unknown_fields=True):
+    due: str | None = None
+
+
+async def scheduled(ctx: JobContext, p: Due) -> Result:
+    return {"due": p.due}
+
+
 register(JobKind("test.record", Record, record, "Note the run; nap"))
+register(JobKind("test.scheduled", Due, scheduled, "A scheduled run"))
 register(
     JobKind("test.sleep", Sleep, sleep_in_statement, "One long statement", recover=note_recovery)
 )
