@@ -33,7 +33,7 @@ CREATE TABLE IF NOT EXISTS job_test_run (
 );
 CREATE TABLE IF NOT EXISTS job_test_recovered (
     job_id integer NOT NULL, reason text NOT NULL, owner text, attempts integer NOT NULL,
-    at timestamptz NOT NULL DEFAULT clock_timestamp()
+    lease_expires_at timestamptz, at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 """
 
@@ -84,11 +84,13 @@ async def note_recovery(
     conn: asyncpg.Connection, job: JobRecord, interruption: Interruption
 ) -> Recovery | None:
     await conn.execute(
-        "INSERT INTO job_test_recovered (job_id, reason, owner, attempts) VALUES ($1, $2, $3, $4)",
+        "INSERT INTO job_test_recovered (job_id, reason, owner, attempts, lease_expires_at)"
+        " VALUES ($1, $2, $3, $4, $5)",
         job.id,
         interruption.reason,
         interruption.owner,
         job.attempts,
+        job.lease_expires_at,
     )
     return None  # the default: queued again when safe and attempts remain
 

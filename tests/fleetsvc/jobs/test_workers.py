@@ -107,9 +107,12 @@ async def test_a_killed_workers_job_is_taken_back_by_the_other(
     ]
     async with connection() as conn:
         hook = await conn.fetch(
-            "SELECT reason, owner, attempts FROM job_test_recovered WHERE job_id = $1", job_id
+            "SELECT reason, owner, attempts, at >= lease_expires_at AS after_expiry"
+            " FROM job_test_recovered WHERE job_id = $1",
+            job_id,
         )
-    assert [tuple(h) for h in hook] == [("expired", workers[victim].owner, 1)]
+    # The hook ran once, for the killed worker's attempt, and only once its lease had expired.
+    assert [tuple(h) for h in hook] == [("expired", workers[victim].owner, 1, True)]
     assert not await _session_exists(pid)  # the 600 s statement did not run on
     taken = await survivor.logged("job_taken_back")
     assert taken["job_id"] == job_id and taken["status"] == "queued"
