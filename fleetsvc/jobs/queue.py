@@ -35,6 +35,9 @@ log = get_logger("fleetsvc.jobs")
 
 # Idle workers LISTEN here; a queued job wakes them at its commit (NOTIFY is transactional).
 CHANNEL: Final = "fleetsvc_jobs"
+# A job that ended (or was queued again) says so here, "<id> <status>": for whoever waits
+# on it (an upload that answers when its import job is done, a command).
+FINISHED_CHANNEL: Final = "fleetsvc_job_finished"
 
 COLUMNS: Final = (
     "id, kind, payload, status, attempts, max_attempts, run_after, queued_by, queued_role,"
@@ -196,6 +199,8 @@ async def finish(
         encode(result),
         error,
     )
+    if row is not None:
+        await conn.execute("SELECT pg_notify($1, $2)", FINISHED_CHANNEL, f"{job_id} {status}")
     return row is not None
 
 
@@ -291,6 +296,9 @@ async def settle_interrupted(
         message,
         1 if released and status == JobStatus.QUEUED else 0,
     )
+    await conn.execute("SELECT pg_notify($1, $2)", FINISHED_CHANNEL, f"{job.id} {status}")
+    if status == JobStatus.QUEUED:
+        await conn.execute("SELECT pg_notify($1, $2)", CHANNEL, job.kind)
     return status
 
 

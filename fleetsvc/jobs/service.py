@@ -18,7 +18,7 @@ from fleetsvc.auth import Actor, Role
 from fleetsvc.errors import Conflict, Forbidden, NotFound
 from fleetsvc.jobs import kinds
 from fleetsvc.jobs.kinds import JobRecord, JobStatus
-from fleetsvc.jobs.queue import COLUMNS, record_of
+from fleetsvc.jobs.queue import COLUMNS, FINISHED_CHANNEL, record_of
 from fleetsvc.pagination import Page, PageRequest, make_page
 from fleetsvc.records import Filters
 from fleetsvc.reference import filter_choice
@@ -86,6 +86,10 @@ async def cancel_job(conn: asyncpg.Connection, actor: Actor, job_id: int) -> Job
     )
     assert row is not None
     after = record_of(row)
+    if after.status == JobStatus.CANCELLED:
+        await conn.execute(
+            "SELECT pg_notify($1, $2)", FINISHED_CHANNEL, f"{job_id} {JobStatus.CANCELLED}"
+        )
     action = "cancelled" if after.status == JobStatus.CANCELLED else "cancel_requested"
     await audit.record(
         conn, actor, "job", job_id, action, before={"status": job.status}, after={"kind": job.kind}

@@ -295,10 +295,10 @@ class Worker:
         log.info("job_started", job_id=job.id, kind=job.kind, attempt=job.attempts)
         started = time.monotonic()
         outcome = await self._outcome(job, ctx)
-        if outcome is None:
+        if outcome is None or not await self._record(job, ctx, outcome):
+            # Another worker has taken the job back (or will): nothing more is written here.
             log.warning("job_lease_lost", job_id=job.id, kind=job.kind, owner=self.owner)
             return
-        await self._record(job, ctx, outcome)
         log.info(
             "job_finished",
             job_id=job.id,
@@ -362,33 +362,35 @@ class Worker:
             error=f"internal error ({type(exc).__name__}); the worker's log has the details",
         )
 
-    async def _write_outcome(self, job_id: int, outcome: Outcome) -> None:
+    async def _write_outcome(self, job_id: int, outcome: Outcome) -> bool:
+        """Write the outcome for a job this worker holds; False if it no longer does."""
         if outcome.status == "released":
-            await self._in_transaction(lambda c: queue.release(c, job_id, self.owner))
-        elif outcome.status == "retry":
+            released = await self._in_transaction(lambda c: queue.release(c, job_id, self.owner))
+            return released is not None
+        if outcome.status == "retry":
             error = outcome.error or ""
-            await self.control(lambda c: queue.retry(c, job_id, self.owner, error, outcome.delay))
-        else:
-            status = outcome.status
-            await self.control(
-                lambda c: queue.finish(
-                    c, job_id, self.owner, status, result=outcome.result, error=outcome.error
-                )
+            return await self.control(
+                lambda c: queue.retry(c, job_id, self.owner, error, outcome.delay)
             )
+        status = outcome.status
+        return await self.control(
+            lambda c: queue.finish(
+                c, job_id, self.owner, status, result=outcome.result, error=outcome.error
+            )
+        )
 
-    async def _record(self, job: JobRecord, ctx: JobContext, outcome: Outcome) -> None:
+    async def _record(self, job: JobRecord, ctx: JobContext, outcome: Outcome) -> bool:
         """Write the outcome, retrying while the database is away and the lease still holds;
-        after that the job is taken back (and settled) by whichever worker comes first."""
+        after that the job is taken back (and settled) by whichever worker comes first.
+        False when it was not written (the job is no longer this worker's)."""
         backoff = _Backoff(first=0.2)
         while True:
             try:
-                await self._write_outcome(job.id, outcome)
-                return
+                return await self._write_outcome(job.id, outcome)
             except DatabaseGone:
                 left = ctx.deadline - time.monotonic()
                 if ctx.lost or left <= 0:
-                    log.warning("job_outcome_not_recorded", job_id=job.id, outcome=outcome.status)
-                    return
+                    return False
                 await asyncio.sleep(min(backoff.next(), left))
 
     # --- leases --------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import asyncpg
 import msgspec
 import pytest
 
@@ -188,3 +189,18 @@ async def test_a_stopping_worker_releases_the_job_it_cannot_finish() -> None:
 
 def test_test_kinds_are_registered_here_only() -> None:
     assert "test.record" in kinds.names()  # this process imported the plugin
+
+
+async def test_a_finished_job_says_so_to_whoever_listens(database_url: str) -> None:
+    """What an upload waiting for its import job (or a command) listens for."""
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    listener = await asyncpg.connect(database_url)
+    await listener.add_listener(queue.FINISHED_CHANNEL, lambda *a: heard.put_nowait(a[3]))
+    try:
+        async with running_worker():
+            job_id = await enqueue("test.record", {"token": "heard"})
+            await wait_for(job_id, "succeeded")
+            while (said := await asyncio.wait_for(heard.get(), 60)) != f"{job_id} succeeded":
+                assert not said.startswith(f"{job_id} "), said
+    finally:
+        await listener.close()
