@@ -9,12 +9,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
+import asyncpg
 import msgspec
 
 from db.engine import transaction
-from fleetsvc import deliveries, graph
+from fleetsvc import deliveries, graph, mdm
 from fleetsvc.auth import Role
-from fleetsvc.jobs.kinds import JobContext, JobKind, Result, register
+from fleetsvc.jobs.kinds import (
+    Interruption,
+    JobContext,
+    JobKind,
+    JobRecord,
+    Recovery,
+    Result,
+    register,
+)
 from fleetsvc.notices import content, delivery
 from fleetsvc.settings import Settings, SettingsError
 
@@ -33,10 +42,20 @@ class MdmPull(Scheduled, forbid_unknown_fields=True):
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=5000)] = 1000
 
 
+def pull_run_key(job_id: int, attempt: int) -> str:
+    """The MDM run an attempt of a pull job opens: named so its recovery can find it."""
+    return f"pull-job{job_id}-attempt{attempt}"
+
+
 async def pull_from_mdm(ctx: JobContext, payload: MdmPull) -> Result:
     """What ``fleetsvc mdm pull`` runs: one run (source ``pull``) from the Graph API."""
     config = graph.GraphConfig.from_env()
-    run, stats = await graph.pull(ctx.actor, config, batch_size=payload.batch_size)
+    run, stats = await graph.pull(
+        ctx.actor,
+        config,
+        run_key=pull_run_key(ctx.job.id, ctx.attempt),
+        batch_size=payload.batch_size,
+    )
     c = run.counts
     return {
         "run_id": run.run_id,
@@ -49,6 +68,15 @@ async def pull_from_mdm(ctx: JobContext, payload: MdmPull) -> Result:
         "pages": stats.pages,
         "requests": stats.requests,
     }
+
+
+async def fail_interrupted_pull(
+    conn: asyncpg.Connection, job: JobRecord, interruption: Interruption
+) -> Recovery | None:
+    """The run an interrupted attempt left open is failed (its applied batches stay), so it
+    neither stays open for ever nor counts as the latest closed run."""
+    await mdm.fail_run(conn, pull_run_key(job.id, job.attempts), interruption.message)
+    return None  # the job itself: queued again when attempts remain
 
 
 async def expire_previews(ctx: JobContext, payload: Scheduled) -> Result:
@@ -85,6 +113,7 @@ register(
         pull_from_mdm,
         "Read the MDM's device list through its Graph API and reconcile (fleetsvc mdm pull)",
         roles=frozenset({Role.MDM}),
+        recover=fail_interrupted_pull,
     )
 )
 register(

@@ -14,6 +14,7 @@ from db.engine import connection, transaction
 from fleetsvc.auth import Actor
 from fleetsvc.jobs import kinds, queue
 from fleetsvc.jobs.kinds import JobRecord
+from fleetsvc.jobs.tasks import pull_run_key
 from tests.fleetsvc.jobs.helpers import enqueue, fetch, running_worker, wait_for
 
 pytestmark = pytest.mark.usefixtures("app")
@@ -204,3 +205,23 @@ async def test_a_finished_job_says_so_to_whoever_listens(database_url: str) -> N
                 assert not said.startswith(f"{job_id} "), said
     finally:
         await listener.close()
+
+
+async def test_an_interrupted_mdm_pull_fails_the_run_it_left_open() -> None:
+    job_id = await _dead_workers_job("mdm.pull", "{}", attempts=1, max_attempts=1)
+    async with transaction() as conn:
+        await conn.execute(
+            "INSERT INTO mdm_run (run_key, source, status, created_by) VALUES ($1, 'pull',"
+            " 'open', 'schedule')",
+            pull_run_key(job_id, 1),
+        )
+    async with running_worker():
+        job = await wait_for(job_id, "failed")
+    async with connection() as conn:
+        run = await conn.fetchrow(
+            "SELECT status, counts ->> 'error' AS error FROM mdm_run WHERE run_key = $1",
+            pull_run_key(job_id, 1),
+        )
+    assert run is not None and run["status"] == "failed"
+    assert run["error"].startswith("interrupted: the worker stopped renewing its lease")
+    assert job.error is not None and job.error.endswith("no attempts left (1 of 1)")
