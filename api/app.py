@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +13,18 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 
-from api import catalogue, deliveries, finance, mdm, org, procurement, register, reports
+from api import (
+    catalogue,
+    deliveries,
+    finance,
+    jobs,
+    mdm,
+    notices,
+    org,
+    procurement,
+    register,
+    reports,
+)
 from api.dependencies import FleetRequest, provide_actor, provide_page
 from api.errors import document_problems, map_exception
 from api.events import EventController
@@ -23,6 +35,8 @@ from api.system import health, ready
 from api.tokens import TokenController
 from db.engine import close_pool, open_pool
 from fleetsvc import __version__
+from fleetsvc.jobs import kinds
+from fleetsvc.jobs.worker import run_workers
 from fleetsvc.logs import configure_logging
 from fleetsvc.settings import Settings, get_settings
 
@@ -46,12 +60,15 @@ API_CONTROLLERS: list[type] = [
     *finance.CONTROLLERS,
     *mdm.CONTROLLERS,
     *reports.CONTROLLERS,
+    *jobs.CONTROLLERS,
+    *notices.CONTROLLERS,
 ]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging(settings)
+    kinds.load_kinds(settings.jobs.plugins)  # the API shows jobs of every kind
 
     @asynccontextmanager
     async def database(_: Litestar) -> AsyncIterator[None]:
@@ -60,6 +77,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
             yield
         finally:
             await close_pool()
+
+    @asynccontextmanager
+    async def workers(_: Litestar) -> AsyncIterator[None]:
+        """FLEETSVC_WORKERS job workers beside the API (none for an API-only replica).
+
+        On shutdown (uvicorn's, on SIGTERM) they stop claiming, let the jobs in flight
+        finish for FLEETSVC_JOB_STOP_SECONDS, and release the rest, before the pool closes.
+        """
+        if settings.jobs.workers == 0:
+            yield
+            return
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_workers(settings, settings.jobs.workers, stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
 
     api_v1 = Router(
         path="/api/v1",
@@ -74,7 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     app = Litestar(
         route_handlers=[health, ready, Metrics, api_v1],
-        lifespan=[database],
+        lifespan=[database, workers],
         exception_handlers={Exception: map_exception},
         request_class=FleetRequest,
         request_max_body_size=settings.max_body_bytes,

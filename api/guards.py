@@ -32,6 +32,12 @@ FINANCE = roles(Role.ADMIN, Role.FINANCE, Role.AUDITOR, Role.ENGINEER, Role.STOR
 MDM_SYNC = roles(Role.ADMIN, Role.MDM)
 AUDIT = roles(Role.ADMIN, Role.AUDITOR)
 ADMIN_ONLY = roles(Role.ADMIN)
+# Jobs: every role may list and read (each sees the jobs it may: fleetsvc.jobs.service);
+# every role but the auditor (who writes nothing) may cancel the jobs it sees.
+JOBS_READ = READ_REGISTER
+JOBS_CANCEL = roles(Role.ADMIN, Role.ENGINEER, Role.STORES, Role.FINANCE, Role.MDM)
+# The daily notice's preview: the people who act on it (not the MDM's machine account).
+NOTICES = roles(Role.ADMIN, Role.ENGINEER, Role.STORES, Role.FINANCE, Role.AUDITOR)
 
 
 async def authorise(

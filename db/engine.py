@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from contextvars import ContextVar
+from typing import Any, Protocol, cast
 
 import asyncpg
 from piccolo.engine.postgres import PostgresEngine
@@ -35,11 +37,28 @@ async def _no_session_reset(conn: asyncpg.Connection) -> None:
 _gate: dict[str, asyncio.Semaphore] = {}
 
 
+# How often a backend running a statement checks that its client is still there. A client
+# that died (SIGKILL, a crashed process) leaves its statement running to the end otherwise,
+# holding its locks; with the check the statement is cancelled within this time.
+CLIENT_CHECK_INTERVAL = "5s"
+
+
+async def prepare_connection(conn: asyncpg.Connection) -> None:
+    """Session settings every connection of the service gets, once, when it is opened."""
+    # PostgreSQL before 14, or a platform without the check (it needs POLLRDHUP), refuses
+    # it: orphaned statements are then left to statement timeouts and to jobs' takeover.
+    with contextlib.suppress(asyncpg.PostgresError):
+        await conn.execute(f"SET client_connection_check_interval = '{CLIENT_CHECK_INTERVAL}'")
+
+
 async def open_pool(size: int) -> None:
     engine = get_engine()
     if engine.pool is None:
         await engine.start_connection_pool(
-            min_size=min(2, size), max_size=size, reset=_no_session_reset
+            min_size=min(2, size),
+            max_size=size,
+            reset=_no_session_reset,
+            init=prepare_connection,
         )
         _gate["pool"] = asyncio.Semaphore(size)
 
@@ -69,6 +88,31 @@ def pool() -> asyncpg.Pool:
     return p
 
 
+class TransactionHooks(Protocol):
+    """Called around every outermost transaction a task opens (see ``hooks_for_task``).
+
+    A job's worker uses them to note which database session its work runs on and to check,
+    inside the work's own transaction, that it still holds the job's lease.
+    """
+
+    async def begin(self, conn: asyncpg.Connection) -> None: ...
+
+    async def before_commit(self, conn: asyncpg.Connection) -> None: ...
+
+
+_hooks: ContextVar[TransactionHooks | None] = ContextVar("transaction_hooks", default=None)
+
+
+@contextlib.contextmanager
+def hooks_for_task(hooks: TransactionHooks) -> Iterator[None]:
+    """Run ``hooks`` around the transactions opened in this task (and tasks it starts)."""
+    token = _hooks.set(hooks)
+    try:
+        yield
+    finally:
+        _hooks.reset(token)
+
+
 @asynccontextmanager
 async def transaction() -> AsyncIterator[asyncpg.Connection]:
     """One transaction; Piccolo queries inside it join it too.
@@ -81,9 +125,14 @@ async def transaction() -> AsyncIterator[asyncpg.Connection]:
         async with engine.transaction() as tx:
             yield tx.connection
         return
+    hooks = _hooks.get()
     async with _turn(), engine.transaction() as tx:
         conn: asyncpg.Connection = tx.connection
+        if hooks is not None:
+            await hooks.begin(conn)
         yield conn
+        if hooks is not None:
+            await hooks.before_commit(conn)
 
 
 @asynccontextmanager

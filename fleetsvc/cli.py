@@ -8,7 +8,14 @@ import socket
 
 import click
 
-from fleetsvc.commands.common import cli_actor, fail, load, ready_database, run_with_database
+from fleetsvc.commands.common import (
+    check_jobs,
+    cli_actor,
+    fail,
+    load,
+    ready_database,
+    run_with_database,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,8 +28,9 @@ def main() -> None:
 @click.option("--host", default=None, help="Interface to listen on (FLEETSVC_HOST).")
 @click.option("--port", type=int, default=None, help="Port (FLEETSVC_PORT).")
 def serve(host: str | None, port: int | None) -> None:
-    """Apply migrations and serve the API."""
+    """Apply migrations and serve the API, with FLEETSVC_WORKERS job workers beside it."""
     settings = load()
+    check_jobs(settings)
     from fleetsvc.logs import get_logger
 
     host = host or settings.host

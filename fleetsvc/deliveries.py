@@ -368,7 +368,7 @@ async def run_import(
             "kind": profile.kind,
         }
         async with transaction() as conn:
-            await _expire_old_previews(conn, get_settings().preview_days)
+            await expire_old_previews(conn, get_settings().preview_days)
             import_id = await _create(conn, actor, profile, file_name, sha256, size, summary)
         try:
 
@@ -418,7 +418,7 @@ async def run_import(
         return await get_import(conn, import_id)
 
 
-async def _expire_old_previews(conn: asyncpg.Connection, days: int) -> None:
+async def expire_old_previews(conn: asyncpg.Connection, days: int) -> None:
     """Previews nobody committed keep their staged rows only ``days`` days (a 300,000-row
     preview holds about a hundred MB); an import still "running" after that has died."""
     await conn.execute(

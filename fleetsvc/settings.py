@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
 
 from importers import ProfileError, all_profiles
 
@@ -18,6 +23,47 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 class SettingsError(Exception):
     """A setting has a value the service cannot run with; the message is one line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    """A recurring job: a kind queued at each time its cron expression names."""
+
+    kind: str
+    cron: str
+    variable: str  # the setting it came from, for messages
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    workers: int = 1
+    lease_seconds: int = 30
+    stop_seconds: int = 20
+    plugins: tuple[str, ...] = ()
+    timezone: str = "Europe/London"
+    schedules: tuple[Schedule, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpSettings:
+    host: str
+    port: int
+    tls: Literal["none", "starttls", "ssl"] = "none"
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeSettings:
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    email_to: tuple[str, ...] = ()
+    email_from: str | None = None
+    smtp: SmtpSettings | None = None
+
+    @property
+    def has_destination(self) -> bool:
+        return self.webhook_url is not None or bool(self.email_to)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +82,8 @@ class Settings:
     mdm_stale_days: int
     profiles_dir: Path | None
     preview_days: int = 14
+    jobs: JobSettings = JobSettings()
+    notices: NoticeSettings = NoticeSettings()
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -115,6 +163,148 @@ def _profiles_dir(env: Mapping[str, str]) -> Path | None:
     return path
 
 
+# The schedules the service knows: (variable, job kind, default expression or None for off).
+SCHEDULES: tuple[tuple[str, str, str | None], ...] = (
+    ("FLEETSVC_MDM_PULL_CRON", "mdm.pull", None),
+    ("FLEETSVC_PREVIEW_CLEANUP_CRON", "imports.expire_previews", "30 2 * * *"),
+    ("FLEETSVC_NOTICE_CRON", "notice.send", "0 7 * * *"),
+)
+_OFF = ("off", "none", "never")
+
+
+def _cron(env: Mapping[str, str], name: str, default: str | None) -> str | None:
+    """A five-field cron expression (minute hour day month weekday), or None for off."""
+    raw = env.get(name)
+    value = default if raw is None or raw.strip() == "" else raw.strip()
+    if value is None or value.lower() in _OFF:
+        return None
+    if len(value.split()) != 5:
+        raise SettingsError(
+            f"{name} must be a cron expression of five fields (minute hour day month weekday)"
+            f" or 'off' (got {raw!r})"
+        )
+    try:
+        next(CronSim(value, dt.datetime.now(dt.UTC)))
+    except (CronSimError, StopIteration, ValueError) as exc:
+        raise SettingsError(
+            f"{name} is not a cron expression this service reads: {exc} (got {raw!r})"
+        ) from None
+    return value
+
+
+def _job_settings(env: Mapping[str, str]) -> JobSettings:
+    zone = env.get("FLEETSVC_CRON_TIMEZONE", "").strip() or "Europe/London"
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"FLEETSVC_CRON_TIMEZONE must be a time zone name like Europe/London (got {zone!r})"
+        ) from None
+    plugins = tuple(p.strip() for p in env.get("FLEETSVC_JOB_PLUGINS", "").split(",") if p.strip())
+    for module in plugins:
+        if not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*", module):
+            raise SettingsError(
+                f"FLEETSVC_JOB_PLUGINS must be Python module names separated by commas"
+                f" (got {module!r})"
+            )
+    schedules = []
+    for variable, kind, default in SCHEDULES:
+        cron = _cron(env, variable, default)
+        if cron is not None:
+            schedules.append(Schedule(kind=kind, cron=cron, variable=variable))
+    return JobSettings(
+        workers=_int(env, "FLEETSVC_WORKERS", 1, 0, 64),
+        lease_seconds=_int(env, "FLEETSVC_JOB_LEASE_SECONDS", 30, 2, 3600),
+        stop_seconds=_int(env, "FLEETSVC_JOB_STOP_SECONDS", 20, 0, 3600),
+        plugins=plugins,
+        timezone=zone,
+        schedules=tuple(schedules),
+    )
+
+
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+# An address for a header: no spaces, commas or line breaks (which would add headers).
+_ADDRESS = re.compile(r"[^@\s,<>]+@[^@\s,<>]+")
+
+
+def _webhook(env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    url = env.get("FLEETSVC_NOTICE_WEBHOOK_URL", "").strip() or None
+    secret = env.get("FLEETSVC_NOTICE_WEBHOOK_SECRET", "").strip() or None
+    if url is None:
+        return None, None
+    try:
+        parts = urlsplit(url)
+        _ = parts.port
+    except ValueError:
+        raise SettingsError("FLEETSVC_NOTICE_WEBHOOK_URL is not a valid URL") from None
+    # The notice names devices and employee numbers: plain http only to this machine.
+    secure = parts.scheme == "https" or (
+        parts.scheme == "http" and (parts.hostname or "") in _LOOPBACK
+    )
+    if not parts.hostname or not secure:
+        raise SettingsError(
+            "FLEETSVC_NOTICE_WEBHOOK_URL must be an https:// URL (http:// only for localhost)"
+        )
+    if secret is None or len(secret) < 16:
+        raise SettingsError(
+            "FLEETSVC_NOTICE_WEBHOOK_SECRET must be set (16 characters or more) to sign"
+            " the notices sent to FLEETSVC_NOTICE_WEBHOOK_URL"
+        )
+    return url, secret
+
+
+def _smtp(env: Mapping[str, str]) -> SmtpSettings | None:
+    raw = env.get("FLEETSVC_SMTP_URL", "").strip()
+    if not raw:
+        return None
+    bad = SettingsError(
+        "FLEETSVC_SMTP_URL must be smtp://[user:password@]host[:port][?starttls=true]"
+        " or smtps://... (its value is not shown: it may hold a password)"
+    )
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        raise bad from None
+    if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+        raise bad
+    query = parse_qs(parts.query)
+    starttls = query.get("starttls", ["false"])[-1].lower() in ("1", "true", "yes")
+    tls: Literal["none", "starttls", "ssl"] = (
+        "ssl" if parts.scheme == "smtps" else "starttls" if starttls else "none"
+    )
+    return SmtpSettings(
+        host=parts.hostname,
+        port=port or (465 if tls == "ssl" else 25),
+        tls=tls,
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def _notice_settings(env: Mapping[str, str]) -> NoticeSettings:
+    url, secret = _webhook(env)
+    to = tuple(a.strip() for a in env.get("FLEETSVC_NOTICE_EMAIL_TO", "").split(",") if a.strip())
+    sender = env.get("FLEETSVC_NOTICE_EMAIL_FROM", "").strip() or None
+    smtp = _smtp(env)
+    for address in to:
+        if not _ADDRESS.fullmatch(address):
+            raise SettingsError(
+                f"FLEETSVC_NOTICE_EMAIL_TO must be e-mail addresses separated by commas"
+                f" (got {address!r})"
+            )
+    if to and smtp is None:
+        raise SettingsError("FLEETSVC_NOTICE_EMAIL_TO is set: set FLEETSVC_SMTP_URL too")
+    if to and (sender is None or not _ADDRESS.fullmatch(sender)):
+        raise SettingsError(
+            "FLEETSVC_NOTICE_EMAIL_TO is set: set FLEETSVC_NOTICE_EMAIL_FROM to the address"
+            " notices come from"
+        )
+    return NoticeSettings(
+        webhook_url=url, webhook_secret=secret, email_to=to, email_from=sender, smtp=smtp
+    )
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and check every setting; raise SettingsError naming the first bad one."""
     env = os.environ if env is None else env
@@ -142,6 +332,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mdm_stale_days=_int(env, "FLEETSVC_MDM_STALE_DAYS", 30, 1, 3650),
         profiles_dir=profiles_dir,
         preview_days=_int(env, "FLEETSVC_PREVIEW_DAYS", 14, 1, 365),
+        jobs=_job_settings(env),
+        notices=_notice_settings(env),
     )
 
 

@@ -42,6 +42,12 @@ async def database_url() -> AsyncIterator[str]:
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("FLEETSVC_LOG_FORMAT", "json")
     os.environ.setdefault("FLEETSVC_LOG_LEVEL", "warning")
+    # The app under test runs no job workers: job tests start their own (in process, or
+    # as `fleetsvc worker` processes), so none of them competes for another test's jobs.
+    os.environ.setdefault("FLEETSVC_WORKERS", "0")
+    # No schedules in the workers tests start: a test queues the jobs it runs.
+    for schedule in ("FLEETSVC_NOTICE_CRON", "FLEETSVC_PREVIEW_CLEANUP_CRON"):
+        os.environ.setdefault(schedule, "off")
     from db.migrate import migrate
 
     await migrate()

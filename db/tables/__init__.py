@@ -13,6 +13,7 @@ from db.tables.inventory import (
     Sim,
     SimFitting,
 )
+from db.tables.jobs import Job
 from db.tables.mdm import MdmDevice, MdmRun, MdmRunIssue
 from db.tables.org import BusinessUnit, Person, Vehicle
 from db.tables.procurement import (
@@ -53,6 +54,7 @@ ALL_TABLES = [
     MdmRun,
     MdmDevice,
     MdmRunIssue,
+    Job,
 ]
 
 __all__ = [t.__name__ for t in ALL_TABLES] + ["ALL_TABLES"]

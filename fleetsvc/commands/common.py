@@ -34,6 +34,18 @@ def load() -> Settings:
     return settings
 
 
+def check_jobs(settings: Settings) -> None:
+    """Load the job kinds (FLEETSVC_JOB_PLUGINS too) and check what the schedules need, or
+    stop with one line naming the variable."""
+    from fleetsvc.jobs import kinds, tasks
+
+    try:
+        kinds.load_kinds(settings.jobs.plugins)
+        tasks.check_settings(settings)
+    except (kinds.PluginError, SettingsError) as exc:
+        fail(f"configuration error: {exc}")
+
+
 async def ready_database(settings: Settings) -> list[str]:
     """Reach the database and migrate it, or stop with one line saying why (no traceback).
 

@@ -20,6 +20,8 @@ FORECASTS = ("admin", "engineer", "stores", "finance", "auditor")
 MDM_SYNC = ("admin", "mdm")
 AUDIT = ("admin", "auditor")
 ADMIN = ("admin",)
+JOBS_CANCEL = ("admin", "engineer", "stores", "finance", "mdm")  # each only the jobs it sees
+NOTICES = ("admin", "engineer", "stores", "finance", "auditor")
 
 A = "/api/v1"
 MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
@@ -96,6 +98,11 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", f"{A}/mdm/runs"): EVERY,
     ("GET", f"{A}/mdm/runs/{{run_key:str}}"): EVERY,
     ("GET", f"{A}/mdm/discrepancies"): EVERY,
+    # jobs (each role sees only the jobs it may: tests/api/test_jobs.py) and notices
+    ("GET", f"{A}/jobs"): EVERY,
+    ("GET", f"{A}/jobs/{{job_id:int}}"): EVERY,
+    ("POST", f"{A}/jobs/{{job_id:int}}/cancel"): JOBS_CANCEL,
+    ("GET", f"{A}/notices/preview"): NOTICES,
     # the audit trail and tokens
     ("GET", f"{A}/events"): AUDIT,
     ("GET", f"{A}/tokens"): ADMIN,

@@ -169,3 +169,68 @@ def test_cli_reports_a_broken_profile_as_a_configuration_error(tmp_path: Path) -
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("fleetsvc: configuration error: FLEETSVC_PROFILES_DIR: ")
     assert "o2.toml: not valid TOML" in line
+
+
+def test_job_and_notice_defaults() -> None:
+    s = load_settings({})
+    assert (s.jobs.workers, s.jobs.lease_seconds, s.jobs.timezone) == (1, 30, "Europe/London")
+    assert [(x.kind, x.cron) for x in s.jobs.schedules] == [
+        ("imports.expire_previews", "30 2 * * *"),
+        ("notice.send", "0 7 * * *"),
+    ]  # the MDM pull is off until FLEETSVC_MDM_PULL_CRON is set
+    assert not s.notices.has_destination
+
+
+def test_notice_destinations_are_read() -> None:
+    s = load_settings(
+        {
+            "FLEETSVC_NOTICE_WEBHOOK_URL": "https://hooks.force.example/fleet",
+            "FLEETSVC_NOTICE_WEBHOOK_SECRET": "0123456789abcdef",
+            "FLEETSVC_NOTICE_EMAIL_TO": "dp@force.example, stores@force.example",
+            "FLEETSVC_NOTICE_EMAIL_FROM": "fleetsvc@force.example",
+            "FLEETSVC_SMTP_URL": "smtp://relay%40force:p%40ss@mail.force.example:587?starttls=true",
+        }
+    )
+    n = s.notices
+    assert n.email_to == ("dp@force.example", "stores@force.example")
+    assert n.smtp is not None and (n.smtp.host, n.smtp.port, n.smtp.tls) == (
+        "mail.force.example",
+        587,
+        "starttls",
+    )
+    assert (n.smtp.user, n.smtp.password) == ("relay@force", "p@ss")
+    assert "p@ss" not in repr(s) and "0123456789abcdef" not in repr(s)
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"FLEETSVC_WORKERS": "-1"}, "FLEETSVC_WORKERS must be a whole number from 0 to 64"),
+        ({"FLEETSVC_JOB_LEASE_SECONDS": "1"}, "FLEETSVC_JOB_LEASE_SECONDS must be"),
+        ({"FLEETSVC_CRON_TIMEZONE": "Mars/Olympus"}, "FLEETSVC_CRON_TIMEZONE must be a time zone"),
+        ({"FLEETSVC_JOB_PLUGINS": "tests.x; rm"}, "FLEETSVC_JOB_PLUGINS must be Python module"),
+        (
+            {"FLEETSVC_NOTICE_WEBHOOK_URL": "http://hooks.force.example/x"},
+            "FLEETSVC_NOTICE_WEBHOOK_URL must be an https:// URL",
+        ),
+        (
+            {"FLEETSVC_NOTICE_WEBHOOK_URL": "https://hooks.force.example/x"},
+            "FLEETSVC_NOTICE_WEBHOOK_SECRET must be set",
+        ),
+        ({"FLEETSVC_NOTICE_EMAIL_TO": "dp@force.example"}, "set FLEETSVC_SMTP_URL too"),
+        (
+            {"FLEETSVC_NOTICE_EMAIL_TO": "dp@force.example", "FLEETSVC_SMTP_URL": "smtp://m"},
+            "set FLEETSVC_NOTICE_EMAIL_FROM",
+        ),
+        (
+            {"FLEETSVC_NOTICE_EMAIL_TO": "dp@force.example\r\nBcc: x@y"},
+            "FLEETSVC_NOTICE_EMAIL_TO must be e-mail addresses",
+        ),
+        ({"FLEETSVC_SMTP_URL": "http://u:hunter2@mail"}, "FLEETSVC_SMTP_URL must be smtp://"),
+    ],
+)
+def test_bad_job_and_notice_values_are_named(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        load_settings(env)
+    assert needle in str(info.value)
+    assert "hunter2" not in str(info.value)
