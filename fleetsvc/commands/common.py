@@ -58,7 +58,7 @@ def run_with_database(settings: Settings, job: Callable[[], Awaitable[T]]) -> T:
         await ready_database(settings)
         from db.engine import close_pool, open_pool
 
-        await open_pool(min(settings.db_pool_size, 4))
+        await open_pool(min(settings.db_pool_size, 4), settings.db_pool_timeout_seconds)
         try:
             return await job()
         finally:
