@@ -46,13 +46,6 @@ async def resolve_database_urls(settings: Settings) -> DatabaseUrls:
         urls = DatabaseUrls(
             settings.database_url, settings.migration_database_url or settings.database_url
         )
-        if urls.one_role:
-            log.warning(
-                "one_database_role",
-                message="DATABASE_URL is used for migrations too, so the service connects as "
-                "the tables' owner and could rewrite the audit trail; set "
-                "FLEETSVC_MIGRATION_DATABASE_URL to an owner role (README, Configuration)",
-            )
     else:
         try:
             owner, service = await embedded.prepare_embedded(settings.data_dir, EMBEDDED_DATABASE)
@@ -61,7 +54,9 @@ async def resolve_database_urls(settings: Settings) -> DatabaseUrls:
         urls = DatabaseUrls(service, owner)
         log.info("embedded_database", data_dir=str(settings.data_dir / "pg"))
     await check_reachable(urls.service)
-    if not urls.one_role:
+    if urls.one_role:
+        _warn_one_role("DATABASE_URL is used for migrations too")
+    else:
         await check_reachable(urls.owner, "FLEETSVC_MIGRATION_DATABASE_URL: ")
     os.environ["DATABASE_URL"] = urls.service
     return urls
@@ -111,10 +106,22 @@ async def _warn_of_excess_rights(urls: DatabaseUrls) -> None:
     try:
         owner = await conn.fetchval("SELECT current_user")
         service = await _role_of(urls.service)
+        if service == owner:
+            _warn_one_role(f"both URLs log in as {owner}")
+            return
         for problem in await privileges.review(conn, service, owner):
             log.warning("database_privileges", problem=problem)
     finally:
         await conn.close()
+
+
+def _warn_one_role(why: str) -> None:
+    log.warning(
+        "one_database_role",
+        message=f"{why}, so the service connects as the tables' owner and could rewrite the "
+        "audit trail; set FLEETSVC_MIGRATION_DATABASE_URL to an owner role and DATABASE_URL "
+        "to a service role (README, Database roles)",
+    )
 
 
 async def _role_of(url: str) -> str:
