@@ -55,6 +55,7 @@ class Figures:
     log_tracebacks: int = 0  # lines of the service's log holding a traceback
     tracebacks: list[str] = field(default_factory=list)  # the first few of them
     unavailable_logged: Counter[str] = field(default_factory=Counter)  # error=... of 503s
+    stopped: bool = False  # the service exited within 30 s of SIGTERM (no connection held)
 
     def rows(self) -> list[dict[str, object]]:
         return [
@@ -82,6 +83,7 @@ class Figures:
                 if self.seconds_by_phase.get(phase)
             ),
             {"figure": "service log lines with a traceback", "value": self.log_tracebacks},
+            {"figure": "service stopped on SIGTERM", "value": "yes" if self.stopped else "no"},
             *(
                 {"figure": f"503s logged as {name}", "value": n}
                 for name, n in sorted(self.unavailable_logged.items())
@@ -146,7 +148,9 @@ def _start_service(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 
 
 @contextlib.asynccontextmanager
-async def embedded_service(data_dir: Path, scale: float) -> AsyncIterator[Service]:
+async def embedded_service(
+    data_dir: Path, scale: float, figures: Figures
+) -> AsyncIterator[Service]:
     """``fleetsvc serve`` on an embedded PostgreSQL of its own in ``data_dir`` (removed
     after), with the demo fleet at ``scale`` and an admin token."""
     from bench.common import free_port
@@ -180,7 +184,14 @@ async def embedded_service(data_dir: Path, scale: float) -> AsyncIterator[Servic
         yield Service(base, token, pgdata, log)
     finally:
         proc.terminate()
-        await asyncio.to_thread(proc.wait, 30)
+        try:
+            await asyncio.to_thread(proc.wait, 30)
+            figures.stopped = True
+        except subprocess.TimeoutExpired:
+            # A pool waiting for connections never given back never closes.
+            proc.kill()
+            await asyncio.to_thread(proc.wait)
+        await asyncio.to_thread(_read_log, log, figures)
         # The service's exit stops the server it started, but not one restarted since.
         await asyncio.to_thread(stop_postgresql, pgdata)
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -220,7 +231,7 @@ async def measure(
     """Load for ``seconds``, PostgreSQL restarted a third of the way in; the load goes on
     until the service has been ready again for a while."""
     figures = Figures()
-    async with embedded_service(data_dir, scale) as svc:
+    async with embedded_service(data_dir, scale, figures) as svc:
         headers = {"Authorization": f"Bearer {svc.token}"}
         limits = httpx.Limits(max_connections=clients + 2)
         async with httpx.AsyncClient(
@@ -250,7 +261,6 @@ async def measure(
                 "outage": ready - begun,
                 "after": time.monotonic() - ready,
             }
-        await asyncio.to_thread(_read_log, svc.log, figures)
     return figures
 
 

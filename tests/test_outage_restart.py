@@ -27,4 +27,5 @@ async def test_postgresql_restarted_under_load_is_503_never_500() -> None:
     assert figures.ready_after_seconds is not None
     assert figures.ok_by_phase["after"] > 0  # and it serves again, with the same process
     assert figures.log_tracebacks == 0
+    assert figures.stopped  # no connection left held: SIGTERM ends it
     assert sum(figures.unavailable_logged.values()) == figures.statuses[503]
