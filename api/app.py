@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def database(_: Litestar) -> AsyncIterator[None]:
-        await open_pool(settings.db_pool_size)
+        await open_pool(settings.db_pool_size, settings.db_pool_timeout_seconds)
         try:
             yield
         finally:

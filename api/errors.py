@@ -27,10 +27,14 @@ from litestar.openapi.spec import (
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from db.engine import CommitUncertain, PoolTimeout, is_outage
 from fleetsvc import errors as e
 from fleetsvc.logs import get_logger
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_UNREACHABLE = "5"  # seconds: PostgreSQL restarting takes a few
+RETRY_AFTER_BUSY = "2"
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 log = get_logger("api.errors")
 
 
@@ -290,6 +294,8 @@ def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[b
                 if isinstance(exc, e.TransitionRefused):
                     extra["allowed"] = exc.allowed
                 headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+                if status == 503:
+                    headers = {"Retry-After": RETRY_AFTER_UNREACHABLE}
                 return problem(
                     request,
                     status,
@@ -331,6 +337,8 @@ def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[b
             detail = "an internal error occurred; it has been logged with this request id"
         headers = dict(exc.headers) if exc.headers else None
         return problem(request, status, detail, headers=headers)
+    if is_outage(exc):
+        return _unavailable(request, exc)
     if isinstance(exc, asyncpg.DeadlockDetectedError | asyncpg.SerializationError):
         # Two requests locked the same records in opposite orders; one must retry.
         return problem(
@@ -355,14 +363,6 @@ def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[b
         # 2**40, a date of year 300000): the caller's input, not our bug.
         log.warning("value_out_of_range", path=request.url.path, sqlstate=exc.sqlstate)
         return problem(request, 422, "a value in the request is out of range")
-    if isinstance(exc, asyncpg.PostgresConnectionError | OSError | asyncpg.TooManyConnectionsError):
-        log.warning("database_unavailable", error=type(exc).__name__)
-        return problem(
-            request,
-            503,
-            "the database is not reachable; try again shortly",
-            headers={"Retry-After": "5"},
-        )
     # A bug of ours: log it with its traceback, answer without one.
     log.error("unhandled_exception", exc_info=exc, path=request.url.path, method=request.method)
     return problem(
@@ -370,6 +370,32 @@ def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[b
         HTTP_500_INTERNAL_SERVER_ERROR,
         "an internal error occurred; it has been logged with this request id",
     )
+
+
+def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """The database went away, is coming back, or gave no connection in time: a 503 that
+    says whether the change asked for was made. The transaction owner has rolled back by
+    now, so a write is undone unless the connection was lost during its COMMIT."""
+    cause = exc.__cause__ if isinstance(exc, CommitUncertain) and exc.__cause__ else exc
+    # The request's one log line names the exception; a traceback of the driver's
+    # internals would say nothing more.
+    request.scope.setdefault("state", {})["error"] = type(cause).__name__
+    retry = RETRY_AFTER_UNREACHABLE
+    if isinstance(exc, CommitUncertain):
+        detail = (
+            "the database went away while the change was being committed: it may or may "
+            "not have been saved; read it back before trying again"
+        )
+    else:
+        if isinstance(exc, PoolTimeout):
+            detail = f"no database connection became free within {exc.seconds:g} s"
+            retry = RETRY_AFTER_BUSY
+        else:
+            detail = "the database is not reachable"
+        if request.method not in _READS:
+            detail += "; nothing was changed"
+        detail += "; try again shortly"
+    return problem(request, 503, detail, headers={"Retry-After": retry})
 
 
 def _body_detail(request: Request[Any, Any, Any], detail: str) -> str:

@@ -12,7 +12,6 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from db.engine import pool
 from fleetsvc.auth import Actor, verify_token
 from fleetsvc.errors import Forbidden, NotAuthenticated
 from fleetsvc.settings import get_settings
@@ -48,7 +47,7 @@ async def authorise(
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("send an API token as 'Authorization: Bearer <token>'")
     settings = get_settings()
-    actor = await verify_token(pool(), token.strip(), settings.token_cache_seconds)
+    actor = await verify_token(token.strip(), settings.token_cache_seconds)
     if actor is None:
         raise NotAuthenticated("the API token is not valid or has been revoked")
     allowed = handler.opt.get("roles", frozenset())

@@ -110,14 +110,17 @@ def request_log_middleware(app: ASGIApp, words: frozenset[str] = frozenset()) ->
             if route != "/metrics":
                 REQUESTS.labels(method, route, str(status)).inc()
                 DURATION.labels(method, route).observe(elapsed)
-            actor = scope.get("state", {}).get("actor")
-            log.info(
+            state = scope.get("state", {})
+            # The error map names what made a 503 (the driver's exception class).
+            error = {"error": state["error"]} if "error" in state else {}
+            (log.warning if error else log.info)(
                 "request",
                 method=method,
                 path=matched_path(scope) if template else loggable_path(scope["path"], words),
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),
-                role=getattr(actor, "role", None),
+                role=getattr(state.get("actor"), "role", None),
+                **error,
             )
             structlog.contextvars.unbind_contextvars("request_id")
 

@@ -12,6 +12,7 @@ import os
 import warnings
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 
@@ -54,6 +55,16 @@ def with_database(uri: str, database: str) -> str:
     return f"{base}/{database}{sep}{query}"
 
 
+def with_user(uri: str, user: str, password: str | None = None) -> str:
+    """The same server and database, as another role."""
+    parts = urlsplit(uri)
+    host = parts.netloc.rpartition("@")[2]
+    login = quote(user, safe="")
+    if password:
+        login += ":" + quote(password, safe="")
+    return urlunsplit(parts._replace(netloc=f"{login}@{host}"))
+
+
 async def ensure_database(admin_uri: str, database: str) -> None:
     conn = await asyncpg.connect(admin_uri)
     try:
@@ -74,11 +85,29 @@ async def drop_database(admin_uri: str, database: str) -> None:
         await conn.close()
 
 
-def default_url() -> str:
-    """DATABASE_URL if set, else the embedded server's ``fleetsvc`` database.
+async def prepare_embedded(data_dir: Path, database: str) -> tuple[str, str]:
+    """Start (or join) the embedded server, make ``database`` and both roles there (a
+    ``var/pg`` of an earlier version has its objects handed to the owner role); return
+    the owner's and the service's URLs."""
+    from db.privileges import OWNER_ROLE, SERVICE_ROLE, prepare_roles
 
-    Used by ``piccolo_conf`` when a developer runs the ``piccolo`` command
-    directly; the service itself resolves the URL before it imports the engine.
+    admin = start_server(data_dir)
+    await ensure_database(admin, database)
+    superuser = with_database(admin, database)
+    conn = await asyncpg.connect(superuser)
+    try:
+        await prepare_roles(conn, OWNER_ROLE, SERVICE_ROLE)
+    finally:
+        await conn.close()
+    return with_user(superuser, OWNER_ROLE), with_user(superuser, SERVICE_ROLE)
+
+
+def default_url() -> str:
+    """DATABASE_URL if set, else the embedded server's ``fleetsvc`` database as its owner.
+
+    Used by ``piccolo_conf`` when a developer runs the ``piccolo`` command directly
+    (making migrations: the owner's work); the service itself resolves its URL, the
+    service role's, before it imports the engine.
     """
     url = os.environ.get("DATABASE_URL", "").strip()
     if url:
@@ -86,8 +115,6 @@ def default_url() -> str:
     import asyncio
 
     data_dir = Path(os.environ.get("FLEETSVC_DATA_DIR", "var")).resolve()
-    admin = start_server(data_dir)
-    asyncio.run(ensure_database(admin, "fleetsvc"))
-    url = with_database(admin, "fleetsvc")
+    url, _ = asyncio.run(prepare_embedded(data_dir, "fleetsvc"))
     os.environ["DATABASE_URL"] = url
     return url

@@ -1,4 +1,5 @@
-"""The engine's connection pool, and the one way to open a transaction."""
+"""The engine's connection pool, the one way to open a transaction, and what an outage
+looks like from here."""
 
 from __future__ import annotations
 
@@ -7,16 +8,61 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from typing import Any, Protocol, cast
+from dataclasses import dataclass
+from typing import Protocol, cast
 
 import asyncpg
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 
 
 def get_engine() -> PostgresEngine:
     from db.piccolo_conf import DB
 
     return DB
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot serve this request now; trying again later may work."""
+
+
+class PoolTimeout(DatabaseUnavailable):
+    """No connection became free (or could be made) within the pool timeout."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"no database connection within {seconds:g} s")
+        self.seconds = seconds
+
+
+class CommitUncertain(DatabaseUnavailable):
+    """The connection was lost while COMMIT was under way: the change may have been saved."""
+
+
+# SQLSTATEs of a database that is going away, coming back, or full: class 08 (connection
+# exceptions), the operator's shutdown, a crash restart, start-up, too many connections.
+_OUTAGE_STATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether ``exc`` says the database is unreachable rather than that a query is wrong.
+
+    A connection cut under a query surfaces as ``ConnectionDoesNotExistError`` or, on the
+    next use of that connection, as ``InterfaceError`` "connection is closed"; the other
+    ``InterfaceError``s (a connection used after release) are our own bugs, not outages.
+    An idle pooled connection that has read the server's "terminating connection" but not
+    yet its end of stream fails its next use with ``InternalClientError`` ("cannot switch
+    to state 15; another operation (2) is in progress", asyncpg issue #1069): the same
+    lost connection, seen a moment early.
+    """
+    if isinstance(exc, DatabaseUnavailable | OSError):  # refused, reset, no socket, timed out
+        return True
+    if isinstance(exc, asyncpg.InternalClientError):
+        return True
+    if isinstance(exc, asyncpg.PostgresError):
+        state = exc.sqlstate or ""
+        return state.startswith("08") or state in _OUTAGE_STATES
+    if isinstance(exc, asyncpg.InterfaceError):
+        return "connection is closed" in str(exc)
+    return False
 
 
 async def _no_session_reset(conn: asyncpg.Connection) -> None:
@@ -30,11 +76,18 @@ async def _no_session_reset(conn: asyncpg.Connection) -> None:
     """
 
 
-# Callers wait for a connection in arrival order. asyncpg's pool hands a released
-# connection to whichever coroutine asks next, so under load a waiting request can be
-# passed over again and again (a long latency tail); this gate, as wide as the pool,
-# queues them first come, first served.
-_gate: dict[str, asyncio.Semaphore] = {}
+@dataclass(slots=True)
+class _Pool:
+    pool: asyncpg.Pool
+    # Callers wait for a connection in arrival order. asyncpg's pool hands a released
+    # connection to whichever coroutine asks next, so under load a waiting request can be
+    # passed over again and again (a long latency tail); this gate, as wide as the pool,
+    # queues them first come, first served.
+    gate: asyncio.Semaphore
+    timeout: float
+
+
+_open: dict[str, _Pool] = {}
 
 
 # How often a backend running a statement checks that its client is still there. A client
@@ -51,41 +104,69 @@ async def prepare_connection(conn: asyncpg.Connection) -> None:
         await conn.execute(f"SET client_connection_check_interval = '{CLIENT_CHECK_INTERVAL}'")
 
 
-async def open_pool(size: int) -> None:
+async def open_pool(size: int, wait_seconds: float = 10.0) -> None:
+    """Open the service's pool; a caller waits at most ``wait_seconds`` for a connection."""
     engine = get_engine()
-    if engine.pool is None:
+    if "pool" not in _open:
         await engine.start_connection_pool(
             min_size=min(2, size),
             max_size=size,
             reset=_no_session_reset,
             init=prepare_connection,
         )
-        _gate["pool"] = asyncio.Semaphore(size)
+        assert engine.pool is not None
+        _open["pool"] = _Pool(engine.pool, asyncio.Semaphore(size), wait_seconds)
 
 
 async def close_pool() -> None:
     engine = get_engine()
-    if engine.pool is not None:
+    if _open.pop("pool", None) is not None and engine.pool is not None:
         await engine.close_connection_pool()
-    _gate.pop("pool", None)
 
 
-@asynccontextmanager
-async def _turn() -> AsyncIterator[None]:
-    gate = _gate.get("pool")
-    if gate is None:
-        yield
-        return
-    async with gate:
-        yield
+def _current() -> _Pool:
+    state = _open.get("pool")
+    if state is None:
+        raise RuntimeError("the connection pool is not open")
+    return state
 
 
 def pool() -> asyncpg.Pool:
-    engine = get_engine()
-    if engine.pool is None:
-        raise RuntimeError("the connection pool is not open")
-    p: asyncpg.Pool = engine.pool
-    return p
+    return _current().pool
+
+
+@asynccontextmanager
+async def _acquire() -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection, in turn, within the pool timeout; always given back."""
+    state = _current()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + state.timeout
+    try:
+        async with asyncio.timeout_at(deadline):
+            await state.gate.acquire()
+    except TimeoutError:
+        raise PoolTimeout(state.timeout) from None
+    try:
+        try:
+            conn = await state.pool.acquire(timeout=max(deadline - loop.time(), 0.001))
+        except TimeoutError:
+            raise PoolTimeout(state.timeout) from None
+        try:
+            # A pool proxy: the same interface as a connection.
+            yield cast(asyncpg.Connection, conn)
+        except BaseException as exc:
+            if is_outage(exc) and not isinstance(exc, PoolTimeout):
+                # Lost, or about to be found lost: never hand it out again (a connection
+                # left in a confused protocol state would fail request after request). One
+                # already closed has given itself back to the pool: nothing to end then.
+                with contextlib.suppress(asyncpg.InterfaceError):
+                    conn.terminate()
+            raise
+        finally:
+            # A closed connection is replaced on its holder's next acquire.
+            await state.pool.release(conn)
+    finally:
+        state.gate.release()
 
 
 class TransactionHooks(Protocol):
@@ -118,31 +199,52 @@ async def transaction() -> AsyncIterator[asyncpg.Connection]:
     """One transaction; Piccolo queries inside it join it too.
 
     Nested calls join the outer transaction, so a service that opens one can be
-    called from a command that already holds one.
+    called from a command that already holds one. Whatever happens, even the
+    database going away under it, the connection goes back to the pool and the
+    next transaction in this task starts afresh (Piccolo's own context manager
+    would keep both when its ROLLBACK fails on a dead connection).
     """
     engine = get_engine()
-    if engine.current_transaction.get() is not None:
-        async with engine.transaction() as tx:
-            yield tx.connection
+    current = engine.current_transaction.get()
+    if current is not None:
+        yield current.connection
         return
     hooks = _hooks.get()
-    async with _turn(), engine.transaction() as tx:
-        conn: asyncpg.Connection = tx.connection
-        if hooks is not None:
-            await hooks.begin(conn)
-        yield conn
-        if hooks is not None:
-            await hooks.before_commit(conn)
+    async with _acquire() as conn:
+        tx = PostgresTransaction(engine)
+        tx.connection = conn
+        tx.transaction = conn.transaction()
+        await tx.transaction.start()
+        joined = engine.current_transaction.set(tx)
+        try:
+            if hooks is not None:
+                await hooks.begin(conn)
+            yield conn
+            if hooks is not None:
+                await hooks.before_commit(conn)
+        except BaseException:
+            engine.current_transaction.reset(joined)
+            # On a dead connection ROLLBACK fails too: the server has already rolled back,
+            # and the error worth reporting is the one that got us here.
+            with contextlib.suppress(Exception):
+                await tx.transaction.rollback()
+            raise
+        engine.current_transaction.reset(joined)
+        try:
+            await tx.transaction.commit()
+        except Exception as exc:
+            if is_outage(exc):
+                raise CommitUncertain("the connection was lost during COMMIT") from exc
+            raise
 
 
 @asynccontextmanager
 async def connection() -> AsyncIterator[asyncpg.Connection]:
     """A pooled connection for reads (no transaction)."""
     engine = get_engine()
-    tx: Any = engine.current_transaction.get()
+    tx = engine.current_transaction.get()
     if tx is not None:
         yield tx.connection
         return
-    async with _turn(), pool().acquire() as conn:
-        # A pool proxy: the same interface as a connection.
-        yield cast(asyncpg.Connection, conn)
+    async with _acquire() as conn:
+        yield conn

@@ -7,12 +7,14 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 import asyncpg
 
+from db.engine import connection
 from fleetsvc import audit
 from fleetsvc.conflicts import unique_conflicts
-from fleetsvc.errors import FieldProblem, NotFound, ValidationFailed
+from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from fleetsvc.vocabulary import Role
 
 TOKEN_PREFIX = "fsv_"  # noqa: S105 - a prefix that makes leaked tokens easy to scan for
@@ -92,16 +94,51 @@ async def list_tokens(conn: asyncpg.Connection) -> list[TokenInfo]:
     return [_info(r) for r in rows]
 
 
-async def revoke_token(conn: asyncpg.Connection, actor: Actor, key: int | str) -> TokenInfo:
-    """Revoke by id or by name; revoking twice is harmless."""
-    column = "id" if isinstance(key, int) else "name"
-    row = await conn.fetchrow(
-        f"UPDATE api_token SET revoked_at = COALESCE(revoked_at, now()) WHERE {column} = $1"
-        f" RETURNING {_INFO_COLUMNS}",
-        key,
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """Something that can act as admin: an API token (page users with roles join later)."""
+
+    kind: Literal["token"]
+    id: int
+
+
+async def ensure_admin_remains(conn: asyncpg.Connection, losing: Credential) -> None:
+    """Refuse (409) a change that would leave no active admin credential, so nobody can
+    lock everyone out of managing tokens.
+
+    Run in the transaction that revokes or demotes ``losing``, before the change. It locks
+    every active admin credential it counts (FOR UPDATE, in id order): of two transactions
+    taking away the last two at once, the second waits for the first, then counts again
+    and is refused. A new kind of admin credential is counted (and locked) here too.
+    """
+    tokens = await conn.fetch(
+        "SELECT id FROM api_token WHERE role = $1 AND revoked_at IS NULL ORDER BY id FOR UPDATE",
+        Role.ADMIN,
     )
-    if row is None:
+    active = {Credential("token", r["id"]) for r in tokens}
+    if losing in active and not active - {losing}:
+        raise Conflict(
+            f"this is the last active admin {losing.kind}: taking it away would leave nobody "
+            "able to manage tokens; create another admin token first"
+        )
+
+
+async def revoke_token(conn: asyncpg.Connection, actor: Actor, key: int | str) -> TokenInfo:
+    """Revoke by id or by name; revoking twice is harmless; the last admin token stays."""
+    column = "id" if isinstance(key, int) else "name"
+    found = await conn.fetchrow(
+        f"SELECT id, role, revoked_at FROM api_token WHERE {column} = $1", key
+    )
+    if found is None:
         raise NotFound("token", key, by=column)
+    if found["role"] == Role.ADMIN:
+        await ensure_admin_remains(conn, Credential("token", found["id"]))
+    row = await conn.fetchrow(
+        "UPDATE api_token SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1"
+        f" RETURNING {_INFO_COLUMNS}",
+        found["id"],
+    )
+    assert row is not None
     info = _info(row)
     await audit.record(
         conn, actor, "api_token", info.id, "revoked", after={"name": info.name, "role": info.role}
@@ -115,7 +152,9 @@ async def revoke_token(conn: asyncpg.Connection, actor: Actor, key: int | str) -
 _cache: dict[str, tuple[float, Actor]] = {}
 
 
-async def verify_token(pool: asyncpg.Pool, token: str, cache_seconds: float) -> Actor | None:
+async def verify_token(token: str, cache_seconds: float) -> Actor | None:
+    """The token's actor, or None. A cache miss costs one statement on a pooled connection
+    of its own: marking the token used is no part of the request's transaction."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     digest = hash_token(token)
@@ -123,11 +162,12 @@ async def verify_token(pool: asyncpg.Pool, token: str, cache_seconds: float) -> 
     hit = _cache.get(digest)
     if hit is not None and hit[0] > now:
         return hit[1]
-    row = await pool.fetchrow(
-        "UPDATE api_token SET last_used_at = now()"
-        " WHERE token_hash = $1 AND revoked_at IS NULL RETURNING name, role",
-        digest,
-    )
+    async with connection() as conn:
+        row = await conn.fetchrow(
+            "UPDATE api_token SET last_used_at = now()"
+            " WHERE token_hash = $1 AND revoked_at IS NULL RETURNING name, role",
+            digest,
+        )
     if row is None:
         _cache.pop(digest, None)
         return None

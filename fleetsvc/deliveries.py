@@ -25,7 +25,7 @@ from typing import Any, Final
 import asyncpg
 import msgspec
 
-from db.engine import connection, transaction
+from db.engine import connection, is_outage, transaction
 from fleetsvc import audit, deliveries_apply
 from fleetsvc.auth import Actor
 from fleetsvc.checks import filter_choice
@@ -514,15 +514,21 @@ async def _stage(
 
 
 async def _fail(import_id: int, message: str) -> None:
-    async with transaction() as conn:
-        await conn.execute("DELETE FROM import_staged_row WHERE import_id = $1", import_id)
-        await conn.execute(
-            "UPDATE delivery_import SET status = 'failed',"
-            " summary = summary || jsonb_build_object('message', $2::text)"
-            " WHERE id = $1 AND status = 'running'",
-            import_id,
-            message,
-        )
+    """Mark the import failed, in a transaction of its own. With the database gone that
+    cannot be done: the import is left running, and the error that stopped it stands."""
+    try:
+        async with transaction() as conn:
+            await conn.execute("DELETE FROM import_staged_row WHERE import_id = $1", import_id)
+            await conn.execute(
+                "UPDATE delivery_import SET status = 'failed',"
+                " summary = summary || jsonb_build_object('message', $2::text)"
+                " WHERE id = $1 AND status = 'running'",
+                import_id,
+                message,
+            )
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
 
 
 async def commit_import(actor: Actor, import_id: int, *, allow_partial: bool) -> dict[str, Any]:

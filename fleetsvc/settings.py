@@ -69,6 +69,7 @@ class NoticeSettings:
 @dataclass(frozen=True, slots=True)
 class Settings:
     database_url: str | None
+    migration_database_url: str | None
     data_dir: Path
     host: str
     port: int
@@ -84,6 +85,7 @@ class Settings:
     preview_days: int = 14
     jobs: JobSettings = JobSettings()
     notices: NoticeSettings = NoticeSettings()
+    db_pool_timeout_seconds: float = 10.0
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -130,18 +132,18 @@ def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str,
     return value
 
 
-def _database_url(env: Mapping[str, str]) -> str | None:
-    raw = env.get("DATABASE_URL", "").strip()
+def _database_url(env: Mapping[str, str], name: str = "DATABASE_URL") -> str | None:
+    raw = env.get(name, "").strip()
     if not raw:
         return None
     if not raw.startswith(("postgres://", "postgresql://")):
         # Never echo the value: it usually carries a password.
-        raise SettingsError("DATABASE_URL must start with postgresql:// (or postgres://)")
+        raise SettingsError(f"{name} must start with postgresql:// (or postgres://)")
     try:
         _ = urlsplit(raw).port  # reading the port checks it (a number from 0 to 65535)
     except ValueError as exc:
         # urllib names the fault (a bad port, a bracket left open), never the password.
-        raise SettingsError(f"DATABASE_URL is not a valid URL: {exc}") from None
+        raise SettingsError(f"{name} is not a valid URL: {exc}") from None
     return raw
 
 
@@ -315,10 +317,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             "DATABASE_URL is required here (FLEETSVC_REQUIRE_DATABASE_URL is set; "
             "the container image has no embedded PostgreSQL)"
         )
+    migration_database_url = _database_url(env, "FLEETSVC_MIGRATION_DATABASE_URL")
+    if migration_database_url is not None and database_url is None:
+        raise SettingsError(
+            "FLEETSVC_MIGRATION_DATABASE_URL is set but DATABASE_URL is not: the embedded "
+            "PostgreSQL makes both roles itself; with your own server, set both"
+        )
     profiles_dir = _profiles_dir(env)
     upload_mb = _int(env, "FLEETSVC_MAX_UPLOAD_MB", 50, 1, 2048)
     return Settings(
         database_url=database_url,
+        migration_database_url=migration_database_url,
         data_dir=Path(env.get("FLEETSVC_DATA_DIR", "").strip() or "var").resolve(),
         host=env.get("FLEETSVC_HOST", "").strip() or "127.0.0.1",
         port=_int(env, "FLEETSVC_PORT", 8000, 1, 65535),
@@ -334,6 +343,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         preview_days=_int(env, "FLEETSVC_PREVIEW_DAYS", 14, 1, 365),
         jobs=_job_settings(env),
         notices=_notice_settings(env),
+        db_pool_timeout_seconds=_float(env, "FLEETSVC_DB_POOL_TIMEOUT_SECONDS", 10.0, 0.1, 300.0),
     )
 
 

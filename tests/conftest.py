@@ -1,6 +1,9 @@
 """One real PostgreSQL per test run (the embedded server, or DATABASE_URL's),
 a fresh database built by the real migrations, and the real app over ASGI.
 
+As in production, the migrations run as an owner role and the app connects as a
+service role that owns nothing (``db.privileges``): a missing grant fails tests.
+
 Tests never share rows: each makes its own (unique serials, names, codes) and
 asserts on those, so they can run in any order against one database.
 """
@@ -8,18 +11,26 @@ asserts on those, so they can run in any order against one database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import secrets
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DB = f"fleetsvc_test_{os.getpid()}"
+# Roles of this run's own (dropped at the end): runs sharing one server never meet.
+TEST_OWNER = f"fleetsvc_test_owner_{os.getpid()}"
+TEST_SERVICE = f"fleetsvc_test_service_{os.getpid()}"
+_PASSWORD = secrets.token_urlsafe(18)  # an external server may ask for one
 
 
 def _admin_url() -> str:
@@ -31,15 +42,67 @@ def _admin_url() -> str:
     return start_server(ROOT / "var" / "test")
 
 
+@dataclass(frozen=True)
+class Databases:
+    """The test server's URLs: ``admin`` its maintenance database, as the URL given (a
+    superuser unless ``least_privilege`` is False); ``owner`` and ``service`` the test
+    database as the owner role (migrations) and as the service role (the app)."""
+
+    admin: str
+    owner: str
+    service: str
+    least_privilege: bool
+
+    def url(self, database: str, role: str) -> str:
+        """Another database of this server as one of this run's roles."""
+        from db.embedded import with_database, with_user
+
+        url = with_database(self.admin, database)
+        return with_user(url, role, _PASSWORD) if self.least_privilege else url
+
+
+async def new_database(databases: Databases, name: str, *, migrated: bool = True) -> Databases:
+    """A database of its own on the test server, set up as the suite's is (drop it with
+    ``drop_database(databases.admin, name)``)."""
+    from db.embedded import drop_database, ensure_database, with_database, with_user
+    from db.migrate import migrate
+
+    await drop_database(databases.admin, name)
+    await ensure_database(databases.admin, name)
+    superuser = with_database(databases.admin, name)
+    owner = service = superuser
+    if databases.least_privilege:
+        from db.privileges import prepare_roles
+
+        conn = await asyncpg.connect(superuser)
+        try:
+            await prepare_roles(conn, TEST_OWNER, TEST_SERVICE, _PASSWORD)
+        finally:
+            await conn.close()
+        owner = with_user(superuser, TEST_OWNER, _PASSWORD)
+        service = with_user(superuser, TEST_SERVICE, _PASSWORD)
+    if migrated:
+        await migrate(owner, service)
+    return Databases(databases.admin, owner, service, databases.least_privilege)
+
+
 @pytest.fixture(scope="session")
-async def database_url() -> AsyncIterator[str]:
-    from db.embedded import drop_database, ensure_database, with_database
+async def databases() -> AsyncIterator[Databases]:
+    from db.embedded import drop_database
 
     admin = _admin_url()
-    await drop_database(admin, TEST_DB)
-    await ensure_database(admin, TEST_DB)
-    url = with_database(admin, TEST_DB)
-    os.environ["DATABASE_URL"] = url
+    conn = await asyncpg.connect(admin)
+    try:
+        superuser = bool(
+            await conn.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        )
+    finally:
+        await conn.close()
+    # Not a superuser: the suite runs on that one role, and the least-privilege tests skip.
+    found = await new_database(Databases(admin, admin, admin, superuser), TEST_DB, migrated=False)
+    os.environ["DATABASE_URL"] = found.service
+    if superuser:
+        os.environ["FLEETSVC_MIGRATION_DATABASE_URL"] = found.owner
     os.environ.setdefault("FLEETSVC_LOG_FORMAT", "json")
     os.environ.setdefault("FLEETSVC_LOG_LEVEL", "warning")
     # The app under test runs no job workers: job tests start their own (in process, or
@@ -50,12 +113,27 @@ async def database_url() -> AsyncIterator[str]:
         os.environ.setdefault(schedule, "off")
     from db.migrate import migrate
 
-    await migrate()
-    yield url
+    await migrate(found.owner)
+    yield found
     from db.engine import close_pool
 
     await close_pool()
     await drop_database(admin, TEST_DB)
+    if superuser:
+        conn = await asyncpg.connect(admin)
+        try:
+            for role in (TEST_SERVICE, TEST_OWNER):
+                # A database a failed test left behind still names the role: leave it then.
+                with contextlib.suppress(asyncpg.DependentObjectsStillExistError):
+                    await conn.execute(f'DROP ROLE IF EXISTS "{role}"')
+        finally:
+            await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(databases: Databases) -> str:
+    """The test database as the service's role: what the app connects as."""
+    return databases.service
 
 
 @pytest.fixture(scope="session")

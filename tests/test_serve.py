@@ -121,7 +121,11 @@ async def test_sigterm_stops_the_embedded_database_with_the_server() -> None:
     default action skipped the exit hook that stops the server."""
     data_dir = VAR_TEST / f"sigterm-{os.getpid()}"
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "FLEETSVC_MIGRATION_DATABASE_URL")
+    }
     env |= {"FLEETSVC_DATA_DIR": str(data_dir), "FLEETSVC_PORT": str(port)}
     exe = str(Path(sys.executable).parent / "fleetsvc")
     proc = subprocess.Popen(

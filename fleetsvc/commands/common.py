@@ -71,16 +71,23 @@ def run_with_database(settings: Settings, job: Callable[[], Awaitable[T]]) -> T:
         await ready_database(settings)
         from db.engine import close_pool, open_pool
 
-        await open_pool(min(settings.db_pool_size, 4))
+        await open_pool(min(settings.db_pool_size, 4), settings.db_pool_timeout_seconds)
         try:
             return await job()
         finally:
             await close_pool()
 
+    from db.engine import is_outage
+
     try:
         return asyncio.run(main())
     except FleetError as exc:
         fail(exc.message, code=1)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        # The work in hand was rolled back; what earlier transactions committed stays.
+        fail(f"the database went away: {type(exc).__name__}: {' '.join(str(exc).split())}")
 
 
 def cli_actor() -> Actor:

@@ -10,26 +10,31 @@ from pathlib import Path
 
 import asyncpg
 
-from db.embedded import drop_database, ensure_database, with_database
+from db.embedded import drop_database
 from db.migrate import known_migration_ids, migrate, pending_migrations
+from tests.conftest import Databases, new_database
 
 
-async def test_test_database_is_fully_migrated(database_url: str) -> None:
-    conn = await asyncpg.connect(database_url)
+async def test_test_database_is_fully_migrated(databases: Databases) -> None:
+    conn = await asyncpg.connect(databases.service)
     try:
         assert await pending_migrations(conn) == []
     finally:
         await conn.close()
-    assert await migrate() == []  # a second run does nothing
+    assert await migrate(databases.owner) == []  # a second run does nothing
 
 
-async def _run_migrate(url: str) -> tuple[int, str]:
+async def _run_migrate(db: Databases) -> tuple[int, str]:
     exe = str(Path(sys.executable).parent / "fleetsvc")
     proc = await asyncio.create_subprocess_exec(
         exe,
         "db",
         "migrate",
-        env={**os.environ, "DATABASE_URL": url},
+        env={
+            **os.environ,
+            "DATABASE_URL": db.service,
+            "FLEETSVC_MIGRATION_DATABASE_URL": db.owner,
+        },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -38,12 +43,14 @@ async def _run_migrate(url: str) -> tuple[int, str]:
     return proc.returncode, out.decode() + err.decode()
 
 
-async def test_two_processes_migrating_at_once_apply_each_migration_once(database_url: str) -> None:
+async def test_two_processes_migrating_at_once_apply_each_migration_once(
+    databases: Databases,
+) -> None:
     name = f"fleetsvc_mig_{uuid.uuid4().hex[:8]}"
-    await ensure_database(database_url, name)
-    url = with_database(database_url, name)
+    db = await new_database(databases, name, migrated=False)
+    url = db.service
     try:
-        (rc1, out1), (rc2, out2) = await asyncio.gather(_run_migrate(url), _run_migrate(url))
+        (rc1, out1), (rc2, out2) = await asyncio.gather(_run_migrate(db), _run_migrate(db))
         assert (rc1, rc2) == (0, 0), out1 + out2
         outputs = sorted([out1, out2])
         assert any("applied" in o for o in outputs) and any("up to date" in o for o in outputs)
@@ -55,4 +62,4 @@ async def test_two_processes_migrating_at_once_apply_each_migration_once(databas
             await conn.close()
         assert sorted(names) == sorted(known_migration_ids())  # each applied exactly once
     finally:
-        await drop_database(database_url, name)
+        await drop_database(databases.admin, name)

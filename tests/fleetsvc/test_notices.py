@@ -9,7 +9,6 @@ import asyncio
 import datetime as dt
 import hashlib
 import hmac
-import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,9 +21,11 @@ import uvicorn
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from db.embedded import drop_database, ensure_database, with_database
+from db.embedded import drop_database
 from fleetsvc.notices.delivery import SIGNATURE_HEADER, TIMESTAMP_HEADER
-from tests.fleetsvc.jobs.processes import FLEETSVC, WorkerProcess
+from tests.conftest import Databases, new_database
+from tests.fleetsvc.jobs import kinds as test_kinds
+from tests.fleetsvc.jobs.processes import WorkerProcess
 from tests.test_serve import _free_port
 
 SECRET = "notice-signing-secret-0123"
@@ -84,36 +85,21 @@ async def inbox() -> AsyncIterator[tuple[Inbox, int, int]]:
 
 
 @pytest.fixture
-async def own_database(database_url: str) -> AsyncIterator[str]:
+async def own_database(databases: Databases) -> AsyncIterator[Databases]:
     """A fresh, migrated database: the notice says exactly what a test put in it."""
     name = f"fleetsvc_notice_{uuid.uuid4().hex[:8]}"
-    await ensure_database(database_url, name)
-    url = with_database(database_url, name)
+    db = await new_database(databases, name)
     try:
-        result = subprocess.run(
-            [FLEETSVC, "db", "migrate"],
-            env={"DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr
-        conn = await asyncpg.connect(url)
-        try:
-            await conn.execute(
-                "CREATE TABLE job_test_run (job_id int, attempt int, owner text, token text,"
-                " at timestamptz DEFAULT clock_timestamp())"
-            )
-        finally:
-            await conn.close()
-        yield url
+        await test_kinds.ensure_tables(db.owner)
+        yield db
     finally:
-        await drop_database(database_url, name)
+        await drop_database(databases.admin, name)
 
 
-def _notice_worker(url: str, http_port: int, smtp_port: int) -> WorkerProcess:
+def _notice_worker(db: Databases, http_port: int, smtp_port: int) -> WorkerProcess:
     return WorkerProcess(
-        url,
+        db.service,
+        FLEETSVC_MIGRATION_DATABASE_URL=db.owner,
         FLEETSVC_NOTICE_CRON="0 0 * * *",  # the latest due time is already past: it runs now
         FLEETSVC_NOTICE_WEBHOOK_URL=f"http://127.0.0.1:{http_port}/hooks/fleet",
         FLEETSVC_NOTICE_WEBHOOK_SECRET=SECRET,
@@ -144,13 +130,13 @@ async def _one_finished_notice(url: str, within: float = 120.0) -> asyncpg.Recor
 
 
 async def test_a_notice_with_nothing_to_say_is_not_sent(
-    own_database: str, inbox: tuple[Inbox, int, int]
+    own_database: Databases, inbox: tuple[Inbox, int, int]
 ) -> None:
     got, http_port, smtp_port = inbox
     worker = _notice_worker(own_database, http_port, smtp_port)
     try:
         await worker.started()
-        job = await _one_finished_notice(own_database)
+        job = await _one_finished_notice(own_database.service)
         assert job["status"] == "succeeded", job["error"]
         result = msgspec.json.decode(job["result"])
         assert result["sent"] is False and result["reason"] == "nothing needs attention"
@@ -235,18 +221,18 @@ def _section(document: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 async def test_the_daily_notice_is_sent_once_to_the_webhook_and_by_mail(
-    own_database: str, inbox: tuple[Inbox, int, int]
+    own_database: Databases, inbox: tuple[Inbox, int, int]
 ) -> None:
     got, http_port, smtp_port = inbox
-    made = await _fill(own_database)
+    made = await _fill(own_database.service)
     # Two replicas' workers, one schedule: one notice.
     workers = [_notice_worker(own_database, http_port, smtp_port) for _ in range(2)]
     try:
         await asyncio.gather(*(w.started() for w in workers))
-        job = await _one_finished_notice(own_database)
+        job = await _one_finished_notice(own_database.service)
         assert job["status"] == "succeeded", job["error"]
         await asyncio.gather(*(w.logged("schedules_checked") for w in workers))
-        assert len(await _notice_jobs(own_database)) == 1
+        assert len(await _notice_jobs(own_database.service)) == 1
         for w in workers:  # personal data never reaches a log line
             assert "E10442" not in w.log.read_text() and "Jane" not in w.log.read_text()
     finally:

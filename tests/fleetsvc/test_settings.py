@@ -45,12 +45,38 @@ def test_values_are_read() -> None:
         ({"DATABASE_URL": "postgresql://u:p@db:abc/x"}, "DATABASE_URL is not a valid URL"),
         ({"DATABASE_URL": "postgresql://u:p@db:99999/x"}, "DATABASE_URL is not a valid URL"),
         ({"DATABASE_URL": "postgresql://u:p@[::1/x"}, "DATABASE_URL is not a valid URL"),
+        (
+            {"DATABASE_URL": "postgresql://db/x", "FLEETSVC_MIGRATION_DATABASE_URL": "mysql://x"},
+            "FLEETSVC_MIGRATION_DATABASE_URL must start with postgresql://",
+        ),
+        (
+            {"FLEETSVC_MIGRATION_DATABASE_URL": "postgresql://owner@db/x"},
+            "FLEETSVC_MIGRATION_DATABASE_URL is set but DATABASE_URL is not",
+        ),
+        (
+            {"FLEETSVC_DB_POOL_TIMEOUT_SECONDS": "0"},
+            "FLEETSVC_DB_POOL_TIMEOUT_SECONDS must be a number from 0.1 to 300",
+        ),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], needle: str) -> None:
     with pytest.raises(SettingsError, match=needle.split(" must")[0]) as info:
         load_settings(env)
     assert needle in str(info.value)
+
+
+def test_two_database_urls_and_the_pool_timeout_are_read() -> None:
+    s = load_settings(
+        {
+            "DATABASE_URL": "postgresql://service:p@db/x",
+            "FLEETSVC_MIGRATION_DATABASE_URL": "postgresql://owner:q@db/x",
+            "FLEETSVC_DB_POOL_TIMEOUT_SECONDS": "2.5",
+        }
+    )
+    assert s.database_url == "postgresql://service:p@db/x"
+    assert s.migration_database_url == "postgresql://owner:q@db/x"
+    assert s.db_pool_timeout_seconds == 2.5
+    assert load_settings({}).db_pool_timeout_seconds == 10.0
 
 
 def test_database_url_password_never_echoed() -> None:

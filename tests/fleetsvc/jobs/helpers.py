@@ -70,8 +70,7 @@ def job_settings(**changes: Any) -> Settings:
 @asynccontextmanager
 async def running_worker(concurrency: int = 1, **changes: Any) -> AsyncIterator[Worker]:
     """A worker in this process (on the tests' pool) until the block ends."""
-    async with transaction() as conn:
-        await test_kinds.ensure_tables(conn)
+    await test_kinds.ensure_tables()
     worker = Worker(job_settings(**changes), concurrency)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))

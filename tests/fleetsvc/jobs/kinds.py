@@ -9,6 +9,7 @@ so the note survives the attempt), and the recovery hook notes each take-back in
 from __future__ import annotations
 
 import asyncio
+import os
 
 import asyncpg
 import msgspec
@@ -35,11 +36,19 @@ CREATE TABLE IF NOT EXISTS job_test_recovered (
     job_id integer NOT NULL, reason text NOT NULL, owner text, attempts integer NOT NULL,
     lease_expires_at timestamptz, at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+-- Test tables only: whichever role the service under test runs as writes them.
+GRANT SELECT, INSERT, UPDATE, DELETE ON job_test_run, job_test_recovered TO PUBLIC;
 """
 
 
-async def ensure_tables(conn: asyncpg.Connection) -> None:
-    await conn.execute(TABLES)
+async def ensure_tables(url: str | None = None) -> None:
+    """Make the tables as the owner role (the service's own role may create nothing)."""
+    url = url or os.environ.get("FLEETSVC_MIGRATION_DATABASE_URL") or os.environ["DATABASE_URL"]
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(TABLES)
+    finally:
+        await conn.close()
 
 
 async def _note_start(ctx: JobContext, token: str | None = None) -> None:

@@ -56,17 +56,13 @@ async def blinking_database() -> AsyncIterator[tuple[str, Path]]:
         url = with_database(admin, "fleetsvc")
         migrated = subprocess.run(
             [FLEETSVC, "db", "migrate"],
-            env={**os.environ, "DATABASE_URL": url},
+            env={**os.environ, "DATABASE_URL": url, "FLEETSVC_MIGRATION_DATABASE_URL": url},
             capture_output=True,
             text=True,
             timeout=120,
         )
         assert migrated.returncode == 0, migrated.stderr
-        conn = await asyncpg.connect(url)
-        try:
-            await test_kinds.ensure_tables(conn)
-        finally:
-            await conn.close()
+        await test_kinds.ensure_tables(url)
         yield url, pgdata
     finally:
         # The restarted postmaster is not the one the package started: stop it ourselves.
@@ -121,7 +117,14 @@ async def test_a_worker_rides_out_the_database_restarting(
     blinking_database: tuple[str, Path],
 ) -> None:
     url, pgdata = blinking_database
-    worker = WorkerProcess(url, "worker", "--concurrency", "2", FLEETSVC_JOB_LEASE_SECONDS="5")
+    worker = WorkerProcess(
+        url,
+        "worker",
+        "--concurrency",
+        "2",
+        FLEETSVC_JOB_LEASE_SECONDS="15",  # room for a slow restart on a loaded machine
+        FLEETSVC_MIGRATION_DATABASE_URL=url,
+    )
     try:
         await worker.started()
         safe = await _enqueue(url, "test.sleep", {"seconds": 60})

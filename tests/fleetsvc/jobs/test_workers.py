@@ -25,8 +25,7 @@ pytestmark = pytest.mark.usefixtures("app")
 @pytest.fixture
 async def workers(database_url: str) -> AsyncIterator[list[WorkerProcess]]:
     """Two worker processes, each running one job at a time, leases of 2 s."""
-    async with transaction() as conn:
-        await test_kinds.ensure_tables(conn)
+    await test_kinds.ensure_tables()
     started = [WorkerProcess(database_url), WorkerProcess(database_url)]
     try:
         await asyncio.gather(*(w.started() for w in started))
@@ -146,8 +145,7 @@ async def test_a_frozen_workers_statement_is_ended_and_it_writes_nothing_after(
 
 
 async def test_sigterm_lets_the_job_in_flight_finish(database_url: str) -> None:
-    async with transaction() as conn:
-        await test_kinds.ensure_tables(conn)
+    await test_kinds.ensure_tables()
     w = WorkerProcess(database_url, FLEETSVC_JOB_STOP_SECONDS="120")
     try:
         await w.started()
@@ -163,8 +161,7 @@ async def test_sigterm_lets_the_job_in_flight_finish(database_url: str) -> None:
 
 
 async def test_serve_runs_a_worker_beside_the_api(database_url: str) -> None:
-    async with transaction() as conn:
-        await test_kinds.ensure_tables(conn)
+    await test_kinds.ensure_tables()
     port = _free_port()
     serve = WorkerProcess(database_url, "serve", FLEETSVC_WORKERS="1", FLEETSVC_PORT=str(port))
     try:
