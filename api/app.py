@@ -12,7 +12,21 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 
-from api import catalogue, deliveries, finance, mdm, org, procurement, register, reports
+from api import (
+    business_units,
+    contracts,
+    deliveries,
+    device_models,
+    finance,
+    licences,
+    mdm,
+    people,
+    purchase_orders,
+    register,
+    reports,
+    suppliers,
+    vehicles,
+)
 from api.dependencies import FleetRequest, provide_actor, provide_page
 from api.errors import document_problems, map_exception
 from api.events import EventController
@@ -38,10 +52,15 @@ class Metrics(PrometheusController):
 API_CONTROLLERS: list[type] = [
     TokenController,
     EventController,
-    *org.CONTROLLERS,
+    *business_units.CONTROLLERS,
+    *people.CONTROLLERS,
+    *vehicles.CONTROLLERS,
     *register.CONTROLLERS,
-    *catalogue.CONTROLLERS,
-    *procurement.CONTROLLERS,
+    *device_models.CONTROLLERS,
+    *suppliers.CONTROLLERS,
+    *contracts.CONTROLLERS,
+    *purchase_orders.CONTROLLERS,
+    *licences.CONTROLLERS,
     *deliveries.CONTROLLERS,
     *finance.CONTROLLERS,
     *mdm.CONTROLLERS,

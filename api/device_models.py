@@ -16,7 +16,7 @@ from api.etags import HonoursIfMatch, if_match, with_etag
 from api.guards import READ_REGISTER, WRITE_REGISTER
 from api.schemas import PageOf, page_of
 from db.engine import connection, transaction
-from fleetsvc import catalogue
+from fleetsvc import device_models
 from fleetsvc.records import changes_of
 
 
@@ -72,7 +72,7 @@ class DeviceModelController(Controller):
         q: FromQuery[str | None] = None,
     ) -> PageOf[DeviceModel]:
         async with connection() as conn:
-            found = await catalogue.list_models(
+            found = await device_models.list_models(
                 conn,
                 page,
                 category=category,
@@ -87,13 +87,13 @@ class DeviceModelController(Controller):
         self, data: JSONBody[DeviceModelCreate], actor: ActorDep
     ) -> Response[DeviceModel]:
         async with transaction() as conn:
-            row = await catalogue.create_model(conn, actor, msgspec.structs.asdict(data))
+            row = await device_models.create_model(conn, actor, msgspec.structs.asdict(data))
         return with_etag(to_model(row), row["version"], 201)
 
     @get("/{model_id:int}", operation_id="getDeviceModel", opt=READ_REGISTER)
     async def get_one(self, model_id: FromPath[int]) -> Response[DeviceModel]:
         async with connection() as conn:
-            row = await catalogue.get_model(conn, model_id)
+            row = await device_models.get_model(conn, model_id)
         return with_etag(to_model(row), row["version"])
 
     @patch(
@@ -112,7 +112,7 @@ class DeviceModelController(Controller):
         """Part numbers and aliases, when given, replace the whole list. A new lifecycle
         moves the refresh date of every asset of the model."""
         async with transaction() as conn:
-            row = await catalogue.update_model(
+            row = await device_models.update_model(
                 conn, actor, model_id, changes_of(data), if_match(request)
             )
         return with_etag(to_model(row), row["version"])

@@ -9,9 +9,9 @@ import asyncpg
 import pytest
 
 from db.engine import pool
-from fleetsvc import procurement
 from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict
+from fleetsvc.procurement import licences
 from tests import factories
 from tests.conftest import unique
 
@@ -36,11 +36,11 @@ async def test_second_request_for_the_last_seat_waits_and_is_refused(app: object
         tx = first.transaction()
         await tx.start()
         try:
-            await procurement.assign_seat(first, ACTOR, pool_row["id"], a["id"])
+            await licences.assign_seat(first, ACTOR, pool_row["id"], a["id"])
 
             async def take_second() -> None:
                 async with second.transaction():
-                    await procurement.assign_seat(second, ACTOR, pool_row["id"], b["id"])
+                    await licences.assign_seat(second, ACTOR, pool_row["id"], b["id"])
 
             racer = asyncio.create_task(take_second())
             # Let the second request run until it either finishes or waits for the pool's lock.

@@ -1,0 +1,229 @@
+"""Licence pools and the seats they give to assets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import asyncpg
+
+from fleetsvc import audit
+from fleetsvc.auth import Actor
+from fleetsvc.checks import (
+    Problems,
+    existing_id,
+    like_pattern,
+    money,
+    text,
+)
+from fleetsvc.conflicts import unique_conflicts
+from fleetsvc.errors import Conflict, NotFound, ValidationFailed
+from fleetsvc.pagination import Page, PageRequest
+from fleetsvc.records import (
+    MAX_ID,
+    Filters,
+    check_id,
+    get_record,
+    insert_record,
+    list_page,
+    lock_current,
+    update_record,
+)
+
+MAX_SEATS = 10_000_000
+
+POOL_SELECT = (
+    "SELECT lp.*, (SELECT count(*) FROM licence_seat s WHERE s.pool_id = lp.id) AS seats_used"
+    " FROM licence_pool lp"
+)
+
+
+async def _check_pool(conn: asyncpg.Connection, values: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    p = Problems()
+    if "product" in out:
+        out["product"] = text(p, "product", out["product"], max_len=200)
+    if "licence_key" in out:
+        out["licence_key"] = text(p, "licence_key", out["licence_key"], max_len=100)
+    if "seats" in out and not 1 <= out["seats"] <= MAX_SEATS:
+        p.add("seats", f"seats must be from 1 to {MAX_SEATS}")
+    if "contract_id" in out:
+        await existing_id(conn, p, "contract_id", "contract", "contract", out["contract_id"])
+    if "purchase_order_id" in out:
+        await existing_id(
+            conn,
+            p,
+            "purchase_order_id",
+            "purchase_order",
+            "purchase order",
+            out["purchase_order_id"],
+        )
+    if "unit_cost" in out:
+        out["unit_cost"] = money(p, "unit_cost", out["unit_cost"])
+    p.raise_if_any()
+    return out
+
+
+async def create_pool(
+    conn: asyncpg.Connection, actor: Actor, values: Mapping[str, Any]
+) -> asyncpg.Record:
+    checked = await _check_pool(conn, values)
+    row = await insert_record(
+        conn, actor, table="licence_pool", entity="licence_pool", values=checked
+    )
+    return await get_pool(conn, row["id"])
+
+
+async def get_pool(conn: asyncpg.Connection, pool_id: int) -> asyncpg.Record:
+    check_id("licence_pool", pool_id)
+    row = await conn.fetchrow(f"{POOL_SELECT} WHERE lp.id = $1", pool_id)
+    if row is None:
+        raise NotFound("licence_pool", pool_id)
+    return row
+
+
+async def update_pool(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    pool_id: int,
+    changes: Mapping[str, Any],
+    expected_version: int | None,
+) -> asyncpg.Record:
+    await lock_current(conn, "licence_pool", "licence_pool", pool_id, expected_version)
+    checked = await _check_pool(conn, changes)
+    if "seats" in checked:
+        used = await _seats_used(conn, pool_id)
+        if checked["seats"] < used:
+            raise ValidationFailed.one(
+                "seats", f"seats cannot be fewer than the {used} seats in use"
+            )
+    await update_record(
+        conn,
+        actor,
+        table="licence_pool",
+        entity="licence_pool",
+        record_id=pool_id,
+        changes=checked,
+        expected_version=expected_version,
+    )
+    return await get_pool(conn, pool_id)
+
+
+async def _seats_used(conn: asyncpg.Connection, pool_id: int) -> int:
+    used: int = await conn.fetchval("SELECT count(*) FROM licence_seat WHERE pool_id = $1", pool_id)
+    return used
+
+
+async def list_pools(
+    conn: asyncpg.Connection,
+    page: PageRequest,
+    *,
+    contract_id: int | None = None,
+    licence_key: str | None = None,
+    q: str | None = None,
+) -> Page[asyncpg.Record]:
+    f = Filters()
+    if contract_id is not None:
+        f.add("lp.contract_id = {}", contract_id)
+    if licence_key is not None:
+        f.add("lp.licence_key = {}", licence_key.strip())
+    if q and q.strip():
+        f.add("lp.product ILIKE {}", like_pattern(q))
+    return await list_page(conn, POOL_SELECT, f, page, id_column="lp.id")
+
+
+async def assign_seat(
+    conn: asyncpg.Connection, actor: Actor, pool_id: int, asset_id: int
+) -> asyncpg.Record:
+    """Give an asset a seat in the pool; a full pool or a second seat is a 409.
+
+    The pool row is locked first, so concurrent assignments for the last seat
+    are counted one after the other and exactly one wins.
+    """
+    check_id("licence_pool", pool_id)
+    pool = await get_record(conn, "licence_pool", "licence_pool", pool_id, for_update=True)
+    p = Problems()
+    await existing_id(conn, p, "asset_id", "asset", "asset", asset_id)
+    p.raise_if_any()
+    held = await conn.fetchval(
+        "SELECT id FROM licence_seat WHERE pool_id = $1 AND asset_id = $2", pool_id, asset_id
+    )
+    if held is not None:
+        raise Conflict(
+            f"asset {asset_id} already has a seat in licence pool {pool_id}",
+            existing_id=held,
+            field="asset_id",
+        )
+    used = await _seats_used(conn, pool_id)
+    if used >= pool["seats"]:
+        raise Conflict(
+            f"licence pool {pool_id} ({pool['product']}) is full: all {pool['seats']} seats"
+            " are in use; release one or add seats"
+        )
+    async with unique_conflicts(conn):
+        seat = await conn.fetchrow(
+            "INSERT INTO licence_seat (pool_id, asset_id) VALUES ($1, $2) RETURNING *",
+            pool_id,
+            asset_id,
+        )
+    assert seat is not None
+    await audit.record_many(
+        conn,
+        actor,
+        [
+            audit.EventRow("licence_pool", pool_id, "seat_assigned", None, {"asset_id": asset_id}),
+            audit.EventRow(
+                "asset",
+                asset_id,
+                "licence_seat_assigned",
+                None,
+                {"licence_pool_id": pool_id, "product": pool["product"]},
+            ),
+        ],
+    )
+    return seat
+
+
+async def release_seat(
+    conn: asyncpg.Connection, actor: Actor, pool_id: int, asset_id: int
+) -> asyncpg.Record:
+    check_id("licence_pool", pool_id)
+    pool = await get_record(conn, "licence_pool", "licence_pool", pool_id, for_update=True)
+    released = (
+        await conn.fetchrow(
+            "DELETE FROM licence_seat WHERE pool_id = $1 AND asset_id = $2 RETURNING id",
+            pool_id,
+            asset_id,
+        )
+        if 1 <= asset_id <= MAX_ID
+        else None
+    )
+    if released is None:
+        raise NotFound(f"seat in licence pool {pool_id} for the asset", asset_id)
+    await audit.record_many(
+        conn,
+        actor,
+        [
+            audit.EventRow("licence_pool", pool_id, "seat_released", {"asset_id": asset_id}, None),
+            audit.EventRow(
+                "asset",
+                asset_id,
+                "licence_seat_released",
+                {"licence_pool_id": pool_id, "product": pool["product"]},
+                None,
+            ),
+        ],
+    )
+    return await get_pool(conn, pool_id)
+
+
+async def list_seats(
+    conn: asyncpg.Connection, pool_id: int, page: PageRequest
+) -> Page[asyncpg.Record]:
+    """The pool's seats, oldest assignment first."""
+    await get_pool(conn, pool_id)
+    f = Filters()
+    f.add("pool_id = {}", pool_id)
+    return await list_page(
+        conn, "SELECT id, pool_id, asset_id, assigned_at FROM licence_seat", f, page
+    )
