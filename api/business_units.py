@@ -1,14 +1,14 @@
 """Business units over HTTP.
 
 This controller is the pattern the others follow: thin handlers that open the
-request's one transaction, call the service and convert rows to Structs.
+request's one transaction and call the service, whose Structs (``fleetsvc.business_units``)
+are the request and response bodies.
 """
 
-from datetime import datetime
+from __future__ import annotations
+
 from typing import Any
 
-import asyncpg
-import msgspec
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
@@ -18,37 +18,7 @@ from api.guards import READ_REGISTER, WRITE_REGISTER
 from api.schemas import PageOf, page_of
 from db.engine import connection, transaction
 from fleetsvc import business_units
-from fleetsvc.records import changes_of
-
-
-class BusinessUnit(msgspec.Struct):
-    id: int
-    code: str
-    name: str
-    version: int
-    created_at: datetime
-    updated_at: datetime
-
-
-class BusinessUnitCreate(msgspec.Struct, forbid_unknown_fields=True):
-    code: str
-    name: str
-
-
-class BusinessUnitUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    code: str | msgspec.UnsetType = msgspec.UNSET
-    name: str | msgspec.UnsetType = msgspec.UNSET
-
-
-def to_business_unit(row: asyncpg.Record) -> BusinessUnit:
-    return BusinessUnit(
-        id=row["id"],
-        code=row["code"],
-        name=row["name"],
-        version=row["version"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+from fleetsvc.business_units import BusinessUnit, BusinessUnitCreate, BusinessUnitUpdate
 
 
 class BusinessUnitController(Controller):
@@ -60,24 +30,21 @@ class BusinessUnitController(Controller):
         self, page: PageDep, code: FromQuery[str | None] = None, q: FromQuery[str | None] = None
     ) -> PageOf[BusinessUnit]:
         async with connection() as conn:
-            return page_of(
-                await business_units.list_business_units(conn, page, code=code, q=q),
-                to_business_unit,
-            )
+            return page_of(await business_units.list_business_units(conn, page, code=code, q=q))
 
     @post("/", operation_id="createBusinessUnit", opt=WRITE_REGISTER)
     async def create(
         self, data: JSONBody[BusinessUnitCreate], actor: ActorDep
     ) -> Response[BusinessUnit]:
         async with transaction() as conn:
-            row = await business_units.create_business_unit(conn, actor, data.code, data.name)
-        return with_etag(to_business_unit(row), row["version"], 201)
+            unit = await business_units.create_business_unit(conn, actor, data)
+        return with_etag(unit, unit.version, 201)
 
     @get("/{bu_id:int}", operation_id="getBusinessUnit", opt=READ_REGISTER)
     async def get_one(self, bu_id: FromPath[int]) -> Response[BusinessUnit]:
         async with connection() as conn:
-            row = await business_units.get_business_unit(conn, bu_id)
-        return with_etag(to_business_unit(row), row["version"])
+            unit = await business_units.get_business_unit(conn, bu_id)
+        return with_etag(unit, unit.version)
 
     @patch(
         "/{bu_id:int}",
@@ -93,10 +60,10 @@ class BusinessUnitController(Controller):
         actor: ActorDep,
     ) -> Response[BusinessUnit]:
         async with transaction() as conn:
-            row = await business_units.update_business_unit(
-                conn, actor, bu_id, changes_of(data), if_match(request)
+            unit = await business_units.update_business_unit(
+                conn, actor, bu_id, data, if_match(request)
             )
-        return with_etag(to_business_unit(row), row["version"])
+        return with_etag(unit, unit.version)
 
 
 CONTROLLERS: list[type[Controller]] = [BusinessUnitController]

@@ -3,18 +3,47 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from fleetsvc.auth import Actor
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest
-from fleetsvc.records import Filters, get_record, insert_record, list_page, update_record
+from fleetsvc.records import (
+    Filters,
+    changes_of,
+    get_record,
+    insert_record,
+    list_page,
+    struct_of,
+    update_record,
+)
 from importers.fields import FieldError, clean_text
 
 BU_TABLE = "business_unit"
 BU_ENTITY = "business_unit"
+
+
+class BusinessUnit(msgspec.Struct):
+    id: int
+    code: str
+    name: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class BusinessUnitCreate(msgspec.Struct, forbid_unknown_fields=True):
+    code: str
+    name: str
+
+
+class BusinessUnitUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    code: str | msgspec.UnsetType = msgspec.UNSET
+    name: str | msgspec.UnsetType = msgspec.UNSET
 
 
 def _check_business_unit(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -38,40 +67,43 @@ def _check_business_unit(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def create_business_unit(
-    conn: asyncpg.Connection, actor: Actor, code: str, name: str
-) -> asyncpg.Record:
-    values = _check_business_unit({"code": code, "name": name})
-    return await insert_record(conn, actor, table=BU_TABLE, entity=BU_ENTITY, values=values)
+    conn: asyncpg.Connection, actor: Actor, data: BusinessUnitCreate
+) -> BusinessUnit:
+    values = _check_business_unit({"code": data.code, "name": data.name})
+    row = await insert_record(conn, actor, table=BU_TABLE, entity=BU_ENTITY, values=values)
+    return struct_of(BusinessUnit, row)
 
 
-async def get_business_unit(conn: asyncpg.Connection, bu_id: int) -> asyncpg.Record:
-    return await get_record(conn, BU_TABLE, BU_ENTITY, bu_id)
+async def get_business_unit(conn: asyncpg.Connection, bu_id: int) -> BusinessUnit:
+    return struct_of(BusinessUnit, await get_record(conn, BU_TABLE, BU_ENTITY, bu_id))
 
 
 async def update_business_unit(
     conn: asyncpg.Connection,
     actor: Actor,
     bu_id: int,
-    changes: Mapping[str, Any],
+    changes: BusinessUnitUpdate,
     expected_version: int | None,
-) -> asyncpg.Record:
-    return await update_record(
+) -> BusinessUnit:
+    row = await update_record(
         conn,
         actor,
         table=BU_TABLE,
         entity=BU_ENTITY,
         record_id=bu_id,
-        changes=_check_business_unit(changes),
+        changes=_check_business_unit(changes_of(changes)),
         expected_version=expected_version,
     )
+    return struct_of(BusinessUnit, row)
 
 
 async def list_business_units(
     conn: asyncpg.Connection, page: PageRequest, *, code: str | None = None, q: str | None = None
-) -> Page[asyncpg.Record]:
+) -> Page[BusinessUnit]:
     f = Filters()
     if code is not None:
         f.add("code = {}", code.strip().upper())
     if q:
         f.add("(code ILIKE {0} OR name ILIKE {0})", f"%{q.strip()}%")
-    return await list_page(conn, f"SELECT * FROM {BU_TABLE}", f, page)
+    found = await list_page(conn, f"SELECT * FROM {BU_TABLE}", f, page)
+    return Page([struct_of(BusinessUnit, r) for r in found.items], found.next_cursor)
