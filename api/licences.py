@@ -2,78 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-import asyncpg
 import msgspec
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from api.contracts import IdFilter, body_values
 from api.dependencies import ActorDep, PageDep
 from api.etags import HonoursIfMatch, if_match, with_etag
 from api.guards import READ_REGISTER, WRITE_PROCUREMENT, WRITE_REGISTER
-from api.schemas import PageOf, page_of
+from api.schemas import PageOf, RecordIdQuery, page_of
 from db.engine import connection, transaction
 from fleetsvc.procurement import licences
-from fleetsvc.records import changes_of
-
-
-class LicencePool(msgspec.Struct):
-    id: int
-    product: str
-    licence_key: str
-    seats: int
-    seats_used: int
-    seats_free: int
-    contract_id: int | None
-    purchase_order_id: int | None
-    unit_cost: Decimal | None
-    version: int
-    created_at: datetime
-    updated_at: datetime
-
-
-class LicencePoolCreate(msgspec.Struct, forbid_unknown_fields=True):
-    product: str
-    licence_key: str
-    seats: int
-    contract_id: int
-    purchase_order_id: int | None = None
-    unit_cost: str | None = None
-
-
-class LicencePoolUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    product: str | msgspec.UnsetType = msgspec.UNSET
-    licence_key: str | msgspec.UnsetType = msgspec.UNSET
-    seats: int | msgspec.UnsetType = msgspec.UNSET
-    contract_id: int | msgspec.UnsetType = msgspec.UNSET
-    purchase_order_id: int | msgspec.UnsetType | None = msgspec.UNSET
-    unit_cost: str | msgspec.UnsetType | None = msgspec.UNSET
+from fleetsvc.procurement.licences import (
+    LicencePool,
+    LicencePoolCreate,
+    LicencePoolUpdate,
+    LicenceSeat,
+)
 
 
 class SeatAssign(msgspec.Struct, forbid_unknown_fields=True):
     asset_id: int
-
-
-class LicenceSeat(msgspec.Struct):
-    id: int
-    pool_id: int
-    asset_id: int
-    assigned_at: datetime
-
-
-def to_pool(row: asyncpg.Record) -> LicencePool:
-    return LicencePool(
-        seats_free=max(0, row["seats"] - row["seats_used"]),
-        **{f: row[f] for f in LicencePool.__struct_fields__ if f != "seats_free"},
-    )
-
-
-def to_seat(row: asyncpg.Record) -> LicenceSeat:
-    return LicenceSeat(**{f: row[f] for f in LicenceSeat.__struct_fields__})
 
 
 class LicencePoolController(Controller):
@@ -84,7 +34,8 @@ class LicencePoolController(Controller):
     async def list_pools(
         self,
         page: PageDep,
-        contract_id: IdFilter = None,
+        # An id filter: out of the database's range is a 422, never a driver error.
+        contract_id: RecordIdQuery = None,
         licence_key: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
     ) -> PageOf[LicencePool]:
@@ -92,21 +43,21 @@ class LicencePoolController(Controller):
             found = await licences.list_pools(
                 conn, page, contract_id=contract_id, licence_key=licence_key, q=q
             )
-        return page_of(found, to_pool)
+        return page_of(found)
 
     @post("/", operation_id="createLicencePool", opt=WRITE_PROCUREMENT)
     async def create(
         self, data: JSONBody[LicencePoolCreate], actor: ActorDep
     ) -> Response[LicencePool]:
         async with transaction() as conn:
-            row = await licences.create_pool(conn, actor, body_values(data))
-        return with_etag(to_pool(row), row["version"], 201)
+            pool = await licences.create_pool(conn, actor, data)
+        return with_etag(pool, pool.version, 201)
 
     @get("/{pool_id:int}", operation_id="getLicencePool", opt=READ_REGISTER)
     async def get_one(self, pool_id: FromPath[int]) -> Response[LicencePool]:
         async with connection() as conn:
-            row = await licences.get_pool(conn, pool_id)
-        return with_etag(to_pool(row), row["version"])
+            pool = await licences.get_pool(conn, pool_id)
+        return with_etag(pool, pool.version)
 
     @patch(
         "/{pool_id:int}",
@@ -122,16 +73,13 @@ class LicencePoolController(Controller):
         actor: ActorDep,
     ) -> Response[LicencePool]:
         async with transaction() as conn:
-            row = await licences.update_pool(
-                conn, actor, pool_id, changes_of(data), if_match(request)
-            )
-        return with_etag(to_pool(row), row["version"])
+            pool = await licences.update_pool(conn, actor, pool_id, data, if_match(request))
+        return with_etag(pool, pool.version)
 
     @get("/{pool_id:int}/seats", operation_id="listLicenceSeats", opt=READ_REGISTER)
     async def list_seats(self, pool_id: FromPath[int], page: PageDep) -> PageOf[LicenceSeat]:
         async with connection() as conn:
-            found = await licences.list_seats(conn, pool_id, page)
-        return page_of(found, to_seat)
+            return page_of(await licences.list_seats(conn, pool_id, page))
 
     # Seats are given to devices by the people who issue them (the register's writers).
     @post("/{pool_id:int}/seats", operation_id="assignLicenceSeat", opt=WRITE_REGISTER)
@@ -141,7 +89,7 @@ class LicencePoolController(Controller):
         """409 when the pool is full or the asset already has a seat in it."""
         async with transaction() as conn:
             seat = await licences.assign_seat(conn, actor, pool_id, data.asset_id)
-        return Response(to_seat(seat), status_code=201)
+        return Response(seat, status_code=201)
 
     @post(
         "/{pool_id:int}/seats/{asset_id:int}/release",
@@ -153,8 +101,8 @@ class LicencePoolController(Controller):
         self, pool_id: FromPath[int], asset_id: FromPath[int], actor: ActorDep
     ) -> Response[LicencePool]:
         async with transaction() as conn:
-            row = await licences.release_seat(conn, actor, pool_id, asset_id)
-        return with_etag(to_pool(row), row["version"])
+            pool = await licences.release_seat(conn, actor, pool_id, asset_id)
+        return with_etag(pool, pool.version)
 
 
 CONTROLLERS: list[type[Controller]] = [LicencePoolController]

@@ -5,10 +5,9 @@ orders: the value committed, the cap left, how soon they end.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
@@ -29,10 +28,13 @@ from fleetsvc.errors import NotFound
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
     Filters,
+    changes_of,
     check_id,
     insert_row,
     list_page,
     lock_current,
+    replace_children,
+    struct_of,
     write_version,
 )
 from fleetsvc.vocabulary import (
@@ -40,17 +42,94 @@ from fleetsvc.vocabulary import (
     ChargeAppliesTo,
     ChargePeriod,
     ContractKind,
+    PurchaseOrderStatus,
+    one_of,
 )
 
 ENDING_SOON_DAYS = 180
 PENNY = Decimal("0.01")
 
+
+class Charge(msgspec.Struct):
+    """A recurring charge per unit (per SIM, device or licence seat) per month or year."""
+
+    description: str
+    applies_to: Annotated[str, one_of(ChargeAppliesTo)]
+    category: Annotated[str, one_of(Category, nullable=True)] | None
+    unit_amount: Decimal
+    period: Annotated[str, one_of(ChargePeriod)]
+
+
+class ChargeIn(msgspec.Struct, forbid_unknown_fields=True):
+    applies_to: Annotated[str, one_of(ChargeAppliesTo)]
+    unit_amount: str
+    period: Annotated[str, one_of(ChargePeriod)]
+    description: str = ""
+    category: Annotated[str, one_of(Category, nullable=True)] | None = None
+
+
+# One of a contract's purchase orders, with what was ordered and delivered on it.
+class ContractOrder(msgspec.Struct):
+    id: int
+    number: str
+    status: Annotated[str, one_of(PurchaseOrderStatus)]
+    ordered: int
+    delivered: int
+
+
+class Contract(msgspec.Struct):
+    id: int
+    reference: str
+    supplier_id: int
+    supplier_name: str
+    kind: Annotated[str, one_of(ContractKind)]
+    title: str
+    starts_on: dt.date
+    ends_on: dt.date | None
+    value_cap: Decimal | None
+    charges: list[Charge]
+    committed_value: Decimal
+    remaining_cap: Decimal | None
+    ends_in_days: int | None
+    ending_soon: bool
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    # Only on a single contract (GET /contracts/{id}), not in lists.
+    purchase_orders: list[ContractOrder] | msgspec.UnsetType = msgspec.UNSET
+
+
+class ContractCreate(msgspec.Struct, forbid_unknown_fields=True):
+    reference: str
+    supplier_id: int
+    kind: Annotated[str, one_of(ContractKind)]
+    starts_on: dt.date
+    title: str = ""
+    ends_on: dt.date | None = None
+    value_cap: str | None = None
+    charges: list[ChargeIn] = []
+
+
+# ``charges``, when given, replaces the whole list.
+class ContractUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    reference: str | msgspec.UnsetType = msgspec.UNSET
+    supplier_id: int | msgspec.UnsetType = msgspec.UNSET
+    kind: Annotated[str, one_of(ContractKind)] | msgspec.UnsetType = msgspec.UNSET
+    title: str | msgspec.UnsetType = msgspec.UNSET
+    starts_on: dt.date | msgspec.UnsetType = msgspec.UNSET
+    ends_on: dt.date | msgspec.UnsetType | None = msgspec.UNSET
+    value_cap: str | msgspec.UnsetType | None = msgspec.UNSET
+    charges: list[ChargeIn] | msgspec.UnsetType = msgspec.UNSET
+
+
+# A contract's recurring charges as JSON text ({} is the contract id); money as text, exactly.
 _CHARGES_JSON = (
     "(SELECT COALESCE(jsonb_agg(jsonb_build_object('description', ch.description,"
     " 'applies_to', ch.applies_to, 'category', ch.category,"
     " 'unit_amount', ch.unit_amount::text, 'period', ch.period) ORDER BY ch.id), '[]')"
     " FROM contract_charge ch WHERE ch.contract_id = {})::text"
 )
+_CHARGES = msgspec.json.Decoder(list[Charge])
 # What a purchase order commits: cancelled orders commit nothing.
 CONTRACT_SELECT = (
     "SELECT c.*, s.name AS supplier_name,"
@@ -62,40 +141,34 @@ CONTRACT_SELECT = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ContractView:
+def _contract_of(
+    row: asyncpg.Record,
+    today: dt.date,
+    purchase_orders: list[ContractOrder] | msgspec.UnsetType = msgspec.UNSET,
+) -> Contract:
     """A contract as read: its row, its recurring charges and the figures derived from it."""
-
-    row: asyncpg.Record
-    charges: list[dict[str, Any]]
-    committed_value: Decimal
-    remaining_cap: Decimal | None
-    ends_in_days: int | None
-    ending_soon: bool
-    purchase_orders: list[asyncpg.Record] = field(default_factory=list)
-
-
-def _charges_of(raw: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = msgspec.json.decode(raw)
-    for item in items:
-        item["unit_amount"] = Decimal(item["unit_amount"])
-    return items
-
-
-def _contract_view(
-    row: asyncpg.Record, today: dt.date, purchase_orders: list[asyncpg.Record] | None = None
-) -> ContractView:
     committed: Decimal = row["committed_value"].quantize(PENNY)
     cap: Decimal | None = row["value_cap"]
     ends_in = (row["ends_on"] - today).days if row["ends_on"] is not None else None
-    return ContractView(
-        row=row,
-        charges=_charges_of(row["charges_json"]),
+    return Contract(
+        id=row["id"],
+        reference=row["reference"],
+        supplier_id=row["supplier_id"],
+        supplier_name=row["supplier_name"],
+        kind=row["kind"],
+        title=row["title"],
+        starts_on=row["starts_on"],
+        ends_on=row["ends_on"],
+        value_cap=cap,
+        charges=_CHARGES.decode(row["charges_json"]),
         committed_value=committed,
         remaining_cap=None if cap is None else cap - committed,
         ends_in_days=ends_in,
         ending_soon=ends_in is not None and 0 <= ends_in <= ENDING_SOON_DAYS,
-        purchase_orders=purchase_orders or [],
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        purchase_orders=purchase_orders,
     )
 
 
@@ -126,47 +199,36 @@ async def _check_contract(
     return out
 
 
-def _check_charge(p: Problems, i: int, charge: Mapping[str, Any]) -> dict[str, Any]:
+def _check_charge(p: Problems, i: int, charge: ChargeIn) -> Charge:
     at = f"charges.{i}"
-    category = charge.get("category")
-    if category is not None:
-        choice(p, f"{at}.category", category, Category)
-    return {
-        "description": text(
-            p, f"{at}.description", charge.get("description", ""), max_len=200, required=False
-        ),
-        "applies_to": choice(p, f"{at}.applies_to", charge["applies_to"], ChargeAppliesTo),
-        "category": category,
-        "unit_amount": money(p, f"{at}.unit_amount", charge["unit_amount"]),
-        "period": choice(p, f"{at}.period", charge["period"], ChargePeriod),
-    }
-
-
-async def _set_charges(
-    conn: asyncpg.Connection, contract_id: int, charges: Sequence[Mapping[str, Any]]
-) -> None:
-    await conn.execute("DELETE FROM contract_charge WHERE contract_id = $1", contract_id)
-    await conn.executemany(
-        "INSERT INTO contract_charge (contract_id, description, applies_to, category,"
-        " unit_amount, period) VALUES ($1, $2, $3, $4, $5, $6)",
-        [
-            (
-                contract_id,
-                c["description"],
-                c["applies_to"],
-                c["category"],
-                c["unit_amount"],
-                c["period"],
-            )
-            for c in charges
-        ],
+    if charge.category is not None:
+        choice(p, f"{at}.category", charge.category, Category)
+    description = text(p, f"{at}.description", charge.description, max_len=200, required=False)
+    applies_to = choice(p, f"{at}.applies_to", charge.applies_to, ChargeAppliesTo)
+    amount = money(p, f"{at}.unit_amount", charge.unit_amount)
+    return Charge(
+        description=description,
+        applies_to=applies_to,
+        category=charge.category,
+        # None only when refused: the problems are raised before the charge is used.
+        unit_amount=amount if amount is not None else Decimal(0),
+        period=choice(p, f"{at}.period", charge.period, ChargePeriod),
     )
 
 
-async def create_contract(
-    conn: asyncpg.Connection, actor: Actor, values: Mapping[str, Any]
-) -> ContractView:
-    checked = await _check_contract(conn, values)
+async def _set_charges(conn: asyncpg.Connection, contract_id: int, charges: list[Charge]) -> None:
+    await replace_children(
+        conn,
+        "contract_charge",
+        "contract_id",
+        contract_id,
+        Charge.__struct_fields__,
+        [msgspec.structs.astuple(c) for c in charges],
+    )
+
+
+async def create_contract(conn: asyncpg.Connection, actor: Actor, data: ContractCreate) -> Contract:
+    checked = await _check_contract(conn, msgspec.structs.asdict(data))
     charges = checked.pop("charges", [])
     row = await insert_row(conn, "contract", checked)
     await _set_charges(conn, row["id"], charges)
@@ -176,7 +238,9 @@ async def create_contract(
     return await get_contract(conn, row["id"])
 
 
-async def get_contract(conn: asyncpg.Connection, contract_id: int) -> ContractView:
+async def get_contract(conn: asyncpg.Connection, contract_id: int) -> Contract:
+    """With what its purchase orders commit, the cap left, how soon it ends, and its
+    purchase orders with what was ordered and delivered on each."""
     check_id("contract", contract_id)
     row = await conn.fetchrow(f"{CONTRACT_SELECT} WHERE c.id = $1", contract_id)
     if row is None:
@@ -189,23 +253,25 @@ async def get_contract(conn: asyncpg.Connection, contract_id: int) -> ContractVi
         " FROM purchase_order po WHERE po.contract_id = $1 ORDER BY po.id",
         contract_id,
     )
-    return _contract_view(row, dt.date.today(), list(orders))
+    return _contract_of(row, dt.date.today(), [struct_of(ContractOrder, o) for o in orders])
 
 
 async def update_contract(
     conn: asyncpg.Connection,
     actor: Actor,
     contract_id: int,
-    changes: Mapping[str, Any],
+    changes: ContractUpdate,
     expected_version: int | None,
-) -> ContractView:
+) -> Contract:
     """Change a contract; ``charges``, when given, replaces the whole list."""
     current = await lock_current(conn, "contract", "contract", contract_id, expected_version)
-    checked = await _check_contract(conn, changes, current)
+    checked = await _check_contract(conn, changes_of(changes), current)
     changed = {k: v for k, v in checked.items() if k != "charges" and current[k] != v}
     before = {k: current[k] for k in changed}
     if "charges" in checked:
-        old = _charges_of(await conn.fetchval(f"SELECT {_CHARGES_JSON.format('$1')}", contract_id))
+        old = _CHARGES.decode(
+            await conn.fetchval(f"SELECT {_CHARGES_JSON.format('$1')}", contract_id)
+        )
         if old != checked["charges"]:
             changed["charges"] = checked["charges"]
             before["charges"] = old
@@ -230,7 +296,8 @@ async def list_contracts(
     kind: str | None = None,
     ending_within_days: int | None = None,
     q: str | None = None,
-) -> Page[ContractView]:
+) -> Page[Contract]:
+    """Contracts without their purchase orders (``get_contract`` has them)."""
     today = dt.date.today()
     f = Filters()
     if supplier_id is not None:
@@ -242,4 +309,4 @@ async def list_contracts(
     if q and q.strip():
         f.add("(c.reference ILIKE {0} OR c.title ILIKE {0} OR s.name ILIKE {0})", like_pattern(q))
     found = await list_page(conn, CONTRACT_SELECT, f, page, id_column="c.id")
-    return Page([_contract_view(r, today) for r in found.items], found.next_cursor)
+    return Page([_contract_of(r, today) for r in found.items], found.next_cursor)

@@ -1,41 +1,92 @@
-"""Licence pools and the seats they give to assets."""
+"""Licence pools and the seats they give to assets.
+
+A pool's seats in use and free are counted when read; a seat is given under a lock on
+the pool, so the last seat goes to exactly one of the requests racing for it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import msgspec
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
-from fleetsvc.checks import (
-    Problems,
-    existing_id,
-    like_pattern,
-    money,
-    text,
-)
+from fleetsvc.checks import Problems, existing_id, like_pattern, money, text
 from fleetsvc.conflicts import unique_conflicts
 from fleetsvc.errors import Conflict, NotFound, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
     MAX_ID,
     Filters,
+    changes_of,
     check_id,
     get_record,
     insert_record,
     list_page,
     lock_current,
+    struct_of,
     update_record,
 )
 
 MAX_SEATS = 10_000_000
 
+
+class LicencePool(msgspec.Struct):
+    id: int
+    product: str
+    licence_key: str
+    seats: int
+    seats_used: int
+    seats_free: int
+    contract_id: int | None
+    purchase_order_id: int | None
+    unit_cost: Decimal | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class LicencePoolCreate(msgspec.Struct, forbid_unknown_fields=True):
+    product: str
+    licence_key: str
+    seats: int
+    contract_id: int
+    purchase_order_id: int | None = None
+    unit_cost: str | None = None
+
+
+class LicencePoolUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    product: str | msgspec.UnsetType = msgspec.UNSET
+    licence_key: str | msgspec.UnsetType = msgspec.UNSET
+    seats: int | msgspec.UnsetType = msgspec.UNSET
+    contract_id: int | msgspec.UnsetType = msgspec.UNSET
+    purchase_order_id: int | msgspec.UnsetType | None = msgspec.UNSET
+    unit_cost: str | msgspec.UnsetType | None = msgspec.UNSET
+
+
+class LicenceSeat(msgspec.Struct):
+    id: int
+    pool_id: int
+    asset_id: int
+    assigned_at: datetime
+
+
 POOL_SELECT = (
     "SELECT lp.*, (SELECT count(*) FROM licence_seat s WHERE s.pool_id = lp.id) AS seats_used"
     " FROM licence_pool lp"
 )
+
+
+def _pool_of(row: asyncpg.Record) -> LicencePool:
+    return LicencePool(
+        seats_free=max(0, row["seats"] - row["seats_used"]),
+        **{f: row[f] for f in LicencePool.__struct_fields__ if f != "seats_free"},
+    )
 
 
 async def _check_pool(conn: asyncpg.Connection, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -65,32 +116,32 @@ async def _check_pool(conn: asyncpg.Connection, values: Mapping[str, Any]) -> di
 
 
 async def create_pool(
-    conn: asyncpg.Connection, actor: Actor, values: Mapping[str, Any]
-) -> asyncpg.Record:
-    checked = await _check_pool(conn, values)
+    conn: asyncpg.Connection, actor: Actor, data: LicencePoolCreate
+) -> LicencePool:
+    checked = await _check_pool(conn, msgspec.structs.asdict(data))
     row = await insert_record(
         conn, actor, table="licence_pool", entity="licence_pool", values=checked
     )
     return await get_pool(conn, row["id"])
 
 
-async def get_pool(conn: asyncpg.Connection, pool_id: int) -> asyncpg.Record:
+async def get_pool(conn: asyncpg.Connection, pool_id: int) -> LicencePool:
     check_id("licence_pool", pool_id)
     row = await conn.fetchrow(f"{POOL_SELECT} WHERE lp.id = $1", pool_id)
     if row is None:
         raise NotFound("licence_pool", pool_id)
-    return row
+    return _pool_of(row)
 
 
 async def update_pool(
     conn: asyncpg.Connection,
     actor: Actor,
     pool_id: int,
-    changes: Mapping[str, Any],
+    changes: LicencePoolUpdate,
     expected_version: int | None,
-) -> asyncpg.Record:
+) -> LicencePool:
     await lock_current(conn, "licence_pool", "licence_pool", pool_id, expected_version)
-    checked = await _check_pool(conn, changes)
+    checked = await _check_pool(conn, changes_of(changes))
     if "seats" in checked:
         used = await _seats_used(conn, pool_id)
         if checked["seats"] < used:
@@ -121,7 +172,7 @@ async def list_pools(
     contract_id: int | None = None,
     licence_key: str | None = None,
     q: str | None = None,
-) -> Page[asyncpg.Record]:
+) -> Page[LicencePool]:
     f = Filters()
     if contract_id is not None:
         f.add("lp.contract_id = {}", contract_id)
@@ -129,12 +180,13 @@ async def list_pools(
         f.add("lp.licence_key = {}", licence_key.strip())
     if q and q.strip():
         f.add("lp.product ILIKE {}", like_pattern(q))
-    return await list_page(conn, POOL_SELECT, f, page, id_column="lp.id")
+    found = await list_page(conn, POOL_SELECT, f, page, id_column="lp.id")
+    return Page([_pool_of(r) for r in found.items], found.next_cursor)
 
 
 async def assign_seat(
     conn: asyncpg.Connection, actor: Actor, pool_id: int, asset_id: int
-) -> asyncpg.Record:
+) -> LicenceSeat:
     """Give an asset a seat in the pool; a full pool or a second seat is a 409.
 
     The pool row is locked first, so concurrent assignments for the last seat
@@ -181,12 +233,12 @@ async def assign_seat(
             ),
         ],
     )
-    return seat
+    return struct_of(LicenceSeat, seat)
 
 
 async def release_seat(
     conn: asyncpg.Connection, actor: Actor, pool_id: int, asset_id: int
-) -> asyncpg.Record:
+) -> LicencePool:
     check_id("licence_pool", pool_id)
     pool = await get_record(conn, "licence_pool", "licence_pool", pool_id, for_update=True)
     released = (
@@ -219,11 +271,12 @@ async def release_seat(
 
 async def list_seats(
     conn: asyncpg.Connection, pool_id: int, page: PageRequest
-) -> Page[asyncpg.Record]:
+) -> Page[LicenceSeat]:
     """The pool's seats, oldest assignment first."""
     await get_pool(conn, pool_id)
     f = Filters()
     f.add("pool_id = {}", pool_id)
-    return await list_page(
+    found = await list_page(
         conn, "SELECT id, pool_id, asset_id, assigned_at FROM licence_seat", f, page
     )
+    return Page([struct_of(LicenceSeat, r) for r in found.items], found.next_cursor)

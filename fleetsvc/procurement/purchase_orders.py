@@ -4,12 +4,13 @@ that would take its contract over its value cap is refused.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
+import msgspec
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
@@ -18,6 +19,7 @@ from fleetsvc.checks import (
     choice,
     day,
     existing_id,
+    existing_ids,
     filter_choice,
     money,
     text,
@@ -25,60 +27,83 @@ from fleetsvc.checks import (
 from fleetsvc.errors import Conflict, NotFound
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
-    MAX_ID,
     Filters,
+    changes_of,
     check_id,
     insert_row,
     list_page,
     lock_current,
+    replace_children,
     write_version,
 )
-from fleetsvc.vocabulary import (
-    PurchaseOrderStatus,
-)
+from fleetsvc.vocabulary import PurchaseOrderStatus, one_of
 
 MAX_LINES = 1000
 MAX_QUANTITY = 1_000_000
+_LINE_COLUMNS = ("model_id", "quantity", "unit_cost")
 
 
-def _gbp(amount: Decimal) -> str:
-    return f"£{amount:,.2f}"
-
-
-@dataclass(frozen=True, slots=True)
-class OrderLine:
+# A line of an order, with what has been delivered on it (the assets received).
+class OrderLine(msgspec.Struct):
     model_id: int
     manufacturer: str
     model_name: str
     quantity: int
     unit_cost: Decimal
+    value: Decimal
+    delivered: int
+    outstanding: int
+    over_delivered: int
+
+
+class UnorderedDelivery(msgspec.Struct):
+    """Assets received on the order for a model it has no line for."""
+
+    model_id: int
     delivered: int
 
-    @property
-    def value(self) -> Decimal:
-        return self.quantity * self.unit_cost
 
-    @property
-    def outstanding(self) -> int:
-        return max(0, self.quantity - self.delivered)
-
-    @property
-    def over_delivered(self) -> int:
-        return max(0, self.delivered - self.quantity)
+class OrderLineIn(msgspec.Struct, forbid_unknown_fields=True):
+    model_id: int
+    quantity: int
+    unit_cost: str
 
 
-@dataclass(frozen=True, slots=True)
-class OrderView:
-    """A purchase order with its lines and what has been delivered against each."""
-
-    row: asyncpg.Record
+class PurchaseOrder(msgspec.Struct):
+    id: int
+    number: str
+    contract_id: int
+    contract_reference: str
+    raised_on: dt.date
+    status: Annotated[str, one_of(PurchaseOrderStatus)]
     lines: list[OrderLine]
     # Assets received on the order for models it has no line for: shown, never hidden.
-    unordered: list[tuple[int, int]]
+    unordered_deliveries: list[UnorderedDelivery]
+    total_value: Decimal
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
 
-    @property
-    def total_value(self) -> Decimal:
-        return sum((line.value for line in self.lines), Decimal("0.00"))
+
+class PurchaseOrderCreate(msgspec.Struct, forbid_unknown_fields=True):
+    number: str
+    contract_id: int
+    raised_on: dt.date
+    status: Annotated[str, one_of(PurchaseOrderStatus)] = "open"
+    lines: list[OrderLineIn] = []
+
+
+# ``lines``, when given, replaces them all.
+class PurchaseOrderUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    number: str | msgspec.UnsetType = msgspec.UNSET
+    contract_id: int | msgspec.UnsetType = msgspec.UNSET
+    raised_on: dt.date | msgspec.UnsetType = msgspec.UNSET
+    status: Annotated[str, one_of(PurchaseOrderStatus)] | msgspec.UnsetType = msgspec.UNSET
+    lines: list[OrderLineIn] | msgspec.UnsetType = msgspec.UNSET
+
+
+def _gbp(amount: Decimal) -> str:
+    return f"£{amount:,.2f}"
 
 
 PO_SELECT = (
@@ -87,7 +112,44 @@ PO_SELECT = (
 )
 
 
-async def _order_views(conn: asyncpg.Connection, rows: Sequence[asyncpg.Record]) -> list[OrderView]:
+def _line_of(row: asyncpg.Record, delivered: int) -> OrderLine:
+    quantity: int = row["quantity"]
+    unit_cost: Decimal = row["unit_cost"]
+    return OrderLine(
+        model_id=row["model_id"],
+        manufacturer=row["manufacturer"],
+        model_name=row["model_name"],
+        quantity=quantity,
+        unit_cost=unit_cost,
+        value=quantity * unit_cost,
+        delivered=delivered,
+        outstanding=max(0, quantity - delivered),
+        over_delivered=max(0, delivered - quantity),
+    )
+
+
+def _order_of(
+    row: asyncpg.Record, lines: list[OrderLine], unordered: list[UnorderedDelivery]
+) -> PurchaseOrder:
+    return PurchaseOrder(
+        id=row["id"],
+        number=row["number"],
+        contract_id=row["contract_id"],
+        contract_reference=row["contract_reference"],
+        raised_on=row["raised_on"],
+        status=row["status"],
+        lines=lines,
+        unordered_deliveries=unordered,
+        total_value=sum((line.value for line in lines), Decimal("0.00")),
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+async def _orders_of(
+    conn: asyncpg.Connection, rows: Sequence[asyncpg.Record]
+) -> list[PurchaseOrder]:
     """Lines and delivered counts for a page of orders, in two queries for the whole page."""
     ids = [r["id"] for r in rows]
     lines = await conn.fetch(
@@ -105,26 +167,18 @@ async def _order_views(conn: asyncpg.Connection, rows: Sequence[asyncpg.Record])
     delivered = {(c["purchase_order_id"], c["model_id"]): c["delivered"] for c in counts}
     by_order: dict[int, list[OrderLine]] = {i: [] for i in ids}
     for ln in lines:
-        by_order[ln["purchase_order_id"]].append(
-            OrderLine(
-                model_id=ln["model_id"],
-                manufacturer=ln["manufacturer"],
-                model_name=ln["model_name"],
-                quantity=ln["quantity"],
-                unit_cost=ln["unit_cost"],
-                delivered=delivered.get((ln["purchase_order_id"], ln["model_id"]), 0),
-            )
-        )
-    views = []
+        key = (ln["purchase_order_id"], ln["model_id"])
+        by_order[ln["purchase_order_id"]].append(_line_of(ln, delivered.get(key, 0)))
+    orders = []
     for r in rows:
         ordered = {ln.model_id for ln in by_order[r["id"]]}
         unordered = [
-            (model_id, n)
+            UnorderedDelivery(model_id, n)
             for (po_id, model_id), n in delivered.items()
             if po_id == r["id"] and model_id not in ordered
         ]
-        views.append(OrderView(row=r, lines=by_order[r["id"]], unordered=unordered))
-    return views
+        orders.append(_order_of(r, by_order[r["id"]], unordered))
+    return orders
 
 
 async def _check_order(conn: asyncpg.Connection, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -144,35 +198,32 @@ async def _check_order(conn: asyncpg.Connection, values: Mapping[str, Any]) -> d
 
 
 async def _check_lines(
-    conn: asyncpg.Connection, p: Problems, lines: Sequence[Mapping[str, Any]]
+    conn: asyncpg.Connection, p: Problems, lines: Sequence[OrderLineIn]
 ) -> list[dict[str, Any]]:
     if len(lines) > MAX_LINES:
         p.add("lines", f"a purchase order may have at most {MAX_LINES} lines")
         return []
-    wanted = [ln["model_id"] for ln in lines if 1 <= ln["model_id"] <= MAX_ID]
-    known = {
-        r["id"] for r in await conn.fetch("SELECT id FROM device_model WHERE id = ANY($1)", wanted)
-    }
+    known = await existing_ids(conn, "device_model", (ln.model_id for ln in lines))
     out: list[dict[str, Any]] = []
     seen: dict[int, int] = {}
     for i, ln in enumerate(lines):
         at = f"lines.{i}"
-        model_id = ln["model_id"]
-        if model_id not in known:
-            p.add(f"{at}.model_id", f"no device model with id {model_id}")
-        elif model_id in seen:
+        if ln.model_id not in known:
+            p.add(f"{at}.model_id", f"no device model with id {ln.model_id}")
+        elif ln.model_id in seen:
             p.add(
                 f"{at}.model_id",
-                f"device model {model_id} is already on line {seen[model_id]}; one line per model",
+                f"device model {ln.model_id} is already on line {seen[ln.model_id]};"
+                " one line per model",
             )
-        seen.setdefault(model_id, i)
-        if not 1 <= ln["quantity"] <= MAX_QUANTITY:
+        seen.setdefault(ln.model_id, i)
+        if not 1 <= ln.quantity <= MAX_QUANTITY:
             p.add(f"{at}.quantity", f"quantity must be from 1 to {MAX_QUANTITY}")
         out.append(
             {
-                "model_id": model_id,
-                "quantity": ln["quantity"],
-                "unit_cost": money(p, f"{at}.unit_cost", ln["unit_cost"]),
+                "model_id": ln.model_id,
+                "quantity": ln.quantity,
+                "unit_cost": money(p, f"{at}.unit_cost", ln.unit_cost),
             }
         )
     return out
@@ -217,18 +268,21 @@ async def _check_cap(
 async def _set_lines(
     conn: asyncpg.Connection, order_id: int, lines: Sequence[Mapping[str, Any]]
 ) -> None:
-    await conn.execute("DELETE FROM purchase_order_line WHERE purchase_order_id = $1", order_id)
-    await conn.executemany(
-        "INSERT INTO purchase_order_line (purchase_order_id, model_id, quantity, unit_cost)"
-        " VALUES ($1, $2, $3, $4)",
-        [(order_id, ln["model_id"], ln["quantity"], ln["unit_cost"]) for ln in lines],
+    await replace_children(
+        conn,
+        "purchase_order_line",
+        "purchase_order_id",
+        order_id,
+        _LINE_COLUMNS,
+        [tuple(ln[c] for c in _LINE_COLUMNS) for ln in lines],
     )
 
 
 async def create_order(
-    conn: asyncpg.Connection, actor: Actor, values: Mapping[str, Any]
-) -> OrderView:
-    checked = await _check_order(conn, values)
+    conn: asyncpg.Connection, actor: Actor, data: PurchaseOrderCreate
+) -> PurchaseOrder:
+    """Refused (409) when its value would take the contract over its value cap."""
+    checked = await _check_order(conn, msgspec.structs.asdict(data))
     lines = checked.pop("lines", [])
     if checked.get("status", "open") != "cancelled":
         await _check_cap(conn, checked["contract_id"], None, _lines_value(lines))
@@ -240,26 +294,26 @@ async def create_order(
     return await get_order(conn, row["id"])
 
 
-async def get_order(conn: asyncpg.Connection, order_id: int) -> OrderView:
+async def get_order(conn: asyncpg.Connection, order_id: int) -> PurchaseOrder:
     check_id("purchase_order", order_id)
     row = await conn.fetchrow(f"{PO_SELECT} WHERE po.id = $1", order_id)
     if row is None:
         raise NotFound("purchase_order", order_id)
-    return (await _order_views(conn, [row]))[0]
+    return (await _orders_of(conn, [row]))[0]
 
 
 async def update_order(
     conn: asyncpg.Connection,
     actor: Actor,
     order_id: int,
-    changes: Mapping[str, Any],
+    changes: PurchaseOrderUpdate,
     expected_version: int | None,
-) -> OrderView:
+) -> PurchaseOrder:
     """Change an order; ``lines``, when given, replaces them all (the cap is checked again)."""
     current = await lock_current(
         conn, "purchase_order", "purchase_order", order_id, expected_version
     )
-    checked = await _check_order(conn, changes)
+    checked = await _check_order(conn, changes_of(changes))
     changed = {k: v for k, v in checked.items() if k != "lines" and current[k] != v}
     before: dict[str, Any] = {k: current[k] for k in changed}
     old_lines = [
@@ -275,19 +329,7 @@ async def update_order(
         before["lines"] = old_lines
     if not changed:
         return await get_order(conn, order_id)
-    status = changed.get("status", current["status"])
-    commits_more = (
-        "lines" in changed
-        or "contract_id" in changed
-        or (current["status"] == "cancelled" and "status" in changed)
-    )
-    if status != "cancelled" and commits_more:
-        await _check_cap(
-            conn,
-            changed.get("contract_id", current["contract_id"]),
-            order_id,
-            _lines_value(changed.get("lines", old_lines)),
-        )
+    await _check_cap_again(conn, current, changed, old_lines)
     await write_version(
         conn, "purchase_order", order_id, {k: v for k, v in changed.items() if k != "lines"}
     )
@@ -299,6 +341,29 @@ async def update_order(
     return await get_order(conn, order_id)
 
 
+async def _check_cap_again(
+    conn: asyncpg.Connection,
+    current: asyncpg.Record,
+    changed: Mapping[str, Any],
+    old_lines: Sequence[Mapping[str, Any]],
+) -> None:
+    """A change that commits more (new lines, another contract, or an order no longer
+    cancelled) is checked against the contract's cap again."""
+    status = changed.get("status", current["status"])
+    commits_more = (
+        "lines" in changed
+        or "contract_id" in changed
+        or (current["status"] == "cancelled" and "status" in changed)
+    )
+    if status != "cancelled" and commits_more:
+        await _check_cap(
+            conn,
+            changed.get("contract_id", current["contract_id"]),
+            current["id"],
+            _lines_value(changed.get("lines", old_lines)),
+        )
+
+
 async def list_orders(
     conn: asyncpg.Connection,
     page: PageRequest,
@@ -306,7 +371,7 @@ async def list_orders(
     contract_id: int | None = None,
     status: str | None = None,
     number: str | None = None,
-) -> Page[OrderView]:
+) -> Page[PurchaseOrder]:
     f = Filters()
     if contract_id is not None:
         f.add("po.contract_id = {}", contract_id)
@@ -315,4 +380,4 @@ async def list_orders(
     if number is not None:
         f.add("po.number = {}", number.strip())
     found = await list_page(conn, PO_SELECT, f, page, id_column="po.id")
-    return Page(await _order_views(conn, found.items), found.next_cursor)
+    return Page(await _orders_of(conn, found.items), found.next_cursor)
