@@ -144,7 +144,7 @@ def known_id(
 
 
 def check_each(
-    problems: Problems, at: str, rows: Sequence[R], check: Callable[[Problems, R], None]
+    problems: Problems, at: str, rows: Sequence[R], check: Callable[[Problems, R], object]
 ) -> None:
     """Run one item's ``check`` on every item of a batch; each item's problems are filed
     under ``at.<index>.`` (``people.3.upn``) with the message one item would get."""

@@ -6,7 +6,7 @@ the pool, so the last seat goes to exactly one of the requests racing for it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,7 +16,17 @@ import msgspec
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
-from fleetsvc.checks import Problems, existing_id, like_pattern, money, text
+from fleetsvc.checks import (
+    Problems,
+    check_each,
+    existing_id,
+    existing_ids,
+    given_once,
+    known_id,
+    like_pattern,
+    money,
+    text,
+)
 from fleetsvc.conflicts import unique_conflicts
 from fleetsvc.errors import Conflict, NotFound, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest
@@ -219,21 +229,75 @@ async def assign_seat(
             asset_id,
         )
     assert seat is not None
-    await audit.record_many(
-        conn,
-        actor,
-        [
-            audit.EventRow("licence_pool", pool_id, "seat_assigned", None, {"asset_id": asset_id}),
+    await audit.record_many(conn, actor, _assigned_events(pool, [asset_id]))
+    return struct_of(LicenceSeat, seat)
+
+
+def _assigned_events(pool: asyncpg.Record, asset_ids: Sequence[int]) -> list[audit.EventRow]:
+    """A seat given is an event on the pool and on the asset."""
+    events = []
+    for asset_id in asset_ids:
+        events.append(
+            audit.EventRow(
+                "licence_pool", pool["id"], "seat_assigned", None, {"asset_id": asset_id}
+            )
+        )
+        events.append(
             audit.EventRow(
                 "asset",
                 asset_id,
                 "licence_seat_assigned",
                 None,
-                {"licence_pool_id": pool_id, "product": pool["product"]},
-            ),
-        ],
+                {"licence_pool_id": pool["id"], "product": pool["product"]},
+            )
+        )
+    return events
+
+
+async def assign_seats(
+    conn: asyncpg.Connection, actor: Actor, pool_id: int, asset_ids: Sequence[int]
+) -> list[LicenceSeat]:
+    """``assign_seat`` for many assets at once (the demo's fitted tablets), set-based and
+    all or none: an unknown asset or one given twice is a 422, one with a seat already or
+    more assets than free seats a 409. The pool is locked first, as for one seat."""
+    check_id("licence_pool", pool_id)
+    pool = await get_record(conn, "licence_pool", "licence_pool", pool_id, for_update=True)
+    p = Problems()
+    known = await existing_ids(conn, "asset", asset_ids)
+    rows = [{"asset_id": a} for a in asset_ids]
+    check_each(
+        p, "asset_ids", rows, lambda p, r: known_id(p, "asset_id", "asset", r["asset_id"], known)
     )
-    return struct_of(LicenceSeat, seat)
+    given_once(p, rows, "asset_ids", ("asset_id",))
+    p.raise_if_any()
+    held = await conn.fetchrow(
+        "SELECT id, asset_id FROM licence_seat WHERE pool_id = $1 AND asset_id = ANY($2::int[])"
+        " ORDER BY id LIMIT 1",
+        pool_id,
+        list(asset_ids),
+    )
+    if held is not None:
+        raise Conflict(
+            f"asset {held['asset_id']} already has a seat in licence pool {pool_id}",
+            existing_id=held["id"],
+            field="asset_ids",
+        )
+    free = pool["seats"] - await _seats_used(conn, pool_id)
+    if len(asset_ids) > free:
+        raise Conflict(
+            f"licence pool {pool_id} ({pool['product']}) has {max(free, 0)} free seats, not the"
+            f" {len(asset_ids)} asked for; release some or add seats"
+        )
+    async with unique_conflicts(conn):
+        seats = await conn.fetch(
+            "INSERT INTO licence_seat (pool_id, asset_id) SELECT $1, a.id"
+            " FROM unnest($2::int[]) WITH ORDINALITY AS a(id, n) ORDER BY a.n RETURNING *",
+            pool_id,
+            list(asset_ids),
+        )
+    await audit.record_many(conn, actor, _assigned_events(pool, asset_ids))
+    by_asset = {s["asset_id"]: struct_of(LicenceSeat, s) for s in seats}
+    return [by_asset[a] for a in asset_ids]
 
 
 async def release_seat(
