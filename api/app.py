@@ -14,16 +14,21 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 
 from api import (
-    catalogue,
+    business_units,
+    contracts,
     deliveries,
+    device_models,
     finance,
     jobs,
+    licences,
     mdm,
     notices,
-    org,
-    procurement,
+    people,
+    purchase_orders,
     register,
     reports,
+    suppliers,
+    vehicles,
 )
 from api.dependencies import FleetRequest, provide_actor, provide_page
 from api.errors import document_problems, map_exception
@@ -52,10 +57,15 @@ class Metrics(PrometheusController):
 API_CONTROLLERS: list[type] = [
     TokenController,
     EventController,
-    *org.CONTROLLERS,
+    *business_units.CONTROLLERS,
+    *people.CONTROLLERS,
+    *vehicles.CONTROLLERS,
     *register.CONTROLLERS,
-    *catalogue.CONTROLLERS,
-    *procurement.CONTROLLERS,
+    *device_models.CONTROLLERS,
+    *suppliers.CONTROLLERS,
+    *contracts.CONTROLLERS,
+    *purchase_orders.CONTROLLERS,
+    *licences.CONTROLLERS,
     *deliveries.CONTROLLERS,
     *finance.CONTROLLERS,
     *mdm.CONTROLLERS,

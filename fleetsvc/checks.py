@@ -1,6 +1,7 @@
 """Checks the register's services share: every failed rule of a request collected at
 once (``Problems``), text, money, dates, vocabulary choices, references to other
-records, and literal search patterns.
+records (one at a time, or a batch's in one query), values a batch gives twice, and
+literal search patterns.
 
 Money arrives over the API as a decimal string (``"289.00"``) and is parsed
 exactly. The write helpers are in ``fleetsvc.records``.
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 import asyncpg
 
@@ -19,6 +21,7 @@ from fleetsvc.errors import FieldProblem, ValidationFailed, a_or_an
 from fleetsvc.records import MAX_ID
 from importers.fields import FieldError, register_date
 
+R = TypeVar("R")
 _MONEY = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
 _PENNY = Decimal("0.01")
 
@@ -117,6 +120,59 @@ async def existing_id(
     ):
         problems.add(field, f"no {label} with id {value}")
     return value
+
+
+async def existing_ids(
+    conn: asyncpg.Connection, table: str, values: Iterable[int | None]
+) -> set[int]:
+    """Which of ``values`` name a row of ``table``: one query for a whole batch of
+    references, each then checked with ``known_id``."""
+    wanted = sorted({v for v in values if v is not None and 1 <= v <= MAX_ID})
+    if not wanted:
+        return set()
+    rows = await conn.fetch(f"SELECT id FROM {table} WHERE id = ANY($1::int[])", wanted)
+    return {r["id"] for r in rows}
+
+
+def known_id(
+    problems: Problems, field: str, label: str, value: int | None, known: Container[int]
+) -> int | None:
+    """``existing_id`` against the ids ``existing_ids`` found (same message)."""
+    if value is not None and value not in known:
+        problems.add(field, f"no {label} with id {value}")
+    return value
+
+
+def check_each(
+    problems: Problems, at: str, rows: Sequence[R], check: Callable[[Problems, R], object]
+) -> None:
+    """Run one item's ``check`` on every item of a batch; each item's problems are filed
+    under ``at.<index>.`` (``people.3.upn``) with the message one item would get."""
+    for i, row in enumerate(rows):
+        first = len(problems.items)
+        check(problems, row)
+        for k in range(first, len(problems.items)):
+            found = problems.items[k]
+            problems.items[k] = FieldProblem(f"{at}.{i}.{found.field}", found.message)
+
+
+def given_once(
+    problems: Problems, rows: Sequence[Mapping[str, object]], at: str, fields: Sequence[str]
+) -> None:
+    """A unique field given twice in one batch (``at.3.field``) is the caller's mistake,
+    named as such: the database would only say that the second one already exists."""
+    for field in fields:
+        first: dict[object, int] = {}
+        for i, row in enumerate(rows):
+            value = row[field]
+            if value is None or value == "":
+                continue
+            if value in first:
+                problems.add(
+                    f"{at}.{i}.{field}", f"{field} {value} is also given at {at}.{first[value]}"
+                )
+            else:
+                first[value] = i
 
 
 async def contract_of_kind(

@@ -8,7 +8,7 @@ existing record's id so the caller can act on it.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import asyncpg
@@ -42,8 +42,17 @@ async def conflict_from(conn: asyncpg.Connection, exc: asyncpg.UniqueViolationEr
     return Conflict(message, existing_id=existing_id, field=field)
 
 
+# A concept's own account of a clash the generic one cannot name (a unique index on an
+# expression, such as a device model's name in any case); None leaves it to ``conflict_from``.
+ExplainClash = Callable[
+    [asyncpg.Connection, asyncpg.UniqueViolationError], Awaitable[Conflict | None]
+]
+
+
 @asynccontextmanager
-async def unique_conflicts(conn: asyncpg.Connection) -> AsyncIterator[None]:
+async def unique_conflicts(
+    conn: asyncpg.Connection, explain: ExplainClash | None = None
+) -> AsyncIterator[None]:
     """Run a write in a savepoint; a unique violation becomes a ``Conflict``.
 
     The savepoint keeps the surrounding transaction usable, so the conflict can
@@ -53,4 +62,5 @@ async def unique_conflicts(conn: asyncpg.Connection) -> AsyncIterator[None]:
         async with conn.transaction():
             yield
     except asyncpg.UniqueViolationError as exc:
-        raise await conflict_from(conn, exc) from None
+        explained = await explain(conn, exc) if explain is not None else None
+        raise explained or await conflict_from(conn, exc) from None

@@ -4,23 +4,25 @@ helpers (insert, update with version, lock, event).
 Every write goes through here or through a bulk path, so every change is
 checked against the caller's version (ETag) and recorded as an event in the
 same transaction. ``insert_record`` and ``update_record`` write the row and its
-event; a record written with child rows (part numbers, charges, order lines) uses
-``insert_row`` / ``lock_current`` + ``write_version`` and records one event naming
-everything it changed. Table and column names come from code, never from input.
+event (``insert_records`` many rows and their events at once, set-based); a record
+written with child rows (part numbers, charges, order lines) uses ``insert_row`` /
+``lock_current`` + ``write_version`` (and ``replace_children``) and records one event
+naming everything it changed. Reads come back as the concept's Struct
+(``struct_of``). Table and column names come from code, never from input.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
-from fleetsvc.conflicts import unique_conflicts
+from fleetsvc.conflicts import ExplainClash, unique_conflicts
 from fleetsvc.errors import NotFound, StaleVersion, ValidationFailed
 from fleetsvc.pagination import FOREIGN_CURSOR, Page, PageRequest, make_page
 
@@ -32,6 +34,14 @@ def changes_of(update: msgspec.Struct) -> dict[str, Any]:
         for name in update.__struct_fields__
         if getattr(update, name) is not msgspec.UNSET
     }
+
+
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def struct_of(cls: type[S], row: asyncpg.Record) -> S:
+    """A row as the concept's Struct, whose fields are named like the row's columns."""
+    return cls(**{name: row[name] for name in cls.__struct_fields__})
 
 
 # Record ids are PostgreSQL integers (Serial); the audit trail's are bigint.
@@ -58,13 +68,18 @@ async def get_record(
 
 
 async def insert_row(
-    conn: asyncpg.Connection, table: str, values: Mapping[str, Any]
+    conn: asyncpg.Connection,
+    table: str,
+    values: Mapping[str, Any],
+    *,
+    explain: ExplainClash | None = None,
 ) -> asyncpg.Record:
-    """INSERT one row (a unique clash is a Conflict naming the existing id); the caller
-    records the event, so it can include the child rows written with it."""
+    """INSERT one row (a unique clash is a Conflict naming the existing id, or the one
+    ``explain`` gives); the caller records the event, so it can include the child rows
+    written with it."""
     cols = list(values)
     marks = ", ".join(f"${i + 1}" for i in range(len(cols)))
-    async with unique_conflicts(conn):
+    async with unique_conflicts(conn, explain):
         row = await conn.fetchrow(
             f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks}) RETURNING *",
             *values.values(),
@@ -87,6 +102,43 @@ async def insert_record(
     return row
 
 
+async def insert_records(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    *,
+    table: str,
+    entity: str,
+    types: Mapping[str, str],
+    rows: Sequence[Mapping[str, Any]],
+    key: str,
+) -> list[int]:
+    """``insert_record`` for many checked rows at once, set-based: one INSERT (an
+    ``unnest`` of one array per column; ``types`` maps each column to its SQL type) and one
+    COPY of their ``created`` events. ``key`` is a unique column that tells the new ids
+    apart; they come back in the order of ``rows``. A clash is a Conflict, as for one row."""
+    if not rows:
+        return []
+    columns = list(types)
+    arrays = ", ".join(f"${i + 1}::{types[c]}[]" for i, c in enumerate(columns))
+    async with unique_conflicts(conn):
+        added = await conn.fetch(
+            f"INSERT INTO {table} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"
+            f" RETURNING id, {key}",
+            *([row[c] for row in rows] for c in columns),
+        )
+    by_key = {r[key]: r["id"] for r in added}
+    ids = [int(by_key[row[key]]) for row in rows]
+    await audit.record_many(
+        conn,
+        actor,
+        (
+            audit.EventRow(entity, i, "created", None, dict(row))
+            for i, row in zip(ids, rows, strict=True)
+        ),
+    )
+    return ids
+
+
 async def lock_current(
     conn: asyncpg.Connection,
     table: str,
@@ -102,11 +154,16 @@ async def lock_current(
 
 
 async def write_version(
-    conn: asyncpg.Connection, table: str, record_id: int, changed: Mapping[str, Any]
+    conn: asyncpg.Connection,
+    table: str,
+    record_id: int,
+    changed: Mapping[str, Any],
+    *,
+    explain: ExplainClash | None = None,
 ) -> asyncpg.Record:
     """Apply changed columns (possibly none, when only child lists changed) and bump the version."""
     sets = "".join(f"{col} = ${i + 2}, " for i, col in enumerate(changed))
-    async with unique_conflicts(conn):
+    async with unique_conflicts(conn, explain):
         row = await conn.fetchrow(
             f"UPDATE {table} SET {sets}version = version + 1, updated_at = now()"
             " WHERE id = $1 RETURNING *",
@@ -115,6 +172,26 @@ async def write_version(
         )
     assert row is not None
     return row
+
+
+async def replace_children(
+    conn: asyncpg.Connection,
+    table: str,
+    parent_column: str,
+    parent_id: int,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """Replace a record's child rows (a contract's charges, an order's lines) with ``rows``,
+    each holding ``columns`` in order; the caller's event names the list that changed."""
+    await conn.execute(f"DELETE FROM {table} WHERE {parent_column} = $1", parent_id)
+    if not rows:
+        return
+    marks = ", ".join(f"${i + 1}" for i in range(len(columns) + 1))
+    await conn.executemany(
+        f"INSERT INTO {table} ({parent_column}, {', '.join(columns)}) VALUES ({marks})",
+        [(parent_id, *row) for row in rows],
+    )
 
 
 async def update_record(

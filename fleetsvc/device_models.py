@@ -1,8 +1,10 @@
-"""Device models, with the part numbers and description aliases suppliers use for them.
+"""Device models: what a device is, how long it lasts and what it costs to replace, with
+the part numbers and description aliases suppliers use for it.
 
-Importers resolve a supplier's row to a model here (``resolve_model`` /
-``resolve_models``). A change to a model's lifecycle moves the refresh date of
-every asset of that model, in one set-based statement with its events.
+A model's part numbers and aliases are checked and kept unique here (``_check``,
+``_set_lists``); importers resolve a supplier's row to a model here
+(``resolve_model`` / ``resolve_models``). A change to a model's lifecycle moves the
+refresh date of every asset of that model, in one set-based statement with its events.
 """
 
 from __future__ import annotations
@@ -10,22 +12,35 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any
 
 import asyncpg
+import msgspec
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.checks import Problems, choice, filter_choice, like_pattern, money, text
-from fleetsvc.conflicts import conflict_from
+from fleetsvc.conflicts import ExplainClash
 from fleetsvc.errors import Conflict, NotFound
 from fleetsvc.pagination import Page, PageRequest
-from fleetsvc.records import Filters, check_id, list_page, lock_current
-from fleetsvc.vocabulary import Category
+from fleetsvc.records import (
+    Filters,
+    changes_of,
+    check_id,
+    insert_row,
+    list_page,
+    lock_current,
+    struct_of,
+    write_version,
+)
+from fleetsvc.vocabulary import Category, one_of
 
 TABLE = "device_model"
 ENTITY = "device_model"
 MAX_LIST = 100  # part numbers or aliases on one model
+LISTS = ("part_numbers", "aliases")  # kept in their own tables, not columns of the model
 _SPACES = re.compile(r"\s+")
 
 # One model with its part numbers and aliases, as every read returns it.
@@ -37,6 +52,41 @@ SELECT = (
     ' ORDER BY a.description COLLATE "C") AS aliases'
     " FROM device_model m"
 )
+
+
+class DeviceModel(msgspec.Struct):
+    id: int
+    manufacturer: str
+    model_name: str
+    category: Annotated[str, one_of(Category)]
+    lifecycle_months: int | None
+    replacement_cost: Decimal | None
+    part_numbers: list[str]
+    aliases: list[str]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class DeviceModelCreate(msgspec.Struct, forbid_unknown_fields=True):
+    manufacturer: str
+    model_name: str
+    category: Annotated[str, one_of(Category)]
+    lifecycle_months: int | None = None
+    replacement_cost: str | None = None
+    part_numbers: list[str] = []
+    aliases: list[str] = []
+
+
+# A list, when given, replaces the whole list.
+class DeviceModelUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    manufacturer: str | msgspec.UnsetType = msgspec.UNSET
+    model_name: str | msgspec.UnsetType = msgspec.UNSET
+    category: Annotated[str, one_of(Category)] | msgspec.UnsetType = msgspec.UNSET
+    lifecycle_months: int | msgspec.UnsetType | None = msgspec.UNSET
+    replacement_cost: str | msgspec.UnsetType | None = msgspec.UNSET
+    part_numbers: list[str] | msgspec.UnsetType = msgspec.UNSET
+    aliases: list[str] | msgspec.UnsetType = msgspec.UNSET
 
 
 def part_number_key(value: str) -> str:
@@ -87,36 +137,29 @@ def _check(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def _model_name_clash(
-    conn: asyncpg.Connection, manufacturer: str, model_name: str
-) -> NoReturn:
-    """The unique index is on lower(...), so the generic conflict cannot name the row."""
-    found = await conn.fetchval(
-        "SELECT id FROM device_model WHERE lower(manufacturer) = lower($1)"
-        " AND lower(model_name) = lower($2)",
-        manufacturer,
-        model_name,
-    )
-    raise Conflict(
-        f"a device model {manufacturer} {model_name} already exists"
-        + (f" (id {found})" if found else ""),
-        existing_id=found,
-        field="model_name",
-    )
+def _name_clash(manufacturer: str, model_name: str) -> ExplainClash:
+    """The unique index on a model's name is on lower(...), so the generic conflict cannot
+    name the row: this names it."""
 
+    async def explain(
+        conn: asyncpg.Connection, exc: asyncpg.UniqueViolationError
+    ) -> Conflict | None:
+        if exc.constraint_name != "device_model_name_uq":
+            return None
+        found = await conn.fetchval(
+            "SELECT id FROM device_model WHERE lower(manufacturer) = lower($1)"
+            " AND lower(model_name) = lower($2)",
+            manufacturer,
+            model_name,
+        )
+        return Conflict(
+            f"a device model {manufacturer} {model_name} already exists"
+            + (f" (id {found})" if found else ""),
+            existing_id=found,
+            field="model_name",
+        )
 
-async def _write_columns(
-    conn: asyncpg.Connection, sql: str, args: Sequence[Any], manufacturer: str, model_name: str
-) -> asyncpg.Record:
-    try:
-        async with conn.transaction():  # a savepoint: the clash can then be looked up
-            row = await conn.fetchrow(sql, *args)
-    except asyncpg.UniqueViolationError as exc:
-        if exc.constraint_name == "device_model_name_uq":
-            await _model_name_clash(conn, manufacturer, model_name)
-        raise await conflict_from(conn, exc) from None
-    assert row is not None
-    return row
+    return explain
 
 
 async def _set_lists(
@@ -128,64 +171,69 @@ async def _set_lists(
 ) -> None:
     """Replace the model's part numbers and/or aliases; one held by another model is a 409."""
     if part_numbers is not None:
-        await conn.execute("DELETE FROM model_part_number WHERE model_id = $1", model_id)
-        added = await conn.fetch(
-            "INSERT INTO model_part_number (model_id, part_number)"
-            " SELECT $1, unnest($2::text[]) ON CONFLICT (part_number) DO NOTHING"
-            " RETURNING part_number",
-            model_id,
-            list(part_numbers),
-        )
-        taken = sorted(set(part_numbers) - {r["part_number"] for r in added})
-        if taken:
-            # A fresh statement, so a clash committed meanwhile by another request is seen.
-            owner = await conn.fetchval(
-                "SELECT model_id FROM model_part_number WHERE part_number = $1", taken[0]
-            )
-            raise Conflict(
-                f"part number {taken[0]} already belongs to device model {owner}",
-                existing_id=owner,
-                field="part_numbers",
-            )
+        await _set_part_numbers(conn, model_id, part_numbers)
     if aliases is not None:
-        maker = manufacturer_key(manufacturer)
-        await conn.execute("DELETE FROM model_alias WHERE model_id = $1", model_id)
-        added = await conn.fetch(
-            "INSERT INTO model_alias (model_id, manufacturer, description)"
-            " SELECT $1, $2, unnest($3::text[])"
-            " ON CONFLICT (manufacturer, description) DO NOTHING RETURNING description",
-            model_id,
-            maker,
-            list(aliases),
+        await _set_aliases(conn, model_id, manufacturer_key(manufacturer), aliases)
+
+
+async def _set_part_numbers(
+    conn: asyncpg.Connection, model_id: int, part_numbers: Sequence[str]
+) -> None:
+    await conn.execute("DELETE FROM model_part_number WHERE model_id = $1", model_id)
+    added = await conn.fetch(
+        "INSERT INTO model_part_number (model_id, part_number)"
+        " SELECT $1, unnest($2::text[]) ON CONFLICT (part_number) DO NOTHING"
+        " RETURNING part_number",
+        model_id,
+        list(part_numbers),
+    )
+    taken = sorted(set(part_numbers) - {r["part_number"] for r in added})
+    if taken:
+        # A fresh statement, so a clash committed meanwhile by another request is seen.
+        owner = await conn.fetchval(
+            "SELECT model_id FROM model_part_number WHERE part_number = $1", taken[0]
         )
-        taken = sorted(set(aliases) - {r["description"] for r in added})
-        if taken:
-            owner = await conn.fetchval(
-                "SELECT model_id FROM model_alias WHERE manufacturer = $1 AND description = $2",
-                maker,
-                taken[0],
-            )
-            raise Conflict(
-                f"the alias '{taken[0]}' already names device model {owner}",
-                existing_id=owner,
-                field="aliases",
-            )
+        raise Conflict(
+            f"part number {taken[0]} already belongs to device model {owner}",
+            existing_id=owner,
+            field="part_numbers",
+        )
+
+
+async def _set_aliases(
+    conn: asyncpg.Connection, model_id: int, maker: str, aliases: Sequence[str]
+) -> None:
+    await conn.execute("DELETE FROM model_alias WHERE model_id = $1", model_id)
+    added = await conn.fetch(
+        "INSERT INTO model_alias (model_id, manufacturer, description)"
+        " SELECT $1, $2, unnest($3::text[])"
+        " ON CONFLICT (manufacturer, description) DO NOTHING RETURNING description",
+        model_id,
+        maker,
+        list(aliases),
+    )
+    taken = sorted(set(aliases) - {r["description"] for r in added})
+    if taken:
+        owner = await conn.fetchval(
+            "SELECT model_id FROM model_alias WHERE manufacturer = $1 AND description = $2",
+            maker,
+            taken[0],
+        )
+        raise Conflict(
+            f"the alias '{taken[0]}' already names device model {owner}",
+            existing_id=owner,
+            field="aliases",
+        )
 
 
 async def create_model(
-    conn: asyncpg.Connection, actor: Actor, values: Mapping[str, Any]
-) -> asyncpg.Record:
-    checked = _check(values)
+    conn: asyncpg.Connection, actor: Actor, data: DeviceModelCreate
+) -> DeviceModel:
+    checked = _check(msgspec.structs.asdict(data))
     part_numbers = checked.pop("part_numbers", [])
     aliases = checked.pop("aliases", [])
-    cols = list(checked)
-    row = await _write_columns(
-        conn,
-        f"INSERT INTO {TABLE} ({', '.join(cols)})"
-        f" VALUES ({', '.join(f'${i + 1}' for i in range(len(cols)))}) RETURNING id",
-        list(checked.values()),
-        checked["manufacturer"],
-        checked["model_name"],
+    row = await insert_row(
+        conn, TABLE, checked, explain=_name_clash(checked["manufacturer"], checked["model_name"])
     )
     model_id: int = row["id"]
     await _set_lists(conn, model_id, checked["manufacturer"], part_numbers, aliases)
@@ -200,52 +248,35 @@ async def create_model(
     return await get_model(conn, model_id)
 
 
-async def get_model(conn: asyncpg.Connection, model_id: int) -> asyncpg.Record:
+async def get_model(conn: asyncpg.Connection, model_id: int) -> DeviceModel:
     check_id(ENTITY, model_id)
     row = await conn.fetchrow(f"{SELECT} WHERE m.id = $1", model_id)
     if row is None:
         raise NotFound(ENTITY, model_id)
-    return row
+    return struct_of(DeviceModel, row)
 
 
 async def update_model(
     conn: asyncpg.Connection,
     actor: Actor,
     model_id: int,
-    changes: Mapping[str, Any],
+    changes: DeviceModelUpdate,
     expected_version: int | None,
-) -> asyncpg.Record:
+) -> DeviceModel:
     """Change a model; replace its part numbers or aliases; move its assets' refresh dates."""
     await lock_current(conn, TABLE, ENTITY, model_id, expected_version)
     current = await get_model(conn, model_id)
-    checked = _check(changes)
-    changed = {k: v for k, v in checked.items() if current[k] != v}
-    if "manufacturer" in changed and manufacturer_key(changed["manufacturer"]) != manufacturer_key(
-        current["manufacturer"]
-    ):
-        # Assets carry their maker (serial numbers are unique per maker): keep them true.
-        held = await conn.fetchval("SELECT count(*) FROM asset WHERE model_id = $1", model_id)
-        if held:
-            raise Conflict(
-                f"device model {model_id} has {held} assets, so its manufacturer cannot change"
-                " (serial numbers are unique per manufacturer); create a new model instead",
-                field="manufacturer",
-            )
-        # Aliases hang off the manufacturer: a new manufacturer re-files them under it.
-        changed.setdefault("aliases", list(current["aliases"]))
+    changed = await _what_changes(conn, current, _check(changes_of(changes)))
     if not changed:
         return current
-    columns = {k: v for k, v in changed.items() if k not in ("part_numbers", "aliases")}
-    manufacturer = changed.get("manufacturer", current["manufacturer"])
-    model_name = changed.get("model_name", current["model_name"])
-    sets = "".join(f"{col} = ${i + 2}, " for i, col in enumerate(columns))
-    await _write_columns(
+    manufacturer = changed.get("manufacturer", current.manufacturer)
+    model_name = changed.get("model_name", current.model_name)
+    await write_version(
         conn,
-        f"UPDATE {TABLE} SET {sets}version = version + 1, updated_at = now()"
-        " WHERE id = $1 RETURNING id",
-        [model_id, *columns.values()],
-        manufacturer,
-        model_name,
+        TABLE,
+        model_id,
+        {k: v for k, v in changed.items() if k not in LISTS},
+        explain=_name_clash(manufacturer, model_name),
     )
     await _set_lists(
         conn, model_id, manufacturer, changed.get("part_numbers"), changed.get("aliases")
@@ -256,12 +287,34 @@ async def update_model(
         ENTITY,
         model_id,
         "updated",
-        before={k: current[k] for k in changed},
+        before={k: getattr(current, k) for k in changed},
         after=changed,
     )
     if "lifecycle_months" in changed:
         await recompute_refresh_dates(conn, actor, model_id)
     return await get_model(conn, model_id)
+
+
+async def _what_changes(
+    conn: asyncpg.Connection, current: DeviceModel, checked: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The checked values that differ from the model as it is; a new manufacturer only
+    for a model no asset is of."""
+    changed = {k: v for k, v in checked.items() if getattr(current, k) != v}
+    if "manufacturer" in changed and manufacturer_key(changed["manufacturer"]) != manufacturer_key(
+        current.manufacturer
+    ):
+        # Assets carry their maker (serial numbers are unique per maker): keep them true.
+        held = await conn.fetchval("SELECT count(*) FROM asset WHERE model_id = $1", current.id)
+        if held:
+            raise Conflict(
+                f"device model {current.id} has {held} assets, so its manufacturer cannot change"
+                " (serial numbers are unique per manufacturer); create a new model instead",
+                field="manufacturer",
+            )
+        # Aliases hang off the manufacturer: a new manufacturer re-files them under it.
+        changed.setdefault("aliases", list(current.aliases))
+    return changed
 
 
 async def recompute_refresh_dates(conn: asyncpg.Connection, actor: Actor, model_id: int) -> int:
@@ -305,7 +358,7 @@ async def list_models(
     manufacturer: str | None = None,
     part_number: str | None = None,
     q: str | None = None,
-) -> Page[asyncpg.Record]:
+) -> Page[DeviceModel]:
     f = Filters()
     if category is not None:
         f.add("m.category = {}", filter_choice("category", category, Category))
@@ -324,7 +377,8 @@ async def list_models(
             like_pattern(q),
             like_pattern(part_number_key(q), prefix=True),
         )
-    return await list_page(conn, SELECT, f, page, id_column="m.id")
+    found = await list_page(conn, SELECT, f, page, id_column="m.id")
+    return Page([struct_of(DeviceModel, r) for r in found.items], found.next_cursor)
 
 
 # --- resolving supplier rows to models -------------------------------------------------------

@@ -12,7 +12,7 @@ from tests import factories
 from tests.conftest import ClientFactory, unique
 
 
-async def _new_model(eng: httpx.AsyncClient, **kw: object) -> dict[str, object]:
+async def new_model(eng: httpx.AsyncClient, **kw: object) -> dict[str, object]:
     body = {
         "manufacturer": "Samsung",
         "model_name": unique("Galaxy "),
@@ -91,7 +91,7 @@ async def test_create_get_patch_with_lists_etag_and_events(client_for: ClientFac
 async def test_duplicates_are_409_naming_the_model(client_for: ClientFactory) -> None:
     eng = await client_for("engineer")
     pn = unique("PN-")
-    first = await _new_model(eng, part_numbers=[pn], aliases=["Galaxy Thing 64GB"])
+    first = await new_model(eng, part_numbers=[pn], aliases=["Galaxy Thing 64GB"])
 
     # Same name in another case, same maker.
     r = await eng.post(
@@ -122,7 +122,7 @@ async def test_duplicates_are_409_naming_the_model(client_for: ClientFactory) ->
     assert pn.upper() in r.json()["detail"]
 
     # An alias is unique per manufacturer ...
-    second = await _new_model(eng)
+    second = await new_model(eng)
     r = await eng.patch(f"/api/v1/models/{second['id']}", json={"aliases": ["galaxy   thing 64gb"]})
     assert r.status_code == 409
     assert r.json()["existing_id"] == first["id"]
@@ -131,7 +131,7 @@ async def test_duplicates_are_409_naming_the_model(client_for: ClientFactory) ->
     assert (await eng.get(f"/api/v1/models/{second['id']}")).json()["version"] == 1
 
     # ... but another maker may use the same words.
-    await _new_model(eng, manufacturer="Zebra", aliases=["Galaxy Thing 64GB"])
+    await new_model(eng, manufacturer="Zebra", aliases=["Galaxy Thing 64GB"])
 
 
 async def test_validation_names_field_and_rule(client_for: ClientFactory) -> None:
@@ -238,7 +238,7 @@ async def test_manufacturer_of_a_model_with_assets_cannot_change(
     client_for: ClientFactory,
 ) -> None:
     eng = await client_for("engineer")
-    empty = await _new_model(eng, aliases=["Handheld One"])
+    empty = await new_model(eng, aliases=["Handheld One"])
     r = await eng.patch(f"/api/v1/models/{empty['id']}", json={"manufacturer": "Zebra"})
     assert r.status_code == 200 and r.json()["aliases"] == ["handheld one"]
     async with connection() as conn:
@@ -261,9 +261,9 @@ async def test_list_filters_and_paginates(client_for: ClientFactory) -> None:
     maker = unique("Maker")
     pn = unique("PN")
     models = [
-        await _new_model(eng, manufacturer=maker, category="ivma_tablet", part_numbers=[pn]),
-        await _new_model(eng, manufacturer=maker, category="vehicle_dock", aliases=["Dock X"]),
-        await _new_model(eng, manufacturer=maker, category="vehicle_dock"),
+        await new_model(eng, manufacturer=maker, category="ivma_tablet", part_numbers=[pn]),
+        await new_model(eng, manufacturer=maker, category="vehicle_dock", aliases=["Dock X"]),
+        await new_model(eng, manufacturer=maker, category="vehicle_dock"),
     ]
 
     async def ids(**params: Any) -> list[int]:
@@ -286,48 +286,6 @@ async def test_list_filters_and_paginates(client_for: ClientFactory) -> None:
         await eng.get("/api/v1/models", params={"q": maker, "cursor": page["next_cursor"]})
     ).json()
     assert [m["id"] for m in rest["items"]] == [models[2]["id"]] and rest["next_cursor"] is None
-
-
-async def test_resolve_model_by_part_number_then_alias(client_for: ClientFactory) -> None:
-    from fleetsvc.catalogue import ModelKey, resolve_model, resolve_models
-
-    eng = await client_for("engineer")
-    maker = unique("Maker")
-    pn = unique("PN")
-    by_pn = await _new_model(eng, manufacturer=maker, part_numbers=[pn])
-    by_alias = await _new_model(eng, manufacturer=maker, aliases=["Rugged Tablet 8in"])
-    async with connection() as conn:
-        assert (
-            await resolve_model(
-                conn, part_number=f" {pn.lower()}", manufacturer=None, description=None
-            )
-            == by_pn["id"]
-        )
-        # The part number wins over the description.
-        assert (
-            await resolve_model(
-                conn, part_number=pn, manufacturer=maker, description="rugged tablet 8in"
-            )
-            == by_pn["id"]
-        )
-        assert (
-            await resolve_model(
-                conn,
-                part_number="NO-SUCH-PART",
-                manufacturer=f" {maker.upper()} ",
-                description="RUGGED  Tablet 8in",
-            )
-            == by_alias["id"]
-        )
-        assert await resolve_models(
-            conn,
-            [
-                ModelKey(description="Rugged Tablet 8in"),  # no maker: not enough
-                ModelKey(manufacturer=maker, description=str(by_pn["model_name"]).upper()),
-                ModelKey(part_number=pn),
-                ModelKey(),
-            ],
-        ) == [None, by_pn["id"], by_pn["id"], None]
 
 
 async def test_roles(client_for: ClientFactory, anon: httpx.AsyncClient) -> None:

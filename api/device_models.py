@@ -2,60 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
-import asyncpg
-import msgspec
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from api.dependencies import ActorDep, PageDep
 from api.etags import HonoursIfMatch, if_match, with_etag
 from api.guards import READ_REGISTER, WRITE_REGISTER
 from api.schemas import PageOf, page_of
+from api.vocabulary import enum_of
 from db.engine import connection, transaction
-from fleetsvc import catalogue
-from fleetsvc.records import changes_of
-
-
-class DeviceModel(msgspec.Struct):
-    id: int
-    manufacturer: str
-    model_name: str
-    category: str
-    lifecycle_months: int | None
-    replacement_cost: Decimal | None
-    part_numbers: list[str]
-    aliases: list[str]
-    version: int
-    created_at: datetime
-    updated_at: datetime
-
-
-class DeviceModelCreate(msgspec.Struct, forbid_unknown_fields=True):
-    manufacturer: str
-    model_name: str
-    category: str
-    lifecycle_months: int | None = None
-    replacement_cost: str | None = None
-    part_numbers: list[str] = []
-    aliases: list[str] = []
-
-
-class DeviceModelUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    manufacturer: str | msgspec.UnsetType = msgspec.UNSET
-    model_name: str | msgspec.UnsetType = msgspec.UNSET
-    category: str | msgspec.UnsetType = msgspec.UNSET
-    lifecycle_months: int | msgspec.UnsetType | None = msgspec.UNSET
-    replacement_cost: str | msgspec.UnsetType | None = msgspec.UNSET
-    part_numbers: list[str] | msgspec.UnsetType = msgspec.UNSET
-    aliases: list[str] | msgspec.UnsetType = msgspec.UNSET
-
-
-def to_model(row: asyncpg.Record) -> DeviceModel:
-    return DeviceModel(**{f: row[f] for f in DeviceModel.__struct_fields__})
+from fleetsvc import device_models
+from fleetsvc.device_models import DeviceModel, DeviceModelCreate, DeviceModelUpdate
+from fleetsvc.vocabulary import Category
 
 
 class DeviceModelController(Controller):
@@ -66,13 +26,13 @@ class DeviceModelController(Controller):
     async def list_models(
         self,
         page: PageDep,
-        category: FromQuery[str | None] = None,
+        category: Annotated[str | None, QueryParameter(schema_extra=enum_of(Category))] = None,
         manufacturer: FromQuery[str | None] = None,
         part_number: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None,
     ) -> PageOf[DeviceModel]:
         async with connection() as conn:
-            found = await catalogue.list_models(
+            found = await device_models.list_models(
                 conn,
                 page,
                 category=category,
@@ -80,21 +40,21 @@ class DeviceModelController(Controller):
                 part_number=part_number,
                 q=q,
             )
-        return page_of(found, to_model)
+        return page_of(found)
 
     @post("/", operation_id="createDeviceModel", opt=WRITE_REGISTER)
     async def create(
         self, data: JSONBody[DeviceModelCreate], actor: ActorDep
     ) -> Response[DeviceModel]:
         async with transaction() as conn:
-            row = await catalogue.create_model(conn, actor, msgspec.structs.asdict(data))
-        return with_etag(to_model(row), row["version"], 201)
+            model = await device_models.create_model(conn, actor, data)
+        return with_etag(model, model.version, 201)
 
     @get("/{model_id:int}", operation_id="getDeviceModel", opt=READ_REGISTER)
     async def get_one(self, model_id: FromPath[int]) -> Response[DeviceModel]:
         async with connection() as conn:
-            row = await catalogue.get_model(conn, model_id)
-        return with_etag(to_model(row), row["version"])
+            model = await device_models.get_model(conn, model_id)
+        return with_etag(model, model.version)
 
     @patch(
         "/{model_id:int}",
@@ -112,10 +72,8 @@ class DeviceModelController(Controller):
         """Part numbers and aliases, when given, replace the whole list. A new lifecycle
         moves the refresh date of every asset of the model."""
         async with transaction() as conn:
-            row = await catalogue.update_model(
-                conn, actor, model_id, changes_of(data), if_match(request)
-            )
-        return with_etag(to_model(row), row["version"])
+            model = await device_models.update_model(conn, actor, model_id, data, if_match(request))
+        return with_etag(model, model.version)
 
 
 CONTROLLERS: list[type[Controller]] = [DeviceModelController]

@@ -1,0 +1,109 @@
+"""Business units (the BCUs and OCUs): the units people and vehicles belong to."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from fleetsvc.auth import Actor
+from fleetsvc.errors import FieldProblem, ValidationFailed
+from fleetsvc.pagination import Page, PageRequest
+from fleetsvc.records import (
+    Filters,
+    changes_of,
+    get_record,
+    insert_record,
+    list_page,
+    struct_of,
+    update_record,
+)
+from importers.fields import FieldError, clean_text
+
+BU_TABLE = "business_unit"
+BU_ENTITY = "business_unit"
+
+
+class BusinessUnit(msgspec.Struct):
+    id: int
+    code: str
+    name: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class BusinessUnitCreate(msgspec.Struct, forbid_unknown_fields=True):
+    code: str
+    name: str
+
+
+class BusinessUnitUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    code: str | msgspec.UnsetType = msgspec.UNSET
+    name: str | msgspec.UnsetType = msgspec.UNSET
+
+
+def _check_business_unit(values: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    problems = []
+    if "code" in out:
+        out["code"] = str(out["code"]).strip().upper()
+        if not out["code"] or len(out["code"]) > 16 or not out["code"].replace("-", "").isalnum():
+            problems.append(FieldProblem("code", "code must be 1 to 16 letters, digits or dashes"))
+    if "name" in out:
+        try:
+            out["name"] = clean_text(str(out["name"]), 200)
+        except FieldError as exc:
+            problems.append(FieldProblem("name", exc.message))
+        else:
+            if not out["name"]:
+                problems.append(FieldProblem("name", "name must be 1 to 200 characters"))
+    if problems:
+        raise ValidationFailed(problems)
+    return out
+
+
+async def create_business_unit(
+    conn: asyncpg.Connection, actor: Actor, data: BusinessUnitCreate
+) -> BusinessUnit:
+    values = _check_business_unit({"code": data.code, "name": data.name})
+    row = await insert_record(conn, actor, table=BU_TABLE, entity=BU_ENTITY, values=values)
+    return struct_of(BusinessUnit, row)
+
+
+async def get_business_unit(conn: asyncpg.Connection, bu_id: int) -> BusinessUnit:
+    return struct_of(BusinessUnit, await get_record(conn, BU_TABLE, BU_ENTITY, bu_id))
+
+
+async def update_business_unit(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    bu_id: int,
+    changes: BusinessUnitUpdate,
+    expected_version: int | None,
+) -> BusinessUnit:
+    row = await update_record(
+        conn,
+        actor,
+        table=BU_TABLE,
+        entity=BU_ENTITY,
+        record_id=bu_id,
+        changes=_check_business_unit(changes_of(changes)),
+        expected_version=expected_version,
+    )
+    return struct_of(BusinessUnit, row)
+
+
+async def list_business_units(
+    conn: asyncpg.Connection, page: PageRequest, *, code: str | None = None, q: str | None = None
+) -> Page[BusinessUnit]:
+    f = Filters()
+    if code is not None:
+        f.add("code = {}", code.strip().upper())
+    if q:
+        f.add("(code ILIKE {0} OR name ILIKE {0})", f"%{q.strip()}%")
+    found = await list_page(conn, f"SELECT * FROM {BU_TABLE}", f, page)
+    return Page([struct_of(BusinessUnit, r) for r in found.items], found.next_cursor)
