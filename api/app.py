@@ -12,7 +12,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 
-from api import catalogue, deliveries, finance, mdm, org, procurement, register, reports
+from api import assets, catalogue, deliveries, finance, mdm, org, procurement, reports
 from api.dependencies import FleetRequest, provide_actor, provide_page
 from api.errors import document_problems, map_exception
 from api.events import EventController
@@ -39,7 +39,7 @@ API_CONTROLLERS: list[type] = [
     TokenController,
     EventController,
     *org.CONTROLLERS,
-    *register.CONTROLLERS,
+    *assets.CONTROLLERS,
     *catalogue.CONTROLLERS,
     *procurement.CONTROLLERS,
     *deliveries.CONTROLLERS,

@@ -11,14 +11,14 @@ from typing import Any
 import asyncpg
 
 from fleetsvc import audit
+from fleetsvc.assets.lifecycle import check_move
+from fleetsvc.assets.register import apply_move, close_install, lock_asset
 from fleetsvc.auth import Actor
 from fleetsvc.checks import Problems, contract_of_kind
 from fleetsvc.conflicts import unique_conflicts
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed, a_or_an
-from fleetsvc.lifecycle import check_move
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import MAX_ID, Filters, check_id, get_record, list_page
-from fleetsvc.register import apply_move, close_install, lock_asset
 from fleetsvc.vocabulary import INSTALLABLE, AssetStatus, Category, RemovalReason
 from importers.fields import FieldError, clean_text, register_date
 

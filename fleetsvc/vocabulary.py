@@ -38,7 +38,7 @@ class Role(Vocabulary):
 
 
 class AssetStatus(Vocabulary):
-    """Where an asset is in its lifecycle (``fleetsvc.lifecycle`` has the moves)."""
+    """Where an asset is in its lifecycle (``fleetsvc.assets.lifecycle`` has the moves)."""
 
     IN_STOCK = "in_stock"
     STAGING = "staging"

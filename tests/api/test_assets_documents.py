@@ -1,7 +1,7 @@
 """The asset document PostgreSQL builds for reads is the ``Asset`` Struct, to the byte.
 
 GET /assets/{id} and the list pages send JSON that PostgreSQL built
-(``fleetsvc.register.DOCUMENT_SELECT``); writes answer with the ``Asset``
+(``fleetsvc.assets.register.DOCUMENT_SELECT``); writes answer with the ``Asset``
 Struct. These tests hold the two together: same fields, same order, same
 nulls, money as two-place strings, dates ISO, instants in UTC with ``Z``.
 """
@@ -16,10 +16,10 @@ from typing import Any
 import httpx
 import msgspec
 
-from api.register import Asset, to_asset
+from api.assets import Asset, to_asset
 from db.engine import connection, transaction
+from fleetsvc.assets.register import ASSET_SELECT, DOCUMENT_SELECT, AssetFilter, list_assets
 from fleetsvc.pagination import PageRequest
-from fleetsvc.register import ASSET_SELECT, DOCUMENT_SELECT, AssetFilter, list_assets
 from tests import factories
 from tests.conftest import ClientFactory, unique
 

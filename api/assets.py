@@ -25,7 +25,7 @@ from api.events import Event, to_event
 from api.guards import READ_REGISTER, WRITE_REGISTER
 from api.schemas import PageOf, RecordId, RecordIdQuery, page_of
 from db.engine import connection, transaction
-from fleetsvc import register
+from fleetsvc.assets import register
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.pagination import Page
 from fleetsvc.records import changes_of
@@ -251,7 +251,7 @@ def to_asset(row: asyncpg.Record) -> Asset:
 
 
 # The read paths (one asset, list pages) send the JSON PostgreSQL built
-# (``fleetsvc.register.DOCUMENT_SELECT``) as it is: building and encoding 100
+# (``fleetsvc.assets.register.DOCUMENT_SELECT``) as it is: building and encoding 100
 # nested Structs per page was most of a list page's cost. The OpenAPI document
 # still describes them with the Structs above.
 def _documented_as(model: Any) -> dict[int, ResponseSpec]:

@@ -17,6 +17,7 @@ import asyncpg
 import msgspec
 
 from fleetsvc import audit
+from fleetsvc.assets.lifecycle import check_move, check_status, move_problems
 from fleetsvc.auth import Actor
 from fleetsvc.conflicts import unique_conflicts
 from fleetsvc.errors import (
@@ -26,7 +27,6 @@ from fleetsvc.errors import (
     StaleVersion,
     ValidationFailed,
 )
-from fleetsvc.lifecycle import check_move, check_status, move_problems
 from fleetsvc.pagination import Page, PageRequest, make_page
 from fleetsvc.records import MAX_ID, Filters, check_id, list_page, update_record
 from fleetsvc.vocabulary import CREATABLE, VEHICLE_KIT, AssetStatus, Category
@@ -97,7 +97,7 @@ def _money_text(col: str) -> str:
 # building Python objects per row. Each object is a row of named columns and
 # ``row_to_json`` writes it (compact, in column order, about a quarter cheaper in
 # PostgreSQL than nested ``json_build_object`` calls). Names, order, nulls and
-# formats match ``api.register.Asset`` exactly; tests/api/test_assets_documents.py
+# formats match ``api.assets.Asset`` exactly; tests/api/test_assets_documents.py
 # holds the two together.
 _DOCUMENT_FROM = f"""
 CROSS JOIN LATERAL (SELECT m.id, m.manufacturer, m.model_name, m.category) AS doc_model

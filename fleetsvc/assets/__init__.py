@@ -1,0 +1,1 @@
+"""Assets: one physical, serialised device each, and everything done to it."""
