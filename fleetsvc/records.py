@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
@@ -36,6 +36,9 @@ def changes_of(update: msgspec.Struct) -> dict[str, Any]:
 
 # Record ids are PostgreSQL integers (Serial); the audit trail's are bigint.
 MAX_ID = 2**31 - 1
+# A record id in a request body: outside the database's range is a 422. Here, not in
+# ``api.schemas``, because the domain's Structs are request bodies too.
+RecordId = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
 
 
 def check_id(entity: str, record_id: int) -> int:

@@ -2,8 +2,8 @@
 
 Each set is a ``StrEnum``: its members are the strings stored in the database and
 sent over the API, so they compare equal to plain text and go to asyncpg and
-msgspec as they are. The domain checks values against these, the API documents
-them as OpenAPI enums (``api.vocabulary``), and the database's CHECK constraints
+msgspec as they are. The domain checks values against these, the OpenAPI document
+lists them as enums (``one_of``, ``enum_of`` below), and the database's CHECK constraints
 hold the same lists (``tests/fleetsvc/test_vocabulary.py`` keeps them in step).
 Iteration order is the order written here, which is the order messages list them.
 """
@@ -11,6 +11,9 @@ Iteration order is the order written here, which is the order messages list them
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
+
+import msgspec
 
 
 class Vocabulary(StrEnum):
@@ -207,3 +210,25 @@ class OutputFormat(Vocabulary):
     JSON = "json"
     CSV = "csv"
     XLSX = "xlsx"
+
+
+# --- in the OpenAPI document ------------------------------------------------------------------
+# A request field or query parameter from a vocabulary stays ``str`` in its Struct or
+# signature, so a value outside it gets the domain's message naming the accepted values
+# (not msgspec's generic one); these helpers make the document list the values as an
+# ``enum``, so a client generated from it sends only values we accept. They live here, not
+# in ``api/``, because the domain's Structs are the API's request and response bodies.
+
+
+def enum_of(vocab: type[Vocabulary], *, nullable: bool = False) -> dict[str, Any]:
+    """``schema_extra`` for a ``Parameter`` whose values are ``vocab``."""
+    values: list[str | None] = [str(m) for m in vocab]
+    return {"enum": [*values, None] if nullable else values}
+
+
+def one_of(vocab: type[Vocabulary], *, nullable: bool = False) -> msgspec.Meta:
+    """Metadata for a Struct field whose values are ``vocab``:
+    ``status: Annotated[str, one_of(AssetStatus)]``. Litestar puts a field's extra
+    schema beside an optional field's ``oneOf``, so ``Annotated[str, ...] | None`` needs
+    ``nullable=True`` for ``null`` to stay valid in the document."""
+    return msgspec.Meta(extra_json_schema={"extra": enum_of(vocab, nullable=nullable)})
