@@ -12,7 +12,18 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 
-from api import assets, catalogue, deliveries, finance, mdm, org, procurement, reports
+from api import (
+    assets,
+    catalogue,
+    deliveries,
+    finance,
+    installs,
+    mdm,
+    org,
+    procurement,
+    reports,
+    sims,
+)
 from api.dependencies import FleetRequest, provide_actor, provide_page
 from api.errors import document_problems, map_exception
 from api.events import EventController
@@ -40,6 +51,8 @@ API_CONTROLLERS: list[type] = [
     EventController,
     *org.CONTROLLERS,
     *assets.CONTROLLERS,
+    *sims.CONTROLLERS,
+    *installs.CONTROLLERS,
     *catalogue.CONTROLLERS,
     *procurement.CONTROLLERS,
     *deliveries.CONTROLLERS,

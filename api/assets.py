@@ -1,116 +1,40 @@
-"""Assets, SIMs and installs: the register DP engineers use every day.
+"""Assets over HTTP: register one or a batch, look up, list with filters, change, move
+through the lifecycle, read the history; and what a person holds now.
 
-This module holds the asset routes; ``api.sims`` and ``api.installs`` hold the
-SIM and install routes, and all are listed in ``CONTROLLERS``.
+The request and response bodies are the domain's Structs (``fleetsvc.assets``); the
+batch's wrapper and answer are this module's.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import date
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
-import asyncpg
 import msgspec
 from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, FromQuery, JSONBody, SkipValidation
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, SkipValidation
 
-from api import installs, sims
 from api.dependencies import ActorDep, PageDep
 from api.errors import msgspec_problem
 from api.etags import HonoursIfMatch, if_match, with_etag
 from api.events import Event, to_event
 from api.guards import READ_REGISTER, WRITE_REGISTER
-from api.schemas import PageOf, RecordId, RecordIdQuery, page_of
+from api.schemas import PageOf, RecordIdQuery, page_of
 from db.engine import connection, transaction
-from fleetsvc.assets import register
+from fleetsvc.assets.changes import AssetUpdate, update_asset
+from fleetsvc.assets.document import Asset
+from fleetsvc.assets.filters import AssetFilter
+from fleetsvc.assets.history import asset_history
+from fleetsvc.assets.lookup import get_asset_document, list_assets, list_person_assets
+from fleetsvc.assets.moves import Transition, transition
+from fleetsvc.assets.register import MAX_BATCH, AssetCreate, create_asset, create_assets
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.pagination import Page
-from fleetsvc.records import changes_of
+from fleetsvc.vocabulary import AssetStatus, Category, enum_of
 
-Id = RecordId
 IdQuery = RecordIdQuery
-
-
-class AssetModel(msgspec.Struct):
-    id: int
-    manufacturer: str
-    model_name: str
-    category: str
-
-
-class AssetSim(msgspec.Struct):
-    id: int
-    iccid: str
-    msisdn: str | None
-
-
-class Holder(msgspec.Struct):
-    """Who or what has the device: a person, or a vehicle (through an install)."""
-
-    kind: str
-    person_id: int | None = None
-    display_name: str | None = None
-    employee_number: str | None = None
-    vehicle_id: int | None = None
-    vrm: str | None = None
-    fleet_number: str | None = None
-    install_id: int | None = None
-
-
-class MdmFacts(msgspec.Struct):
-    device_id: str
-    last_seen_at: datetime | None
-    compliance: str | None
-    os_version: str | None
-    user_upn: str | None
-
-
-class Asset(msgspec.Struct):
-    id: int
-    serial_number: str
-    manufacturer: str
-    imei: str | None
-    asset_tag: str | None
-    status: str
-    model: AssetModel
-    sim: AssetSim | None
-    holder: Holder | None
-    purchase_order_id: int | None
-    contract_id: int | None
-    supplier_order_ref: str | None
-    delivery_ref: str | None
-    unit_cost: str | None
-    delivered_on: date | None
-    in_service_on: date | None
-    refresh_due_on: date | None
-    refresh_due_override: date | None
-    replacement_cost_override: str | None
-    mdm: MdmFacts | None
-    disposal_certificate_ref: str | None
-    notes: str
-    version: int
-    created_at: datetime
-    updated_at: datetime
-
-
-class AssetCreate(msgspec.Struct, forbid_unknown_fields=True):
-    model_id: Id
-    serial_number: str
-    imei: str | None = None
-    asset_tag: str | None = None
-    status: str = "in_stock"
-    purchase_order_id: Id | None = None
-    contract_id: Id | None = None
-    supplier_order_ref: str | None = None
-    delivery_ref: str | None = None
-    unit_cost: str | None = None
-    delivered_on: date | None = None
-    refresh_due_override: date | None = None
-    replacement_cost_override: str | None = None
-    notes: str = ""
 
 
 class AssetBatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -124,9 +48,9 @@ def _json_type(value: object) -> str:
     return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def read_batch(body: object) -> tuple[list[dict[str, Any]], list[FieldProblem]]:
-    """A batch body's items as registration fields, and the problems of the items that
-    cannot be read at all (``{}`` stands in for each).
+def read_batch(body: object) -> tuple[list[AssetCreate | None], list[FieldProblem]]:
+    """A batch body's items, and the problems of the items that cannot be read at all
+    (``None`` stands in for each).
 
     Every item is read even when an earlier one fails (msgspec stops at the first), so
     a 422 names every failing item by index and field, whatever the kind of fault.
@@ -145,14 +69,14 @@ def read_batch(body: object) -> tuple[list[dict[str, Any]], list[FieldProblem]]:
         problems.append(FieldProblem("items", f"Expected `array`, got `{_json_type(raw)}`"))
     if problems or not isinstance(raw, list):
         raise ValidationFailed(problems)
-    if len(raw) > register.MAX_BATCH:
-        raise ValidationFailed.one("items", f"a batch holds at most {register.MAX_BATCH} items")
-    items: list[dict[str, Any]] = []
+    if len(raw) > MAX_BATCH:
+        raise ValidationFailed.one("items", f"a batch holds at most {MAX_BATCH} items")
+    items: list[AssetCreate | None] = []
     for n, item in enumerate(raw):
         try:
-            items.append(msgspec.structs.asdict(msgspec.convert(item, AssetCreate)))
+            items.append(msgspec.convert(item, AssetCreate))
         except msgspec.ValidationError as exc:
-            items.append({})
+            items.append(None)
             problems.append(msgspec_problem(str(exc), f"items.{n}"))
     return items, problems
 
@@ -162,98 +86,10 @@ class AssetBatchResult(msgspec.Struct):
     items: list[Asset]
 
 
-class AssetUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    model_id: Id | msgspec.UnsetType = msgspec.UNSET
-    serial_number: str | msgspec.UnsetType = msgspec.UNSET
-    imei: str | msgspec.UnsetType | None = msgspec.UNSET
-    asset_tag: str | msgspec.UnsetType | None = msgspec.UNSET
-    purchase_order_id: Id | msgspec.UnsetType | None = msgspec.UNSET
-    contract_id: Id | msgspec.UnsetType | None = msgspec.UNSET
-    supplier_order_ref: str | msgspec.UnsetType | None = msgspec.UNSET
-    delivery_ref: str | msgspec.UnsetType | None = msgspec.UNSET
-    unit_cost: str | msgspec.UnsetType | None = msgspec.UNSET
-    delivered_on: date | msgspec.UnsetType | None = msgspec.UNSET
-    refresh_due_override: date | msgspec.UnsetType | None = msgspec.UNSET
-    replacement_cost_override: str | msgspec.UnsetType | None = msgspec.UNSET
-    notes: str | msgspec.UnsetType = msgspec.UNSET
-
-
-class Transition(msgspec.Struct, forbid_unknown_fields=True):
-    to: str
-    reason: str
-    person_id: Id | None = None
-    certificate_ref: str | None = None
-
-
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else f"{value:.2f}"
-
-
-def to_asset(row: asyncpg.Record) -> Asset:
-    holder = None
-    if row["person_id"] is not None:
-        holder = Holder(
-            kind="person",
-            person_id=row["person_id"],
-            display_name=row["person_name"],
-            employee_number=row["employee_number"],
-        )
-    elif row["install_id"] is not None:
-        holder = Holder(
-            kind="vehicle",
-            vehicle_id=row["vehicle_id"],
-            vrm=row["vrm"],
-            fleet_number=row["fleet_number"],
-            install_id=row["install_id"],
-        )
-    return Asset(
-        id=row["id"],
-        serial_number=row["serial_number"],
-        manufacturer=row["manufacturer"],
-        imei=row["imei"],
-        asset_tag=row["asset_tag"],
-        status=row["status"],
-        model=AssetModel(
-            id=row["model_id"],
-            manufacturer=row["model_manufacturer"],
-            model_name=row["model_name"],
-            category=row["category"],
-        ),
-        sim=AssetSim(id=row["sim_id"], iccid=row["iccid"], msisdn=row["msisdn"])
-        if row["sim_id"] is not None
-        else None,
-        holder=holder,
-        purchase_order_id=row["purchase_order_id"],
-        contract_id=row["contract_id"],
-        supplier_order_ref=row["supplier_order_ref"],
-        delivery_ref=row["delivery_ref"],
-        unit_cost=_money(row["unit_cost"]),
-        delivered_on=row["delivered_on"],
-        in_service_on=row["in_service_on"],
-        refresh_due_on=row["refresh_due_on"],
-        refresh_due_override=row["refresh_due_override"],
-        replacement_cost_override=_money(row["replacement_cost_override"]),
-        mdm=MdmFacts(
-            device_id=row["mdm_device_id"],
-            last_seen_at=row["mdm_last_seen_at"],
-            compliance=row["mdm_compliance"],
-            os_version=row["mdm_os_version"],
-            user_upn=row["mdm_user_upn"],
-        )
-        if row["mdm_device_id"] is not None
-        else None,
-        disposal_certificate_ref=row["disposal_certificate_ref"],
-        notes=row["notes"],
-        version=row["version"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
-
-
 # The read paths (one asset, list pages) send the JSON PostgreSQL built
-# (``fleetsvc.assets.register.DOCUMENT_SELECT``) as it is: building and encoding 100
+# (``fleetsvc.assets.document.DOCUMENT_SELECT``) as it is: building and encoding 100
 # nested Structs per page was most of a list page's cost. The OpenAPI document
-# still describes them with the Structs above.
+# still describes them with the ``Asset`` Struct.
 def _documented_as(model: Any) -> dict[int, ResponseSpec]:
     return {
         200: ResponseSpec(
@@ -289,8 +125,8 @@ class AssetController(Controller):
     async def list_assets(
         self,
         page: PageDep,
-        category: FromQuery[str | None] = None,
-        status: FromQuery[str | None] = None,
+        category: Annotated[str | None, QueryParameter(schema_extra=enum_of(Category))] = None,
+        status: Annotated[str | None, QueryParameter(schema_extra=enum_of(AssetStatus))] = None,
         model_id: IdQuery = None,
         serial: FromQuery[str | None] = None,
         imei: FromQuery[str | None] = None,
@@ -307,7 +143,7 @@ class AssetController(Controller):
         refresh_due_before: FromQuery[date | None] = None,
         q: FromQuery[str | None] = None,
     ) -> Response[bytes]:
-        flt = register.AssetFilter(
+        flt = AssetFilter(
             category=category,
             status=status,
             model_id=model_id,
@@ -327,13 +163,13 @@ class AssetController(Controller):
             q=q,
         )
         async with connection() as conn:
-            return json_page_response(await register.list_assets(conn, flt, page))
+            return json_page_response(await list_assets(conn, flt, page))
 
     @post("/", operation_id="createAsset", opt=WRITE_REGISTER)
     async def create(self, data: JSONBody[AssetCreate], actor: ActorDep) -> Response[Asset]:
         async with transaction() as conn:
-            row = await register.create_asset(conn, actor, msgspec.structs.asdict(data))
-        return with_etag(to_asset(row), row["version"], 201)
+            asset = await create_asset(conn, actor, data)
+        return with_etag(asset, asset.version, 201)
 
     # Documented as an AssetBatch, read by read_batch: Litestar's own check would name
     # only the first item that cannot be read.
@@ -343,11 +179,8 @@ class AssetController(Controller):
     ) -> Response[AssetBatchResult]:
         items, unreadable = read_batch(data)
         async with transaction() as conn:
-            rows = await register.create_assets(conn, actor, items, unreadable=unreadable)
-        return Response(
-            AssetBatchResult(created=len(rows), items=[to_asset(r) for r in rows]),
-            status_code=201,
-        )
+            assets = await create_assets(conn, actor, items, unreadable=unreadable)
+        return Response(AssetBatchResult(created=len(assets), items=assets), status_code=201)
 
     @get(
         "/{asset_id:int}",
@@ -358,7 +191,7 @@ class AssetController(Controller):
     )
     async def get_one(self, asset_id: FromPath[int]) -> Response[bytes]:
         async with connection() as conn:
-            doc = await register.get_asset_document(conn, asset_id)
+            doc = await get_asset_document(conn, asset_id)
         return with_etag(doc.json.encode(), doc.version)
 
     @patch(
@@ -376,8 +209,8 @@ class AssetController(Controller):
     ) -> Response[Asset]:
         expected = if_match(request)
         async with transaction() as conn:
-            row = await register.update_asset(conn, actor, asset_id, changes_of(data), expected)
-        return with_etag(to_asset(row), row["version"])
+            asset = await update_asset(conn, actor, asset_id, data, expected)
+        return with_etag(asset, asset.version)
 
     @post(
         "/{asset_id:int}/transitions",
@@ -395,22 +228,13 @@ class AssetController(Controller):
     ) -> Response[Asset]:
         expected = if_match(request)
         async with transaction() as conn:
-            row = await register.transition(
-                conn,
-                actor,
-                asset_id,
-                to=data.to,
-                reason=data.reason,
-                person_id=data.person_id,
-                certificate_ref=data.certificate_ref,
-                expected_version=expected,
-            )
-        return with_etag(to_asset(row), row["version"])
+            asset = await transition(conn, actor, asset_id, data, expected)
+        return with_etag(asset, asset.version)
 
     @get("/{asset_id:int}/events", operation_id="assetHistory", opt=READ_REGISTER)
     async def history(self, asset_id: FromPath[int], page: PageDep) -> PageOf[Event]:
         async with connection() as conn:
-            return page_of(await register.asset_history(conn, asset_id, page), to_event)
+            return page_of(await asset_history(conn, asset_id, page), to_event)
 
 
 class PersonAssetsController(Controller):
@@ -427,12 +251,7 @@ class PersonAssetsController(Controller):
     async def list_for_person(self, person_id: FromPath[int], page: PageDep) -> Response[bytes]:
         """The devices a person holds now (the leaver checklist)."""
         async with connection() as conn:
-            return json_page_response(await register.list_person_assets(conn, person_id, page))
+            return json_page_response(await list_person_assets(conn, person_id, page))
 
 
-CONTROLLERS: list[type[Controller]] = [
-    AssetController,
-    PersonAssetsController,
-    *sims.CONTROLLERS,
-    *installs.CONTROLLERS,
-]
+CONTROLLERS: list[type[Controller]] = [AssetController, PersonAssetsController]

@@ -12,7 +12,7 @@ import asyncpg
 
 from fleetsvc import audit
 from fleetsvc.assets.lifecycle import check_move
-from fleetsvc.assets.register import apply_move, close_install, lock_asset
+from fleetsvc.assets.moves import apply_move, close_install, lock_asset
 from fleetsvc.auth import Actor
 from fleetsvc.checks import Problems, contract_of_kind
 from fleetsvc.conflicts import unique_conflicts

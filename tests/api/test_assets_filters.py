@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from fleetsvc.assets.register import AssetFilter, asset_filters
+from fleetsvc.assets.filters import AssetFilter, asset_filters
 from fleetsvc.records import Filters
 from tests import factories
 from tests.conftest import ClientFactory, unique
