@@ -19,7 +19,6 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, SkipV
 from api.dependencies import ActorDep, PageDep
 from api.errors import msgspec_problem
 from api.etags import HonoursIfMatch, if_match, with_etag
-from api.events import Event, to_event
 from api.guards import READ_REGISTER, WRITE_REGISTER
 from api.schemas import PageOf, RecordIdQuery, page_of
 from db.engine import connection, transaction
@@ -30,6 +29,7 @@ from fleetsvc.assets.history import asset_history
 from fleetsvc.assets.lookup import get_asset_document, list_assets, list_person_assets
 from fleetsvc.assets.moves import Transition, transition
 from fleetsvc.assets.register import MAX_BATCH, AssetCreate, create_asset, create_assets
+from fleetsvc.audit import Event
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.pagination import Page
 from fleetsvc.vocabulary import AssetStatus, Category, enum_of
@@ -234,7 +234,7 @@ class AssetController(Controller):
     @get("/{asset_id:int}/events", operation_id="assetHistory", opt=READ_REGISTER)
     async def history(self, asset_id: FromPath[int], page: PageDep) -> PageOf[Event]:
         async with connection() as conn:
-            return page_of(await asset_history(conn, asset_id, page), to_event)
+            return page_of(await asset_history(conn, asset_id, page))
 
 
 class PersonAssetsController(Controller):

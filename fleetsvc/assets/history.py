@@ -4,13 +4,11 @@ the fittings of the SIMs it has held, oldest first, from the audit trail.
 
 from __future__ import annotations
 
-from typing import Any
-
 import asyncpg
-import msgspec
 
 from fleetsvc import audit
 from fleetsvc.assets.lookup import ASSET
+from fleetsvc.audit import Event
 from fleetsvc.errors import NotFound
 from fleetsvc.pagination import Page, PageRequest, make_page
 from fleetsvc.records import check_id
@@ -28,19 +26,10 @@ WHERE ((entity = 'asset' AND entity_id = $1)
 ORDER BY id LIMIT $3"""
 
 
-async def asset_history(
-    conn: asyncpg.Connection, asset_id: int, page: PageRequest
-) -> Page[dict[str, Any]]:
+async def asset_history(conn: asyncpg.Connection, asset_id: int, page: PageRequest) -> Page[Event]:
     """The asset's whole life, oldest first: its own events, its installs' and its SIMs'."""
     exists = await conn.fetchval("SELECT true FROM asset WHERE id = $1", check_id(ASSET, asset_id))
     if not exists:
         raise NotFound(ASSET, asset_id)
     rows = await conn.fetch(_HISTORY_SQL, asset_id, page.after_id or 0, page.limit + 1)
-    items = []
-    for r in rows:
-        item = dict(r)
-        for key in ("before", "after"):
-            if item[key] is not None:
-                item[key] = msgspec.json.decode(item[key])
-        items.append(item)
-    return make_page(items, page, key=lambda e: int(e["id"]))
+    return make_page([audit.event_of(r) for r in rows], page, key=lambda e: e.id)
