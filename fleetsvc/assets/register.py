@@ -20,7 +20,7 @@ from fleetsvc.auth import Actor
 from fleetsvc.conflicts import unique_conflicts
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.records import RecordId
-from fleetsvc.vocabulary import CREATABLE, AssetStatus, one_of
+from fleetsvc.vocabulary import CREATABLE, one_of
 
 MAX_BATCH = 1000
 
@@ -44,6 +44,7 @@ class AssetCreate(msgspec.Struct, forbid_unknown_fields=True):
     notes: str = ""
 
 
+# AssetCreate's fields, with the SQL type each is unnested as.
 _INSERT_COLUMNS = (
     ("model_id", "int"),
     ("serial_number", "text"),
@@ -60,7 +61,6 @@ _INSERT_COLUMNS = (
     ("replacement_cost_override", "numeric"),
     ("notes", "text"),
 )
-_DEFAULTS: dict[str, Any] = {"status": AssetStatus.IN_STOCK, "notes": ""}
 
 # Every asset in one statement: the maker is the model's and the refresh date the
 # database's one definition of it.
@@ -157,7 +157,8 @@ async def _insert_assets(
     models: Mapping[int, asyncpg.Record],
 ) -> list[int]:
     """Insert validated items set-based and record their events set-based; ids in item order."""
-    columns = [[{**_DEFAULTS, **v}.get(c) for v in items] for c, _ in _INSERT_COLUMNS]
+    # Every item has every column: its fields are an AssetCreate's, defaults included.
+    columns = [[v[c] for v in items] for c, _ in _INSERT_COLUMNS]
     async with unique_conflicts(conn):
         rows = await conn.fetch(_INSERT_SQL, *columns)
     by_key = {(r["manufacturer"], r["serial_number"]): r["id"] for r in rows}
