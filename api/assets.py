@@ -21,6 +21,7 @@ from api.errors import msgspec_problem
 from api.etags import HonoursIfMatch, if_match, with_etag
 from api.guards import READ_REGISTER, WRITE_REGISTER
 from api.schemas import PageOf, RecordIdQuery, page_of
+from api.vocabulary import enum_of
 from db.engine import connection, transaction
 from fleetsvc.assets.changes import AssetUpdate, update_asset
 from fleetsvc.assets.document import Asset
@@ -32,7 +33,7 @@ from fleetsvc.assets.register import MAX_BATCH, AssetCreate, create_asset, creat
 from fleetsvc.audit import Event
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.pagination import Page
-from fleetsvc.vocabulary import AssetStatus, Category, enum_of
+from fleetsvc.vocabulary import AssetStatus, Category
 
 IdQuery = RecordIdQuery
 

@@ -11,10 +11,11 @@ from api.dependencies import ActorDep, PageDep
 from api.etags import HonoursIfMatch, if_match, with_etag
 from api.guards import READ_REGISTER, WRITE_REGISTER
 from api.schemas import PageOf, RecordIdQuery, page_of
+from api.vocabulary import enum_of
 from db.engine import connection, transaction
 from fleetsvc import sims
 from fleetsvc.sims import Sim, SimCreate, SimFitting, SimFittingRecord, SimUpdate
-from fleetsvc.vocabulary import SimStatus, enum_of
+from fleetsvc.vocabulary import SimStatus
 
 IdQuery = RecordIdQuery
 

@@ -1,9 +1,12 @@
-"""The register's vocabularies in the OpenAPI document: ``one_of`` for a Struct field,
-``enum_of`` for a query parameter.
+"""The register's vocabularies in the OpenAPI document.
 
-They are defined with the vocabularies (``fleetsvc.vocabulary``), because the domain's
-Structs are request and response bodies too and the domain cannot import ``api``;
-controllers may import them from here or from there.
+A request field or query parameter from a vocabulary stays ``str`` in its Struct or
+signature, so a value outside it gets the domain's message naming the accepted values
+(not msgspec's generic one); ``one_of`` (a Struct field's metadata) and ``enum_of`` (a
+query parameter's ``schema_extra``) make the document list the values as an ``enum``.
+They are defined in ``fleetsvc.vocabulary``, beside the vocabularies, because the
+domain's Structs are request and response bodies too; this module names them for
+controllers.
 """
 
 from __future__ import annotations

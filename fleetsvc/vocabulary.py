@@ -2,8 +2,9 @@
 
 Each set is a ``StrEnum``: its members are the strings stored in the database and
 sent over the API, so they compare equal to plain text and go to asyncpg and
-msgspec as they are. The domain checks values against these, the OpenAPI document
-lists them as enums (``one_of``, ``enum_of`` below), and the database's CHECK constraints
+msgspec as they are. The domain checks values against these, the API documents
+them as OpenAPI enums (``one_of`` / ``enum_of`` below, which the domain's own request
+Structs use too), and the database's CHECK constraints
 hold the same lists (``tests/fleetsvc/test_vocabulary.py`` keeps them in step).
 Iteration order is the order written here, which is the order messages list them.
 """
@@ -213,12 +214,12 @@ class OutputFormat(Vocabulary):
     XLSX = "xlsx"
 
 
-# --- in the OpenAPI document ------------------------------------------------------------------
+# --- in the OpenAPI document -------------------------------------------------------------------
 # A request field or query parameter from a vocabulary stays ``str`` in its Struct or
 # signature, so a value outside it gets the domain's message naming the accepted values
-# (not msgspec's generic one); these helpers make the document list the values as an
-# ``enum``, so a client generated from it sends only values we accept. They live here, not
-# in ``api/``, because the domain's Structs are the API's request and response bodies.
+# (not msgspec's generic one); these make the document list the values as an ``enum``, so
+# a client generated from it sends only values we accept. They live here, not in ``api``,
+# because the domain's Structs are the API's request and response bodies.
 
 
 def enum_of(vocab: Iterable[Vocabulary], *, nullable: bool = False) -> dict[str, Any]:
