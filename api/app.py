@@ -14,19 +14,21 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 
 from api import (
+    assets,
     business_units,
     contracts,
     deliveries,
     device_models,
     finance,
+    installs,
     jobs,
     licences,
     mdm,
     notices,
     people,
     purchase_orders,
-    register,
     reports,
+    sims,
     suppliers,
     vehicles,
 )
@@ -60,7 +62,9 @@ API_CONTROLLERS: list[type] = [
     *business_units.CONTROLLERS,
     *people.CONTROLLERS,
     *vehicles.CONTROLLERS,
-    *register.CONTROLLERS,
+    *assets.CONTROLLERS,
+    *sims.CONTROLLERS,
+    *installs.CONTROLLERS,
     *device_models.CONTROLLERS,
     *suppliers.CONTROLLERS,
     *contracts.CONTROLLERS,

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-import msgspec
 from litestar import Controller, get
 from litestar.params import FromQuery, QueryParameter
 
@@ -14,23 +13,7 @@ from api.guards import AUDIT
 from api.schemas import PageOf, page_of
 from db.engine import connection
 from fleetsvc import audit
-
-
-class Event(msgspec.Struct):
-    id: int
-    occurred_at: datetime
-    actor_name: str
-    actor_role: str
-    request_id: str | None
-    entity: str
-    entity_id: int
-    action: str
-    before: dict[str, Any] | None
-    after: dict[str, Any] | None
-
-
-def to_event(row: dict[str, Any]) -> Event:
-    return Event(**row)
+from fleetsvc.audit import Event
 
 
 class EventController(Controller):
@@ -51,4 +34,4 @@ class EventController(Controller):
     ) -> PageOf[Event]:
         flt = audit.EventFilter(entity, entity_id, actor_name, action, since, until)
         async with connection() as conn:
-            return page_of(await audit.list_events(conn, flt, page), to_event)
+            return page_of(await audit.list_events(conn, flt, page))

@@ -9,11 +9,11 @@ from litestar.params import QueryParameter
 
 from fleetsvc.pagination import Page
 from fleetsvc.records import MAX_ID
+from fleetsvc.records import RecordId as RecordId  # a body's record id: defined with the domain
 
 T = TypeVar("T")
 
-# A record id in a body or a query string: outside the database's range is a 422.
-RecordId = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
+# A record id in a query string: outside the database's range is a 422.
 RecordIdQuery = Annotated[int | None, QueryParameter(ge=1, le=MAX_ID)]
 
 

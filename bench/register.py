@@ -210,7 +210,8 @@ async def seed(url: str, n_assets: int) -> dict[str, object]:
 
 async def _plans(conn: asyncpg.Connection, imei: str) -> dict[str, tuple[list[str], str]]:
     """The read paths' own queries at this scale: tables read in full, and timings."""
-    from fleetsvc.register import DOCUMENT_SELECT, DOCUMENTS_BY_ID, PAGE_IDS_SELECT
+    from fleetsvc.assets.document import DOCUMENT_SELECT
+    from fleetsvc.assets.lookup import DOCUMENTS_BY_ID, PAGE_IDS_SELECT
 
     page_ids = f"{PAGE_IDS_SELECT} WHERE a.status = $1 ORDER BY a.id LIMIT 101"
     first_page = [r["id"] for r in await conn.fetch(page_ids, "deployed")]

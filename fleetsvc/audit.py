@@ -134,6 +134,37 @@ async def record_from_query(
     return int(result.split()[-1])
 
 
+class Event(msgspec.Struct):
+    """One recorded change, as the audit trail and an asset's history show it."""
+
+    id: int
+    occurred_at: dt.datetime
+    actor_name: str
+    actor_role: str
+    request_id: str | None
+    entity: str
+    entity_id: int
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+def event_of(row: asyncpg.Record) -> Event:
+    """A row of ``EVENT_COLUMNS`` as an ``Event`` (``before`` and ``after`` are jsonb text)."""
+    return Event(
+        id=row["id"],
+        occurred_at=row["occurred_at"],
+        actor_name=row["actor_name"],
+        actor_role=row["actor_role"],
+        request_id=row["request_id"],
+        entity=row["entity"],
+        entity_id=row["entity_id"],
+        action=row["action"],
+        before=None if row["before"] is None else msgspec.json.decode(row["before"]),
+        after=None if row["after"] is None else msgspec.json.decode(row["after"]),
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class EventFilter:
     entity: str | None = None
@@ -144,9 +175,7 @@ class EventFilter:
     until: dt.datetime | None = None
 
 
-async def list_events(
-    conn: asyncpg.Connection, flt: EventFilter, page: PageRequest
-) -> Page[dict[str, Any]]:
+async def list_events(conn: asyncpg.Connection, flt: EventFilter, page: PageRequest) -> Page[Event]:
     """Events oldest first, filtered, keyset-paginated by id."""
     where: list[str] = []
     args: list[Any] = []
@@ -175,13 +204,4 @@ async def list_events(
         f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY id LIMIT ${len(args)}"
     )
     rows = await conn.fetch(sql, *args)
-    items = [_event_dict(r) for r in rows]
-    return make_page(items, page, key=lambda e: int(e["id"]))
-
-
-def _event_dict(row: asyncpg.Record) -> dict[str, Any]:
-    item = dict(row)
-    for key in ("before", "after"):
-        if item[key] is not None:
-            item[key] = msgspec.json.decode(item[key])
-    return item
+    return make_page([event_of(r) for r in rows], page, key=lambda e: e.id)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -46,6 +46,9 @@ def struct_of(cls: type[S], row: asyncpg.Record) -> S:
 
 # Record ids are PostgreSQL integers (Serial); the audit trail's are bigint.
 MAX_ID = 2**31 - 1
+# A record id in a request body: outside the database's range is a 422. Here, not in
+# ``api.schemas``, because the domain's Structs are request bodies too.
+RecordId = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
 
 
 def check_id(entity: str, record_id: int) -> int:

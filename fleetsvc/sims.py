@@ -6,10 +6,12 @@ every fitting with its dates. The two move together, in one transaction.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
+import msgspec
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
@@ -26,16 +28,67 @@ from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
     MAX_ID,
     Filters,
+    RecordId,
+    changes_of,
     check_id,
     get_record,
     insert_record,
     list_page,
     update_record,
 )
-from fleetsvc.vocabulary import TAKES_SIM, AssetStatus, SimStatus
+from fleetsvc.vocabulary import TAKES_SIM, AssetStatus, ContractKind, SimStatus, one_of
 from importers.fields import FieldError, normalise_iccid, normalise_msisdn
 
 SIM = "sim"
+
+
+class Sim(msgspec.Struct):
+    id: int
+    iccid: str
+    msisdn: str | None
+    contract_id: int | None
+    status: Annotated[str, one_of(SimStatus)]
+    asset_id: int | None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class SimCreate(msgspec.Struct, forbid_unknown_fields=True):
+    iccid: str
+    msisdn: str | None = None
+    contract_id: RecordId | None = None
+    status: Annotated[str, one_of(SimStatus)] = "active"
+
+
+class SimUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    iccid: str | msgspec.UnsetType = msgspec.UNSET
+    msisdn: str | msgspec.UnsetType | None = msgspec.UNSET
+    contract_id: RecordId | msgspec.UnsetType | None = msgspec.UNSET
+    status: Annotated[str, one_of(SimStatus)] | msgspec.UnsetType = msgspec.UNSET
+
+
+class SimFitting(msgspec.Struct, forbid_unknown_fields=True):
+    """Fit the SIM in this handset; ``replace`` takes out a SIM already in it."""
+
+    asset_id: RecordId
+    replace: bool = False
+
+
+class SimFittingRecord(msgspec.Struct):
+    """One handset a SIM was in, and when."""
+
+    id: int
+    sim_id: int
+    asset_id: int
+    serial_number: str
+    imei: str | None
+    fitted_at: dt.datetime
+    removed_at: dt.datetime | None
+
+
+def _sim(row: asyncpg.Record) -> Sim:
+    return msgspec.convert(dict(row), Sim)
 
 
 def sim_fields(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -66,33 +119,31 @@ def sim_fields(values: Mapping[str, Any]) -> dict[str, Any]:
 
 async def _check_airtime_contract(conn: asyncpg.Connection, contract_id: int | None) -> None:
     p = Problems()
-    await contract_of_kind(conn, p, "contract_id", contract_id, "airtime")
+    await contract_of_kind(conn, p, "contract_id", contract_id, ContractKind.AIRTIME)
     p.raise_if_any()
 
 
-async def create_sim(
-    conn: asyncpg.Connection, actor: Actor, values: Mapping[str, Any]
-) -> asyncpg.Record:
-    clean = sim_fields(values)
+async def create_sim(conn: asyncpg.Connection, actor: Actor, new: SimCreate) -> Sim:
+    clean = sim_fields(msgspec.structs.asdict(new))
     await _check_airtime_contract(conn, clean.get("contract_id"))
-    return await insert_record(conn, actor, table=SIM, entity=SIM, values=clean)
+    return _sim(await insert_record(conn, actor, table=SIM, entity=SIM, values=clean))
 
 
-async def get_sim(conn: asyncpg.Connection, sim_id: int) -> asyncpg.Record:
-    return await get_record(conn, SIM, SIM, check_id(SIM, sim_id))
+async def get_sim(conn: asyncpg.Connection, sim_id: int) -> Sim:
+    return _sim(await get_record(conn, SIM, SIM, check_id(SIM, sim_id)))
 
 
 async def update_sim(
     conn: asyncpg.Connection,
     actor: Actor,
     sim_id: int,
-    changes: Mapping[str, Any],
+    changes: SimUpdate,
     expected_version: int | None,
-) -> asyncpg.Record:
-    clean = sim_fields(changes)
+) -> Sim:
+    clean = sim_fields(changes_of(changes))
     if "contract_id" in clean:
         await _check_airtime_contract(conn, clean["contract_id"])
-    return await update_record(
+    row = await update_record(
         conn,
         actor,
         table=SIM,
@@ -101,6 +152,7 @@ async def update_sim(
         changes=clean,
         expected_version=expected_version,
     )
+    return _sim(row)
 
 
 async def list_sims(
@@ -112,7 +164,7 @@ async def list_sims(
     status: str | None = None,
     contract_id: int | None = None,
     asset_id: int | None = None,
-) -> Page[asyncpg.Record]:
+) -> Page[Sim]:
     f = Filters()
     wanted: dict[str, Any] = {}
     if iccid is not None:
@@ -127,15 +179,20 @@ async def list_sims(
         f.add("contract_id = {}", contract_id)
     if asset_id is not None:
         f.add("asset_id = {}", asset_id)
-    return await list_page(conn, f"SELECT * FROM {SIM}", f, page)
+    rows = await list_page(conn, f"SELECT * FROM {SIM}", f, page)
+    return Page(items=[_sim(r) for r in rows.items], next_cursor=rows.next_cursor)
+
+
+async def _close_fitting(conn: asyncpg.Connection, sim_id: int) -> None:
+    await conn.execute(
+        "UPDATE sim_fitting SET removed_at = now() WHERE sim_id = $1 AND removed_at IS NULL",
+        sim_id,
+    )
 
 
 async def _unfit(conn: asyncpg.Connection, actor: Actor, sim: asyncpg.Record) -> asyncpg.Record:
     """Take a SIM out of its handset: close the fitting, clear the link, record it."""
-    await conn.execute(
-        "UPDATE sim_fitting SET removed_at = now() WHERE sim_id = $1 AND removed_at IS NULL",
-        sim["id"],
-    )
+    await _close_fitting(conn, sim["id"])
     row = await conn.fetchrow(
         "UPDATE sim SET asset_id = NULL, version = version + 1, updated_at = now()"
         " WHERE id = $1 RETURNING *",
@@ -154,22 +211,18 @@ async def _unfit(conn: asyncpg.Connection, actor: Actor, sim: asyncpg.Record) ->
     return row
 
 
-async def fit_sim(
-    conn: asyncpg.Connection,
-    actor: Actor,
-    sim_id: int,
-    asset_id: int,
-    *,
-    replace: bool = False,
-    expected_version: int | None = None,
+async def _lock_sim(
+    conn: asyncpg.Connection, sim_id: int, expected_version: int | None
 ) -> asyncpg.Record:
-    """Fit a SIM in a handset, moving it from any handset it was in.
-
-    A handset holding another SIM is refused (naming that SIM) unless ``replace``.
-    """
     sim = await get_record(conn, SIM, SIM, check_id(SIM, sim_id), for_update=True)
     if expected_version is not None and sim["version"] != expected_version:
         raise StaleVersion(SIM, sim_id, sim["version"])
+    return sim
+
+
+async def _lock_handset(conn: asyncpg.Connection, asset_id: int) -> None:
+    """The handset a SIM is to be fitted in, locked: one that takes a SIM and is not disposed
+    of (a 422 on ``asset_id`` otherwise)."""
     if not 1 <= asset_id <= MAX_ID:
         raise ValidationFailed.one("asset_id", f"no asset with id {asset_id}")
     asset = await conn.fetchrow(
@@ -185,25 +238,47 @@ async def fit_sim(
         )
     if asset["status"] == AssetStatus.DISPOSED:
         raise ValidationFailed.one("asset_id", f"asset {asset_id} has been disposed of")
-    if sim["status"] == "cancelled":
+
+
+async def _empty_handset(
+    conn: asyncpg.Connection, actor: Actor, asset_id: int, *, replace: bool
+) -> None:
+    """Make room in the handset: a SIM already in it is refused (naming it) unless
+    ``replace``, when it is taken out."""
+    other = await conn.fetchrow("SELECT * FROM sim WHERE asset_id = $1 FOR UPDATE", asset_id)
+    if other is None:
+        return
+    if not replace:
+        raise Conflict(
+            f"asset {asset_id} already holds SIM {other['id']} (ICCID {other['iccid']});"
+            ' send "replace": true to take it out',
+            existing_id=other["id"],
+            field="asset_id",
+        )
+    await _unfit(conn, actor, other)
+
+
+async def fit_sim(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    sim_id: int,
+    fitting: SimFitting,
+    expected_version: int | None = None,
+) -> Sim:
+    """Fit a SIM in a handset, moving it from any handset it was in.
+
+    A handset holding another SIM is refused (naming that SIM) unless ``replace``.
+    """
+    sim = await _lock_sim(conn, sim_id, expected_version)
+    asset_id = fitting.asset_id
+    await _lock_handset(conn, asset_id)
+    if sim["status"] == SimStatus.CANCELLED:
         raise ValidationFailed.one("status", f"SIM {sim_id} is cancelled and cannot be fitted")
     if sim["asset_id"] == asset_id:
-        return sim
-    other = await conn.fetchrow("SELECT * FROM sim WHERE asset_id = $1 FOR UPDATE", asset_id)
-    if other is not None:
-        if not replace:
-            raise Conflict(
-                f"asset {asset_id} already holds SIM {other['id']} (ICCID {other['iccid']});"
-                ' send "replace": true to take it out',
-                existing_id=other["id"],
-                field="asset_id",
-            )
-        await _unfit(conn, actor, other)
+        return _sim(sim)
+    await _empty_handset(conn, actor, asset_id, replace=fitting.replace)
     if sim["asset_id"] is not None:
-        await conn.execute(
-            "UPDATE sim_fitting SET removed_at = now() WHERE sim_id = $1 AND removed_at IS NULL",
-            sim_id,
-        )
+        await _close_fitting(conn, sim_id)
     row = await conn.fetchrow(
         "UPDATE sim SET asset_id = $2, version = version + 1, updated_at = now()"
         " WHERE id = $1 RETURNING *",
@@ -223,30 +298,28 @@ async def fit_sim(
         before={"asset_id": sim["asset_id"]},
         after={"asset_id": asset_id},
     )
-    return row
+    return _sim(row)
 
 
 async def remove_sim(
     conn: asyncpg.Connection, actor: Actor, sim_id: int, expected_version: int | None = None
-) -> asyncpg.Record:
-    sim = await get_record(conn, SIM, SIM, check_id(SIM, sim_id), for_update=True)
-    if expected_version is not None and sim["version"] != expected_version:
-        raise StaleVersion(SIM, sim_id, sim["version"])
+) -> Sim:
+    sim = await _lock_sim(conn, sim_id, expected_version)
     if sim["asset_id"] is None:
         raise Conflict(f"SIM {sim_id} is not fitted in a handset")
-    return await _unfit(conn, actor, sim)
+    return _sim(await _unfit(conn, actor, sim))
 
 
 async def sim_history(
     conn: asyncpg.Connection, sim_id: int, page: PageRequest
-) -> Page[asyncpg.Record]:
+) -> Page[SimFittingRecord]:
     """Every handset the SIM has been in, oldest first."""
     exists = await conn.fetchval("SELECT true FROM sim WHERE id = $1", check_id(SIM, sim_id))
     if not exists:
         raise NotFound(SIM, sim_id)
     f = Filters()
     f.add("f.sim_id = {}", sim_id)
-    return await list_page(
+    rows = await list_page(
         conn,
         "SELECT f.id, f.sim_id, f.asset_id, a.serial_number, a.imei, f.fitted_at, f.removed_at"
         " FROM sim_fitting f JOIN asset a ON a.id = f.asset_id",
@@ -254,3 +327,5 @@ async def sim_history(
         page,
         id_column="f.id",
     )
+    items = [msgspec.convert(dict(r), SimFittingRecord) for r in rows.items]
+    return Page(items=items, next_cursor=rows.next_cursor)

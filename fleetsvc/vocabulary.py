@@ -11,6 +11,7 @@ Iteration order is the order written here, which is the order messages list them
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
@@ -42,7 +43,7 @@ class Role(Vocabulary):
 
 
 class AssetStatus(Vocabulary):
-    """Where an asset is in its lifecycle (``fleetsvc.lifecycle`` has the moves)."""
+    """Where an asset is in its lifecycle (``fleetsvc.assets.lifecycle`` has the moves)."""
 
     IN_STOCK = "in_stock"
     STAGING = "staging"
@@ -221,13 +222,14 @@ class OutputFormat(Vocabulary):
 # because the domain's Structs are the API's request and response bodies.
 
 
-def enum_of(vocab: type[Vocabulary], *, nullable: bool = False) -> dict[str, Any]:
-    """``schema_extra`` for a ``Parameter`` whose values are ``vocab``."""
+def enum_of(vocab: Iterable[Vocabulary], *, nullable: bool = False) -> dict[str, Any]:
+    """``schema_extra`` for a ``Parameter`` whose values are ``vocab`` (a vocabulary, or
+    the part of one a field accepts, such as ``CREATABLE``)."""
     values: list[str | None] = [str(m) for m in vocab]
     return {"enum": [*values, None] if nullable else values}
 
 
-def one_of(vocab: type[Vocabulary], *, nullable: bool = False) -> msgspec.Meta:
+def one_of(vocab: Iterable[Vocabulary], *, nullable: bool = False) -> msgspec.Meta:
     """Metadata for a Struct field whose values are ``vocab``:
     ``status: Annotated[str, one_of(AssetStatus)]``. Litestar puts a field's extra
     schema beside an optional field's ``oneOf``, so ``Annotated[str, ...] | None`` needs

@@ -1,9 +1,11 @@
 """The asset document PostgreSQL builds for reads is the ``Asset`` Struct, to the byte.
 
 GET /assets/{id} and the list pages send JSON that PostgreSQL built
-(``fleetsvc.register.DOCUMENT_SELECT``); writes answer with the ``Asset``
+(``fleetsvc.assets.document.DOCUMENT_SELECT``); writes answer with the ``Asset``
 Struct. These tests hold the two together: same fields, same order, same
-nulls, money as two-place strings, dates ISO, instants in UTC with ``Z``.
+nulls, money as two-place strings, dates ISO, instants in UTC with ``Z``. The
+Struct they compare with is read here from the tables themselves, not through
+the document's SQL.
 """
 
 from __future__ import annotations
@@ -13,13 +15,22 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import httpx
 import msgspec
 
-from api.register import Asset, to_asset
 from db.engine import connection, transaction
+from fleetsvc.assets.document import (
+    DOCUMENT_SELECT,
+    Asset,
+    AssetModel,
+    AssetSim,
+    Holder,
+    MdmFacts,
+)
+from fleetsvc.assets.filters import AssetFilter
+from fleetsvc.assets.lookup import list_assets
 from fleetsvc.pagination import PageRequest
-from fleetsvc.register import ASSET_SELECT, DOCUMENT_SELECT, AssetFilter, list_assets
 from tests import factories
 from tests.conftest import ClientFactory, unique
 
@@ -74,14 +85,88 @@ async def _tablet_in_vehicle() -> dict[str, Any]:
     return tablet
 
 
+async def _holder(conn: asyncpg.Connection, asset: asyncpg.Record) -> Holder | None:
+    if asset["person_id"] is not None:
+        p = await conn.fetchrow("SELECT * FROM person WHERE id = $1", asset["person_id"])
+        assert p is not None
+        return Holder(
+            kind="person",
+            person_id=p["id"],
+            display_name=p["display_name"],
+            employee_number=p["employee_number"],
+        )
+    install = await conn.fetchrow(
+        "SELECT * FROM install WHERE removed_on IS NULL AND $1 IN (tablet_id, dock_id)",
+        asset["id"],
+    )
+    if install is None:
+        return None
+    v = await conn.fetchrow("SELECT * FROM vehicle WHERE id = $1", install["vehicle_id"])
+    assert v is not None
+    return Holder(
+        kind="vehicle",
+        vehicle_id=v["id"],
+        vrm=v["vrm"],
+        fleet_number=v["fleet_number"],
+        install_id=install["id"],
+    )
+
+
+async def _mdm(conn: asyncpg.Connection, asset: asyncpg.Record) -> MdmFacts | None:
+    if asset["mdm_device_id"] is None:
+        return None
+    last_seen = await conn.fetchval(
+        "SELECT last_sync_at FROM mdm_device WHERE mdm_device_id = $1", asset["mdm_device_id"]
+    )
+    return MdmFacts(
+        device_id=asset["mdm_device_id"],
+        last_seen_at=last_seen,
+        compliance=asset["mdm_compliance"],
+        os_version=asset["mdm_os_version"],
+        user_upn=asset["mdm_user_upn"],
+    )
+
+
+async def _from_the_tables(conn: asyncpg.Connection, asset_id: int) -> Asset:
+    """The asset as the Struct shows it, read from the tables: each field that is not a
+    nested object is the asset's column of the same name (money as a two-place string)."""
+    a = await conn.fetchrow("SELECT * FROM asset WHERE id = $1", asset_id)
+    assert a is not None
+    m = await conn.fetchrow("SELECT * FROM device_model WHERE id = $1", a["model_id"])
+    assert m is not None
+    s = await conn.fetchrow("SELECT * FROM sim WHERE asset_id = $1", asset_id)
+    nested: dict[str, Any] = {
+        "model": AssetModel(
+            id=m["id"],
+            manufacturer=m["manufacturer"],
+            model_name=m["model_name"],
+            category=m["category"],
+        ),
+        "sim": None if s is None else AssetSim(id=s["id"], iccid=s["iccid"], msisdn=s["msisdn"]),
+        "holder": await _holder(conn, a),
+        "mdm": await _mdm(conn, a),
+    }
+
+    def column(name: str) -> Any:
+        value = a[name]
+        return f"{value:.2f}" if isinstance(value, Decimal) else value
+
+    return Asset(
+        **{
+            name: nested[name] if name in nested else column(name)
+            for name in Asset.__struct_fields__
+        }
+    )
+
+
 async def _struct_and_document(asset_id: int) -> tuple[bytes, bytes]:
     async with connection() as conn:
-        record = await conn.fetchrow(f"{ASSET_SELECT} WHERE a.id = $1", asset_id)
+        struct = await _from_the_tables(conn, asset_id)
         document = await conn.fetchval(
             f"SELECT doc FROM ({DOCUMENT_SELECT} WHERE a.id = $1) d", asset_id
         )
-    assert record is not None and document is not None
-    return msgspec.json.encode(to_asset(record)), document.encode()
+    assert document is not None
+    return msgspec.json.encode(struct), document.encode()
 
 
 async def test_the_sql_document_is_the_struct_byte_for_byte(app: object) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 import asyncpg
 import pytest
 
+from fleetsvc.assets.filters import AssetFilter, asset_filters
 from fleetsvc.records import Filters
-from fleetsvc.register import AssetFilter, asset_filters
 from tests import factories
 from tests.conftest import ClientFactory, unique
 

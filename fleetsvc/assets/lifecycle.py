@@ -1,6 +1,6 @@
 """The asset lifecycle as data: the statuses, the one table of allowed moves,
 and the rules a move must meet. Nothing else in the code decides whether a
-status may change; the register's services ask here."""
+status may change; the asset services ask here."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import pytest
 from db.engine import connection
 from tests import factories
 from tests.conftest import ClientFactory, unique
-from tests.fleetsvc.test_lifecycle import DESIGN
+from tests.fleetsvc.assets.test_lifecycle import DESIGN
 
 
 async def asset_in(status: str, **kw: Any) -> dict[str, Any]:

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 
-from fleetsvc.errors import TransitionRefused, ValidationFailed
-from fleetsvc.lifecycle import (
+from fleetsvc.assets.lifecycle import (
     TRANSITIONS,
     check_move,
     check_status,
     move_problems,
 )
+from fleetsvc.errors import TransitionRefused, ValidationFailed
 from fleetsvc.vocabulary import AssetStatus, Category
 
 # DESIGN.md "Asset lifecycle", copied by hand: the code's table must say the same.

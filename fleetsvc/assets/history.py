@@ -1,0 +1,35 @@
+"""An asset's timeline (``GET /assets/{id}/events``): its own events, its installs' and
+the fittings of the SIMs it has held, oldest first, from the audit trail.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from fleetsvc import audit
+from fleetsvc.assets.lookup import ASSET
+from fleetsvc.audit import Event
+from fleetsvc.errors import NotFound
+from fleetsvc.pagination import Page, PageRequest, make_page
+from fleetsvc.records import check_id
+
+_HISTORY_SQL = f"""
+SELECT {", ".join(audit.EVENT_COLUMNS)} FROM event
+WHERE ((entity = 'asset' AND entity_id = $1)
+    OR (entity = 'install' AND entity_id = ANY(ARRAY(
+        SELECT id FROM install WHERE tablet_id = $1
+        UNION ALL SELECT id FROM install WHERE dock_id = $1)))
+    OR (entity = 'sim' AND entity_id = ANY(ARRAY(
+        SELECT DISTINCT sim_id FROM sim_fitting WHERE asset_id = $1))
+        AND (before ->> 'asset_id' = $1::text OR after ->> 'asset_id' = $1::text)))
+  AND id > $2
+ORDER BY id LIMIT $3"""
+
+
+async def asset_history(conn: asyncpg.Connection, asset_id: int, page: PageRequest) -> Page[Event]:
+    """The asset's whole life, oldest first: its own events, its installs' and its SIMs'."""
+    exists = await conn.fetchval("SELECT true FROM asset WHERE id = $1", check_id(ASSET, asset_id))
+    if not exists:
+        raise NotFound(ASSET, asset_id)
+    rows = await conn.fetch(_HISTORY_SQL, asset_id, page.after_id or 0, page.limit + 1)
+    return make_page([audit.event_of(r) for r in rows], page, key=lambda e: e.id)
