@@ -12,7 +12,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 
-from api import catalogue, deliveries, finance, mdm, org, procurement, register, reports
+from api import catalogue, finance, imports, mdm, org, procurement, register, reports
 from api.dependencies import FleetRequest, provide_actor, provide_page
 from api.errors import document_problems, map_exception
 from api.events import EventController
@@ -42,7 +42,7 @@ API_CONTROLLERS: list[type] = [
     *register.CONTROLLERS,
     *catalogue.CONTROLLERS,
     *procurement.CONTROLLERS,
-    *deliveries.CONTROLLERS,
+    *imports.CONTROLLERS,
     *finance.CONTROLLERS,
     *mdm.CONTROLLERS,
     *reports.CONTROLLERS,

@@ -120,8 +120,8 @@ async def write_cost(import_id: int) -> dict[str, float]:
     per-row foreign-key checks cost of it. Nothing is committed."""
     from db.engine import connection
     from fleetsvc import audit
-    from fleetsvc import deliveries_apply as apply
     from fleetsvc.auth import Actor
+    from fleetsvc.imports import plan as apply
 
     out: dict[str, float] = {}
     async with connection() as conn:
@@ -153,27 +153,27 @@ async def worker(url: str, path: Path) -> dict[str, float]:
     """One size, in its own process: preview, commit of the preview, and a direct commit."""
     os.environ["DATABASE_URL"] = url
     from db.engine import close_pool, open_pool
-    from fleetsvc import deliveries
     from fleetsvc.auth import Actor
+    from fleetsvc.imports import run
 
     actor = Actor("bench", "admin")
     await open_pool(4)
     try:
         baseline = await raw_copy(url, path)
         started = time.perf_counter()
-        preview = await deliveries.run_import(
+        preview = await run.run_import(
             actor, path=path, file_name=path.name, profile_name="vodafone-despatch"
         )
         preview_s = time.perf_counter() - started
         assert preview["counts"]["new"] > 0, preview["counts"]
         writes = await write_cost(preview["id"])
         started = time.perf_counter()
-        committed = await deliveries.commit_import(actor, preview["id"], allow_partial=False)
+        committed = await run.commit_import(actor, preview["id"], allow_partial=False)
         commit_previewed_s = time.perf_counter() - started
         assert committed["status"] == "committed", committed["counts"]
         # The same content committed again in one go: parse, stage, classify (all unchanged).
         started = time.perf_counter()
-        again = await deliveries.run_import(
+        again = await run.run_import(
             actor, path=path, file_name=path.name, profile_name="vodafone-despatch", mode="commit"
         )
         recommit_s = time.perf_counter() - started
@@ -194,13 +194,13 @@ async def direct_commit(url: str, path: Path) -> dict[str, float]:
     """Upload-and-commit in one call (parse, validate, write, events) of fresh handsets."""
     os.environ["DATABASE_URL"] = url
     from db.engine import close_pool, open_pool
-    from fleetsvc import deliveries
     from fleetsvc.auth import Actor
+    from fleetsvc.imports import run
 
     await open_pool(4)
     try:
         started = time.perf_counter()
-        item = await deliveries.run_import(
+        item = await run.run_import(
             Actor("bench", "admin"),
             path=path,
             file_name=path.name,

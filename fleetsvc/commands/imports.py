@@ -46,8 +46,8 @@ def import_command(
         TimeElapsedColumn,
     )
 
-    from fleetsvc import deliveries
     from fleetsvc.commands.common import cli_actor, load, run_with_database
+    from fleetsvc.imports import run
 
     settings = load()
     console = Console(stderr=True)
@@ -76,7 +76,7 @@ def import_command(
                 if share is not None:
                     bar.update(task, completed=share)
 
-            item = await deliveries.run_import(
+            item = await run.run_import(
                 cli_actor(),
                 path=file,
                 file_name=file.name,
@@ -101,11 +101,11 @@ def import_command(
 
 
 async def _write_rejected(import_id: int, path: Path) -> None:
-    from fleetsvc import deliveries
+    from fleetsvc.imports import run
 
     out = await asyncio.to_thread(path.open, "w", encoding="utf-8", newline="")
     try:
-        async for chunk in deliveries.rejected_csv(import_id):
+        async for chunk in run.rejected_csv(import_id):
             await asyncio.to_thread(out.write, chunk)
     finally:
         await asyncio.to_thread(out.close)

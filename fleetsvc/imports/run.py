@@ -4,7 +4,7 @@ A run is a job that owns its transactions (like a CLI command): the import row i
 first and its counts move as batches of parsed rows are COPYed into ``import_staged_row``
 (each batch its own short transaction, so ``GET /imports/{id}`` shows progress); then one
 transaction classifies and, for a commit, applies every row set-based
-(``fleetsvc.deliveries_apply``). The file is read from disk in a worker thread, one batch at
+(``fleetsvc.imports.plan``). The file is read from disk in a worker thread, one batch at
 a time, so memory stays flat however long the file is.
 """
 
@@ -26,11 +26,12 @@ import asyncpg
 import msgspec
 
 from db.engine import connection, transaction
-from fleetsvc import audit, deliveries_apply
+from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.checks import filter_choice
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from fleetsvc.exports import safe_cell
+from fleetsvc.imports import plan
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import Filters, check_id, list_page
 from fleetsvc.settings import get_settings
@@ -403,7 +404,7 @@ async def run_import(
                 import_id,
                 _json.encode(summary).decode(),
             )
-            await deliveries_apply.evaluate(
+            await plan.evaluate(
                 conn,
                 actor,
                 import_id,
@@ -545,7 +546,7 @@ async def commit_import(actor: Actor, import_id: int, *, allow_partial: bool) ->
                     f"for {get_settings().preview_days} days, and a database restart clears "
                     "previews); upload the file again"
                 )
-            await deliveries_apply.evaluate(
+            await plan.evaluate(
                 conn, actor, import_id, apply=True, allow_partial=allow_partial, staged_rows=staged
             )
         elif row["status"] != "committed":

@@ -1,20 +1,17 @@
-"""The delivery import job itself: batches, progress, failures, and the `fleetsvc import`
-command."""
+"""The delivery import run itself: batches, progress, failures, and a profile added from a
+file (the `fleetsvc import` command is tested in tests/fleetsvc/commands/test_imports.py)."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from db.engine import connection
-from fleetsvc import deliveries
 from fleetsvc.auth import Actor
 from fleetsvc.errors import ValidationFailed
-from tests.api.test_imports import VF_HEADER, csv_bytes, handset, one, order
+from fleetsvc.imports import run
+from tests.api.test_imports import csv_bytes, handset, one, order
 
 ACTOR = Actor("tests", "stores")
 # The app's lifespan opens the connection pool the service uses.
@@ -23,11 +20,11 @@ pytestmark = pytest.mark.usefixtures("app")
 
 async def test_many_batches_with_progress(tmp_path: Path) -> None:
     o = await order(quantity=20_000)
-    rows = deliveries.BATCH_ROWS * 2 + 7
+    rows = run.BATCH_ROWS * 2 + 7
     path = tmp_path / "big.csv"
     path.write_bytes(csv_bytes([handset(o) for _ in range(rows)]))
     seen: list[tuple[int, float | None]] = []
-    item = await deliveries.run_import(
+    item = await run.run_import(
         ACTOR,
         path=path,
         file_name="big.csv",
@@ -58,7 +55,7 @@ async def test_a_file_that_breaks_halfway_leaves_a_failed_import_and_nothing_els
     path = tmp_path / "broken.csv"
     path.write_bytes(good + b"14/11/2022,\xff\xfe broken\r\n")
     with pytest.raises(ValidationFailed) as caught:
-        await deliveries.run_import(
+        await run.run_import(
             ACTOR, path=path, file_name="broken.csv", profile_name="vodafone-despatch"
         )
     assert "not valid UTF-8" in caught.value.message
@@ -74,106 +71,6 @@ async def test_a_file_that_breaks_halfway_leaves_a_failed_import_and_nothing_els
             "SELECT count(*) FROM asset WHERE purchase_order_id = $1", o["po"]["id"]
         )
     assert imp["status"] == "failed" and staged == 0 and assets == 0
-
-
-async def _cli(
-    database_url: str, *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> tuple[int, str, str]:
-    exe = str(Path(sys.executable).parent / "fleetsvc")
-    proc = await asyncio.create_subprocess_exec(
-        exe,
-        "import",
-        *args,
-        cwd=cwd,
-        env={
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "FLEETSVC_LOG_LEVEL": "warning",
-            **(env or {}),
-        },
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
-
-
-async def test_cli_preview_then_commit(database_url: str, tmp_path: Path) -> None:
-    o = await order()
-    path = tmp_path / "despatch.csv"
-    rows = [handset(o) for _ in range(3)]
-    path.write_bytes(csv_bytes(rows))
-    code, out, err = await _cli(
-        database_url, str(path), "--profile", "vodafone-despatch", cwd=tmp_path
-    )
-    assert code == 0, out + err
-    assert "previewed" in out and "new" in out
-    code, out, err = await _cli(
-        database_url, str(path), "--profile", "vodafone-despatch", "--commit", cwd=tmp_path
-    )
-    assert code == 0, out + err
-    assert "committed" in out
-    async with connection() as conn:
-        imeis = await conn.fetch(
-            "SELECT imei FROM asset WHERE purchase_order_id = $1", o["po"]["id"]
-        )
-    assert sorted(r["imei"] for r in imeis) == sorted(r["IMEI"] for r in rows)
-
-
-async def test_cli_shows_a_progress_bar_on_a_terminal(database_url: str, tmp_path: Path) -> None:
-    o = await order(quantity=20_000)
-    path = tmp_path / "despatch.csv"
-    path.write_bytes(csv_bytes([handset(o) for _ in range(deliveries.BATCH_ROWS + 10)]))
-    # FORCE_COLOR makes the console behave as a terminal, where the bar is drawn.
-    code, out, err = await _cli(
-        database_url,
-        str(path),
-        "--profile",
-        "vodafone-despatch",
-        cwd=tmp_path,
-        env={"FORCE_COLOR": "1", "COLUMNS": "120"},
-    )
-    assert code == 0, out + err
-    # Intermediate states are drawn ten times a second at most; the last one always is.
-    assert "reading despatch.csv" in err and "━" in err
-    assert "5,010 rows read from despatch.csv; previewing" in err and "100%" in err
-    assert "previewed" in out
-
-
-async def test_cli_rejected_rows_exit_1_and_are_written(database_url: str, tmp_path: Path) -> None:
-    o = await order()
-    path = tmp_path / "despatch.csv"
-    bad = handset(o, IMEI="3.52099E+14")
-    path.write_bytes(csv_bytes([handset(o), bad]))
-    out_csv = tmp_path / "fix-me.csv"
-    code, out, err = await _cli(
-        database_url,
-        str(path),
-        "--profile",
-        "vodafone-despatch",
-        "--commit",
-        "--rejected-out",
-        str(out_csv),
-        cwd=tmp_path,
-    )
-    assert code == 1, out + err
-    assert "rejected" in out and "nothing was committed" in out
-    text = out_csv.read_text(encoding="utf-8-sig")
-    assert text.splitlines()[0] == ",".join([*VF_HEADER, "error"])
-    assert "3.52099E+14" in text and "scientific notation" in text
-    async with connection() as conn:
-        assets = await conn.fetchval(
-            "SELECT count(*) FROM asset WHERE purchase_order_id = $1", o["po"]["id"]
-        )
-    assert assets == 0
-    # A file the service cannot read: exit 1 with the reason, nothing written.
-    empty = tmp_path / "empty.csv"
-    empty.write_bytes(b"")
-    code, out, err = await _cli(
-        database_url, str(empty), "--profile", "vodafone-despatch", cwd=tmp_path
-    )
-    assert code == 1 and "the file is empty" in err
 
 
 O2_PROFILE = """
@@ -230,7 +127,7 @@ async def test_a_profile_added_from_a_file_imports_without_code(tmp_path: Path) 
         "Ship Dt,O2 Ref,PO,SKU,Handset IMEI\n"
         + "".join(f"14/11/2022,O2-1,{o['po']['number']},{o['part']},{r['IMEI']}\n" for r in rows)
     )
-    item = await deliveries.run_import(
+    item = await run.run_import(
         ACTOR,
         path=path,
         file_name="o2.csv",

@@ -34,8 +34,8 @@ from api.dependencies import ActorDep, PageDep
 from api.guards import IMPORTS, READ_REGISTER
 from api.schemas import PageOf, page_of
 from db.engine import connection
-from fleetsvc import deliveries
 from fleetsvc.errors import BadRequest, FieldProblem, TooLarge, ValidationFailed
+from fleetsvc.imports import run
 from fleetsvc.settings import get_settings
 
 FORM_FIELD_MAX: Final = 1024
@@ -267,7 +267,7 @@ class MultipartUpload(Operation):
                     type=OpenAPIType.STRING,
                     description="import profile, like vodafone-despatch or cdw-asn",
                 ),
-                "mode": Schema(type=OpenAPIType.STRING, enum=list(deliveries.MODES)),
+                "mode": Schema(type=OpenAPIType.STRING, enum=list(run.MODES)),
                 "allow_partial": Schema(
                     one_of=[Schema(type=OpenAPIType.BOOLEAN), text],
                     description="true or false (also 1/0, yes/no, on/off)",
@@ -315,7 +315,7 @@ class ImportController(Controller):
             if problems:
                 raise ValidationFailed(problems)
             assert upload.path is not None
-            item = await deliveries.run_import(
+            item = await run.run_import(
                 actor,
                 path=upload.path,
                 file_name=upload.file_name,
@@ -341,22 +341,22 @@ class ImportController(Controller):
         sha256: FromQuery[str | None] = None,
     ) -> PageOf[DeliveryImport]:
         async with connection() as conn:
-            found = await deliveries.list_imports(
+            found = await run.list_imports(
                 conn, page, status=status, profile=profile, sha256=sha256
             )
-        return page_of(found, lambda r: to_import(deliveries.import_dict(r)))
+        return page_of(found, lambda r: to_import(run.import_dict(r)))
 
     @get("/{import_id:int}", operation_id="getImport", opt=READ_REGISTER)
     async def get_one(self, import_id: FromPath[int]) -> DeliveryImport:
         async with connection() as conn:
-            return to_import(await deliveries.get_import(conn, import_id))
+            return to_import(await run.get_import(conn, import_id))
 
     @get("/{import_id:int}/rows", operation_id="listImportRows", opt=READ_REGISTER)
     async def rows(
         self, import_id: FromPath[int], page: PageDep, status: FromQuery[str | None] = None
     ) -> PageOf[ImportRowIssue]:
         async with connection() as conn:
-            found = await deliveries.list_issues(conn, import_id, page, status=status)
+            found = await run.list_issues(conn, import_id, page, status=status)
         return page_of(found, to_issue)
 
     @get(
@@ -367,10 +367,10 @@ class ImportController(Controller):
     )
     async def rejected(self, import_id: FromPath[int]) -> Stream:
         async with connection() as conn:
-            await deliveries.get_import(conn, import_id)  # 404 before streaming starts
+            await run.get_import(conn, import_id)  # 404 before streaming starts
 
         async def body() -> AsyncIterator[bytes]:
-            async for text in deliveries.rejected_csv(import_id):
+            async for text in run.rejected_csv(import_id):
                 yield text.encode()
 
         return Stream(
@@ -394,7 +394,7 @@ class ImportController(Controller):
         allow_partial: FromQuery[bool | None] = None,
     ) -> DeliveryImport:
         partial = bool(allow_partial) or bool(data and data.allow_partial)
-        item = await deliveries.commit_import(actor, import_id, allow_partial=partial)
+        item = await run.commit_import(actor, import_id, allow_partial=partial)
         return to_import(item)
 
 

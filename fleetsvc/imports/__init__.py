@@ -1,0 +1,1 @@
+"""Supplier delivery imports: a file uploaded, staged, classified row by row and applied."""
