@@ -10,20 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
+# one_of is the domain's (a domain Struct the API answers with needs it); it is imported
+# from here too, beside enum_of.
+from fleetsvc.vocabulary import Vocabulary, one_of
 
-from fleetsvc.vocabulary import Vocabulary
+__all__ = ["enum_of", "one_of"]
 
 
 def enum_of(vocab: type[Vocabulary], *, nullable: bool = False) -> dict[str, Any]:
     """``schema_extra`` for a ``Parameter`` whose values are ``vocab``."""
     values: list[str | None] = [str(m) for m in vocab]
     return {"enum": [*values, None] if nullable else values}
-
-
-def one_of(vocab: type[Vocabulary], *, nullable: bool = False) -> msgspec.Meta:
-    """Metadata for a Struct field whose values are ``vocab``:
-    ``status: Annotated[str, one_of(AssetStatus)]``. Litestar puts a field's extra
-    schema beside an optional field's ``oneOf``, so ``Annotated[str, ...] | None`` needs
-    ``nullable=True`` for ``null`` to stay valid in the document."""
-    return msgspec.Meta(extra_json_schema={"extra": enum_of(vocab, nullable=nullable)})

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+import msgspec
+
 
 class Vocabulary(StrEnum):
     """A fixed set of values. ``has`` because ``value in Enum`` raises on Python 3.11."""
@@ -24,6 +26,18 @@ class Vocabulary(StrEnum):
     def listed(cls) -> str:
         """The values as a message lists them: ``in_stock, staging, ...``."""
         return ", ".join(cls)
+
+
+def one_of(vocab: type[Vocabulary], *, nullable: bool = False) -> msgspec.Meta:
+    """Metadata for a Struct field whose values are ``vocab``:
+    ``status: Annotated[str, one_of(AssetStatus)]``. Here, not in ``api``, because a domain
+    Struct the API answers with carries it too. Litestar puts a field's extra schema beside
+    an optional field's ``oneOf``, so ``Annotated[str, ...] | None`` needs ``nullable=True``
+    for ``null`` to stay valid in the document."""
+    values: list[str | None] = [str(m) for m in vocab]
+    return msgspec.Meta(
+        extra_json_schema={"extra": {"enum": [*values, None] if nullable else values}}
+    )
 
 
 class Role(Vocabulary):
@@ -144,6 +158,13 @@ class ImportStatus(Vocabulary):
     COMMITTED = "committed"
     REJECTED = "rejected"
     FAILED = "failed"
+
+
+class ImportMode(Vocabulary):
+    """What an upload does: preview the file (the default) or commit it at once."""
+
+    PREVIEW = "preview"
+    COMMIT = "commit"
 
 
 class IssueSeverity(Vocabulary):
