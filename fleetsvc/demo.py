@@ -739,8 +739,7 @@ async def load_demo(
             result = await run.run_import(
                 actor, path=path, file_name=name, profile_name=profile, mode="commit"
             )
-            counts = result.get("counts", {})
-            summary.counts[name] = int(counts.get("created", counts.get("new", 0)) or 0)
+            summary.counts[name] = result.tally().new
 
     async with transaction() as conn:
         say("issuing handsets")

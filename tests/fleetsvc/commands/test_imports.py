@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from db.engine import connection
-from fleetsvc.imports import run
+from fleetsvc.imports import staging
 from tests.api.test_imports import VF_HEADER, csv_bytes, handset, order
 
 # The app's lifespan opens the connection pool the tests' own queries use.
@@ -66,7 +66,7 @@ async def test_cli_preview_then_commit(database_url: str, tmp_path: Path) -> Non
 async def test_cli_shows_a_progress_bar_on_a_terminal(database_url: str, tmp_path: Path) -> None:
     o = await order(quantity=20_000)
     path = tmp_path / "despatch.csv"
-    path.write_bytes(csv_bytes([handset(o) for _ in range(run.BATCH_ROWS + 10)]))
+    path.write_bytes(csv_bytes([handset(o) for _ in range(staging.BATCH_ROWS + 10)]))
     # FORCE_COLOR makes the console behave as a terminal, where the bar is drawn.
     code, out, err = await _cli(
         database_url,

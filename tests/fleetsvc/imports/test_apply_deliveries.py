@@ -42,14 +42,14 @@ async def test_an_item_registered_after_the_plan_is_a_conflict_and_nothing_is_wr
     rows = [handset(o) for _ in range(3)]
     path = tmp_path / "raced.csv"
     path.write_bytes(csv_bytes(rows))
-    make_plan = plan._plan
+    build = plan.build
 
-    async def plan_then_race(conn: asyncpg.Connection, import_id: int, kind: str) -> None:
-        await make_plan(conn, import_id, kind)
+    async def plan_then_race(conn: asyncpg.Connection, import_id: int, which: plan.Plan) -> None:
+        await build(conn, import_id, which)
         # Another writer registers the last row's item once the plan says it is new.
         await register(conn, o, rows[-1])
 
-    monkeypatch.setattr(plan, "_plan", plan_then_race)
+    monkeypatch.setattr(plan, "build", plan_then_race)
     with pytest.raises(Conflict) as caught:
         await run.run_import(
             ACTOR, path=path, file_name="raced.csv", profile_name="vodafone-despatch", mode="commit"
