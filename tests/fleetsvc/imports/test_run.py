@@ -11,7 +11,7 @@ from db.engine import connection
 from fleetsvc.auth import Actor
 from fleetsvc.errors import ValidationFailed
 from fleetsvc.imports import run, staging
-from tests.api.test_imports import csv_bytes, handset, one, order
+from tests.api.test_imports import count, csv_bytes, handset, one, order
 
 ACTOR = Actor("tests", "stores")
 # The app's lifespan opens the connection pool the service uses.
@@ -71,3 +71,28 @@ async def test_a_file_that_breaks_halfway_leaves_a_failed_import_and_nothing_els
             "SELECT count(*) FROM asset WHERE purchase_order_id = $1", o["po"]["id"]
         )
     assert imp["status"] == "failed" and staged == 0 and assets == 0
+
+
+async def test_a_commit_runs_in_its_callers_transaction_and_tells_its_phases(
+    tmp_path: Path,
+) -> None:
+    o = await order()
+    path = tmp_path / "despatch.csv"
+    path.write_bytes(csv_bytes([handset(o) for _ in range(2)]))
+    preview = await run.run_import(
+        ACTOR, path=path, file_name="despatch.csv", profile_name="vodafone-despatch"
+    )
+    phases: list[str] = []
+    async with connection() as conn:
+        tx = conn.transaction()
+        await tx.start()
+        await run.commit_staged(
+            conn, ACTOR, preview.id, allow_partial=False, on_phase=phases.append
+        )
+        await tx.rollback()  # the caller owns the transaction: nothing of it stays
+    assert phases == ["classifying", "reporting", "applying"]
+    status = await one("SELECT status FROM delivery_import WHERE id = $1", preview.id)
+    assert status["status"] == "previewed"
+    assert await count("SELECT count(*) FROM asset WHERE delivery_import_id = $1", preview.id) == 0
+    done = await run.commit_import(ACTOR, preview.id, allow_partial=False)
+    assert done.status == "committed" and done.counts["new"] == 2
