@@ -120,8 +120,9 @@ async def write_cost(import_id: int) -> dict[str, float]:
     per-row foreign-key checks cost of it. Nothing is committed."""
     from db.engine import connection
     from fleetsvc import audit
-    from fleetsvc import deliveries_apply as apply
     from fleetsvc.auth import Actor
+    from fleetsvc.imports import apply_deliveries, plan, plan_deliveries
+    from fleetsvc.imports.evaluate import WORK_MEM
 
     out: dict[str, float] = {}
     async with connection() as conn:
@@ -129,8 +130,8 @@ async def write_cost(import_id: int) -> dict[str, float]:
             tx = conn.transaction()
             await tx.start()
             try:
-                await conn.execute(f"SET LOCAL work_mem = '{apply.WORK_MEM}'")
-                await apply._plan(conn, import_id, "delivery")
+                await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+                await plan.build(conn, import_id, plan_deliveries.PLAN)
                 if not triggers:
                     try:
                         await conn.execute("SET LOCAL session_replication_role = replica")
@@ -139,9 +140,9 @@ async def write_cost(import_id: int) -> dict[str, float]:
                         continue
                 await conn.execute("SET LOCAL enable_nestloop = off")
                 started = time.perf_counter()
-                await conn.fetchrow(apply.INSERT_DELIVERY, import_id)
+                await conn.fetchrow(apply_deliveries.INSERT_DELIVERY, import_id)
                 await audit.record_from_query(
-                    conn, Actor("bench", "admin"), apply.DELIVERY_EVENTS, import_id
+                    conn, Actor("bench", "admin"), apply_deliveries.DELIVERY_EVENTS, import_id
                 )
                 out[label] = time.perf_counter() - started
             finally:
@@ -153,31 +154,31 @@ async def worker(url: str, path: Path) -> dict[str, float]:
     """One size, in its own process: preview, commit of the preview, and a direct commit."""
     os.environ["DATABASE_URL"] = url
     from db.engine import close_pool, open_pool
-    from fleetsvc import deliveries
     from fleetsvc.auth import Actor
+    from fleetsvc.imports import run
 
     actor = Actor("bench", "admin")
     await open_pool(4)
     try:
         baseline = await raw_copy(url, path)
         started = time.perf_counter()
-        preview = await deliveries.run_import(
+        preview = await run.run_import(
             actor, path=path, file_name=path.name, profile_name="vodafone-despatch"
         )
         preview_s = time.perf_counter() - started
-        assert preview["counts"]["new"] > 0, preview["counts"]
-        writes = await write_cost(preview["id"])
+        assert preview.counts["new"] > 0, preview.counts
+        writes = await write_cost(preview.id)
         started = time.perf_counter()
-        committed = await deliveries.commit_import(actor, preview["id"], allow_partial=False)
+        committed = await run.commit_import(actor, preview.id, allow_partial=False)
         commit_previewed_s = time.perf_counter() - started
-        assert committed["status"] == "committed", committed["counts"]
+        assert committed.status == "committed", committed.counts
         # The same content committed again in one go: parse, stage, classify (all unchanged).
         started = time.perf_counter()
-        again = await deliveries.run_import(
+        again = await run.run_import(
             actor, path=path, file_name=path.name, profile_name="vodafone-despatch", mode="commit"
         )
         recommit_s = time.perf_counter() - started
-        assert again["counts"]["unchanged"] == committed["counts"]["new"], again["counts"]
+        assert again.counts["unchanged"] == committed.counts["new"], again.counts
     finally:
         await close_pool()
     return {
@@ -194,13 +195,13 @@ async def direct_commit(url: str, path: Path) -> dict[str, float]:
     """Upload-and-commit in one call (parse, validate, write, events) of fresh handsets."""
     os.environ["DATABASE_URL"] = url
     from db.engine import close_pool, open_pool
-    from fleetsvc import deliveries
     from fleetsvc.auth import Actor
+    from fleetsvc.imports import run
 
     await open_pool(4)
     try:
         started = time.perf_counter()
-        item = await deliveries.run_import(
+        item = await run.run_import(
             Actor("bench", "admin"),
             path=path,
             file_name=path.name,
@@ -208,7 +209,7 @@ async def direct_commit(url: str, path: Path) -> dict[str, float]:
             mode="commit",
         )
         elapsed = time.perf_counter() - started
-        assert item["status"] == "committed", item["counts"]
+        assert item.status == "committed", item.counts
     finally:
         await close_pool()
     return {"commit_s": elapsed, "peak_rss_mb": peak_rss_mb()}

@@ -685,7 +685,7 @@ async def load_demo(
 ) -> DemoSummary:
     """Load the demo fleet; running it again adds nothing (each step is idempotent)."""
     from db.engine import connection, transaction
-    from fleetsvc import deliveries
+    from fleetsvc.imports import run
 
     say = progress or (lambda _msg: None)
     summary = DemoSummary()
@@ -736,11 +736,10 @@ async def load_demo(
             say(f"delivery import {name}")
             path = Path(tmp) / name
             path.write_bytes(content)
-            result = await deliveries.run_import(
+            result = await run.run_import(
                 actor, path=path, file_name=name, profile_name=profile, mode="commit"
             )
-            counts = result.get("counts", {})
-            summary.counts[name] = int(counts.get("created", counts.get("new", 0)) or 0)
+            summary.counts[name] = result.tally().new
 
     async with transaction() as conn:
         say("issuing handsets")

@@ -151,6 +151,13 @@ class ImportStatus(Vocabulary):
     FAILED = "failed"
 
 
+class ImportMode(Vocabulary):
+    """What an upload does: preview the file (the default) or commit it at once."""
+
+    PREVIEW = "preview"
+    COMMIT = "commit"
+
+
 class IssueSeverity(Vocabulary):
     """A row issue of an import: an error rejects the row, a warning does not."""
 

@@ -5,9 +5,14 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from fleetsvc.imports.summary import DeliveryImport
 
 
 def register(main: click.Group) -> None:
@@ -46,13 +51,14 @@ def import_command(
         TimeElapsedColumn,
     )
 
-    from fleetsvc import deliveries
     from fleetsvc.commands.common import cli_actor, load, run_with_database
+    from fleetsvc.imports import run
+    from fleetsvc.vocabulary import ImportStatus
 
     settings = load()
     console = Console(stderr=True)
 
-    async def job() -> tuple[dict[str, Any], Path | None]:
+    async def job() -> tuple[DeliveryImport, Path | None]:
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -76,7 +82,7 @@ def import_command(
                 if share is not None:
                     bar.update(task, completed=share)
 
-            item = await deliveries.run_import(
+            item = await run.run_import(
                 cli_actor(),
                 path=file,
                 file_name=file.name,
@@ -87,65 +93,57 @@ def import_command(
                 progress=progress,
             )
         written = None
-        counts = item["counts"]
-        if counts.get("rejected", 0) + counts.get("conflicts", 0):
-            written = rejected_out or Path(f"rejected-{item['id']}.csv")
-            await _write_rejected(item["id"], written)
+        if item.tally().blocking:
+            written = rejected_out or Path(f"rejected-{item.id}.csv")
+            await _write_rejected(item.id, written)
         return item, written
 
     item, written = run_with_database(settings, job)
     _print_report(Console(), item, written)
-    counts = item["counts"]
-    blocked = counts.get("rejected", 0) + counts.get("conflicts", 0)
-    sys.exit(0 if item["status"] == "committed" or not blocked else 1)
+    sys.exit(0 if item.status == ImportStatus.COMMITTED or not item.tally().blocking else 1)
 
 
 async def _write_rejected(import_id: int, path: Path) -> None:
-    from fleetsvc import deliveries
+    from fleetsvc.imports import queries
 
     out = await asyncio.to_thread(path.open, "w", encoding="utf-8", newline="")
     try:
-        async for chunk in deliveries.rejected_csv(import_id):
+        async for chunk in queries.rejected_csv(import_id):
             await asyncio.to_thread(out.write, chunk)
     finally:
         await asyncio.to_thread(out.close)
 
 
-def _print_report(console: Any, item: dict[str, Any], written: Path | None) -> None:
+def _print_report(console: Console, item: DeliveryImport, written: Path | None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    counts = item["counts"]
-    summary = item["summary"]
-    title = escape(
-        f"import {item['id']}: {item['file_name']} ({item['profile']}) — {item['status']}"
-    )
+    title = escape(f"import {item.id}: {item.file_name} ({item.profile}) — {item.status}")
     table = Table(title=title, show_header=True)
     table.add_column("rows")
     table.add_column("count", justify="right")
-    for key, value in counts.items():
+    for key, value in item.counts.items():
         table.add_row(key.replace("_", " "), f"{value:,}")
     console.print(table)
-    lines = summary.get("po_lines") or []
-    if lines:
+    if item.po_lines:
         po = Table(title="purchase order lines")
         for column in ("PO", "model", "ordered", "before", "in file", "new", "over"):
             po.add_column(column, justify="left" if column in ("PO", "model") else "right")
-        for line in lines:
+        for line in item.po_lines:
             po.add_row(
-                escape(line["po_number"]),
-                escape(line["model"]),
-                "-" if line["ordered"] is None else f"{line['ordered']:,}",
-                f"{line['delivered_before']:,}",
-                f"{line['in_file']:,}",
-                f"{line['new']:,}",
-                f"{line['over_delivered']:,}",
+                escape(line.po_number),
+                escape(line.model),
+                "-" if line.ordered is None else f"{line.ordered:,}",
+                f"{line.delivered_before:,}",
+                f"{line.in_file:,}",
+                f"{line.new:,}",
+                f"{line.over_delivered:,}",
             )
         console.print(po)
-    for warning in summary.get("file_warnings") or []:
-        where = f"row {warning['row']}: " if warning.get("row") else ""
-        console.print(f"[yellow]warning[/yellow] {escape(where + warning['message'])}")
-    if summary.get("message"):
-        console.print(escape(summary["message"]))
+    for warning in item.file_warnings:
+        where = f"row {warning.row}: " if warning.row else ""
+        console.print(f"[yellow]warning[/yellow] {escape(where + warning.message)}")
+    if item.message:
+        console.print(escape(item.message))
     if written is not None:
         console.print(escape(f"rejected rows written to {written}"))

@@ -13,7 +13,7 @@ import asyncpg
 import msgspec
 
 from db.engine import transaction
-from fleetsvc import deliveries
+from fleetsvc.imports.run import expire_old_previews
 from fleetsvc.jobs.kinds import (
     Interruption,
     JobContext,
@@ -84,7 +84,7 @@ async def expire_previews(ctx: JobContext, payload: Scheduled) -> Result:
     """Previews nobody committed lose their staged rows after FLEETSVC_PREVIEW_DAYS."""
     days = ctx.settings.preview_days
     async with transaction() as conn:
-        await deliveries.expire_old_previews(conn, days)
+        await expire_old_previews(conn, days)
     return {"preview_days": days}
 
 

@@ -728,11 +728,11 @@ async def test_upload_over_the_limit_is_413(
 ) -> None:
     import dataclasses
 
-    import api.deliveries
+    import api.imports
     from fleetsvc.settings import get_settings
 
     small = dataclasses.replace(get_settings(), max_upload_bytes=64 * 1024)
-    monkeypatch.setattr(api.deliveries, "get_settings", lambda: small)
+    monkeypatch.setattr(api.imports, "get_settings", lambda: small)
     stores = await client_for("stores")
     before = await _last_import_id()
     r = await upload(stores, b"Despatch Date," + b"x" * (100 * 1024))

@@ -15,7 +15,7 @@ import pytest
 
 from db import engine
 from db.embedded import with_database
-from fleetsvc.deliveries_apply import APPLY_LOCK
+from fleetsvc.imports.evaluate import APPLY_LOCK
 from tests.api.test_imports import csv_bytes, handset, order, upload
 from tests.conftest import TEST_DB, ClientFactory, Databases, unique
 

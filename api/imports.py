@@ -15,14 +15,13 @@ import re
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import IO, Any, Final
+from typing import IO, Annotated, Any, Final
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
 from multipart import (  # type: ignore[import-untyped]
     MultipartError,
@@ -33,115 +32,25 @@ from multipart import (  # type: ignore[import-untyped]
 from api.dependencies import ActorDep, PageDep
 from api.guards import IMPORTS, READ_REGISTER
 from api.schemas import PageOf, page_of
+from api.vocabulary import enum_of
 from db.engine import connection
-from fleetsvc import deliveries
 from fleetsvc.errors import BadRequest, FieldProblem, TooLarge, ValidationFailed
+from fleetsvc.imports import queries, run
+from fleetsvc.imports.queries import ImportRowIssue
+from fleetsvc.imports.summary import DeliveryImport
 from fleetsvc.settings import get_settings
+from fleetsvc.vocabulary import ImportMode, ImportRowStatus, ImportStatus
 
 FORM_FIELD_MAX: Final = 1024
 WRITE_CHUNK: Final = 1 << 20
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
 
-
-class FileWarning(msgspec.Struct):
-    row: int | None
-    message: str
-
-
-class PurchaseOrderLine(msgspec.Struct):
-    po_number: str
-    purchase_order_id: int
-    model_id: int
-    model: str
-    ordered: int | None
-    delivered_before: int
-    in_file: int
-    new: int
-    over_delivered: int
-
-
-class LicenceLine(msgspec.Struct):
-    licence_key: str
-    product: str | None
-    seats_new: int
-    rows: int
-    pool_exists: bool
-
-
-class PreviousImport(msgspec.Struct):
-    id: int
-    committed_at: str
-
-
-class DeliveryImport(msgspec.Struct):
-    """One uploaded file and what it did (or would do)."""
-
-    id: int
-    profile: str
-    file_name: str
-    sha256: str
-    size_bytes: int
-    status: str
-    allow_partial: bool
-    created_by: str
-    created_at: datetime
-    committed_by: str | None
-    committed_at: datetime | None
-    counts: dict[str, int]
-    po_lines: list[PurchaseOrderLine]
-    licences: list[LicenceLine]
-    file_warnings: list[FileWarning]
-    previous_import: PreviousImport | None
-    header_row: int | None
-    message: str | None
-
-
-class ImportRowIssue(msgspec.Struct):
-    id: int
-    row: int | None
-    severity: str
-    column: str | None
-    value: str | None
-    message: str
+StatusFilter = Annotated[str | None, QueryParameter(schema_extra=enum_of(ImportStatus))]
+RowStatusFilter = Annotated[str | None, QueryParameter(schema_extra=enum_of(ImportRowStatus))]
 
 
 class CommitRequest(msgspec.Struct, forbid_unknown_fields=True):
     allow_partial: bool = False
-
-
-def to_import(item: dict[str, Any]) -> DeliveryImport:
-    summary = item["summary"]
-    return DeliveryImport(
-        id=item["id"],
-        profile=item["profile"],
-        file_name=item["file_name"],
-        sha256=item["sha256"],
-        size_bytes=item["size_bytes"],
-        status=item["status"],
-        allow_partial=item["allow_partial"],
-        created_by=item["created_by"],
-        created_at=item["created_at"],
-        committed_by=item["committed_by"],
-        committed_at=item["committed_at"],
-        counts={k: int(v) for k, v in item["counts"].items()},
-        po_lines=msgspec.convert(summary.get("po_lines", []), list[PurchaseOrderLine]),
-        licences=msgspec.convert(summary.get("licences", []), list[LicenceLine]),
-        file_warnings=msgspec.convert(summary.get("file_warnings", []), list[FileWarning]),
-        previous_import=msgspec.convert(summary.get("previous_import"), PreviousImport | None),
-        header_row=summary.get("header_row"),
-        message=summary.get("message"),
-    )
-
-
-def to_issue(row: Any) -> ImportRowIssue:
-    return ImportRowIssue(
-        id=row["id"],
-        row=row["row_number"],
-        severity=row["severity"],
-        column=row["column_name"],
-        value=row["value"],
-        message=row["message"],
-    )
 
 
 # --- the upload -----------------------------------------------------------------------------
@@ -267,7 +176,7 @@ class MultipartUpload(Operation):
                     type=OpenAPIType.STRING,
                     description="import profile, like vodafone-despatch or cdw-asn",
                 ),
-                "mode": Schema(type=OpenAPIType.STRING, enum=list(deliveries.MODES)),
+                "mode": Schema(type=OpenAPIType.STRING, enum=[str(m) for m in ImportMode]),
                 "allow_partial": Schema(
                     one_of=[Schema(type=OpenAPIType.BOOLEAN), text],
                     description="true or false (also 1/0, yes/no, on/off)",
@@ -315,7 +224,7 @@ class ImportController(Controller):
             if problems:
                 raise ValidationFailed(problems)
             assert upload.path is not None
-            item = await deliveries.run_import(
+            item = await run.run_import(
                 actor,
                 path=upload.path,
                 file_name=upload.file_name,
@@ -326,38 +235,34 @@ class ImportController(Controller):
             )
         finally:
             await upload.discard()
-        return Response(
-            to_import(item),
-            status_code=201,
-            headers={"Location": f"/api/v1/imports/{item['id']}"},
-        )
+        return Response(item, status_code=201, headers={"Location": f"/api/v1/imports/{item.id}"})
 
     @get("/", operation_id="listImports", opt=READ_REGISTER)
     async def list_imports(
         self,
         page: PageDep,
-        status: FromQuery[str | None] = None,
+        status: StatusFilter = None,
         profile: FromQuery[str | None] = None,
         sha256: FromQuery[str | None] = None,
     ) -> PageOf[DeliveryImport]:
         async with connection() as conn:
-            found = await deliveries.list_imports(
+            found = await queries.list_imports(
                 conn, page, status=status, profile=profile, sha256=sha256
             )
-        return page_of(found, lambda r: to_import(deliveries.import_dict(r)))
+        return page_of(found)
 
     @get("/{import_id:int}", operation_id="getImport", opt=READ_REGISTER)
     async def get_one(self, import_id: FromPath[int]) -> DeliveryImport:
         async with connection() as conn:
-            return to_import(await deliveries.get_import(conn, import_id))
+            return await queries.get_import(conn, import_id)
 
     @get("/{import_id:int}/rows", operation_id="listImportRows", opt=READ_REGISTER)
     async def rows(
-        self, import_id: FromPath[int], page: PageDep, status: FromQuery[str | None] = None
+        self, import_id: FromPath[int], page: PageDep, status: RowStatusFilter = None
     ) -> PageOf[ImportRowIssue]:
         async with connection() as conn:
-            found = await deliveries.list_issues(conn, import_id, page, status=status)
-        return page_of(found, to_issue)
+            found = await queries.list_issues(conn, import_id, page, status=status)
+        return page_of(found)
 
     @get(
         "/{import_id:int}/rejected.csv",
@@ -367,10 +272,10 @@ class ImportController(Controller):
     )
     async def rejected(self, import_id: FromPath[int]) -> Stream:
         async with connection() as conn:
-            await deliveries.get_import(conn, import_id)  # 404 before streaming starts
+            await queries.get_import(conn, import_id)  # 404 before streaming starts
 
         async def body() -> AsyncIterator[bytes]:
-            async for text in deliveries.rejected_csv(import_id):
+            async for text in queries.rejected_csv(import_id):
                 yield text.encode()
 
         return Stream(
@@ -394,8 +299,7 @@ class ImportController(Controller):
         allow_partial: FromQuery[bool | None] = None,
     ) -> DeliveryImport:
         partial = bool(allow_partial) or bool(data and data.allow_partial)
-        item = await deliveries.commit_import(actor, import_id, allow_partial=partial)
-        return to_import(item)
+        return await run.commit_import(actor, import_id, allow_partial=partial)
 
 
 CONTROLLERS: list[type[Controller]] = [ImportController]

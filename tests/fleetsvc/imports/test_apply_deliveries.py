@@ -10,9 +10,9 @@ import asyncpg
 import pytest
 
 from db.engine import connection
-from fleetsvc import deliveries, deliveries_apply
 from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict
+from fleetsvc.imports import plan, run
 from tests.api.test_imports import csv_bytes, handset, order
 from tests.conftest import unique
 
@@ -42,16 +42,16 @@ async def test_an_item_registered_after_the_plan_is_a_conflict_and_nothing_is_wr
     rows = [handset(o) for _ in range(3)]
     path = tmp_path / "raced.csv"
     path.write_bytes(csv_bytes(rows))
-    plan = deliveries_apply._plan
+    build = plan.build
 
-    async def plan_then_race(conn: asyncpg.Connection, import_id: int, kind: str) -> None:
-        await plan(conn, import_id, kind)
+    async def plan_then_race(conn: asyncpg.Connection, import_id: int, which: plan.Plan) -> None:
+        await build(conn, import_id, which)
         # Another writer registers the last row's item once the plan says it is new.
         await register(conn, o, rows[-1])
 
-    monkeypatch.setattr(deliveries_apply, "_plan", plan_then_race)
+    monkeypatch.setattr(plan, "build", plan_then_race)
     with pytest.raises(Conflict) as caught:
-        await deliveries.run_import(
+        await run.run_import(
             ACTOR, path=path, file_name="raced.csv", profile_name="vodafone-despatch", mode="commit"
         )
     assert "the register changed while the import was being applied" in caught.value.message

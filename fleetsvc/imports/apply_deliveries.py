@@ -1,0 +1,89 @@
+"""Applying a delivery's new rows, set-based: the items (handsets, tablets, docks), their
+SIMs and the SIMs' fittings in one ``INSERT … SELECT``, their events in one more, then the
+new licence lines (``apply_licences``).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import asyncpg
+
+from fleetsvc import audit
+from fleetsvc.auth import Actor
+from fleetsvc.errors import Conflict
+from fleetsvc.imports import apply_licences
+from fleetsvc.imports.summary import DeliveryCounts
+
+# The new handsets, their SIMs and the SIMs' fittings in one statement: the SIMs join the
+# assets just inserted (RETURNING) instead of looking each one up again. No ON CONFLICT: the
+# plan was made under APPLY_LOCK in this transaction, so a unique violation means another
+# writer registered one of these items meanwhile (answered as a Conflict), and the arbiter
+# pre-check of every unique index would cost a second index descent per row.
+INSERT_DELIVERY: Final = """
+WITH ins AS (
+    INSERT INTO asset (model_id, manufacturer, serial_number, imei, status, purchase_order_id,
+                       contract_id, delivery_import_id, supplier_order_ref, delivery_ref,
+                       unit_cost, delivered_on, refresh_due_on)
+    SELECT model_id, manufacturer, serial_number, imei, 'in_stock', purchase_order_id,
+           contract_id, $1, supplier_order_ref, delivery_ref, unit_cost, delivered_on,
+           refresh_due(NULL, delivered_on, lifecycle_months, NULL)
+    FROM import_plan WHERE kind = 'asset' AND outcome = 'new' ORDER BY row_number
+    RETURNING id, manufacturer, serial_number
+),
+new_sims AS (
+    INSERT INTO sim (iccid, msisdn, contract_id, asset_id, delivery_import_id)
+    SELECT p.iccid, p.msisdn, p.airtime_contract_id, a.id, $1
+    FROM import_plan p
+    JOIN ins a ON a.manufacturer = p.manufacturer AND a.serial_number = p.serial_number
+    WHERE p.kind = 'asset' AND p.outcome = 'new' AND p.iccid IS NOT NULL
+    ORDER BY p.row_number
+    RETURNING id, asset_id
+),
+fitted AS (
+    INSERT INTO sim_fitting (sim_id, asset_id) SELECT id, asset_id FROM new_sims
+)
+SELECT (SELECT count(*) FROM ins) AS assets, (SELECT count(*) FROM new_sims) AS sims
+"""
+
+# The created assets' events, then their SIMs', each in id order: one pass for both.
+DELIVERY_EVENTS: Final = """
+SELECT e.entity, e.entity_id, 'created' AS action, NULL::jsonb AS before, e.after FROM (
+    SELECT 1 AS part, 'asset' AS entity, a.id AS entity_id,
+           jsonb_build_object('delivery_import_id', a.delivery_import_id, 'model_id', a.model_id,
+               'manufacturer', a.manufacturer, 'serial_number', a.serial_number, 'imei', a.imei,
+               'status', a.status, 'purchase_order_id', a.purchase_order_id,
+               'contract_id', a.contract_id, 'supplier_order_ref', a.supplier_order_ref,
+               'delivery_ref', a.delivery_ref, 'unit_cost', a.unit_cost::text,
+               'delivered_on', a.delivered_on, 'refresh_due_on', a.refresh_due_on) AS after
+    FROM asset a WHERE a.delivery_import_id = $1
+    UNION ALL
+    SELECT 2, 'sim', s.id,
+           jsonb_build_object('iccid', s.iccid, 'msisdn', s.msisdn, 'contract_id', s.contract_id,
+               'asset_id', s.asset_id, 'fitted', true,
+               'delivery_import_id', s.delivery_import_id)
+    FROM sim s WHERE s.delivery_import_id = $1
+) e
+ORDER BY e.part, e.entity_id
+"""
+
+
+async def apply(
+    conn: asyncpg.Connection, actor: Actor, import_id: int, counts: DeliveryCounts
+) -> None:
+    """Register the plan's new items and licence seats (the plan's transaction, its lock)."""
+    if counts.new:
+        # The statement joins rows it has just inserted, which the planner cannot count:
+        # hash joins, never a nested loop over them (see plan.build).
+        await conn.execute("SET LOCAL enable_nestloop = off")
+        try:
+            await conn.fetchrow(INSERT_DELIVERY, import_id)
+        except asyncpg.UniqueViolationError:
+            # Another writer registered one of these items after the plan was made.
+            raise Conflict(
+                "the register changed while the import was being applied; commit it again"
+            ) from None
+        await audit.record_from_query(conn, actor, DELIVERY_EVENTS, import_id)
+        await conn.execute("RESET enable_nestloop")
+    if counts.licence_rows:
+        await apply_licences.apply(conn, actor, import_id)

@@ -1,0 +1,280 @@
+"""How a delivery row (vodafone-despatch, cdw-asn) is classified: new, unchanged, duplicate,
+conflict or rejected.
+
+The plan joins each staged row to its device model (by part number, else by a description
+alias naming one model), its purchase order and line, and the airtime contract its SIM goes
+on. Then the rules, in order: a row identical to an earlier one is a duplicate (counted once);
+rows sharing an IMEI, serial, ICCID, number or licence key with other details are all
+rejected; an unknown part number, a licence row without seats, a missing or cancelled
+purchase order reject the row. An item already in the register (by IMEI, or by maker and
+serial) is unchanged when the file says what the register says and a conflict when it says
+otherwise, never overwritten; a new handset whose SIM or number is registered already is a
+conflict; a licence line already added for its supplier order with another seat count is a
+conflict. What is left is new.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import asyncpg
+
+from fleetsvc.imports.plan import Plan, same_key_rejects
+from fleetsvc.imports.summary import DeliveryCounts
+
+DELIVERY_PLAN: Final = r"""
+CREATE TEMP TABLE import_plan ON COMMIT DROP AS
+WITH staged AS (
+    SELECT * FROM import_staged_row WHERE import_id = $1
+),
+items AS (
+    SELECT DISTINCT COALESCE(part_number, '') AS part_number,
+           COALESCE(manufacturer, '') AS manufacturer, COALESCE(description, '') AS description
+    FROM staged
+),
+resolved AS (
+    SELECT i.part_number, i.manufacturer, i.description,
+           COALESCE(pn.model_id, al.model_id) AS model_id
+    FROM items i
+    LEFT JOIN model_part_number pn ON pn.part_number = upper(btrim(i.part_number))
+    LEFT JOIN LATERAL (
+        SELECT min(a.model_id) AS model_id FROM model_alias a
+        WHERE a.description = lower(regexp_replace(btrim(i.description), '\s+', ' ', 'g'))
+          AND (i.manufacturer = '' OR a.manufacturer = lower(btrim(i.manufacturer)))
+        HAVING count(DISTINCT a.model_id) = 1
+    ) al ON pn.model_id IS NULL
+),
+dates AS (
+    SELECT DISTINCT delivered_on FROM staged WHERE delivered_on IS NOT NULL
+),
+airtime AS (
+    -- A handset's SIM goes on the newest airtime contract active on the delivery date.
+    SELECT d.delivered_on, c.id AS contract_id
+    FROM dates d
+    CROSS JOIN LATERAL (
+        SELECT id FROM contract
+        WHERE kind = 'airtime' AND starts_on <= d.delivered_on
+          AND (ends_on IS NULL OR ends_on >= d.delivered_on)
+        ORDER BY starts_on DESC, id DESC LIMIT 1
+    ) c
+)
+SELECT s.row_number, s.parse_ok,
+       CASE WHEN s.licence_key IS NOT NULL AND s.serial_number IS NULL AND s.imei IS NULL
+            THEN 'licence' ELSE 'asset' END AS kind,
+       s.delivered_on, s.supplier_order_ref, s.po_number, s.delivery_ref, s.part_number,
+       s.description, s.manufacturer AS file_manufacturer,
+       COALESCE(s.serial_number, s.imei) AS serial_number, s.imei, s.iccid, s.msisdn,
+       s.quantity, s.licence_key,
+       m.id AS model_id, lower(m.manufacturer) AS manufacturer, m.lifecycle_months,
+       po.id AS purchase_order_id, po.contract_id, po.status AS po_status,
+       COALESCE(s.unit_cost, pol.unit_cost) AS unit_cost, s.unit_cost AS file_unit_cost,
+       air.contract_id AS airtime_contract_id,
+       CASE WHEN s.parse_ok THEN NULL ELSE 'rejected' END AS outcome,
+       NULL::text AS issue_field, NULL::text AS message,
+       NULL::integer AS asset_id, NULL::integer AS serial_asset_id, NULL::integer AS pool_id
+FROM staged s
+LEFT JOIN resolved r ON r.part_number = COALESCE(s.part_number, '')
+    AND r.manufacturer = COALESCE(s.manufacturer, '')
+    AND r.description = COALESCE(s.description, '')
+LEFT JOIN device_model m ON m.id = r.model_id
+LEFT JOIN purchase_order po ON po.number = s.po_number
+LEFT JOIN purchase_order_line pol ON pol.purchase_order_id = po.id AND pol.model_id = m.id
+LEFT JOIN airtime air ON air.delivered_on = s.delivered_on
+"""
+
+_IDENTICAL_DELIVERY: Final = """
+UPDATE import_plan p SET outcome = 'duplicate',
+    message = format('the same %s as row %s: counted once',
+                     CASE p.kind WHEN 'licence' THEN 'licence line' ELSE 'item' END, d.first_row)
+FROM (
+    SELECT row_number, first_value(row_number) OVER (
+        PARTITION BY kind, delivered_on, supplier_order_ref, po_number, delivery_ref,
+                     part_number, description, file_manufacturer, serial_number, imei, iccid,
+                     msisdn, quantity, unit_cost, licence_key
+        ORDER BY row_number) AS first_row
+    FROM import_plan
+    -- Identical rows share their item key: only rows whose key repeats need comparing.
+    WHERE outcome IS NULL AND (kind, COALESCE(serial_number, licence_key)) IN (
+        SELECT kind, COALESCE(serial_number, licence_key) FROM import_plan
+        WHERE outcome IS NULL GROUP BY 1, 2 HAVING count(*) > 1)
+) d
+WHERE p.row_number = d.row_number AND d.first_row <> d.row_number
+"""
+
+
+DELIVERY_RULES: Final = (
+    _IDENTICAL_DELIVERY,
+    same_key_rejects(("imei",), "IMEI", "imei"),
+    same_key_rejects(("serial_number",), "serial number", "serial_number"),
+    same_key_rejects(("iccid",), "SIM ICCID", "iccid"),
+    same_key_rejects(("msisdn",), "number", "msisdn"),
+    same_key_rejects(("licence_key", "supplier_order_ref"), "licence key", "licence_key"),
+    """
+UPDATE import_plan SET outcome = 'rejected', issue_field = 'part_number',
+    message = format('no device model has part number %s%s — add it to the model''s part numbers',
+                     COALESCE(part_number, '(none)'),
+                     CASE WHEN description IS NULL THEN '' ELSE format(' (%s)', description) END)
+WHERE outcome IS NULL AND kind = 'asset' AND model_id IS NULL
+""",
+    """
+UPDATE import_plan SET outcome = 'rejected', issue_field = 'quantity',
+    message = 'a licence row needs a quantity of at least 1 (the number of seats)'
+WHERE outcome IS NULL AND kind = 'licence' AND (quantity IS NULL OR quantity < 1)
+""",
+    """
+UPDATE import_plan SET outcome = 'rejected', issue_field = 'po_number',
+    message = CASE WHEN po_number IS NULL THEN 'the row has no purchase order number'
+                   ELSE format('no purchase order %s — add the purchase order before '
+                               'importing its delivery', po_number) END
+WHERE outcome IS NULL AND purchase_order_id IS NULL
+""",
+    """
+UPDATE import_plan SET outcome = 'rejected', issue_field = 'po_number',
+    message = format('purchase order %s is cancelled', po_number)
+WHERE outcome IS NULL AND po_status = 'cancelled'
+""",
+    # Already in the register: by IMEI, and by maker + serial.
+    """
+UPDATE import_plan p SET asset_id = a.id FROM asset a
+WHERE p.outcome IS NULL AND p.kind = 'asset' AND a.imei = p.imei
+""",
+    """
+UPDATE import_plan p SET serial_asset_id = a.id FROM asset a
+WHERE p.outcome IS NULL AND p.kind = 'asset'
+  AND a.manufacturer = p.manufacturer AND a.serial_number = p.serial_number
+""",
+    """
+UPDATE import_plan SET outcome = 'conflict', issue_field = 'serial_number',
+    message = format('the IMEI is already on asset %s but the serial number is on asset %s; '
+                     'nothing was changed', asset_id, serial_asset_id)
+WHERE outcome IS NULL AND asset_id <> serial_asset_id
+""",
+    """
+UPDATE import_plan SET asset_id = serial_asset_id
+WHERE outcome IS NULL AND asset_id IS NULL AND serial_asset_id IS NOT NULL
+""",
+    """
+UPDATE import_plan p SET
+    outcome = CASE WHEN cardinality(d.diffs) = 0 THEN 'unchanged' ELSE 'conflict' END,
+    issue_field = CASE WHEN cardinality(d.diffs) = 0 THEN NULL
+                       WHEN p.imei IS NOT NULL THEN 'imei' ELSE 'serial_number' END,
+    message = CASE WHEN cardinality(d.diffs) = 0 THEN NULL
+                   ELSE format('already registered as asset %s with a different %s; '
+                               'it was not changed', p.asset_id,
+                               array_to_string(d.diffs, ', ')) END
+FROM (
+    SELECT p2.row_number, array_remove(ARRAY[
+        CASE WHEN p2.imei IS NOT NULL AND a.imei IS DISTINCT FROM p2.imei
+             THEN format('IMEI (%s)', COALESCE(a.imei, 'none')) END,
+        CASE WHEN a.serial_number <> p2.serial_number OR a.manufacturer <> p2.manufacturer
+             THEN format('serial number (%s)', a.serial_number) END,
+        CASE WHEN a.model_id <> p2.model_id
+             THEN format('model (%s %s)', m.manufacturer, m.model_name) END,
+        CASE WHEN a.purchase_order_id IS DISTINCT FROM p2.purchase_order_id
+             THEN format('purchase order (%s)', COALESCE(po.number, 'none')) END,
+        CASE WHEN p2.iccid IS NOT NULL AND si.iccid IS DISTINCT FROM p2.iccid
+             THEN format('SIM (%s)', COALESCE(si.iccid, 'none')) END,
+        -- What the file says about the delivery: a corrected file that differs is shown,
+        -- never taken as unchanged (what the file leaves blank is not compared).
+        CASE WHEN p2.iccid IS NOT NULL AND si.iccid = p2.iccid AND p2.msisdn IS NOT NULL
+                  AND si.msisdn IS DISTINCT FROM p2.msisdn
+             THEN format('SIM number (%s)', COALESCE(si.msisdn, 'none')) END,
+        CASE WHEN p2.delivered_on IS NOT NULL AND a.delivered_on IS DISTINCT FROM p2.delivered_on
+             THEN format('delivery date (%s)',
+                         COALESCE(to_char(a.delivered_on, 'DD/MM/YYYY'), 'none')) END,
+        CASE WHEN p2.supplier_order_ref IS NOT NULL
+                  AND a.supplier_order_ref IS DISTINCT FROM p2.supplier_order_ref
+             THEN format('supplier order number (%s)', COALESCE(a.supplier_order_ref, 'none'))
+        END,
+        CASE WHEN p2.delivery_ref IS NOT NULL AND a.delivery_ref IS DISTINCT FROM p2.delivery_ref
+             THEN format('delivery reference (%s)', COALESCE(a.delivery_ref, 'none')) END,
+        CASE WHEN p2.file_unit_cost IS NOT NULL
+                  AND a.unit_cost IS DISTINCT FROM p2.file_unit_cost
+             THEN format('unit cost (%s)', COALESCE(a.unit_cost::text, 'none')) END
+    ], NULL) AS diffs
+    FROM import_plan p2
+    JOIN asset a ON a.id = p2.asset_id
+    JOIN device_model m ON m.id = a.model_id
+    LEFT JOIN purchase_order po ON po.id = a.purchase_order_id
+    LEFT JOIN sim si ON si.asset_id = a.id
+    WHERE p2.outcome IS NULL
+) d
+WHERE p.row_number = d.row_number
+""",
+    # A new handset's SIM must be new too.
+    """
+UPDATE import_plan p SET outcome = 'conflict', issue_field = 'iccid',
+    message = format('SIM %s is already registered (sim %s%s); the handset was not added',
+                     p.iccid, s.id, CASE WHEN s.asset_id IS NULL THEN ''
+                                         ELSE format(', in asset %s', s.asset_id) END)
+FROM sim s
+WHERE p.outcome IS NULL AND p.kind = 'asset' AND s.iccid = p.iccid
+""",
+    """
+UPDATE import_plan p SET outcome = 'conflict', issue_field = 'msisdn',
+    message = format('number %s is already on SIM %s; the handset was not added',
+                     p.msisdn, s.iccid)
+FROM sim s
+WHERE p.outcome IS NULL AND p.kind = 'asset' AND p.iccid IS NOT NULL AND s.msisdn = p.msisdn
+""",
+    # Licence seats: a pool's key + supplier order already added is not added twice.
+    """
+UPDATE import_plan p SET pool_id = lp.id FROM licence_pool lp
+WHERE p.outcome IS NULL AND p.kind = 'licence' AND lp.licence_key = p.licence_key
+""",
+    """
+UPDATE import_plan p SET
+    outcome = CASE WHEN added.seats = p.quantity THEN 'unchanged' ELSE 'conflict' END,
+    issue_field = CASE WHEN added.seats = p.quantity THEN NULL ELSE 'quantity' END,
+    message = CASE WHEN added.seats = p.quantity THEN NULL
+                   ELSE format('licence key %s already had %s seats added for supplier order %s%s; '
+                               'this row says %s — nothing was changed', p.licence_key,
+                               added.seats, p.supplier_order_ref,
+                               CASE WHEN added.import_id IS NULL THEN ''
+                                    ELSE format(' (import %s)', added.import_id) END,
+                               p.quantity) END
+FROM (
+    SELECT DISTINCT ON (e.entity_id, e.after->>'supplier_order_ref')
+           e.entity_id AS pool_id, e.after->>'supplier_order_ref' AS supplier_order_ref,
+           (e.after->>'seats_added')::int AS seats, e.after->>'delivery_import_id' AS import_id
+    FROM event e
+    WHERE e.entity = 'licence_pool' AND e.action = 'seats_added' AND e.entity_id IN (
+        SELECT pool_id FROM import_plan WHERE kind = 'licence' AND pool_id IS NOT NULL)
+    ORDER BY e.entity_id, e.after->>'supplier_order_ref', e.id
+) added
+WHERE p.outcome IS NULL AND p.kind = 'licence' AND added.pool_id = p.pool_id
+  AND added.supplier_order_ref = p.supplier_order_ref
+""",
+    "UPDATE import_plan SET outcome = 'new' WHERE outcome IS NULL",
+)
+
+
+PLAN: Final = Plan(DELIVERY_PLAN, DELIVERY_RULES)
+
+# Per kind and outcome: rows, then the figures a commit adds (licence seats, and items with
+# a SIM).
+OUTCOMES: Final = """
+SELECT kind, outcome, count(*) AS n, COALESCE(sum(quantity), 0) AS quantity,
+       count(*) FILTER (WHERE iccid IS NOT NULL) AS extra
+FROM (SELECT kind, outcome,
+             CASE WHEN kind = 'licence' THEN quantity END AS quantity,
+             CASE WHEN kind = 'asset' THEN iccid END AS iccid
+      FROM import_plan) p
+GROUP BY kind, outcome
+"""
+
+
+async def count(conn: asyncpg.Connection, staged_rows: int) -> DeliveryCounts:
+    """The plan's rows by outcome; ``new`` counts items, the new licence lines apart."""
+    counts = DeliveryCounts(rows=staged_rows)
+    for r in await conn.fetch(OUTCOMES):
+        counts.add(r["outcome"], r["n"])
+        if r["outcome"] != "new":
+            continue
+        if r["kind"] == "licence":
+            counts.licence_rows += r["n"]
+            counts.licence_seats += int(r["quantity"])
+            counts.new -= r["n"]  # "new" counts assets
+        else:
+            counts.sims += r["extra"]
+    return counts
