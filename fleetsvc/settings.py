@@ -36,6 +36,13 @@ class Settings:
     mdm_stale_days: int
     profiles_dir: Path | None
     preview_days: int = 14
+    public_url: str | None = None
+    session_idle_minutes: int = 30
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Session cookies are sent over HTTPS only when the service is reached by HTTPS."""
+        return self.public_url is not None and self.public_url.startswith("https://")
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -97,6 +104,19 @@ def _database_url(env: Mapping[str, str]) -> str | None:
     return raw
 
 
+def _public_url(env: Mapping[str, str]) -> str | None:
+    """The address people reach the service at (behind a proxy, an https:// one)."""
+    raw = env.get("FLEETSVC_PUBLIC_URL", "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(
+            f"FLEETSVC_PUBLIC_URL must be an http:// or https:// address (got {raw!r})"
+        )
+    return raw.rstrip("/")
+
+
 def _profiles_dir(env: Mapping[str, str]) -> Path | None:
     """The folder of extra import profiles: it must exist, and every profile in it load."""
     raw = env.get("FLEETSVC_PROFILES_DIR", "").strip()
@@ -142,6 +162,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mdm_stale_days=_int(env, "FLEETSVC_MDM_STALE_DAYS", 30, 1, 3650),
         profiles_dir=profiles_dir,
         preview_days=_int(env, "FLEETSVC_PREVIEW_DAYS", 14, 1, 365),
+        public_url=_public_url(env),
+        session_idle_minutes=_int(env, "FLEETSVC_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
     )
 
 

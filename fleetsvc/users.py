@@ -1,0 +1,450 @@
+"""People who sign in to the pages: accounts, passwords, sign-in with back-off, roles, and
+the API tokens a user makes for themselves.
+
+An e-mail address is personal data: events and logs name a user as ``user:17`` (its id),
+never by e-mail. Passwords are hashed with argon2id; only the hash is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+
+import asyncpg
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from fleetsvc import audit, auth
+from fleetsvc.auth import Actor, Role
+from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed
+from fleetsvc.pagination import Page, PageRequest, make_page
+
+MIN_PASSWORD = 12
+MAX_PASSWORD = 256  # hashing a megabyte of "password" costs the service, not the caller
+FREE_FAILURES = 5  # failed sign-ins before an account has to wait
+FIRST_WAIT_SECONDS = 30
+MAX_WAIT_SECONDS = 3600
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+# The commonest passwords of 12 characters or more: each passes a length rule alone.
+_COMMON = frozenset(
+    {
+        "password1234",
+        "passwordpassword",
+        "123456789012",
+        "qwertyuiopas",
+        "qwerty123456",
+        "1q2w3e4r5t6y",
+        "letmein12345",
+        "welcome12345",
+        "iloveyou1234",
+        "administrator",
+        "changeme1234",
+        "abcdefghijkl",
+        "abc123456789",
+        "police123456",
+        "password123!",
+    }
+)
+
+_hasher = PasswordHasher()  # argon2id, the library's current recommended parameters
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    email: str
+    role: str
+    active: bool
+    created_at: datetime
+    disabled_at: datetime | None
+    last_sign_in_at: datetime | None
+    failed_sign_ins: int
+    locked_until: datetime | None
+
+    @property
+    def ref(self) -> str:
+        """How events and logs name this user: a stable id, not the e-mail."""
+        return user_ref(self.id)
+
+    def actor(self, request_id: str | None = None) -> Actor:
+        return Actor(name=self.ref, role=self.role, request_id=request_id)
+
+
+def user_ref(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+_COLUMNS = (
+    "id, email, role, active, created_at, disabled_at, last_sign_in_at, failed_sign_ins,"
+    " locked_until"
+)
+
+
+def _user(row: asyncpg.Record) -> User:
+    return User(**{k: row[k] for k in User.__slots__})
+
+
+def _event_view(user: User) -> dict[str, object]:
+    return {"role": user.role, "active": user.active}
+
+
+# --- checks --------------------------------------------------------------------------
+
+
+def clean_email(email: str) -> str:
+    value = email.strip()
+    if len(value) > 254 or not _EMAIL.match(value) or not value.isprintable():
+        raise ValidationFailed.one(
+            "email", "give an e-mail address such as jo.bloggs@force.police.uk"
+        )
+    return value
+
+
+def check_role(role: str) -> str:
+    if role not in Role.ALL:
+        raise ValidationFailed.one("role", f"role must be one of {', '.join(Role.ALL)}")
+    return role
+
+
+def password_problems(password: str, email: str = "") -> list[str]:
+    """Why a password is too weak (nothing when it will do), in the words a form shows."""
+    if len(password) < MIN_PASSWORD:
+        return [
+            f"a password needs at least {MIN_PASSWORD} characters (this one has {len(password)})"
+        ]
+    if len(password) > MAX_PASSWORD:
+        return [f"a password may have at most {MAX_PASSWORD} characters"]
+    lowered = password.lower()
+    local = email.partition("@")[0].lower()
+    problems = []
+    if lowered in _COMMON or len(set(lowered)) < 5:
+        problems.append("this password is too easy to guess: use a few unrelated words")
+    elif len(local) >= 4 and local in lowered:
+        problems.append("a password must not contain the e-mail address")
+    return problems
+
+
+def check_password(password: str, email: str = "") -> None:
+    problems = password_problems(password, email)
+    if problems:
+        raise ValidationFailed(FieldProblem("password", p) for p in problems)
+
+
+async def hash_password(password: str) -> str:
+    # About 50 ms of CPU: off the event loop, so other requests go on meanwhile.
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def _verify(password_hash: str, password: str) -> bool:
+    def verify() -> bool:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(verify)
+
+
+@lru_cache(maxsize=1)
+def _stand_in_hash() -> str:
+    """A hash no password matches, checked for an unknown e-mail so that it costs the
+    same time as a wrong password (the time would otherwise tell which accounts exist)."""
+    return _hasher.hash("stand-in for an account that does not exist")
+
+
+# --- accounts ------------------------------------------------------------------------
+
+
+def _problems_of(check: Callable[[str], str], value: str) -> list[FieldProblem]:
+    try:
+        check(value)
+    except ValidationFailed as exc:
+        return exc.problems
+    return []
+
+
+async def create_user(
+    conn: asyncpg.Connection, actor: Actor, email: str, role: str, password: str
+) -> User:
+    problems = list(_problems_of(clean_email, email)) + list(_problems_of(check_role, role))
+    problems.extend(FieldProblem("password", p) for p in password_problems(password, email))
+    if problems:
+        raise ValidationFailed(problems)
+    password_hash = await hash_password(password)
+    try:
+        async with conn.transaction():
+            row = await conn.fetchrow(
+                "INSERT INTO app_user (email, password_hash, role) VALUES ($1, $2, $3)"
+                f" RETURNING {_COLUMNS}",
+                clean_email(email),
+                password_hash,
+                role,
+            )
+    except asyncpg.UniqueViolationError:
+        # Not the database's message: it would repeat the e-mail address.
+        raise Conflict(
+            "an account with this e-mail address already exists", field="email"
+        ) from None
+    assert row is not None
+    user = _user(row)
+    await audit.record(conn, actor, "user", user.id, "created", after=_event_view(user))
+    return user
+
+
+async def get_user(conn: asyncpg.Connection, user_id: int) -> User:
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM app_user WHERE id = $1", user_id)
+    if row is None:
+        raise NotFound("user", user_id)
+    return _user(row)
+
+
+async def find_user(conn: asyncpg.Connection, email: str) -> User:
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM app_user WHERE lower(email) = lower($1)", email.strip()
+    )
+    if row is None:
+        missing = NotFound("user", "?")
+        missing.message = "no user has that e-mail address"  # never repeat the address
+        missing.args = (missing.message,)
+        raise missing
+    return _user(row)
+
+
+async def list_users(
+    conn: asyncpg.Connection, page: PageRequest, *, email_contains: str | None = None
+) -> Page[User]:
+    """Users by id; ``email_contains`` matches part of an address, ignoring case."""
+    args: list[object] = [page.after_id or 0, page.limit + 1]
+    where = "id > $1"
+    if email_contains:
+        args.append(email_contains.strip().lower())
+        where += " AND strpos(lower(email), $3) > 0"
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM app_user WHERE {where} ORDER BY id LIMIT $2", *args
+    )
+    return make_page([_user(r) for r in rows], page, key=lambda u: u.id)
+
+
+async def admin_credentials(conn: asyncpg.Connection, *, besides_user: int) -> int:
+    """Admin credentials that remain if user ``besides_user`` (and the tokens they own)
+    lost admin: active admin users and unrevoked admin tokens.
+
+    Locks the rows it counts, so two admins disabling each other at once cannot both
+    succeed and leave none.
+    """
+    users = await conn.fetch(
+        "SELECT id FROM app_user WHERE role = 'admin' AND active AND id <> $1 FOR UPDATE",
+        besides_user,
+    )
+    tokens = await conn.fetch(
+        "SELECT id FROM api_token WHERE role = 'admin' AND revoked_at IS NULL"
+        " AND owner_user_id IS DISTINCT FROM $1 FOR UPDATE",
+        besides_user,
+    )
+    return len(users) + len(tokens)
+
+
+async def _refuse_last_admin(conn: asyncpg.Connection, user: User, doing: str) -> None:
+    if (
+        user.role == Role.ADMIN
+        and user.active
+        and await admin_credentials(conn, besides_user=user.id) == 0
+    ):
+        raise Conflict(f"this is the last admin: make another admin first, then {doing} this one")
+
+
+async def _update(
+    conn: asyncpg.Connection, actor: Actor, before: User, action: str, sql: str, *args: object
+) -> User:
+    row = await conn.fetchrow(
+        f"UPDATE app_user SET {sql} WHERE id = $1 RETURNING {_COLUMNS}", before.id, *args
+    )
+    assert row is not None
+    after = _user(row)
+    await audit.record(
+        conn, actor, "user", after.id, action, before=_event_view(before), after=_event_view(after)
+    )
+    return after
+
+
+async def _locked(conn: asyncpg.Connection, user_id: int) -> User:
+    row = await conn.fetchrow(f"SELECT {_COLUMNS} FROM app_user WHERE id = $1 FOR UPDATE", user_id)
+    if row is None:
+        raise NotFound("user", user_id)
+    return _user(row)
+
+
+async def disable_user(conn: asyncpg.Connection, actor: Actor, user_id: int) -> User:
+    """Disable an account: its sessions end and the API tokens it made are revoked."""
+    user = await _locked(conn, user_id)
+    if not user.active:
+        return user
+    await _refuse_last_admin(conn, user, "disable")
+    after = await _update(conn, actor, user, "disabled", "active = false, disabled_at = now()")
+    await end_user_sessions(conn, user.id)
+    for token in await list_own_tokens(conn, user.id):
+        if token.revoked_at is None:
+            await auth.revoke_token(conn, actor, token.id)
+    return after
+
+
+async def enable_user(conn: asyncpg.Connection, actor: Actor, user_id: int) -> User:
+    user = await _locked(conn, user_id)
+    if user.active:
+        return user
+    return await _update(
+        conn,
+        actor,
+        user,
+        "enabled",
+        "active = true, disabled_at = NULL, failed_sign_ins = 0, locked_until = NULL",
+    )
+
+
+async def change_role(conn: asyncpg.Connection, actor: Actor, user_id: int, role: str) -> User:
+    """A new role; the user's own tokens of a role the new one may not make are revoked."""
+    check_role(role)
+    user = await _locked(conn, user_id)
+    if user.role == role:
+        return user
+    if user.role == Role.ADMIN:
+        await _refuse_last_admin(conn, user, "change the role of")
+    after = await _update(conn, actor, user, "role_changed", "role = $2", role)
+    allowed = token_roles_for(role)
+    for token in await list_own_tokens(conn, user.id):
+        if token.revoked_at is None and token.role not in allowed:
+            await auth.revoke_token(conn, actor, token.id)
+    return after
+
+
+async def end_user_sessions(conn: asyncpg.Connection, user_id: int) -> int:
+    await conn.execute(
+        "DELETE FROM saved_search WHERE session_id IN"
+        " (SELECT id FROM user_session WHERE user_id = $1)",
+        user_id,
+    )
+    result = await conn.execute(
+        "UPDATE user_session SET ended_at = now() WHERE user_id = $1 AND ended_at IS NULL",
+        user_id,
+    )
+    return int(result.split()[-1])
+
+
+# --- signing in ----------------------------------------------------------------------
+
+
+def wait_after(failures: int) -> int:
+    """Seconds an account waits after ``failures`` failed sign-ins in a row: none for the
+    first few, then 30 s, doubling with each further failure, at most an hour."""
+    if failures < FREE_FAILURES:
+        return 0
+    wait: int = FIRST_WAIT_SECONDS * 2 ** (failures - FREE_FAILURES)
+    return min(wait, MAX_WAIT_SECONDS)
+
+
+_ANONYMOUS = Actor(name="sign-in", role="anonymous")
+
+
+async def sign_in(
+    conn: asyncpg.Connection, email: str, password: str, request_id: str | None = None
+) -> User | None:
+    """The user whose e-mail and password these are, or None (which of the two was wrong is
+    never told, and an unknown e-mail costs the time a wrong password does).
+
+    An account that failed ``FREE_FAILURES`` times in a row waits before it may try again;
+    each failure is an event on the account.
+    """
+    row = await conn.fetchrow(
+        f"SELECT {_COLUMNS}, password_hash, COALESCE(locked_until > now(), false) AS waiting"
+        " FROM app_user WHERE lower(email) = lower($1) FOR UPDATE",
+        email.strip()[:254],
+    )
+    password = password[:MAX_PASSWORD]
+    if row is None:
+        await _verify(_stand_in_hash(), password)
+        return None
+    user = _user(row)
+    matches = await _verify(row["password_hash"], password)
+    if matches and user.active and not row["waiting"]:
+        if _hasher.check_needs_rehash(row["password_hash"]):
+            await conn.execute(
+                "UPDATE app_user SET password_hash = $2 WHERE id = $1",
+                user.id,
+                await hash_password(password),
+            )
+        user = await _update(
+            conn,
+            user.actor(request_id),
+            user,
+            "signed_in",
+            "failed_sign_ins = 0, locked_until = NULL, last_sign_in_at = now()",
+        )
+        return user
+    reason = "disabled" if not user.active else ("waiting" if row["waiting"] else "password")
+    failures = user.failed_sign_ins + (0 if matches else 1)
+    await conn.execute(
+        "UPDATE app_user SET failed_sign_ins = $2,"
+        " locked_until = CASE WHEN $3::int > 0 THEN now() + make_interval(secs => $3::int)"
+        " ELSE locked_until END WHERE id = $1",
+        user.id,
+        failures,
+        wait_after(failures) if not matches else 0,
+    )
+    await audit.record(
+        conn,
+        Actor(_ANONYMOUS.name, _ANONYMOUS.role, request_id),
+        "user",
+        user.id,
+        "sign_in_failed",
+        after={"reason": reason, "failed_sign_ins": failures, "wait_seconds": wait_after(failures)},
+    )
+    return None
+
+
+# --- a user's own API tokens -----------------------------------------------------------
+
+
+def token_roles_for(role: str) -> tuple[str, ...]:
+    """The roles a user may give a token: an admin any role; anyone else only their own
+    (the other roles are not ranked: none of them holds all the rights of another)."""
+    return Role.ALL if role == Role.ADMIN else (role,)
+
+
+_TOKEN_COLUMNS = "id, name, role, created_by, created_at, last_used_at, revoked_at"  # noqa: S105
+
+
+async def list_own_tokens(conn: asyncpg.Connection, user_id: int) -> list[auth.TokenInfo]:
+    rows = await conn.fetch(
+        f"SELECT {_TOKEN_COLUMNS} FROM api_token WHERE owner_user_id = $1"
+        " ORDER BY revoked_at IS NOT NULL, id DESC",
+        user_id,
+    )
+    return [auth.TokenInfo(**dict(r)) for r in rows]
+
+
+async def create_own_token(
+    conn: asyncpg.Connection, actor: Actor, user: User, name: str, role: str
+) -> auth.NewToken:
+    if role not in token_roles_for(user.role):
+        raise ValidationFailed.one(
+            "role", f"a token may have the role {', '.join(token_roles_for(user.role))}"
+        )
+    new = await auth.create_token(conn, actor, name, role)
+    await conn.execute(
+        "UPDATE api_token SET owner_user_id = $2 WHERE id = $1", new.info.id, user.id
+    )
+    return new
+
+
+async def revoke_own_token(
+    conn: asyncpg.Connection, actor: Actor, user: User, token_id: int
+) -> auth.TokenInfo:
+    owner = await conn.fetchval("SELECT owner_user_id FROM api_token WHERE id = $1", token_id)
+    if owner != user.id:
+        # Someone else's token, or none: the same answer, so ids cannot be probed.
+        raise NotFound("token", token_id)
+    return await auth.revoke_token(conn, actor, token_id)
