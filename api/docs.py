@@ -40,6 +40,7 @@ class OfflineSwagger(SwaggerRenderPlugin):
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}: API documentation</title>
+<link rel="icon" href="{ASSETS}/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="{self.css_url}">
 <link rel="stylesheet" href="{ASSETS}/api-docs.css">
 </head>

@@ -433,7 +433,13 @@ async def create_own_token(
         raise ValidationFailed.one(
             "role", f"a token may have the role {', '.join(token_roles_for(user.role))}"
         )
-    new = await auth.create_token(conn, actor, name, role)
+    try:
+        new = await auth.create_token(conn, actor, name, role)
+    except Conflict:
+        # Token names are unique across everyone's: say so without naming the other's id.
+        raise Conflict(
+            "a token with this name already exists: choose another name", field="name"
+        ) from None
     await conn.execute(
         "UPDATE api_token SET owner_user_id = $2 WHERE id = $1", new.info.id, user.id
     )

@@ -95,7 +95,9 @@ async def sign_out(request: Request[Any, Any, Any]) -> Response[Any]:
     user = signed_in(request)
     async with transaction() as conn:
         await sessions.end_session(conn, user.session_id)
-    response: Response[Any] = Redirect("/sign-in", query_params={"signed_out": "1"})
+    response: Response[Any] = Redirect(
+        "/sign-in", query_params={"signed_out": "1"}, status_code=303
+    )
     response.cookies.append(_cookie(SESSION_COOKIE, "", max_age=0))
     return response
 
@@ -151,4 +153,4 @@ class Account(Controller):
             await sessions.set_flash(
                 conn, me.session_id, Flash("ok", f"The token “{info.name}” is revoked.")
             )
-        return Redirect("/account")
+        return Redirect("/account", status_code=303)

@@ -78,10 +78,10 @@ class Users(Controller):
         me = signed_in(request)
         email = (await form_values(request)).get("email", "").strip()
         if not email:
-            return Redirect("/users")
+            return Redirect("/users", status_code=303)
         async with transaction() as conn:
             handle = await sessions.save_search(conn, me.session_id, SEARCH_KIND, {"email": email})
-        return Redirect("/users", query_params={"search": handle})
+        return Redirect("/users", query_params={"search": handle}, status_code=303)
 
     @post("/", name="users-create", status_code=303)
     async def create(self, request: Request[Any, Any, Any]) -> Redirect | Template:
@@ -107,7 +107,7 @@ class Users(Controller):
                 errors=field_errors(exc),
                 values=values,
             )
-        return Redirect(f"/users/{user.id}")
+        return Redirect(f"/users/{user.id}", status_code=303)
 
     @get("/{user_id:int}", name="user")
     async def show(self, request: Request[Any, Any, Any], user_id: FromPath[int]) -> Template:
@@ -137,7 +137,7 @@ class Users(Controller):
                 user = await users.enable_user(conn, actor(request), user_id)
                 message = f"User {user.id} can sign in again."
             await sessions.set_flash(conn, me.session_id, Flash("ok", message))
-        return Redirect(f"/users/{user_id}")
+        return Redirect(f"/users/{user_id}", status_code=303)
 
     @post("/{user_id:int}/role", name="user-role", status_code=303)
     async def change_role(

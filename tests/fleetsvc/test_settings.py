@@ -45,12 +45,28 @@ def test_values_are_read() -> None:
         ({"DATABASE_URL": "postgresql://u:p@db:abc/x"}, "DATABASE_URL is not a valid URL"),
         ({"DATABASE_URL": "postgresql://u:p@db:99999/x"}, "DATABASE_URL is not a valid URL"),
         ({"DATABASE_URL": "postgresql://u:p@[::1/x"}, "DATABASE_URL is not a valid URL"),
+        ({"FLEETSVC_PUBLIC_URL": "fleet.force.example"}, "FLEETSVC_PUBLIC_URL must be an http"),
+        ({"FLEETSVC_SESSION_IDLE_MINUTES": "0"}, "FLEETSVC_SESSION_IDLE_MINUTES must be a whole"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], needle: str) -> None:
     with pytest.raises(SettingsError, match=needle.split(" must")[0]) as info:
         load_settings(env)
     assert needle in str(info.value)
+
+
+def test_session_settings() -> None:
+    s = load_settings({})
+    assert s.session_idle_minutes == 30 and s.public_url is None and not s.secure_cookies
+    s = load_settings(
+        {
+            "FLEETSVC_PUBLIC_URL": "https://fleet.force.example/",
+            "FLEETSVC_SESSION_IDLE_MINUTES": "15",
+        }
+    )
+    assert s.public_url == "https://fleet.force.example" and s.secure_cookies
+    assert s.session_idle_minutes == 15
+    assert not load_settings({"FLEETSVC_PUBLIC_URL": "http://10.0.0.5:8000"}).secure_cookies
 
 
 def test_database_url_password_never_echoed() -> None:

@@ -46,9 +46,9 @@ async def make_account(app: object) -> AccountFactory:
     return make
 
 
-def page_client(app: object) -> httpx.AsyncClient:
+def page_client(app: object, scheme: str = "http") -> httpx.AsyncClient:
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    return httpx.AsyncClient(transport=transport, base_url="http://fleetsvc.test")
+    return httpx.AsyncClient(transport=transport, base_url=f"{scheme}://fleetsvc.test")
 
 
 async def sign_in(client: httpx.AsyncClient, account: Account, next_: str = "/") -> httpx.Response:
