@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.web.conftest import SignedInFactory, page_client
+from tests.web.conftest import SignedIn, SignedInFactory, page_client
 
 ROLES = ("admin", "engineer", "stores", "finance", "mdm", "auditor")
 PUBLIC = "public"
@@ -54,6 +54,19 @@ def test_every_page_route_is_in_the_matrix(app: object) -> None:
     assert not gone, f"matrix rows for routes the app does not have: {gone}"
 
 
+_sessions: dict[str, SignedIn] = {}
+
+
+async def _session(signed_in_as: SignedInFactory, role: str, fresh: bool) -> SignedIn:
+    """One session per role for the walk; a fresh one where the route ends it (sign-out)."""
+    if fresh or role not in _sessions:
+        made = await signed_in_as(role)
+        if fresh:
+            return made
+        _sessions[role] = made
+    return _sessions[role]
+
+
 @pytest.mark.parametrize(("method", "template"), sorted(MATRIX), ids=lambda v: str(v)[:50])
 async def test_page_admits_exactly_its_roles(
     app: object, signed_in_as: SignedInFactory, method: str, template: str
@@ -61,8 +74,7 @@ async def test_page_admits_exactly_its_roles(
     allowed = MATRIX[(method, template)]
     url = _url(template)
     for role in ROLES:
-        # A fresh session per role and route: sign-out ends one, disable ends others.
-        session = await signed_in_as(role)
+        session = await _session(signed_in_as, role, fresh=template == "/sign-out")
         if method == "GET":
             r = await session.client.get(url)
         else:

@@ -3,6 +3,7 @@ disable and enable."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import parse_qs, urlsplit
 
 from db.engine import connection
@@ -75,3 +76,24 @@ async def test_a_crafted_role_is_refused(signed_in_as: SignedInFactory) -> None:
     admin = await signed_in_as("admin")
     r = await admin.post(f"/users/{admin.account.id}/role", {"role": "superuser"})
     assert r.status_code == 422 and "role must be one of" in r.text
+
+
+async def test_a_long_search_is_paged_with_its_handle(signed_in_as: SignedInFactory) -> None:
+    from db.engine import transaction
+
+    admin = await signed_in_as("admin")
+    tag = f"pager{admin.account.id}x"
+    async with transaction() as conn:  # 60 accounts; their hash is never checked here
+        await conn.executemany(
+            "INSERT INTO app_user (email, password_hash, role) VALUES ($1, 'x', 'auditor')",
+            [(f"{tag}.{n:02d}@force.example",) for n in range(60)],
+        )
+    r = await admin.post("/users/search", {"email": tag})
+    first = await admin.client.get(r.headers["location"])
+    assert first.text.count(f"{tag}.") == 50
+    more = re.search(r'href="(/users\?search=[^"&]+&amp;cursor=[^"]+)"[^>]*rel="next"', first.text)
+    assert more, "no next-page link"
+    second = await admin.client.get(more.group(1).replace("&amp;", "&"))
+    assert second.text.count(f"{tag}.") == 10
+    assert f"{tag}.59@" in second.text and f"{tag}.00@" not in second.text
+    assert 'rel="next"' not in second.text and "« First page" in second.text
