@@ -325,15 +325,62 @@ async def change_role(conn: asyncpg.Connection, actor: Actor, user_id: int, role
     return after
 
 
-async def end_user_sessions(conn: asyncpg.Connection, user_id: int) -> int:
+async def change_password(
+    conn: asyncpg.Connection, actor: Actor, user_id: int, current: str, new: str
+) -> None:
+    """A user's new password, given their current one (so that a session left open on a
+    shared PC is not enough to take the account over)."""
+    row = await conn.fetchrow(
+        "SELECT email, password_hash FROM app_user WHERE id = $1 FOR UPDATE", user_id
+    )
+    if row is None:
+        raise NotFound("user", user_id)
+    if not await _verify(row["password_hash"], current[:MAX_PASSWORD]):
+        raise ValidationFailed.one("current_password", "this is not your current password")
+    problems = password_problems(new, row["email"])
+    if not problems and new == current:
+        problems = ["the new password must differ from the current one"]
+    if problems:
+        raise ValidationFailed(FieldProblem("new_password", p) for p in problems)
+    await conn.execute(
+        "UPDATE app_user SET password_hash = $2 WHERE id = $1", user_id, await hash_password(new)
+    )
+    await audit.record(conn, actor, "user", user_id, "password_changed")
+
+
+async def set_password(conn: asyncpg.Connection, actor: Actor, user_id: int, new: str) -> None:
+    """An admin's reset of a forgotten password: the user's sessions end, and a wait after
+    failed sign-ins is lifted."""
+    user = await _locked(conn, user_id)
+    problems = password_problems(new, user.email)
+    if problems:
+        raise ValidationFailed(FieldProblem("password", p) for p in problems)
+    await conn.execute(
+        "UPDATE app_user SET password_hash = $2, failed_sign_ins = 0, locked_until = NULL"
+        " WHERE id = $1",
+        user_id,
+        await hash_password(new),
+    )
+    await audit.record(conn, actor, "user", user_id, "password_reset")
+    await end_user_sessions(conn, user_id)
+
+
+async def end_user_sessions(
+    conn: asyncpg.Connection, user_id: int, *, keep_session: int | None = None
+) -> int:
+    """End a user's sessions (but ``keep_session``, the one that asked); returns how many."""
+    keep = keep_session or 0
     await conn.execute(
         "DELETE FROM saved_search WHERE session_id IN"
-        " (SELECT id FROM user_session WHERE user_id = $1)",
+        " (SELECT id FROM user_session WHERE user_id = $1 AND id <> $2)",
         user_id,
+        keep,
     )
     result = await conn.execute(
-        "UPDATE user_session SET ended_at = now() WHERE user_id = $1 AND ended_at IS NULL",
+        "UPDATE user_session SET ended_at = now()"
+        " WHERE user_id = $1 AND id <> $2 AND ended_at IS NULL",
         user_id,
+        keep,
     )
     return int(result.split()[-1])
 

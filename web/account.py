@@ -142,6 +142,28 @@ class Account(Controller):
             )
         return await self._render(request, status=201, created=new)
 
+    @post("/password", name="account-password", status_code=303)
+    async def change_password(self, request: Request[Any, Any, Any]) -> Redirect | Template:
+        me = signed_in(request)
+        values = await form_values(request)
+        try:
+            async with transaction() as conn:
+                await users.change_password(
+                    conn,
+                    actor(request),
+                    me.user_id,
+                    values.get("current_password", ""),
+                    values.get("new_password", ""),
+                )
+                ended = await users.end_user_sessions(conn, me.user_id, keep_session=me.session_id)
+                others = f" Your {ended} other session(s) have ended." if ended else ""
+                await sessions.set_flash(
+                    conn, me.session_id, Flash("ok", f"Your password is changed.{others}")
+                )
+        except ValidationFailed as exc:
+            return await self._render(request, status=422, password_errors=field_errors(exc))
+        return Redirect("/account", status_code=303)
+
     @post("/tokens/{token_id:int}/revoke", name="account-token-revoke", status_code=303)
     async def revoke_token(
         self, request: Request[Any, Any, Any], token_id: FromPath[int]

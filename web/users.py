@@ -111,14 +111,25 @@ class Users(Controller):
 
     @get("/{user_id:int}", name="user")
     async def show(self, request: Request[Any, Any, Any], user_id: FromPath[int]) -> Template:
+        return await self._user_page(request, user_id)
+
+    async def _user_page(
+        self,
+        request: Request[Any, Any, Any],
+        user_id: int,
+        status: int = 200,
+        errors: dict[str, str] | None = None,
+    ) -> Template:
         async with connection() as conn:
             user = await users.get_user(conn, user_id)
         return page(
             request,
             "user.html",
+            status=status,
             shown=user,
             roles=Role.ALL,
             is_me=user.id == signed_in(request).user_id,
+            errors=errors or {},
         )
 
     async def _change(self, request: Request[Any, Any, Any], user_id: int, what: str) -> Redirect:
@@ -137,6 +148,24 @@ class Users(Controller):
                 user = await users.enable_user(conn, actor(request), user_id)
                 message = f"User {user.id} can sign in again."
             await sessions.set_flash(conn, me.session_id, Flash("ok", message))
+        return Redirect(f"/users/{user_id}", status_code=303)
+
+    @post("/{user_id:int}/password", name="user-password", status_code=303)
+    async def set_password(
+        self, request: Request[Any, Any, Any], user_id: FromPath[int]
+    ) -> Redirect | Template:
+        me = signed_in(request)
+        values = await form_values(request)
+        try:
+            async with transaction() as conn:
+                await users.set_password(conn, actor(request), user_id, values.get("password", ""))
+                await sessions.set_flash(
+                    conn,
+                    me.session_id,
+                    Flash("ok", f"User {user_id} has a new password; their sessions have ended."),
+                )
+        except ValidationFailed as exc:
+            return await self._user_page(request, user_id, 422, field_errors(exc))
         return Redirect(f"/users/{user_id}", status_code=303)
 
     @post("/{user_id:int}/role", name="user-role", status_code=303)

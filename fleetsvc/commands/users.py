@@ -107,3 +107,29 @@ def users_disable(email: str) -> None:
 
     user = run_with_database(settings, job)
     click.echo(f"user {user.id} disabled; their sessions have ended")
+
+
+@users.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from standard input.")
+def users_set_password(email: str, password_stdin: bool) -> None:
+    """Give an account a new password (a forgotten one); its sessions end."""
+    from fleetsvc import users as service
+
+    if not password_stdin:
+        fail("give --password-stdin and type or pipe the new password")
+    password = _read_password()
+    problems = service.password_problems(password, email)
+    if problems:
+        fail(f"password refused: {'; '.join(problems)}")
+    settings = load()
+    from db.engine import transaction
+
+    async def job() -> int:
+        async with transaction() as conn:
+            user = await service.find_user(conn, email)
+            await service.set_password(conn, cli_actor(), user.id, password)
+            return user.id
+
+    user_id = run_with_database(settings, job)
+    click.echo(f"user {user_id} has a new password; their sessions have ended")

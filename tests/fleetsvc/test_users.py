@@ -190,3 +190,26 @@ def test_users_on_the_command_line(database_url: str) -> None:
     )
     missing = _cli(database_url, "disable", "nobody@force.example")
     assert missing.returncode == 1 and "no user has that e-mail address" in missing.stderr
+
+
+def test_a_forgotten_password_is_set_on_the_command_line(database_url: str) -> None:
+    email = _email()
+    assert (
+        _cli(
+            database_url,
+            "create",
+            "--email",
+            email,
+            "--role",
+            "mdm",
+            "--password-stdin",
+            stdin=GOOD,
+        ).returncode
+        == 0
+    )
+    weak = _cli(database_url, "set-password", email, "--password-stdin", stdin="password1234")
+    assert weak.returncode == 2 and "too easy to guess" in weak.stderr
+    done = _cli(
+        database_url, "set-password", email, "--password-stdin", stdin="olive tram at dawn again"
+    )
+    assert done.returncode == 0 and "has a new password" in done.stdout

@@ -96,3 +96,39 @@ async def test_nobody_revokes_another_users_token(signed_in_as: SignedInFactory)
             await conn.fetchval("SELECT revoked_at FROM api_token WHERE id = $1", token_id) is None
         )
     assert csrf_of(made.text)
+
+
+async def test_change_the_password_ends_the_other_sessions(
+    app: object, signed_in_as: SignedInFactory
+) -> None:
+    from tests.web.conftest import Account, page_client, sign_in
+
+    me = await signed_in_as("stores")
+    elsewhere = page_client(app)
+    assert (await sign_in(elsewhere, me.account)).status_code == 303
+    r = await me.post("/account/password", {"current_password": "guess", "new_password": "x" * 20})
+    assert r.status_code == 422 and 'id="field-current_password-error"' in r.text
+    r = await me.post(
+        "/account/password", {"current_password": me.account.password, "new_password": "short"}
+    )
+    assert r.status_code == 422 and 'id="field-new_password-error"' in r.text
+    new = "violet kettle under moonlight"
+    r = await me.post(
+        "/account/password", {"current_password": me.account.password, "new_password": new}
+    )
+    assert r.status_code == 303
+    page = await me.client.get("/account")
+    assert "Your password is changed. Your 1 other session(s) have ended." in page.text
+    assert (await elsewhere.get("/account")).status_code == 303  # signed out there
+    await elsewhere.aclose()
+    async with page_client(app) as c:
+        assert (await sign_in(c, me.account)).status_code == 422  # the old one no more
+        renewed = Account(me.account.id, me.account.email, me.account.role, new)
+        assert (await sign_in(c, renewed)).status_code == 303
+    async with connection() as conn:
+        actions = await conn.fetch(
+            "SELECT actor_name, after FROM event WHERE entity = 'user' AND entity_id = $1"
+            " AND action = 'password_changed'",
+            me.account.id,
+        )
+    assert [(a["actor_name"], a["after"]) for a in actions] == [(f"user:{me.account.id}", None)]

@@ -212,3 +212,26 @@ async def test_the_policy_refuses_inline_script_and_the_watch_sees_it(tab: Watch
     refused = [t for t in tab.faults() if "Content Security Policy" in t]
     assert refused, tab.console_errors
     tab.console_errors.clear()
+
+
+async def test_the_keyboard_alone_signs_in_and_sees_where_it_is(
+    tab: Watched, make_account: AccountFactory
+) -> None:
+    account = await make_account("engineer")
+    await tab.goto("/sign-in")
+    await tab.page.keyboard.type(account.email)  # the e-mail field has the focus
+    await tab.page.keyboard.press("Tab")
+    await tab.page.keyboard.type(account.password)
+    await tab.page.keyboard.press("Enter")
+    await tab.page.wait_for_url(tab.base + "/")
+    await tab.page.keyboard.press("Tab")  # the first stop: the skip link, shown when focused
+    skip = tab.page.locator(".skip-link")
+    assert await skip.evaluate("e => e === document.activeElement")
+    assert await skip.evaluate("e => e.getBoundingClientRect().top >= 0")
+    await tab.page.keyboard.press("Tab")
+    focused = await tab.page.evaluate(
+        "() => { const s = getComputedStyle(document.activeElement);"
+        " return [document.activeElement.textContent.trim(), s.backgroundColor, s.boxShadow]; }"
+    )
+    assert "fleetsvc" in focused[0]
+    assert focused[1] == "rgb(255, 221, 0)" and focused[2] != "none"  # a visible focus

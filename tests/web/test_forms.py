@@ -87,3 +87,16 @@ async def test_pages_have_no_inline_script_or_style(signed_in_as: SignedInFactor
 async def test_pages_are_not_kept_in_caches(signed_in_as: SignedInFactory) -> None:
     me = await signed_in_as("auditor")
     assert (await me.client.get("/account")).headers["cache-control"] == "no-store"
+
+
+async def test_every_field_has_a_label(signed_in_as: SignedInFactory) -> None:
+    me = await signed_in_as("admin")
+    for path in ("/sign-in", "/account", "/users", f"/users/{me.account.id}"):
+        html = (await me.client.get(path)).text
+        fields = re.findall(r"<(?:input|select|textarea)\b([^>]*)>", html)
+        for attrs in fields:
+            if re.search(r'type="hidden"|\bhidden\b', attrs):
+                continue
+            found = re.search(r'\bid="([^"]+)"', attrs)
+            assert found, (path, attrs)
+            assert f'<label for="{found.group(1)}"' in html, (path, found.group(1))

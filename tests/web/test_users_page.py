@@ -97,3 +97,21 @@ async def test_a_long_search_is_paged_with_its_handle(signed_in_as: SignedInFact
     assert second.text.count(f"{tag}.") == 10
     assert f"{tag}.59@" in second.text and f"{tag}.00@" not in second.text
     assert 'rel="next"' not in second.text and "« First page" in second.text
+
+
+async def test_an_admin_sets_a_forgotten_password(
+    app: object, signed_in_as: SignedInFactory
+) -> None:
+    from tests.web.conftest import Account, page_client, sign_in
+
+    admin = await signed_in_as("admin")
+    forgetful = await signed_in_as("stores")
+    r = await admin.post(f"/users/{forgetful.account.id}/password", {"password": "short"})
+    assert r.status_code == 422 and 'id="field-password-error"' in r.text
+    new = "amber bicycle over the river"
+    r = await admin.post(f"/users/{forgetful.account.id}/password", {"password": new})
+    assert r.status_code == 303
+    assert (await forgetful.client.get("/account")).status_code == 303  # signed out
+    async with page_client(app) as c:
+        again = Account(forgetful.account.id, forgetful.account.email, "stores", new)
+        assert (await sign_in(c, again)).status_code == 303
