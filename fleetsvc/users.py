@@ -2,59 +2,36 @@
 the API tokens a user makes for themselves.
 
 An e-mail address is personal data: events and logs name a user as ``user:17`` (its id),
-never by e-mail. Passwords are hashed with argon2id; only the hash is stored.
+never by e-mail. Passwords are hashed with argon2id (``fleetsvc.passwords``); only the
+hash is stored.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 
 import asyncpg
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from fleetsvc import audit, auth
 from fleetsvc.auth import Actor, Role
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest, make_page
+from fleetsvc.passwords import (
+    MAX_PASSWORD,
+    hash_password,
+    needs_rehash,
+    password_problems,
+    stand_in_hash,
+    verify_password,
+)
 
-MIN_PASSWORD = 12
-MAX_PASSWORD = 256  # hashing a megabyte of "password" costs the service, not the caller
 FREE_FAILURES = 5  # failed sign-ins before an account has to wait
 FIRST_WAIT_SECONDS = 30
 MAX_WAIT_SECONDS = 3600
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-# The commonest passwords of 12 characters or more: each passes a length rule alone.
-_COMMON = frozenset(
-    {
-        "password1234",
-        "passwordpassword",
-        "123456789012",
-        "qwertyuiopas",
-        "qwerty123456",
-        "1q2w3e4r5t6y",
-        "letmein12345",
-        "welcome12345",
-        "iloveyou1234",
-        "administrator",
-        "changeme1234",
-        "abcdefghijkl",
-        "abc123456789",
-        "police123456",
-        "password123!",
-    }
-)
-
-# argon2id with OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): about 80 ms a hash on
-# a 2-core server, where the library's default (64 MiB, 3 passes, 4 lanes) took 0.5 s; an
-# attacker offline pays the memory per guess all the same. A stored hash with other
-# parameters is rehashed with these at its next sign-in.
-_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,55 +89,6 @@ def check_role(role: str) -> str:
     if role not in Role.ALL:
         raise ValidationFailed.one("role", f"role must be one of {', '.join(Role.ALL)}")
     return role
-
-
-def password_problems(password: str, email: str = "") -> list[str]:
-    """Why a password is too weak (nothing when it will do), in the words a form shows."""
-    if len(password) < MIN_PASSWORD:
-        return [
-            f"a password needs at least {MIN_PASSWORD} characters (this one has {len(password)})"
-        ]
-    if len(password) > MAX_PASSWORD:
-        return [f"a password may have at most {MAX_PASSWORD} characters"]
-    lowered = password.lower()
-    local = email.partition("@")[0].lower()
-    problems = []
-    if lowered in _COMMON or len(set(lowered)) < 5:
-        problems.append("this password is too easy to guess: use a few unrelated words")
-    elif len(local) >= 4 and local in lowered:
-        problems.append("a password must not contain the e-mail address")
-    return problems
-
-
-def check_password(password: str, email: str = "") -> None:
-    problems = password_problems(password, email)
-    if problems:
-        raise ValidationFailed(FieldProblem("password", p) for p in problems)
-
-
-async def hash_password(password: str) -> str:
-    # Tens of milliseconds of CPU: off the event loop, so other requests go on meanwhile.
-    return await asyncio.to_thread(_hasher.hash, password)
-
-
-async def _verify(password_hash: str, password: str) -> bool:
-    def verify() -> bool:
-        try:
-            return _hasher.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
-
-    return await asyncio.to_thread(verify)
-
-
-@lru_cache(maxsize=1)
-def _stand_in_hash() -> str:
-    """A hash no password matches, checked for an unknown e-mail so that it costs the
-    same time as a wrong password (the time would otherwise tell which accounts exist)."""
-    return _hasher.hash("stand-in for an account that does not exist")
-
-
-# --- accounts ------------------------------------------------------------------------
 
 
 def _problems_of(check: Callable[[str], str], value: str) -> list[FieldProblem]:
@@ -335,7 +263,7 @@ async def change_password(
     )
     if row is None:
         raise NotFound("user", user_id)
-    if not await _verify(row["password_hash"], current[:MAX_PASSWORD]):
+    if not await verify_password(row["password_hash"], current[:MAX_PASSWORD]):
         raise ValidationFailed.one("current_password", "this is not your current password")
     problems = password_problems(new, row["email"])
     if not problems and new == current:
@@ -416,12 +344,12 @@ async def sign_in(
     )
     password = password[:MAX_PASSWORD]
     if row is None:
-        await _verify(_stand_in_hash(), password)
+        await verify_password(stand_in_hash(), password)
         return None
     user = _user(row)
-    matches = await _verify(row["password_hash"], password)
+    matches = await verify_password(row["password_hash"], password)
     if matches and user.active and not row["waiting"]:
-        if _hasher.check_needs_rehash(row["password_hash"]):
+        if needs_rehash(row["password_hash"]):
             await conn.execute(
                 "UPDATE app_user SET password_hash = $2 WHERE id = $1",
                 user.id,

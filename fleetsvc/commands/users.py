@@ -13,6 +13,7 @@ import click
 from fleetsvc.auth import Role
 from fleetsvc.commands.common import cli_actor, fail, load, run_with_database
 from fleetsvc.pagination import PageRequest
+from fleetsvc.passwords import password_problems
 
 
 def register(main: click.Group) -> None:
@@ -50,7 +51,7 @@ def users_create(email: str, role: str, password_stdin: bool) -> None:
     if not password_stdin:
         fail("give --password-stdin and type or pipe the password")
     password = _read_password()
-    problems = service.password_problems(password, email)
+    problems = password_problems(password, email)
     if problems:
         fail(f"password refused: {'; '.join(problems)}")
     settings = load()
@@ -119,7 +120,7 @@ def users_set_password(email: str, password_stdin: bool) -> None:
     if not password_stdin:
         fail("give --password-stdin and type or pipe the new password")
     password = _read_password()
-    problems = service.password_problems(password, email)
+    problems = password_problems(password, email)
     if problems:
         fail(f"password refused: {'; '.join(problems)}")
     settings = load()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from db.engine import connection, transaction
-from fleetsvc import auth, users
+from fleetsvc import auth, passwords, users
 from fleetsvc.auth import Actor, Role
 from fleetsvc.errors import Conflict, ValidationFailed
 
@@ -40,12 +40,12 @@ class Rollback(Exception):
     ],
 )
 def test_weak_passwords_are_refused_with_the_reason(password: str, why: str) -> None:
-    problems = users.password_problems(password, "jo.bloggs@force.example")
+    problems = passwords.password_problems(password, "jo.bloggs@force.example")
     assert problems and why in problems[0]
 
 
 def test_a_long_unrelated_password_will_do() -> None:
-    assert users.password_problems(GOOD, "jo.bloggs@force.example") == []
+    assert passwords.password_problems(GOOD, "jo.bloggs@force.example") == []
 
 
 def test_token_roles_an_admin_any_others_their_own() -> None:
