@@ -21,6 +21,7 @@ from fleetsvc.sessions import Flash
 from web.forms import actor, form_values
 from web.guards import ADMIN_ONLY, signed_in
 from web.render import field_errors, page
+from web.search import recall, remember
 
 SEARCH_KIND = "users"
 PAGE_SIZE = 50
@@ -39,13 +40,8 @@ class Users(Controller):
         status: int = 200,
         **context: Any,
     ) -> Template:
-        me = signed_in(request)
+        terms = await recall(request, SEARCH_KIND, search)
         async with connection() as conn:
-            terms = (
-                await sessions.load_search(conn, me.session_id, SEARCH_KIND, search)
-                if search
-                else None
-            )
             after = decode_cursor(cursor) if cursor else None
             found = await users.list_users(
                 conn,
@@ -75,13 +71,8 @@ class Users(Controller):
 
     @post("/search", name="users-search", status_code=303)
     async def search(self, request: Request[Any, Any, Any]) -> Redirect:
-        me = signed_in(request)
-        email = (await form_values(request)).get("email", "").strip()
-        if not email:
-            return Redirect("/users", status_code=303)
-        async with transaction() as conn:
-            handle = await sessions.save_search(conn, me.session_id, SEARCH_KIND, {"email": email})
-        return Redirect("/users", query_params={"search": handle}, status_code=303)
+        email = (await form_values(request)).get("email", "")
+        return await remember(request, SEARCH_KIND, {"email": email}, "/users")
 
     @post("/", name="users-create", status_code=303)
     async def create(self, request: Request[Any, Any, Any]) -> Redirect | Template:
