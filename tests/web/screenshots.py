@@ -86,7 +86,6 @@ async def _shoot(base: str) -> list[Path]:
         await page.fill("#field-email", "new.starter@force.example")
         await page.click("button:has-text('Add the user')")
         await page.locator(".error-summary").wait_for()
-        await page.locator("#new-user").scroll_into_view_if_needed()
         await shot("07-users-add-error")
         await page.goto(base + "/users/2")
         await shot("08-user")

@@ -31,8 +31,12 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     // An error summary takes the focus, so a keyboard or screen-reader user hears it first.
+    // It goes to the top of the window, so the fields it names show below it.
     var summary = document.querySelector("[data-autofocus]");
-    if (summary) summary.focus();
+    if (summary) {
+      summary.focus({ preventScroll: true });
+      summary.scrollIntoView({ block: "start" });
+    }
 
     // "Copy" buttons beside a value shown once (a new API token).
     document.querySelectorAll("[data-copy]").forEach(function (button) {
