@@ -345,6 +345,16 @@ async def sign_in(
     password = password[:MAX_PASSWORD]
     if row is None:
         await verify_password(stand_in_hash(), password)
+        # Recorded too (without the address tried): a run of these is someone guessing
+        # accounts, and the write costs what a known account's failure costs.
+        await audit.record(
+            conn,
+            Actor(_ANONYMOUS.name, _ANONYMOUS.role, request_id),
+            "user",
+            0,
+            "sign_in_failed",
+            after={"reason": "unknown_account"},
+        )
         return None
     user = _user(row)
     matches = await verify_password(row["password_hash"], password)

@@ -38,6 +38,9 @@ async def test_a_wrong_password_and_an_unknown_email_get_the_same_answer(
     events = await _events(account.id, "sign_in_failed")
     assert len(events) == 1 and events[0]["actor_name"] == "sign-in"
     assert account.email not in events[0]["after"]
+    # The unknown account's failure is an event too, without the address that was tried.
+    unknown_events = await _events(0, "sign_in_failed")
+    assert json.loads(unknown_events[-1]["after"]) == {"reason": "unknown_account"}
 
 
 async def test_after_five_failures_the_account_waits_longer_each_time(
