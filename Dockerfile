@@ -7,6 +7,7 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY fleetsvc ./fleetsvc
 COPY api ./api
+COPY web ./web
 COPY db ./db
 COPY importers ./importers
 RUN pip wheel --no-cache-dir --wheel-dir /wheels .

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format demo bench clean
+.PHONY: run test lint format demo bench screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "fleetsvc needs Python 3.11 or newer"'
@@ -33,6 +33,9 @@ test: $(VENV)/.installed-dev         ## lint, type-check, layering check, then t
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	$(BIN)/pytest
+
+screenshots: $(VENV)/.installed-dev  ## a PNG of each page at 1366x768 in docs/screenshots/ (needs Chromium)
+	$(BIN)/python -m tests.web.screenshots
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

@@ -1,15 +1,16 @@
-"""The app factory: routes, guards, error mapping, OpenAPI, metrics, lifespan."""
+"""The app factory: the API and the pages, guards, error mapping, OpenAPI, metrics,
+lifespan."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Response, Router
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusController
 
@@ -33,7 +34,8 @@ from api import (
     vehicles,
 )
 from api.dependencies import FleetRequest, provide_actor, provide_page
-from api.errors import document_problems, map_exception
+from api.docs import OfflineSwagger, docs_assets_router
+from api.errors import describe_exception, document_problems, problem_response
 from api.events import EventController
 from api.guards import authorise
 from api.middleware import request_log_middleware, route_words
@@ -46,6 +48,18 @@ from fleetsvc.jobs import kinds
 from fleetsvc.jobs.worker import run_workers
 from fleetsvc.logs import configure_logging
 from fleetsvc.settings import Settings, get_settings
+
+# The one import of the pages from here: this module composes the service of both
+# adapters (the layers contract lists it as the only exception; web never imports api).
+from web.app import (
+    PageError,
+    error_page,
+    is_page_path,
+    pages_router,
+    security_headers,
+    static_router,
+    template_config,
+)
 
 
 # Each concept's module lists its controllers; add a module here, not handlers.
@@ -77,6 +91,25 @@ API_CONTROLLERS: list[type] = [
     *jobs.CONTROLLERS,
     *notices.CONTROLLERS,
 ]
+
+
+def answer_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """One mapping of errors (``describe_exception``), answered as problem JSON to the API
+    and as a page in the users' words to the pages."""
+    described = describe_exception(request, exc)
+    if not is_page_path(request.url.path):
+        return problem_response(described)
+    p = described.problem
+    return error_page(
+        request,
+        PageError(
+            status=p.status,
+            detail=p.detail,
+            fields=[(f.field, f.message) for f in p.errors or []],
+            headers=described.headers,
+            request_id=p.request_id,
+        ),
+    )
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -122,9 +155,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
         },
     )
     app = Litestar(
-        route_handlers=[health, ready, Metrics, api_v1],
+        route_handlers=[
+            health,
+            ready,
+            Metrics,
+            api_v1,
+            docs_assets_router(),
+            static_router(),
+            pages_router(),
+        ],
         lifespan=[database, workers],
-        exception_handlers={Exception: map_exception},
+        exception_handlers={Exception: answer_exception},
+        template_config=template_config(),
         request_class=FleetRequest,
         request_max_body_size=settings.max_body_bytes,
         logging_config=None,
@@ -133,7 +175,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version=__version__,
             description="The register of a police force's mobile device fleet.",
             path="/schema",
-            render_plugins=[ScalarRenderPlugin()],
+            render_plugins=[OfflineSwagger()],
             components=Components(
                 security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
             ),
@@ -144,5 +186,5 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.state[QUERY_PARAMETERS] = query_parameters(app)
     # Outermost, so that unmatched routes (404, 405) are logged and counted too.
     words = route_words(route.path for route in app.routes)
-    app.asgi_handler = request_log_middleware(app.asgi_handler, words)
+    app.asgi_handler = request_log_middleware(security_headers(app.asgi_handler), words)
     return app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import msgspec
@@ -55,6 +55,13 @@ class Problem(msgspec.Struct, omit_defaults=True):
     errors: list[ProblemField] | None = None
     existing_id: int | None = None
     allowed: list[str] | None = None
+
+
+class Described(NamedTuple):
+    """A problem and the headers its answer carries (Retry-After, WWW-Authenticate)."""
+
+    problem: Problem
+    headers: dict[str, str] | None
 
 
 _STATUS: list[tuple[type[e.FleetError], int, str]] = [
@@ -192,7 +199,7 @@ def _request_id(request: Request[Any, Any, Any]) -> str | None:
     return rid if isinstance(rid, str) else None
 
 
-def problem(
+def describe_problem(
     request: Request[Any, Any, Any],
     status: int,
     detail: str,
@@ -202,7 +209,7 @@ def problem(
     errors: list[ProblemField] | None = None,
     headers: dict[str, str] | None = None,
     **extra: Any,
-) -> Response[bytes]:
+) -> Described:
     default_title, default_slug = _HTTP_TITLES.get(status, ("Error", "error"))
     body = Problem(
         type=problem_type(slug or default_slug),
@@ -214,11 +221,33 @@ def problem(
         errors=errors,
         **extra,
     )
+    return Described(body, headers)
+
+
+def problem_response(described: Described) -> Response[bytes]:
     return Response(
-        content=msgspec.json.encode(body),
-        status_code=status,
+        content=msgspec.json.encode(described.problem),
+        status_code=described.problem.status,
         media_type=PROBLEM_JSON,
-        headers=headers,
+        headers=described.headers,
+    )
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    status: int,
+    detail: str,
+    *,
+    slug: str | None = None,
+    title: str | None = None,
+    errors: list[ProblemField] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[bytes]:
+    return problem_response(
+        describe_problem(
+            request, status, detail, slug=slug, title=title, errors=errors, headers=headers, **extra
+        )
     )
 
 
@@ -280,6 +309,12 @@ def _has_default(request: Request[Any, Any, Any], name: str) -> bool:
 
 def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """Every exception the app can raise becomes a problem response here."""
+    return problem_response(describe_exception(request, exc))
+
+
+def describe_exception(request: Request[Any, Any, Any], exc: Exception) -> Described:
+    """The one mapping of every exception the app can raise to a problem: the API answers
+    it as problem JSON, the pages as a page in the users' words."""
     if isinstance(exc, e.FleetError):
         for cls, status, slug in _STATUS:
             if isinstance(exc, cls):
@@ -296,7 +331,7 @@ def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[b
                 headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
                 if status == 503:
                     headers = {"Retry-After": RETRY_AFTER_UNREACHABLE}
-                return problem(
+                return describe_problem(
                     request,
                     status,
                     exc.message,
@@ -311,15 +346,17 @@ def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[b
         if not fields:
             # Litestar raises this for unreadable bodies too (bad JSON, bad multipart).
             detail = _body_detail(request, _scrub(str(exc.detail or "unreadable")))
-            return problem(request, 400, detail, slug="bad-request")
+            return describe_problem(request, 400, detail, slug="bad-request")
         summary = "; ".join(f"{f.field}: {f.message}" for f in fields[:3])
-        return problem(request, 422, summary, errors=fields)
+        return describe_problem(request, 422, summary, errors=fields)
     if isinstance(exc, SerializationException):
-        return problem(request, 400, f"the request body is not valid JSON: {exc}")
+        return describe_problem(request, 400, f"the request body is not valid JSON: {exc}")
     if isinstance(exc, NotAuthorizedException):
-        return problem(request, 401, str(exc.detail), headers={"WWW-Authenticate": "Bearer"})
+        return describe_problem(
+            request, 401, str(exc.detail), headers={"WWW-Authenticate": "Bearer"}
+        )
     if isinstance(exc, PermissionDeniedException):
-        return problem(request, 403, str(exc.detail))
+        return describe_problem(request, 403, str(exc.detail))
     if isinstance(exc, HTTPException):
         status = exc.status_code
         detail = str(exc.detail)
@@ -336,12 +373,12 @@ def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[b
             log.error("internal_http_exception", exc_info=exc, path=request.url.path)
             detail = "an internal error occurred; it has been logged with this request id"
         headers = dict(exc.headers) if exc.headers else None
-        return problem(request, status, detail, headers=headers)
+        return describe_problem(request, status, detail, headers=headers)
     if is_outage(exc):
         return _unavailable(request, exc)
     if isinstance(exc, asyncpg.DeadlockDetectedError | asyncpg.SerializationError):
         # Two requests locked the same records in opposite orders; one must retry.
-        return problem(
+        return describe_problem(
             request,
             409,
             "another change to the same records happened at the same moment; try again",
@@ -353,7 +390,7 @@ def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[b
     ):
         # A NUL (or a character the database encoding lacks) in text we did not clean.
         log.warning("text_not_storable", path=request.url.path, sqlstate=exc.sqlstate)
-        return problem(
+        return describe_problem(
             request,
             422,
             "text in the request contains a NUL or another character that cannot be stored",
@@ -362,17 +399,29 @@ def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[b
         # A value that passed type checks but not the column's range (an id of
         # 2**40, a date of year 300000): the caller's input, not our bug.
         log.warning("value_out_of_range", path=request.url.path, sqlstate=exc.sqlstate)
-        return problem(request, 422, "a value in the request is out of range")
+        return describe_problem(request, 422, "a value in the request is out of range")
     # A bug of ours: log it with its traceback, answer without one.
     log.error("unhandled_exception", exc_info=exc, path=request.url.path, method=request.method)
-    return problem(
+    return describe_problem(
         request,
         HTTP_500_INTERNAL_SERVER_ERROR,
         "an internal error occurred; it has been logged with this request id",
     )
 
 
-def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+def _body_detail(request: Request[Any, Any, Any], detail: str) -> str:
+    if "json" in request.headers.get("content-type", ""):
+        return f"the request body is not valid JSON: {detail}"
+    return detail
+
+
+def _scrub(detail: str) -> str:
+    # Litestar's details can embed the full URL (query strings may hold personal data).
+    head, sep, _ = detail.partition(" for path ")
+    return head if sep else detail
+
+
+def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Described:
     """The database went away, is coming back, or gave no connection in time: a 503 that
     says whether the change asked for was made. The transaction owner has rolled back by
     now, so a write is undone unless the connection was lost during its COMMIT."""
@@ -395,16 +444,4 @@ def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[by
         if request.method not in _READS:
             detail += "; nothing was changed"
         detail += "; try again shortly"
-    return problem(request, 503, detail, headers={"Retry-After": retry})
-
-
-def _body_detail(request: Request[Any, Any, Any], detail: str) -> str:
-    if "json" in request.headers.get("content-type", ""):
-        return f"the request body is not valid JSON: {detail}"
-    return detail
-
-
-def _scrub(detail: str) -> str:
-    # Litestar's details can embed the full URL (query strings may hold personal data).
-    head, sep, _ = detail.partition(" for path ")
-    return head if sep else detail
+    return describe_problem(request, 503, detail, headers={"Retry-After": retry})

@@ -86,6 +86,13 @@ class Settings:
     jobs: JobSettings = JobSettings()
     notices: NoticeSettings = NoticeSettings()
     db_pool_timeout_seconds: float = 10.0
+    public_url: str | None = None
+    session_idle_minutes: int = 30
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Session cookies are sent over HTTPS only when the service is reached by HTTPS."""
+        return self.public_url is not None and self.public_url.startswith("https://")
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -145,6 +152,19 @@ def _database_url(env: Mapping[str, str], name: str = "DATABASE_URL") -> str | N
         # urllib names the fault (a bad port, a bracket left open), never the password.
         raise SettingsError(f"{name} is not a valid URL: {exc}") from None
     return raw
+
+
+def _public_url(env: Mapping[str, str]) -> str | None:
+    """The address people reach the service at (behind a proxy, an https:// one)."""
+    raw = env.get("FLEETSVC_PUBLIC_URL", "").strip()
+    if not raw:
+        return None
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(
+            f"FLEETSVC_PUBLIC_URL must be an http:// or https:// address (got {raw!r})"
+        )
+    return raw.rstrip("/")
 
 
 def _profiles_dir(env: Mapping[str, str]) -> Path | None:
@@ -344,6 +364,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         jobs=_job_settings(env),
         notices=_notice_settings(env),
         db_pool_timeout_seconds=_float(env, "FLEETSVC_DB_POOL_TIMEOUT_SECONDS", 10.0, 0.1, 300.0),
+        public_url=_public_url(env),
+        session_idle_minutes=_int(env, "FLEETSVC_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
     )
 
 

@@ -25,8 +25,12 @@ from db.tables.procurement import (
     PurchaseOrderLine,
     Supplier,
 )
+from db.tables.users import AppUser, SavedSearch, UserSession
 
 ALL_TABLES = [
+    AppUser,
+    UserSession,
+    SavedSearch,
     ApiToken,
     Event,
     BusinessUnit,

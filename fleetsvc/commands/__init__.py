@@ -1,12 +1,12 @@
-"""The bulk-job commands, one module each, attached to the ``fleetsvc`` group."""
+"""The bulk-job and account commands, one module each, attached to the ``fleetsvc`` group."""
 
 from __future__ import annotations
 
 import click
 
-from fleetsvc.commands import demo, forecast, imports, mdm, worker
+from fleetsvc.commands import demo, forecast, imports, mdm, users, worker
 
 
 def register(main: click.Group) -> None:
-    for module in (imports, forecast, mdm, demo, worker):
+    for module in (imports, forecast, mdm, demo, worker, users):
         module.register(main)

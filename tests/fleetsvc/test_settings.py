@@ -57,6 +57,8 @@ def test_values_are_read() -> None:
             {"FLEETSVC_DB_POOL_TIMEOUT_SECONDS": "0"},
             "FLEETSVC_DB_POOL_TIMEOUT_SECONDS must be a number from 0.1 to 300",
         ),
+        ({"FLEETSVC_PUBLIC_URL": "fleet.force.example"}, "FLEETSVC_PUBLIC_URL must be an http"),
+        ({"FLEETSVC_SESSION_IDLE_MINUTES": "0"}, "FLEETSVC_SESSION_IDLE_MINUTES must be a whole"),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], needle: str) -> None:
@@ -77,6 +79,20 @@ def test_two_database_urls_and_the_pool_timeout_are_read() -> None:
     assert s.migration_database_url == "postgresql://owner:q@db/x"
     assert s.db_pool_timeout_seconds == 2.5
     assert load_settings({}).db_pool_timeout_seconds == 10.0
+
+
+def test_session_settings() -> None:
+    s = load_settings({})
+    assert s.session_idle_minutes == 30 and s.public_url is None and not s.secure_cookies
+    s = load_settings(
+        {
+            "FLEETSVC_PUBLIC_URL": "https://fleet.force.example/",
+            "FLEETSVC_SESSION_IDLE_MINUTES": "15",
+        }
+    )
+    assert s.public_url == "https://fleet.force.example" and s.secure_cookies
+    assert s.session_idle_minutes == 15
+    assert not load_settings({"FLEETSVC_PUBLIC_URL": "http://10.0.0.5:8000"}).secure_cookies
 
 
 def test_database_url_password_never_echoed() -> None:

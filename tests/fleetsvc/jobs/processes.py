@@ -88,4 +88,5 @@ class WorkerProcess:
             self.proc.send_signal(signal.SIGCONT)
             self.proc.kill()
             self.proc.wait()
-        self.log.unlink(missing_ok=True)
+        if not os.environ.get("KEEP_WORKER_LOGS"):
+            self.log.unlink(missing_ok=True)
