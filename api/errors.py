@@ -315,32 +315,60 @@ def map_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[b
 def describe_exception(request: Request[Any, Any, Any], exc: Exception) -> Described:
     """The one mapping of every exception the app can raise to a problem: the API answers
     it as problem JSON, the pages as a page in the users' words."""
-    if isinstance(exc, e.FleetError):
-        for cls, status, slug in _STATUS:
-            if isinstance(exc, cls):
-                fields = None
-                extra: dict[str, Any] = {}
-                if isinstance(exc, e.ValidationFailed):
-                    fields = [ProblemField(p.field, p.message) for p in exc.problems]
-                if isinstance(exc, e.Conflict):
-                    extra["existing_id"] = exc.existing_id
-                    if exc.field:
-                        fields = [ProblemField(exc.field, exc.message)]
-                if isinstance(exc, e.TransitionRefused):
-                    extra["allowed"] = exc.allowed
-                headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-                if status == 503:
-                    headers = {"Retry-After": RETRY_AFTER_UNREACHABLE}
-                return describe_problem(
-                    request,
-                    status,
-                    exc.message,
-                    slug=slug,
-                    title=exc.title,
-                    errors=fields,
-                    headers=headers,
-                    **extra,
-                )
+    matched = next(((st, sl) for cls, st, sl in _STATUS if isinstance(exc, cls)), None)
+    if matched is not None:
+        assert isinstance(exc, e.FleetError)
+        return _domain_problem(request, exc, *matched)
+    if isinstance(exc, HTTPException | SerializationException):
+        return _http_problem(request, exc)
+    if is_outage(exc):
+        return _unavailable(request, exc)
+    if isinstance(exc, asyncpg.PostgresError):
+        described = _database_problem(request, exc)
+        if described is not None:
+            return described
+    # A bug of ours: log it with its traceback, answer without one.
+    log.error("unhandled_exception", exc_info=exc, path=request.url.path, method=request.method)
+    return describe_problem(
+        request,
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        "an internal error occurred; it has been logged with this request id",
+    )
+
+
+def _domain_problem(
+    request: Request[Any, Any, Any], exc: e.FleetError, status: int, slug: str
+) -> Described:
+    """A domain error: its status by class (``_STATUS``), its message as the detail."""
+    fields = None
+    extra: dict[str, Any] = {}
+    if isinstance(exc, e.ValidationFailed):
+        fields = [ProblemField(p.field, p.message) for p in exc.problems]
+    if isinstance(exc, e.Conflict):
+        extra["existing_id"] = exc.existing_id
+        if exc.field:
+            fields = [ProblemField(exc.field, exc.message)]
+    if isinstance(exc, e.TransitionRefused):
+        extra["allowed"] = exc.allowed
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 503:
+        headers = {"Retry-After": RETRY_AFTER_UNREACHABLE}
+    return describe_problem(
+        request,
+        status,
+        exc.message,
+        slug=slug,
+        title=exc.title,
+        errors=fields,
+        headers=headers,
+        **extra,
+    )
+
+
+def _http_problem(
+    request: Request[Any, Any, Any], exc: HTTPException | SerializationException
+) -> Described:
+    """Litestar's own exceptions: unreadable or invalid requests, auth, routing, limits."""
     if isinstance(exc, ValidationException):
         fields = _validation_fields(request, exc)
         if not fields:
@@ -357,25 +385,29 @@ def describe_exception(request: Request[Any, Any, Any], exc: Exception) -> Descr
         )
     if isinstance(exc, PermissionDeniedException):
         return describe_problem(request, 403, str(exc.detail))
-    if isinstance(exc, HTTPException):
-        status = exc.status_code
-        detail = str(exc.detail)
-        if status == 400:
-            detail = _body_detail(request, _scrub(detail))
-        elif status == 404:
-            detail = f"no route {request.url.path}"
-        elif status == 405:
-            detail = f"{request.method} is not allowed on {request.url.path}"
-        elif status == 413:
-            detail = "the request body is larger than this service accepts" + _body_limit(request)
-        elif status >= 500:
-            # Litestar raises these for our own mistakes (a dependency that failed).
-            log.error("internal_http_exception", exc_info=exc, path=request.url.path)
-            detail = "an internal error occurred; it has been logged with this request id"
-        headers = dict(exc.headers) if exc.headers else None
-        return describe_problem(request, status, detail, headers=headers)
-    if is_outage(exc):
-        return _unavailable(request, exc)
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    detail = str(exc.detail)
+    if status == 400:
+        detail = _body_detail(request, _scrub(detail))
+    elif status == 404:
+        detail = f"no route {request.url.path}"
+    elif status == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    elif status == 413:
+        detail = "the request body is larger than this service accepts" + _body_limit(request)
+    elif status >= 500:
+        # Litestar raises these for our own mistakes (a dependency that failed).
+        log.error("internal_http_exception", exc_info=exc, path=request.url.path)
+        detail = "an internal error occurred; it has been logged with this request id"
+    headers = dict(exc.headers) if exc.headers else None
+    return describe_problem(request, status, detail, headers=headers)
+
+
+def _database_problem(
+    request: Request[Any, Any, Any], exc: asyncpg.PostgresError
+) -> Described | None:
+    """Database errors that are the caller's doing or a race, not our bug; None otherwise."""
     if isinstance(exc, asyncpg.DeadlockDetectedError | asyncpg.SerializationError):
         # Two requests locked the same records in opposite orders; one must retry.
         return describe_problem(
@@ -400,13 +432,7 @@ def describe_exception(request: Request[Any, Any, Any], exc: Exception) -> Descr
         # 2**40, a date of year 300000): the caller's input, not our bug.
         log.warning("value_out_of_range", path=request.url.path, sqlstate=exc.sqlstate)
         return describe_problem(request, 422, "a value in the request is out of range")
-    # A bug of ours: log it with its traceback, answer without one.
-    log.error("unhandled_exception", exc_info=exc, path=request.url.path, method=request.method)
-    return describe_problem(
-        request,
-        HTTP_500_INTERNAL_SERVER_ERROR,
-        "an internal error occurred; it has been logged with this request id",
-    )
+    return None
 
 
 def _body_detail(request: Request[Any, Any, Any], detail: str) -> str:
