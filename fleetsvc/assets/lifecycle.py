@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from fleetsvc.errors import FieldProblem, TransitionRefused, ValidationFailed
 from fleetsvc.vocabulary import VEHICLE_KIT, AssetStatus
 
-# DESIGN.md "Asset lifecycle": the only statement of which moves are allowed.
+# The only statement of which moves are allowed (the README's lifecycle table says the same;
+# tests/fleetsvc/assets/test_lifecycle.py holds the two together).
 TRANSITIONS: Mapping[str, tuple[AssetStatus, ...]] = {
     AssetStatus.IN_STOCK: (
         AssetStatus.STAGING,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -92,3 +94,20 @@ def test_disposal_needs_a_certificate() -> None:
     assert fields("disposed", "WCN-1") == []
     assert fields("lost", "WCN-1") == ["certificate_ref"]
     assert fields("lost", None, person=4) == ["person_id"]
+
+
+def _readme_table() -> dict[str, set[str]]:
+    """The README's lifecycle table (``| `from` | `to`, `to` |``), as the user reads it."""
+    text = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    start = text.index("| from | to |")
+    table: dict[str, set[str]] = {}
+    for line in text[start:].splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        source, targets = (cell.strip() for cell in line.strip("|").split("|"))
+        table[source.strip("`")] = set(re.findall(r"`([a-z_]+)`", targets))
+    return table
+
+
+def test_the_readme_table_is_the_code_table() -> None:
+    assert _readme_table() == {k: set(v) for k, v in TRANSITIONS.items()}
