@@ -1,9 +1,10 @@
 """Safe cells for every CSV and XLSX export.
 
-A cell that starts with ``=``, ``+``, ``-``, ``@`` (or a tab or carriage
-return) is a formula to a spreadsheet; supplier files and user input can carry
-such text, so every exported text cell is prefixed with an apostrophe, which
-spreadsheets show as plain text. Numbers are left as numbers.
+A cell that starts with ``=``, ``+``, ``-``, ``@`` — after leading white space, and in
+their full-width forms too — or with a tab or line break is a formula to a spreadsheet
+(``importers.fields.looks_like_formula``); supplier files and user input can carry such
+text, so every such exported text cell is prefixed with an apostrophe, which spreadsheets
+show as plain text. Numbers are left as numbers.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from importers.fields import looks_like_formula
 
 
 def safe_cell(value: Any) -> Any:
     """The value to write to a spreadsheet cell; text that could run is neutralised."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and looks_like_formula(value):
         return "'" + value
     return value
 

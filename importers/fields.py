@@ -560,8 +560,25 @@ def parse_quantity(value: CellValue) -> int:
 # --- text ----------------------------------------------------------------------------------------
 
 
-# How an export neutralises a cell that would be a formula (fleetsvc.exports.safe_cell).
-_NEUTRALISED: Final = ("'=", "'+", "'-", "'@")
+# What a spreadsheet reads as the start of a formula: = + - @ and their full-width forms
+# (Excel takes those too), after any leading white space; a leading tab or line break is
+# refused as well (DDE tricks). fleetsvc.exports.safe_cell neutralises such a cell with an
+# apostrophe, which clean_text takes off again when the cell comes back (a rejected.csv
+# corrected and uploaded again).
+_FORMULA_CHARACTERS: Final = frozenset("=+-@\uff1d\uff0b\uff0d\uff20")
+_LEADING_SPACE: Final = " \u00a0\u2007\u202f\u3000"
+
+
+def looks_like_formula(text: str) -> bool:
+    """Whether a spreadsheet could run ``text`` as a formula if written to a cell."""
+    if text[:1] in ("\t", "\r", "\n"):
+        return True
+    return text.lstrip(_LEADING_SPACE)[:1] in _FORMULA_CHARACTERS
+
+
+def _neutralised(text: str) -> bool:
+    """Text an export neutralised: an apostrophe before what looks like a formula."""
+    return text.startswith("'") and looks_like_formula(text[1:])
 
 
 def clean_text(value: str, max_len: int = 1000) -> str:
@@ -575,11 +592,11 @@ def clean_text(value: str, max_len: int = 1000) -> str:
     # (all are non-printable), so stripping is all the cleaning it needs.
     if value.isprintable():
         text = value.strip()
-        if len(text) <= max_len and not text.startswith(_NEUTRALISED):
+        if len(text) <= max_len and not _neutralised(text):
             return text
     text = _tidy(value)
-    if text.startswith(_NEUTRALISED):
-        text = text[1:]
+    if _neutralised(text):
+        text = _tidy(text[1:])
     _check_controls(text)
     if len(text) > max_len:
         raise FieldError(f"text is {len(text):,} characters; the limit is {max_len:,}")
