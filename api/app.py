@@ -33,13 +33,25 @@ from api import (
     suppliers,
     vehicles,
 )
+from api.bodies import BODY_TYPES, body_types, check_body
 from api.dependencies import FleetRequest, provide_actor, provide_page
 from api.docs import OfflineSwagger, docs_assets_router
 from api.errors import describe_exception, document_problems, problem_response
 from api.events import EventController
 from api.guards import authorise
-from api.middleware import request_log_middleware, route_words
-from api.parameters import QUERY_PARAMETERS, check_parameters, query_parameters
+from api.middleware import (
+    options_allow_middleware,
+    request_log_middleware,
+    route_methods,
+    route_words,
+)
+from api.parameters import (
+    QUERY_PARAMETERS,
+    TEMPORAL_PARAMETERS,
+    check_parameters,
+    query_parameters,
+    temporal_parameters,
+)
 from api.system import health, ready
 from api.tokens import TokenController
 from db.engine import close_pool, open_pool
@@ -112,6 +124,12 @@ def answer_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     )
 
 
+async def _check_request(request: Request[Any, Any, Any]) -> None:
+    """Parameters and JSON bodies read exactly as sent (every /api/v1 request)."""
+    await check_parameters(request)
+    await check_body(request)
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or get_settings()
     configure_logging(settings)
@@ -147,7 +165,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         path="/api/v1",
         route_handlers=API_CONTROLLERS,
         guards=[authorise],
-        before_request=check_parameters,
+        before_request=_check_request,
         security=[{"bearer": []}],
         dependencies={
             "actor": Provide(provide_actor, sync_to_thread=False),
@@ -184,7 +202,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     document_problems(app.openapi_schema)  # built once here, served as built
     app.state[QUERY_PARAMETERS] = query_parameters(app)
+    app.state[BODY_TYPES] = body_types(app)
+    app.state[TEMPORAL_PARAMETERS] = temporal_parameters(app)
     # Outermost, so that unmatched routes (404, 405) are logged and counted too.
     words = route_words(route.path for route in app.routes)
-    app.asgi_handler = request_log_middleware(security_headers(app.asgi_handler), words)
+    inner = options_allow_middleware(app.asgi_handler, route_methods(app.routes))
+    app.asgi_handler = request_log_middleware(security_headers(inner), words)
     return app

@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterable
+from typing import Any
 
 import structlog
 from litestar.enums import ScopeType
@@ -123,5 +124,41 @@ def request_log_middleware(app: ASGIApp, words: frozenset[str] = frozenset()) ->
                 **error,
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+    return middleware
+
+
+def route_methods(routes: Iterable[Any]) -> dict[int, bytes]:
+    """The ``Allow`` value for each path, by the id of its OPTIONS handler: the methods the
+    path really has. (Litestar 2 builds a path's OPTIONS answer from the first controller
+    that declares the path, so ``/api/v1/assets`` said ``OPTIONS, POST``, not ``GET``.)"""
+    allow: dict[int, bytes] = {}
+    for route in routes:
+        handlers = getattr(route, "route_handler_map", {})
+        if "OPTIONS" in handlers:
+            methods = ", ".join(sorted(route.methods))
+            allow[id(handlers["OPTIONS"][0])] = methods.encode()
+    return allow
+
+
+def options_allow_middleware(app: ASGIApp, allow: dict[int, bytes]) -> ASGIApp:
+    """Answer OPTIONS with the ``Allow`` header ``route_methods`` worked out."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope.get("method") != "OPTIONS":
+            await app(scope, receive, send)
+            return
+
+        async def send_allow(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                methods = allow.get(id(scope.get("route_handler")))
+                if methods is not None:
+                    message["headers"] = [
+                        *(h for h in message.get("headers", []) if h[0].lower() != b"allow"),
+                        (b"allow", methods),
+                    ]
+            await send(message)
+
+        await app(scope, receive, send_allow)
 
     return middleware

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import typing
 from typing import Any
 
 from litestar import Litestar, Request
@@ -11,8 +13,10 @@ from litestar.exceptions import NotFoundException
 
 from fleetsvc.errors import FieldProblem, ValidationFailed
 
-# Where the app keeps query_parameters(app) for check_parameters.
+# Where the app keeps query_parameters(app) and temporal_parameters(app) for
+# check_parameters.
 QUERY_PARAMETERS = "query_parameters"
+TEMPORAL_PARAMETERS = "temporal_parameters"
 
 
 def query_parameters(app: Litestar) -> dict[int, frozenset[str]]:
@@ -23,6 +27,68 @@ def query_parameters(app: Litestar) -> dict[int, frozenset[str]]:
         for handler, kwargs in getattr(route, "route_handler_map", {}).values():
             known[id(handler)] = frozenset(p.field_alias for p in kwargs.expected_query_params)
     return known
+
+
+def temporal_parameters(app: Litestar) -> dict[int, dict[str, type]]:
+    """Each route handler's date and instant query parameters (name -> ``date`` or
+    ``datetime``), by the handler's id: those must be written in ISO 8601."""
+    found: dict[int, dict[str, type]] = {}
+    for route in app.routes:
+        for handler, kwargs in getattr(route, "route_handler_map", {}).values():
+            queried = {p.field_name: p.field_alias for p in kwargs.expected_query_params}
+            kinds: dict[str, type] = {}
+            for name, field in handler.parsed_fn_signature.parameters.items():
+                if name not in queried:
+                    continue
+                types = set(typing.get_args(field.annotation)) or {field.annotation}
+                if dt.datetime in types:
+                    kinds[queried[name]] = dt.datetime
+                elif dt.date in types:
+                    kinds[queried[name]] = dt.date
+            if kinds:
+                found[id(handler)] = kinds
+    return found
+
+
+# ISO 8601 as the API reads it: a calendar date, and for an instant a time with seconds
+# (a fraction allowed) and an offset or Z. Without this, a number would be read as seconds
+# since 1970 (``until=0.5``).
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_INSTANT = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+_ISO_HINT = {
+    dt.date: "must be an ISO 8601 date, such as 2026-12-03",
+    dt.datetime: "must be an ISO 8601 date and time with its offset, such as 2026-12-03T09:30:00Z",
+}
+
+
+def _is_iso(value: str, kind: type) -> bool:
+    pattern = _ISO_INSTANT if kind is dt.datetime else _ISO_DATE
+    if not pattern.fullmatch(value):
+        return False
+    try:
+        # A real calendar day and time (no 13th month, no 25 o'clock).
+        dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return True
+
+
+def _check_temporal(request: Request[Any, Any, Any]) -> None:
+    kinds = request.app.state.get(TEMPORAL_PARAMETERS, {}).get(id(request.route_handler))
+    if not kinds:
+        return
+    problems = []
+    for name, kind in kinds.items():
+        value = request.query_params.get(name)
+        if value is None:
+            continue
+        if not _is_iso(value, kind):
+            problems.append(FieldProblem(name, _ISO_HINT[kind]))
+    if problems:
+        raise ValidationFailed(problems)
 
 
 _PATH_PARAMETER = re.compile(r"\{(\w+)\}")
@@ -68,6 +134,7 @@ async def check_parameters(request: Request[Any, Any, Any]) -> None:
                 for name in unknown
             ]
         )
+    _check_temporal(request)
 
 
 def refuse_loose_path_ids(request: Request[Any, Any, Any]) -> None:

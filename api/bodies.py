@@ -1,0 +1,73 @@
+"""JSON request bodies read exactly as their JSON types: run before every /api/v1 request.
+
+Litestar converts a body into its Struct leniently (``strict=False``), as it must for
+query strings, so ``"active": 0`` would be read as ``false``, ``"false"`` as ``False`` and
+``1.0`` as ``1``. A client that sends those has a bug we should tell it about, not guess
+around: each body is decoded strictly here first, and a value of the wrong JSON type is
+the same 422 any other unreadable field gets (``api.errors`` reads msgspec's message).
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Any
+
+import msgspec
+from litestar import Litestar, Request
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import ValidationException
+from litestar.params import BodyKwarg, SkipValidationMarker
+
+# Where the app keeps body_types(app) for check_body.
+BODY_TYPES = "body_types"
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+def body_types(app: Litestar) -> dict[int, Any]:
+    """Each route handler's JSON body type, by the handler's id (handlers that read their
+    body themselves, marked ``SkipValidation``, read it strictly themselves)."""
+    found: dict[int, Any] = {}
+    for route in app.routes:
+        for handler, _ in getattr(route, "route_handler_map", {}).values():
+            field = handler.parsed_fn_signature.parameters.get("data")
+            if field is None or typing.get_origin(field.raw) is not typing.Annotated:
+                continue
+            marks = typing.get_args(field.raw)[1:]
+            body = next((m for m in marks if isinstance(m, BodyKwarg)), None)
+            if body is None or body.media_type != RequestEncodingType.JSON:
+                continue
+            if any(isinstance(m, SkipValidationMarker) for m in marks):
+                continue
+            found[id(handler)] = field.annotation
+    return found
+
+
+async def check_body(request: Request[Any, Any, Any]) -> None:
+    """Refuse a JSON body whose values are not exactly of their fields' JSON types."""
+    if request.method not in _WITH_BODY:
+        return
+    target = request.app.state.get(BODY_TYPES, {}).get(id(request.route_handler))
+    if target is None or "json" not in request.headers.get("content-type", "json"):
+        return
+    raw = await request.body()
+    if not raw.strip():
+        return  # no body: the handler says whether one is required
+    try:
+        msgspec.json.decode(raw, type=target, strict=True)
+    except msgspec.ValidationError as exc:
+        if not _readable(raw):
+            return
+        # The same shape Litestar's own check raises, so the one mapping words it.
+        raise ValidationException(extra=[{"key": "data", "message": str(exc)}]) from None
+    except (msgspec.DecodeError, RecursionError):
+        return  # not JSON at all: Litestar's own reading says so, as it always has
+
+
+def _readable(raw: bytes) -> bool:
+    """Whether the body is JSON at all (a typed decode stops at the first wrong type, so a
+    body nested too deeply to read would otherwise be reported as of the wrong type)."""
+    try:
+        msgspec.json.decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return False
+    return True
