@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint format demo bench screenshots clean
+.PHONY: run test lint format demo bench screenshots fuzz clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "fleetsvc needs Python 3.11 or newer"'
@@ -40,6 +40,9 @@ screenshots: $(VENV)/.installed-dev  ## a PNG of each page at 1366x768 in docs/s
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+fuzz: $(VENV)/.installed-dev         ## schemathesis over every operation with every role (about 10 minutes)
+	$(BIN)/python -m tests.fuzz --minutes 10
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache

@@ -1,0 +1,162 @@
+"""`make fuzz`: schemathesis over every operation of the OpenAPI document, with every
+role, against a real service with a (small) demo fleet loaded.
+
+It fails on any 5xx, any schema-valid request we refuse, any schema-violating request we
+accept, any status the document does not list, and any answer that does not match its
+documented schema. Bounded in time (``--minutes``, 10 by default, shared by the roles).
+Not part of ``make test``: a run takes minutes and its cases are random.
+
+    .venv/bin/python -m tests.fuzz [--minutes 10] [--roles admin,auditor] [--scale 0.01]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+FLEETSVC = str(BIN / "fleetsvc")
+# Admin last: its writes (revoking tokens, retiring devices) must not spoil the others' runs.
+ROLES = ("auditor", "finance", "mdm", "engineer", "stores", "admin")
+CHECKS = ",".join(
+    (
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "negative_data_rejection",
+        "positive_data_acceptance",
+    )
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _database() -> tuple[dict[str, str], str, str]:
+    """A fresh database on the embedded test server with the two roles (migrated later)."""
+    from db.embedded import ensure_database, start_server, with_database, with_user
+    from db.privileges import prepare_roles
+
+    admin = start_server(ROOT / "var" / "test")
+    name = f"fleetsvc_fuzz_{uuid.uuid4().hex[:8]}"
+    await ensure_database(admin, name)
+    superuser = with_database(admin, name)
+    import asyncpg
+
+    password = uuid.uuid4().hex
+    conn = await asyncpg.connect(superuser)
+    try:
+        await prepare_roles(conn, "fleetsvc_fuzz_owner", "fleetsvc_fuzz_service", password)
+    finally:
+        await conn.close()
+    owner = with_user(superuser, "fleetsvc_fuzz_owner", password)
+    service = with_user(superuser, "fleetsvc_fuzz_service", password)
+    env = {"DATABASE_URL": service, "FLEETSVC_MIGRATION_DATABASE_URL": owner}
+    return env, admin, name
+
+
+def _run(env: dict[str, str], *args: str) -> str:
+    out = subprocess.run(
+        [FLEETSVC, *args], env=env, capture_output=True, text=True, timeout=1800, check=False
+    )
+    if out.returncode != 0:
+        raise SystemExit(f"fleetsvc {' '.join(args)} failed:\n{out.stderr[-2000:]}")
+    return out.stdout.strip()
+
+
+def _wait_ready(origin: str, proc: subprocess.Popen[bytes]) -> None:
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise SystemExit("fleetsvc serve stopped")
+        try:
+            if httpx.get(f"{origin}/ready", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit("fleetsvc serve did not become ready")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--roles", default=",".join(ROLES))
+    parser.add_argument("--scale", default="0.01", help="demo fleet size (fleetsvc demo --scale)")
+    args = parser.parse_args()
+    roles = [r for r in ROLES if r in args.roles.split(",")]
+    st = shutil.which("st", path=str(BIN)) or str(BIN / "st")
+
+    db_env, admin, name = asyncio.run(_database())
+    port = _free_port()
+    env = {
+        **os.environ,
+        **db_env,
+        "FLEETSVC_PORT": str(port),
+        "FLEETSVC_WORKERS": "1",
+        "FLEETSVC_LOG_FORMAT": "json",
+        "FLEETSVC_LOG_LEVEL": "error",
+    }
+    _run(env, "db", "migrate")
+    _run(env, "demo", "--scale", args.scale)
+    tokens = {role: _run(env, "tokens", "create", "--name", f"fuzz-{role}", "--role", role)
+              for role in roles}  # fmt: skip
+    origin = f"http://127.0.0.1:{port}"
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - open while the server runs
+    proc = subprocess.Popen([FLEETSVC, "serve"], env=env, stdout=log, stderr=log)
+    failed: list[str] = []
+    try:
+        _wait_ready(origin, proc)
+        per_role = max(30, int(args.minutes * 60 / len(roles)))
+        for role in roles:
+            print(f"--- {role}: {per_role} s", flush=True)
+            done = subprocess.run(
+                [
+                    st,
+                    "run",
+                    f"{origin}/schema/openapi.json",
+                    "--checks",
+                    CHECKS,
+                    "--max-time",
+                    str(per_role),
+                    "--workers",
+                    "2",
+                    "--header",
+                    f"Authorization: Bearer {tokens[role]}",
+                    "--exclude-path-regex",
+                    "^/(metrics|health|ready)",
+                ],
+                env=env,
+                timeout=per_role * 3 + 300,
+                check=False,
+            )
+            if done.returncode != 0:
+                failed.append(role)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        from db.embedded import drop_database
+
+        asyncio.run(drop_database(admin, name))
+    if failed:
+        raise SystemExit(f"schemathesis found failures with the roles: {', '.join(failed)}")
+    print("no failures")
+
+
+if __name__ == "__main__":
+    main()
