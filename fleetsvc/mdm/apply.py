@@ -53,6 +53,7 @@ _STAGE_SQL = """
 DROP TABLE IF EXISTS pg_temp.mdm_input;
 DROP TABLE IF EXISTS pg_temp.mdm_stage;
 DROP TABLE IF EXISTS pg_temp.mdm_changed;
+DROP TABLE IF EXISTS pg_temp.mdm_seen;
 CREATE TEMP TABLE mdm_input (
     idx integer NOT NULL,
     mdm_device_id varchar(64) NOT NULL,
@@ -71,6 +72,56 @@ CREATE TEMP TABLE mdm_input (
     phone_number varchar(16)
 ) ON COMMIT DROP;
 CREATE TEMP TABLE mdm_changed (id integer, before jsonb, after jsonb) ON COMMIT DROP;
+"""
+
+# The facts of a record as stored in mdm_device; their hash tells an unchanged record apart.
+_FACT_COLUMNS: Final = (
+    "serial_number",
+    "imei",
+    "device_name",
+    "user_upn",
+    "compliance",
+    "last_sync_at",
+    "enrolled_at",
+    "operating_system",
+    "os_version",
+    "manufacturer",
+    "model",
+    "owner_type",
+    "phone_number",
+)
+
+
+def _facts_hash(alias: str) -> str:
+    """md5 of the record's facts. A text form that drifted (another TimeZone setting) only
+    makes a record look changed, and it is then applied in full: never the other way."""
+    fields = ", ".join(f"{alias}.{c}" for c in _FACT_COLUMNS)
+    return f"decode(md5(ROW({fields})::text), 'hex')"
+
+
+# Records the register already holds exactly as sent: the stored record has the same facts,
+# and the asset it was matched to still holds its MDM device id and facts and is still the
+# record's best match (its maker's serial: nothing can match better). Such a record changes
+# nothing: it is only marked as reported by this run (two columns of mdm_device, no index
+# touched), which the run's reconciliation and the current one read. Anything less certain
+# (an unknown device, a match by IMEI or another maker's serial) is matched again in full.
+_SEEN_SQL = f"""
+CREATE TEMP TABLE mdm_seen ON COMMIT DROP AS
+SELECT i.idx, d.id AS device_row
+FROM mdm_input i
+JOIN mdm_device d ON d.mdm_device_id = i.mdm_device_id
+JOIN asset a ON a.id = d.asset_id
+WHERE d.facts_hash = {_facts_hash("i")}
+  AND a.mdm_device_id = i.mdm_device_id
+  AND a.serial_number = i.serial_number AND a.manufacturer = lower(i.manufacturer)
+  AND (a.mdm_compliance, a.mdm_os_version, a.mdm_user_upn)
+      IS NOT DISTINCT FROM (i.compliance, i.os_version, i.user_upn);
+DELETE FROM mdm_input i USING mdm_seen s WHERE i.idx = s.idx;
+"""
+
+_MARK_SEEN_SQL = """
+UPDATE mdm_device d SET last_run_id = $1, updated_at = now()
+FROM mdm_seen s WHERE d.id = s.device_row
 """
 
 # Each record with the asset it matches and that asset's MDM facts as they were, in one
@@ -187,14 +238,14 @@ FROM mdm_changed ORDER BY id
 
 # Every record is kept as the MDM's latest word on its device, unless it is older than
 # what is already held (a replayed old export must not turn the clock back).
-_UPSERT_SQL = """
+_UPSERT_SQL = f"""
 INSERT INTO mdm_device AS d (mdm_device_id, serial_number, imei, device_name, user_upn,
     compliance, last_sync_at, enrolled_at, operating_system, os_version, manufacturer, model,
-    owner_type, phone_number, asset_id, last_run_id, updated_at)
+    owner_type, phone_number, asset_id, last_run_id, updated_at, facts_hash)
 SELECT mdm_device_id, serial_number, imei, device_name, user_upn, compliance, last_sync_at,
     enrolled_at, operating_system, os_version, manufacturer, model, owner_type, phone_number,
-    asset_id, $1, now()
-FROM mdm_stage
+    asset_id, $1, now(), {_facts_hash("s")}
+FROM mdm_stage s
 ON CONFLICT (mdm_device_id) DO UPDATE SET
     serial_number = EXCLUDED.serial_number, imei = EXCLUDED.imei,
     device_name = EXCLUDED.device_name, user_upn = EXCLUDED.user_upn,
@@ -203,7 +254,7 @@ ON CONFLICT (mdm_device_id) DO UPDATE SET
     os_version = EXCLUDED.os_version, manufacturer = EXCLUDED.manufacturer,
     model = EXCLUDED.model, owner_type = EXCLUDED.owner_type,
     phone_number = EXCLUDED.phone_number, asset_id = EXCLUDED.asset_id,
-    last_run_id = EXCLUDED.last_run_id, updated_at = now()
+    last_run_id = EXCLUDED.last_run_id, updated_at = now(), facts_hash = EXCLUDED.facts_hash
 WHERE (EXCLUDED.last_sync_at < d.last_sync_at) IS NOT TRUE
 """
 
@@ -240,6 +291,11 @@ async def _apply_records(
         records=[_stage_row(r, i) for i, r in enumerate(records)],
         columns=_STAGE_COLUMNS,
     )
+    await conn.execute(_SEEN_SQL)
+    seen = await conn.execute(_MARK_SEEN_SQL, run_id)
+    unchanged = int(seen.split()[-1])
+    if unchanged == len(records):
+        return unchanged, 0
     await conn.execute(_MATCH_SQL)
     await conn.execute(_FREE_SQL)
     await conn.execute(_APPLY_SQL)
@@ -250,7 +306,7 @@ async def _apply_records(
         " (SELECT count(DISTINCT id) FROM mdm_changed) AS changed"
     )
     assert row is not None
-    return int(row["matched"]), int(row["changed"])
+    return unchanged + int(row["matched"]), int(row["changed"])
 
 
 async def apply_batch(
