@@ -8,10 +8,12 @@ applied whole or not at all.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Final
 
 import asyncpg
+import msgspec
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
@@ -30,6 +32,8 @@ from fleetsvc.mdm.runs import (
 
 log = get_logger("fleetsvc.mdm")
 
+_FACTS_ENCODER = msgspec.json.Encoder()
+
 _STAGE_COLUMNS: Final = (
     "idx",
     "mdm_device_id",
@@ -46,6 +50,7 @@ _STAGE_COLUMNS: Final = (
     "model",
     "owner_type",
     "phone_number",
+    "facts_hash",
 )
 
 
@@ -69,35 +74,11 @@ CREATE TEMP TABLE mdm_input (
     manufacturer varchar(100),
     model varchar(100),
     owner_type varchar(32),
-    phone_number varchar(16)
+    phone_number varchar(16),
+    facts_hash bytea NOT NULL
 ) ON COMMIT DROP;
 CREATE TEMP TABLE mdm_changed (id integer, before jsonb, after jsonb) ON COMMIT DROP;
 """
-
-# The facts of a record as stored in mdm_device; their hash tells an unchanged record apart.
-_FACT_COLUMNS: Final = (
-    "serial_number",
-    "imei",
-    "device_name",
-    "user_upn",
-    "compliance",
-    "last_sync_at",
-    "enrolled_at",
-    "operating_system",
-    "os_version",
-    "manufacturer",
-    "model",
-    "owner_type",
-    "phone_number",
-)
-
-
-def _facts_hash(alias: str) -> str:
-    """md5 of the record's facts. A text form that drifted (another TimeZone setting) only
-    makes a record look changed, and it is then applied in full: never the other way."""
-    fields = ", ".join(f"{alias}.{c}" for c in _FACT_COLUMNS)
-    return f"decode(md5(ROW({fields})::text), 'hex')"
-
 
 # Records the register already holds exactly as sent: the stored record has the same facts,
 # and the asset it was matched to still holds its MDM device id and facts and is still the
@@ -105,13 +86,13 @@ def _facts_hash(alias: str) -> str:
 # nothing: it is only marked as reported by this run (two columns of mdm_device, no index
 # touched), which the run's reconciliation and the current one read. Anything less certain
 # (an unknown device, a match by IMEI or another maker's serial) is matched again in full.
-_SEEN_SQL = f"""
+_SEEN_SQL = """
 CREATE TEMP TABLE mdm_seen ON COMMIT DROP AS
 SELECT i.idx, d.id AS device_row
 FROM mdm_input i
 JOIN mdm_device d ON d.mdm_device_id = i.mdm_device_id
 JOIN asset a ON a.id = d.asset_id
-WHERE d.facts_hash = {_facts_hash("i")}
+WHERE d.facts_hash = i.facts_hash
   AND a.mdm_device_id = i.mdm_device_id
   AND a.serial_number = i.serial_number AND a.manufacturer = lower(i.manufacturer)
   AND (a.mdm_compliance, a.mdm_os_version, a.mdm_user_upn)
@@ -238,13 +219,13 @@ FROM mdm_changed ORDER BY id
 
 # Every record is kept as the MDM's latest word on its device, unless it is older than
 # what is already held (a replayed old export must not turn the clock back).
-_UPSERT_SQL = f"""
+_UPSERT_SQL = """
 INSERT INTO mdm_device AS d (mdm_device_id, serial_number, imei, device_name, user_upn,
     compliance, last_sync_at, enrolled_at, operating_system, os_version, manufacturer, model,
     owner_type, phone_number, asset_id, last_run_id, updated_at, facts_hash)
 SELECT mdm_device_id, serial_number, imei, device_name, user_upn, compliance, last_sync_at,
     enrolled_at, operating_system, os_version, manufacturer, model, owner_type, phone_number,
-    asset_id, $1, now(), {_facts_hash("s")}
+    asset_id, $1, now(), facts_hash
 FROM mdm_stage s
 ON CONFLICT (mdm_device_id) DO UPDATE SET
     serial_number = EXCLUDED.serial_number, imei = EXCLUDED.imei,
@@ -260,9 +241,7 @@ WHERE (EXCLUDED.last_sync_at < d.last_sync_at) IS NOT TRUE
 
 
 def _stage_row(r: DeviceRecord, idx: int) -> tuple[object, ...]:
-    return (
-        idx,
-        r.mdm_device_id,
+    facts = (
         r.serial_number,
         r.imei,
         r.device_name,
@@ -277,6 +256,9 @@ def _stage_row(r: DeviceRecord, idx: int) -> tuple[object, ...]:
         r.owner_type,
         r.phone_number,
     )
+    # The hash of what mdm_device will hold for the record: equal hashes, equal facts.
+    digest = hashlib.md5(_FACTS_ENCODER.encode(facts), usedforsecurity=False).digest()
+    return (idx, r.mdm_device_id, *facts, digest)
 
 
 async def _apply_records(
