@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import itertools
 import json
 import os
 import statistics
@@ -175,7 +176,7 @@ class Phases:
 
     def spans(self, start: float, end: float) -> dict[str, float]:
         points = [("lock", start), *self.marks, ("end", end)]
-        return {a[0]: b[1] - a[1] for a, b in zip(points, points[1:], strict=False)}
+        return {a[0]: b[1] - a[1] for a, b in itertools.pairwise(points)}
 
 
 async def timed_import(path: Path, *, commit: bool) -> dict[str, float]:
