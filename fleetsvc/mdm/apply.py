@@ -87,22 +87,28 @@ CREATE TEMP TABLE mdm_changed (id integer, before jsonb, after jsonb) ON COMMIT 
 # touched), which the run's reconciliation and the current one read. Anything less certain
 # (an unknown device, a match by IMEI or another maker's serial) is matched again in full.
 _SEEN_SQL = """
+-- LATERAL: an index lookup per record of the batch (a thousand), never a scan of mdm_device
+-- or asset, which a planner without statistics on the batch may choose.
 CREATE TEMP TABLE mdm_seen ON COMMIT DROP AS
 SELECT i.idx, d.id AS device_row
 FROM mdm_input i
-JOIN mdm_device d ON d.mdm_device_id = i.mdm_device_id
-JOIN asset a ON a.id = d.asset_id
-WHERE d.facts_hash = i.facts_hash
-  AND a.mdm_device_id = i.mdm_device_id
-  AND a.serial_number = i.serial_number AND a.manufacturer = lower(i.manufacturer)
-  AND (a.mdm_compliance, a.mdm_os_version, a.mdm_user_upn)
-      IS NOT DISTINCT FROM (i.compliance, i.os_version, i.user_upn);
+CROSS JOIN LATERAL (
+    SELECT x.id, x.asset_id FROM mdm_device x
+    WHERE x.mdm_device_id = i.mdm_device_id AND x.facts_hash = i.facts_hash
+) d
+CROSS JOIN LATERAL (
+    SELECT 1 FROM asset a
+    WHERE a.id = d.asset_id AND a.mdm_device_id = i.mdm_device_id
+      AND a.serial_number = i.serial_number AND a.manufacturer = lower(i.manufacturer)
+      AND (a.mdm_compliance, a.mdm_os_version, a.mdm_user_upn)
+          IS NOT DISTINCT FROM (i.compliance, i.os_version, i.user_upn)
+) a;
 DELETE FROM mdm_input i USING mdm_seen s WHERE i.idx = s.idx;
 """
 
 _MARK_SEEN_SQL = """
-UPDATE mdm_device d SET last_run_id = $1, updated_at = now()
-FROM mdm_seen s WHERE d.id = s.device_row
+UPDATE mdm_device SET last_run_id = $1, updated_at = now()
+WHERE id = ANY(ARRAY(SELECT device_row FROM mdm_seen))
 """
 
 # Each record with the asset it matches and that asset's MDM facts as they were, in one
