@@ -71,7 +71,7 @@ def write_file(path: Path, rows: int, offset: int) -> None:
             f.write(
                 f"14/11/2022,VF-ORD-880000,{PO_NUMBER},DN700000,{PART},"
                 f"Samsung Galaxy A32 4G 128GB Awesome Black,{imei},R58R{i:08d},"
-                f"{iccid},07955 {i % 1_000_000:06d},1\n"
+                f"{iccid},0795{5 + i // 1_000_000 % 5} {i % 1_000_000:06d},1\n"
             )
 
 
@@ -422,7 +422,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="fleetsvc-bench-") as tmp, bench_database() as url:
         asyncio.run(seed(url))
         # Files' handsets never overlap: each maker has its own range.
-        fresh = {size: _files(Path(tmp), size, n * 10_000_000) for n, size in enumerate(sizes)}
+        fresh = {size: _files(Path(tmp), size, n * 2_000_000) for n, size in enumerate(sizes)}
         http_size = sizes[0]
         per_size: dict[int, dict[str, Any]] = {}
         for size in sizes:
