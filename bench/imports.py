@@ -449,7 +449,9 @@ def report(
     def col(size: int, key: str) -> list[float]:
         return [r[key] for r in per_size[size]["runs"]]
 
-    rows, steps, writes = [], [], []
+    rows: list[dict[str, object]] = []
+    steps: list[dict[str, object]] = []
+    writes: list[dict[str, object]] = []
     for size in sizes:
         copy = col(size, "raw_copy_s")
         direct = col(size, "direct_total_s")
