@@ -45,6 +45,8 @@ class Asset(Versioned, Table, tablename="asset", help_text="One physical, serial
     )
     serial_number = Varchar(length=64)
     imei = Varchar(length=15, null=True, default=None, unique=True)
+    # Unique where set: a partial unique index (migration 2026-12-03T17:00), as for
+    # mdm_device_id below.
     asset_tag = Varchar(length=32, null=True, default=None, unique=True)
     status = Varchar(length=16, default="in_stock")
     person_id = ForeignKey(Person, null=True, default=None, on_delete=OnDelete.restrict)

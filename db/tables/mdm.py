@@ -2,7 +2,16 @@
 
 from typing import Any
 
-from piccolo.columns import JSONB, BigSerial, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    JSONB,
+    BigSerial,
+    Bytea,
+    ForeignKey,
+    Integer,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.base import OnDelete
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.reference import LazyTableReference
@@ -43,6 +52,9 @@ class MdmDevice(Table, tablename="mdm_device", help_text="The MDM's latest word 
     )
     last_run_id = ForeignKey(MdmRun, null=True, default=None, on_delete=OnDelete.restrict)
     updated_at = Timestamptz(default=TimestamptzNow())
+    # md5 of the record's facts as stored (fleetsvc.mdm.apply): an unchanged record is told
+    # apart by it without being matched to the register again.
+    facts_hash = Bytea(null=True, default=None)
 
 
 class MdmRunIssue(Table, tablename="mdm_run_issue", help_text="A record a run rejected."):

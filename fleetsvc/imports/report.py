@@ -76,8 +76,12 @@ async def previous_import(
     )
     if previous is None:
         return None
-    when = previous["committed_at"].astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return PreviousImport(id=previous["id"], committed_at=when)
+    return PreviousImport(id=previous["id"], committed_at=when(previous["committed_at"]))
+
+
+def when(committed_at: dt.datetime) -> str:
+    """When an import was committed, as its report says it."""
+    return committed_at.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def previous_warning(previous: PreviousImport) -> StoredWarning:

@@ -27,7 +27,7 @@ from db.engine import connection, is_outage, transaction
 from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed
-from fleetsvc.imports import report
+from fleetsvc.imports import repeat, report
 from fleetsvc.imports.evaluate import OnPhase, evaluate
 from fleetsvc.imports.profiles import import_profile
 from fleetsvc.imports.queries import ENTITY, get_import
@@ -66,7 +66,16 @@ async def run_import(
     if not ImportMode.has(mode):
         raise ValidationFailed.one("mode", "mode must be preview or commit")
     profile = import_profile(profile_name, extra_profile_dirs)
-    staged = await stage_file(actor, path, (file_name or path.name)[:255], profile, progress)
+    name = (file_name or path.name)[:255]
+    if mode == ImportMode.COMMIT:
+        # A file committed before is recognised by its SHA-256, before it is read.
+        again = await repeat.commit_again_of_path(
+            actor, path, name, profile, allow_partial=allow_partial
+        )
+        if again is not None:
+            async with connection() as conn:
+                return await get_import(conn, again)
+    staged = await stage_file(actor, path, name, profile, progress)
     try:
         async with transaction() as conn:
             await conn.execute(

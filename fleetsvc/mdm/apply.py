@@ -8,10 +8,12 @@ applied whole or not at all.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Final
 
 import asyncpg
+import msgspec
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
@@ -30,6 +32,8 @@ from fleetsvc.mdm.runs import (
 
 log = get_logger("fleetsvc.mdm")
 
+_FACTS_ENCODER = msgspec.json.Encoder()
+
 _STAGE_COLUMNS: Final = (
     "idx",
     "mdm_device_id",
@@ -46,6 +50,7 @@ _STAGE_COLUMNS: Final = (
     "model",
     "owner_type",
     "phone_number",
+    "facts_hash",
 )
 
 
@@ -53,6 +58,7 @@ _STAGE_SQL = """
 DROP TABLE IF EXISTS pg_temp.mdm_input;
 DROP TABLE IF EXISTS pg_temp.mdm_stage;
 DROP TABLE IF EXISTS pg_temp.mdm_changed;
+DROP TABLE IF EXISTS pg_temp.mdm_seen;
 CREATE TEMP TABLE mdm_input (
     idx integer NOT NULL,
     mdm_device_id varchar(64) NOT NULL,
@@ -68,9 +74,41 @@ CREATE TEMP TABLE mdm_input (
     manufacturer varchar(100),
     model varchar(100),
     owner_type varchar(32),
-    phone_number varchar(16)
+    phone_number varchar(16),
+    facts_hash bytea NOT NULL
 ) ON COMMIT DROP;
 CREATE TEMP TABLE mdm_changed (id integer, before jsonb, after jsonb) ON COMMIT DROP;
+"""
+
+# Records the register already holds exactly as sent: the stored record has the same facts,
+# and the asset it was matched to still holds its MDM device id and facts and is still the
+# record's best match (its maker's serial: nothing can match better). Such a record changes
+# nothing: it is only marked as reported by this run (two columns of mdm_device, no index
+# touched), which the run's reconciliation and the current one read. Anything less certain
+# (an unknown device, a match by IMEI or another maker's serial) is matched again in full.
+_SEEN_SQL = """
+-- LATERAL: an index lookup per record of the batch (a thousand), never a scan of mdm_device
+-- or asset, which a planner without statistics on the batch may choose.
+CREATE TEMP TABLE mdm_seen ON COMMIT DROP AS
+SELECT i.idx, d.id AS device_row
+FROM mdm_input i
+CROSS JOIN LATERAL (
+    SELECT x.id, x.asset_id FROM mdm_device x
+    WHERE x.mdm_device_id = i.mdm_device_id AND x.facts_hash = i.facts_hash
+) d
+CROSS JOIN LATERAL (
+    SELECT 1 FROM asset a
+    WHERE a.id = d.asset_id AND a.mdm_device_id = i.mdm_device_id
+      AND a.serial_number = i.serial_number AND a.manufacturer = lower(i.manufacturer)
+      AND (a.mdm_compliance, a.mdm_os_version, a.mdm_user_upn)
+          IS NOT DISTINCT FROM (i.compliance, i.os_version, i.user_upn)
+) a;
+DELETE FROM mdm_input i USING mdm_seen s WHERE i.idx = s.idx;
+"""
+
+_MARK_SEEN_SQL = """
+UPDATE mdm_device SET last_run_id = $1, updated_at = now()
+WHERE id = ANY(ARRAY(SELECT device_row FROM mdm_seen))
 """
 
 # Each record with the asset it matches and that asset's MDM facts as they were, in one
@@ -190,11 +228,11 @@ FROM mdm_changed ORDER BY id
 _UPSERT_SQL = """
 INSERT INTO mdm_device AS d (mdm_device_id, serial_number, imei, device_name, user_upn,
     compliance, last_sync_at, enrolled_at, operating_system, os_version, manufacturer, model,
-    owner_type, phone_number, asset_id, last_run_id, updated_at)
+    owner_type, phone_number, asset_id, last_run_id, updated_at, facts_hash)
 SELECT mdm_device_id, serial_number, imei, device_name, user_upn, compliance, last_sync_at,
     enrolled_at, operating_system, os_version, manufacturer, model, owner_type, phone_number,
-    asset_id, $1, now()
-FROM mdm_stage
+    asset_id, $1, now(), facts_hash
+FROM mdm_stage s
 ON CONFLICT (mdm_device_id) DO UPDATE SET
     serial_number = EXCLUDED.serial_number, imei = EXCLUDED.imei,
     device_name = EXCLUDED.device_name, user_upn = EXCLUDED.user_upn,
@@ -203,15 +241,13 @@ ON CONFLICT (mdm_device_id) DO UPDATE SET
     os_version = EXCLUDED.os_version, manufacturer = EXCLUDED.manufacturer,
     model = EXCLUDED.model, owner_type = EXCLUDED.owner_type,
     phone_number = EXCLUDED.phone_number, asset_id = EXCLUDED.asset_id,
-    last_run_id = EXCLUDED.last_run_id, updated_at = now()
+    last_run_id = EXCLUDED.last_run_id, updated_at = now(), facts_hash = EXCLUDED.facts_hash
 WHERE (EXCLUDED.last_sync_at < d.last_sync_at) IS NOT TRUE
 """
 
 
 def _stage_row(r: DeviceRecord, idx: int) -> tuple[object, ...]:
-    return (
-        idx,
-        r.mdm_device_id,
+    facts = (
         r.serial_number,
         r.imei,
         r.device_name,
@@ -226,6 +262,9 @@ def _stage_row(r: DeviceRecord, idx: int) -> tuple[object, ...]:
         r.owner_type,
         r.phone_number,
     )
+    # The hash of what mdm_device will hold for the record: equal hashes, equal facts.
+    digest = hashlib.md5(_FACTS_ENCODER.encode(facts), usedforsecurity=False).digest()
+    return (idx, r.mdm_device_id, *facts, digest)
 
 
 async def _apply_records(
@@ -240,6 +279,11 @@ async def _apply_records(
         records=[_stage_row(r, i) for i, r in enumerate(records)],
         columns=_STAGE_COLUMNS,
     )
+    await conn.execute(_SEEN_SQL)
+    seen = await conn.execute(_MARK_SEEN_SQL, run_id)
+    unchanged = int(seen.split()[-1])
+    if unchanged == len(records):
+        return unchanged, 0
     await conn.execute(_MATCH_SQL)
     await conn.execute(_FREE_SQL)
     await conn.execute(_APPLY_SQL)
@@ -250,7 +294,7 @@ async def _apply_records(
         " (SELECT count(DISTINCT id) FROM mdm_changed) AS changed"
     )
     assert row is not None
-    return int(row["matched"]), int(row["changed"])
+    return unchanged + int(row["matched"]), int(row["changed"])
 
 
 async def apply_batch(

@@ -1,0 +1,73 @@
+"""An MDM re-run that brings nothing new: its unchanged records are told apart by the hash
+of their stored facts and leave the register untouched, yet the run still reports on them;
+a record whose asset no longer says what the MDM says is applied again in full."""
+
+from __future__ import annotations
+
+from db.engine import connection, transaction
+from tests import factories
+from tests.api.test_mdm import asset_row, events_of, graph_record, push
+from tests.conftest import ClientFactory, unique
+
+
+async def _xmin(table: str, row_id: int) -> int:
+    """The transaction that last wrote the row: unchanged means it was not rewritten."""
+    async with connection() as conn:
+        value: int = await conn.fetchval(
+            f"SELECT xmin::text::bigint FROM {table} WHERE id = $1", row_id
+        )
+    return value
+
+
+async def test_unchanged_rerun_writes_no_asset_and_still_reports(client_for: ClientFactory) -> None:
+    mdm = await client_for("mdm")
+    assets = [await factories.asset() for _ in range(3)]
+    records = [
+        graph_record(serial=a["serial_number"], upn=unique("u") + "@force.example") for a in assets
+    ]
+    first = await push(mdm, unique("run-"), 1, records, final=True)
+    assert first.json()["counts"]["changed"] == 3
+    written = [await _xmin("asset", a["id"]) for a in assets]
+    before = [await asset_row(a["id"]) for a in assets]
+
+    run_key = unique("run-")
+    again = await push(mdm, run_key, 1, records, final=True)
+    assert again.status_code == 200, again.text
+    counts = again.json()["counts"]
+    assert counts == {"received": 3, "matched": 3, "unknown": 0, "changed": 0, "rejected": 0}
+    assert [await _xmin("asset", a["id"]) for a in assets] == written
+    assert [await asset_row(a["id"]) for a in assets] == before
+    assert [len(await events_of(a["id"])) for a in assets] == [1, 1, 1]
+    # The devices' latest report is this run's: its reconciliation counts them.
+    report = (await mdm.get(f"/api/v1/mdm/runs/{run_key}")).json()["reconciliation"]
+    assert report["capacity"]["managed"] == 3
+
+
+async def test_a_record_whose_asset_changed_is_applied_again(client_for: ClientFactory) -> None:
+    mdm = await client_for("mdm")
+    asset = await factories.asset()
+    record = graph_record(serial=asset["serial_number"], upn="officer.a@force.example")
+    await push(mdm, unique("run-"), 1, [record], final=True)
+    # The asset no longer holds what the MDM said (here: its user put back by hand).
+    async with transaction() as conn:
+        await conn.execute("UPDATE asset SET mdm_user_upn = NULL WHERE id = $1", asset["id"])
+
+    again = await push(mdm, unique("run-"), 1, [record], final=True)
+    assert again.json()["counts"]["changed"] == 1
+    assert (await asset_row(asset["id"]))["mdm_user_upn"] == "officer.a@force.example"
+    events = await events_of(asset["id"])
+    assert events[-1]["after"] == {"mdm_user_upn": "officer.a@force.example"}
+
+
+async def test_an_unknown_device_is_matched_again_once_registered(
+    client_for: ClientFactory,
+) -> None:
+    mdm = await client_for("mdm")
+    serial = unique("LATE")
+    record = graph_record(serial=serial)
+    first = await push(mdm, unique("run-"), 1, [record], final=True)
+    assert first.json()["counts"]["unknown"] == 1
+    asset = await factories.asset(serial_number=serial)
+    again = await push(mdm, unique("run-"), 1, [record], final=True)
+    assert again.json()["counts"]["matched"] == 1
+    assert (await asset_row(asset["id"]))["mdm_device_id"] == record["id"]
