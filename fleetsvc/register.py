@@ -14,7 +14,6 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-import msgspec
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
@@ -975,11 +974,5 @@ async def asset_history(
     if not exists:
         raise NotFound(ASSET, asset_id)
     rows = await conn.fetch(_HISTORY_SQL, asset_id, page.after_id or 0, page.limit + 1)
-    items = []
-    for r in rows:
-        item = dict(r)
-        for key in ("before", "after"):
-            if item[key] is not None:
-                item[key] = msgspec.json.decode(item[key])
-        items.append(item)
+    items = await audit.decode_events(conn, rows)
     return make_page(items, page, key=lambda e: int(e["id"]))

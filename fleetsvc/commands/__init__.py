@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from fleetsvc.commands import demo, forecast, imports, mdm
+from fleetsvc.commands import audit, demo, forecast, imports, mdm
 
 
 def register(main: click.Group) -> None:
-    for module in (imports, forecast, mdm, demo):
+    for module in (imports, forecast, mdm, demo, audit):
         module.register(main)

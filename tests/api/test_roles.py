@@ -98,6 +98,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", f"{A}/mdm/discrepancies"): EVERY,
     # the audit trail and tokens
     ("GET", f"{A}/events"): AUDIT,
+    ("GET", f"{A}/events/verify"): AUDIT,
     ("GET", f"{A}/tokens"): ADMIN,
     ("POST", f"{A}/tokens"): ADMIN,
     ("POST", f"{A}/tokens/{{token_id:int}}/revoke"): ADMIN,
