@@ -31,18 +31,15 @@ CANONICAL_SQL = (
     " e.entity, e.entity_id, e.action, e.before, e.after)::text"
 )
 
-# Chain order, one row per sealed event; a LATERAL lookup per event keeps the order and
-# the first rows fast (a deleted event comes back with no canonical text).
+# Chain order, one row per sealed event (a deleted event comes back with no text). The ORDER
+# BY is the outermost clause: joined to events by hash (as PostgreSQL chooses for a long
+# chain), an ordered subquery comes out in the event table's order instead.
 _WALK_SQL = f"""
-SELECT c.seq, c.event_id, c.hash, x.canonical
-FROM (
-    SELECT s.seq, u.event_id, u.hash
-    FROM event_seal s
-    CROSS JOIN LATERAL unnest(s.event_ids, s.hashes) WITH ORDINALITY AS u(event_id, hash, n)
-    ORDER BY s.seq, u.n
-) c
-LEFT JOIN LATERAL (SELECT {CANONICAL_SQL} AS canonical FROM event e WHERE e.id = c.event_id) x
-    ON true
+SELECT s.seq, u.event_id, u.hash, CASE WHEN e.id IS NOT NULL THEN {CANONICAL_SQL} END
+FROM event_seal s
+CROSS JOIN LATERAL unnest(s.event_ids, s.hashes) WITH ORDINALITY AS u(event_id, hash, n)
+LEFT JOIN event e ON e.id = u.event_id
+ORDER BY s.seq, u.n
 """
 
 # Every stored event is in the chain exactly once (a deleted one was found by the walk).

@@ -150,8 +150,16 @@ BEGIN
 END $$;
 
 -- Each INSERT or COPY into event: its rows' digests, computed now, outside any lock.
+-- The chain is extended at commit from the latest head, which only a READ COMMITTED
+-- transaction sees (a REPEATABLE READ one would fail at commit whenever another had
+-- sealed since its snapshot): refused at once, so the mistake shows the first time.
 CREATE FUNCTION event_collect() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'events are written in READ COMMITTED transactions only, not %',
+            upper(current_setting('transaction_isolation'))
+            USING ERRCODE = 'feature_not_supported';
+    END IF;
     INSERT INTO event_pending (txid, event_ids, digests)
     SELECT pg_current_xact_id(), array_agg(e.id ORDER BY e.id),
            array_agg(sha256(convert_to(event_canonical(e), 'UTF8')) ORDER BY e.id)
@@ -272,6 +280,22 @@ CREATE TRIGGER personal_value_no_delete BEFORE DELETE ON personal_value
     FOR EACH ROW EXECUTE FUNCTION audit_refuse();
 CREATE TRIGGER personal_value_no_truncate BEFORE TRUNCATE ON personal_value
     FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse();
+
+-- They fire in replica mode too (session_replication_role = replica, open to a superuser):
+-- an event written that way is still chained, and the guards still hold.
+ALTER TABLE event ENABLE ALWAYS TRIGGER event_collect;
+ALTER TABLE event_pending ENABLE ALWAYS TRIGGER event_seal_at_commit;
+ALTER TABLE event_pending ENABLE ALWAYS TRIGGER event_pending_owner_only;
+ALTER TABLE event_pending ENABLE ALWAYS TRIGGER event_pending_no_truncate;
+ALTER TABLE event_seal ENABLE ALWAYS TRIGGER event_seal_owner_only;
+ALTER TABLE event_seal ENABLE ALWAYS TRIGGER event_seal_no_update_delete;
+ALTER TABLE event_seal ENABLE ALWAYS TRIGGER event_seal_no_truncate;
+ALTER TABLE event_chain_head ENABLE ALWAYS TRIGGER event_chain_head_owner_only;
+ALTER TABLE event_chain_head ENABLE ALWAYS TRIGGER event_chain_head_no_insert_delete;
+ALTER TABLE event_chain_head ENABLE ALWAYS TRIGGER event_chain_head_no_truncate;
+ALTER TABLE personal_value ENABLE ALWAYS TRIGGER personal_value_erase_only;
+ALTER TABLE personal_value ENABLE ALWAYS TRIGGER personal_value_no_delete;
+ALTER TABLE personal_value ENABLE ALWAYS TRIGGER personal_value_no_truncate;
 
 -- SECURITY DEFINER functions resolve names in this schema only (pg_temp last, so a
 -- caller's temporary table can never stand in for one of ours).

@@ -11,6 +11,7 @@ import asyncio
 import random
 
 import asyncpg
+import pytest
 
 from fleetsvc import audit
 from fleetsvc.audit_chain import CANONICAL_SQL, ChainReport, verify_chain
@@ -415,3 +416,29 @@ async def test_the_command_summarises_a_sound_chain_and_names_a_broken_one(own_d
 
     code, out, err = await run_cli(own_db, "audit", "verify", "--anchor", "nothex")
     assert code == 2 and "64 hex digits" in err
+
+
+async def test_events_are_refused_in_a_repeatable_read_transaction_at_once(own_db: str) -> None:
+    """Its snapshot could not see the chain's latest head at commit; refusing at the first
+    event makes that plain every time, rather than a failed commit now and then."""
+    conn = await asyncpg.connect(own_db)
+    try:
+        with pytest.raises(asyncpg.FeatureNotSupportedError, match="READ COMMITTED"):
+            async with conn.transaction(isolation="repeatable_read"):
+                await audit.record(conn, ADMIN, "vehicle", 1, "too_isolated")
+    finally:
+        await conn.close()
+    assert (await check(own_db)).events_checked == 0
+
+
+async def test_an_event_written_in_replica_mode_is_still_chained(own_db: str) -> None:
+    """``session_replication_role = replica`` (open to a superuser) turns ordinary triggers
+    off; the chain's fire always."""
+    await as_owner(
+        own_db,
+        "SET LOCAL session_replication_role = replica",
+        "INSERT INTO event (actor_name, actor_role, entity, entity_id, action)"
+        " VALUES ('replica', 'admin', 'vehicle', 1, 'replicated')",
+    )
+    report = await check(own_db)
+    assert report.ok and report.events_checked == 1, report.summary()
