@@ -26,6 +26,13 @@ TABLE_RIGHTS: Final = ("SELECT", "INSERT", "UPDATE", "DELETE")
 MAINTAIN: Final = "MAINTAIN"
 REDUCED: Final[Mapping[str, tuple[str, ...]]] = {
     "event": ("SELECT", "INSERT"),  # the audit trail: written once, never changed
+    # The hash chain: written only by its SECURITY DEFINER functions, read by verify.
+    "event_seal": ("SELECT",),
+    "event_chain_head": ("SELECT",),
+    "event_pending": ("SELECT",),
+    # Personal values events refer to: added with their event, erased only by
+    # audit_forget_person (a trigger refuses any other change).
+    "personal_value": ("SELECT", "INSERT"),
     "migration": ("SELECT",),  # Piccolo's record of migrations applied (/ready reads it)
 }
 SEQUENCE_RIGHTS: Final = ("USAGE",)  # nextval for serial ids
@@ -184,7 +191,8 @@ async def apply_policy(owner: asyncpg.Connection, service: str) -> None:
         keyword = "SEQUENCE" if row["kind"] == "S" else "TABLE"
         rights = SEQUENCE_RIGHTS if row["kind"] == "S" else table_rights(row["relname"], major)
         statements.append(f"REVOKE ALL ON {keyword} {name} FROM {s}")
-        statements.append(f"GRANT {', '.join(rights)} ON {keyword} {name} TO {s}")
+        if rights:
+            statements.append(f"GRANT {', '.join(rights)} ON {keyword} {name} TO {s}")
     statements.append(f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {s}")
     await owner.execute(";\n".join(statements))
 

@@ -1,4 +1,10 @@
-"""The append-only audit trail; a trigger refuses UPDATE, DELETE and TRUNCATE."""
+"""The append-only audit trail; a trigger refuses UPDATE, DELETE and TRUNCATE.
+
+Beside it, in raw SQL (migration ``2026-12-03T09:00:00``), and written only by database
+functions: the hash chain (``event_seal``, one row per committed transaction that wrote
+events; ``event_chain_head``; ``event_pending`` while a transaction runs) and the personal
+values events refer to instead of holding them (``personal_value``).
+"""
 
 from piccolo.columns import JSONB, BigInt, BigSerial, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow

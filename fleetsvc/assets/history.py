@@ -32,4 +32,4 @@ async def asset_history(conn: asyncpg.Connection, asset_id: int, page: PageReque
     if not exists:
         raise NotFound(ASSET, asset_id)
     rows = await conn.fetch(_HISTORY_SQL, asset_id, page.after_id or 0, page.limit + 1)
-    return make_page([audit.event_of(r) for r in rows], page, key=lambda e: e.id)
+    return make_page(await audit.events_of(conn, rows), page, key=lambda e: e.id)

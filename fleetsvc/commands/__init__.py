@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from fleetsvc.commands import demo, forecast, imports, mdm, users, worker
+from fleetsvc.commands import audit, demo, forecast, imports, mdm, users, worker
 
 
 def register(main: click.Group) -> None:
-    for module in (imports, forecast, mdm, demo, worker, users):
+    for module in (imports, forecast, mdm, demo, worker, users, audit):
         module.register(main)

@@ -100,3 +100,39 @@ async def test_events_of_one_transaction_carry_its_time(app: object) -> None:
         )
     assert [t["action"] for t in times] == ["clock-one", "clock-bulk", "clock-bulk"]
     assert {t["occurred_at"] for t in times} == {started}
+
+
+async def test_verify_walks_the_chain_and_says_where_it_stands(
+    admin: httpx.AsyncClient, client_for: ClientFactory
+) -> None:
+    await admin.post("/api/v1/tokens", json={"name": unique("chain-"), "role": "auditor"})
+    auditor = await client_for("auditor")
+    r = await auditor.get("/api/v1/events/verify")
+    assert r.status_code == 200, r.text
+    check = r.json()
+    assert check["ok"] is True and check["first_break"] is None
+    assert check["events_checked"] >= 1 and len(check["head_hash"]) == 64
+    assert check["summary"].startswith(f"audit trail verified: {check['events_checked']:,} events")
+    async with connection() as conn:
+        last = await conn.fetchval("SELECT max(id) FROM event")
+        head = await conn.fetchval("SELECT encode(hash, 'hex') FROM event_chain_head")
+    assert (check["head_event_id"], check["head_hash"]) == (last, head)
+
+    # A later check still passes through an earlier head; an unknown one is reported.
+    await admin.post("/api/v1/tokens", json={"name": unique("chain-"), "role": "auditor"})
+    later = (await auditor.get(f"/api/v1/events/verify?anchor={check['head_hash']}")).json()
+    assert later["ok"] and later["anchor_event_id"] == check["head_event_id"]
+    assert later["events_checked"] > check["events_checked"]
+    unknown = (await admin.get(f"/api/v1/events/verify?anchor={'ab' * 32}")).json()
+    assert unknown["ok"] is False and "anchor" in unknown["first_break"]["problem"]
+
+
+@pytest.mark.parametrize("anchor", ["xyz", "ab" * 31, "ab" * 33, "g" * 64])
+async def test_verify_refuses_an_anchor_that_is_not_a_head_hash(
+    client_for: ClientFactory, anchor: str
+) -> None:
+    auditor = await client_for("auditor")
+    r = await auditor.get(f"/api/v1/events/verify?anchor={anchor}")
+    assert 400 <= r.status_code < 500, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "anchor" in r.text

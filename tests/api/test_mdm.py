@@ -59,18 +59,17 @@ async def asset_row(asset_id: int) -> dict[str, Any]:
 
 
 async def events_of(asset_id: int) -> list[dict[str, Any]]:
+    """The asset's MDM events as the audit trail reads them (personal values put back)."""
+    from fleetsvc import audit
+
     async with connection() as conn:
         rows = await conn.fetch(
-            "SELECT action, before, after FROM event WHERE entity = 'asset' AND entity_id = $1"
-            " AND action = 'mdm_synced' ORDER BY id",
+            "SELECT id, action, before, after FROM event WHERE entity = 'asset'"
+            " AND entity_id = $1 AND action = 'mdm_synced' ORDER BY id",
             asset_id,
         )
-    import json
-
-    return [
-        {"action": r["action"], "before": json.loads(r["before"]), "after": json.loads(r["after"])}
-        for r in rows
-    ]
+        read = await audit.decode_events(conn, rows)
+    return [{"action": r["action"], "before": r["before"], "after": r["after"]} for r in read]
 
 
 async def mdm_device(device_id: str) -> dict[str, Any] | None:

@@ -105,6 +105,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", f"{A}/notices/preview"): NOTICES,
     # the audit trail and tokens
     ("GET", f"{A}/events"): AUDIT,
+    ("GET", f"{A}/events/verify"): AUDIT,
     ("GET", f"{A}/tokens"): ADMIN,
     ("POST", f"{A}/tokens"): ADMIN,
     ("POST", f"{A}/tokens/{{token_id:int}}/revoke"): ADMIN,

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from db.engine import connection, transaction
+from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict, ValidationFailed
 from fleetsvc.people import PersonCreate, create_people, get_person
@@ -56,13 +57,16 @@ async def test_people_are_created_tidied_in_order_with_their_events(app: object)
     assert all(p.version == 1 for p in people)
 
     async with connection() as conn:
-        events = await conn.fetch(
-            "SELECT entity_id, action, after FROM event WHERE entity = 'person'"
+        rows = await conn.fetch(
+            "SELECT id, entity_id, action, before, after FROM event WHERE entity = 'person'"
             " AND entity_id = ANY($1) ORDER BY entity_id",
             ids,
         )
+        events = await audit.decode_events(conn, rows)
     assert [(e["entity_id"], e["action"]) for e in events] == [(i, "created") for i in ids]
-    assert f'"employee_number": "E{ns[0].upper()}"' in events[0]["after"]
+    # The audit trail reads the value back; the event row itself holds only a reference.
+    assert events[0]["after"]["employee_number"] == f"E{ns[0].upper()}"
+    assert f"E{ns[0].upper()}" not in rows[0]["after"]
 
 
 async def test_every_problem_of_every_item_is_named_and_nothing_is_written(app: object) -> None:
