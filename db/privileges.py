@@ -27,6 +27,7 @@ MAINTAIN: Final = "MAINTAIN"
 REDUCED: Final[Mapping[str, tuple[str, ...]]] = {
     "event": ("SELECT", "INSERT"),  # the audit trail: written once, never changed
     "migration": ("SELECT",),  # Piccolo's record of migrations applied (/ready reads it)
+    "stocktake_scan": ("SELECT", "INSERT"),  # what was scanned, and what it was told: kept
 }
 SEQUENCE_RIGHTS: Final = ("USAGE",)  # nextval for serial ids
 
