@@ -26,21 +26,23 @@ from fleetsvc.vocabulary import StocktakeSection
 SECTION_ORDER: Final = "ARRAY['found','missing','elsewhere','unknown','duplicates']"
 
 # $1 stocktake, $2 its location. A device (or an unknown code) scanned several times is one
-# key; the counts are over keys, the scans over rows.
+# key; the counts are over keys, the scans over rows. A key is found when its device is
+# one of those kept here (a hashed set of the location's index entries: cheaper than
+# looking each scanned device up); known and not found is elsewhere.
 COUNTS: Final = """
 WITH keys AS (
     SELECT s.asset_id, count(*)::int AS times FROM stocktake_scan s
     WHERE s.stocktake_id = $1
     GROUP BY s.asset_id, CASE WHEN s.asset_id IS NULL THEN s.code END
-)
-SELECT (SELECT count(*) FROM asset WHERE location_id = $2)::int AS expected,
+),
+here AS (SELECT id FROM asset WHERE location_id = $2)
+SELECT (SELECT count(*) FROM here)::int AS expected,
        COALESCE(sum(k.times), 0)::int AS scans,
-       count(*) FILTER (WHERE k.asset_id IS NOT NULL AND a.location_id = $2)::int AS found,
-       count(*) FILTER (WHERE k.asset_id IS NOT NULL
-                        AND a.location_id IS DISTINCT FROM $2)::int AS elsewhere,
+       count(k.asset_id)::int AS known,
+       count(*) FILTER (WHERE k.asset_id IN (SELECT id FROM here))::int AS found,
        count(*) FILTER (WHERE k.asset_id IS NULL)::int AS unknown,
        count(*) FILTER (WHERE k.times > 1)::int AS duplicates
-FROM keys k LEFT JOIN asset a ON a.id = k.asset_id
+FROM keys k
 """
 
 # $1 stocktake, $2 its location: the CTEs ``scanned`` (one row per device or unknown code
@@ -172,7 +174,7 @@ def counts_of(row: asyncpg.Record) -> StocktakeCounts:
         scans=row["scans"],
         found=row["found"],
         missing=row["expected"] - row["found"],
-        elsewhere=row["elsewhere"],
+        elsewhere=row["known"] - row["found"],
         unknown=row["unknown"],
         duplicates=row["duplicates"],
     )

@@ -88,18 +88,17 @@ keys AS (
     ) k
     GROUP BY k.asset_id, CASE WHEN k.asset_id IS NULL THEN k.code END
 ),
+here AS (
+    SELECT x.id FROM asset x, st WHERE x.location_id = st.location_id
+),
 counts AS (
-    SELECT (SELECT count(*) FROM asset x, st WHERE x.location_id = st.location_id)::int
-               AS expected,
+    SELECT (SELECT count(*) FROM here)::int AS expected,
            COALESCE(sum(k.times), 0)::int AS scans,
-           count(*) FILTER (WHERE k.asset_id IS NOT NULL
-                            AND a.location_id = (SELECT location_id FROM st))::int AS found,
-           count(*) FILTER (WHERE k.asset_id IS NOT NULL
-                            AND a.location_id IS DISTINCT FROM (SELECT location_id FROM st))::int
-               AS elsewhere,
+           count(k.asset_id)::int AS known,
+           count(*) FILTER (WHERE k.asset_id IN (SELECT id FROM here))::int AS found,
            count(*) FILTER (WHERE k.asset_id IS NULL)::int AS unknown,
            count(*) FILTER (WHERE k.times > 1)::int AS duplicates
-    FROM keys k LEFT JOIN asset a ON a.id = k.asset_id
+    FROM keys k
 )
 SELECT j.code, CASE WHEN j.again THEN 'already_scanned' ELSE j.counted_as END AS outcome,
        j.counted_as, j.asset_id, a.serial_number, m.manufacturer || ' ' || m.model_name AS model,

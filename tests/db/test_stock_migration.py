@@ -57,7 +57,8 @@ async def test_existing_devices_are_given_the_default_location(
                 )
             await conn.execute(
                 "INSERT INTO delivery_import (profile, file_name, sha256, status, created_by,"
-                " created_role) VALUES ('vodafone-despatch', 'a.csv', 'x', 'previewed', 't', 'admin'),"
+                " created_role) VALUES"
+                " ('vodafone-despatch', 'a.csv', 'x', 'previewed', 't', 'admin'),"
                 " ('vodafone-despatch', 'b.csv', 'y', 'committed', 't', 'admin')"
             )
         finally:
