@@ -5,6 +5,8 @@ The rules Piccolo cannot say (vocabularies, one open stocktake per location, an 
 location tied to its status) are in the stock migration's raw SQL.
 """
 
+from typing import Any
+
 from piccolo.columns import BigSerial, Boolean, ForeignKey, Integer, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.columns.column_types import JSONB
@@ -40,7 +42,7 @@ class StocktakeScan(Table, tablename="stocktake_scan", help_text="One code scann
     id = BigSerial(primary_key=True)
     stocktake_id = ForeignKey(Stocktake, null=False, on_delete=OnDelete.restrict)
     code = Varchar(length=64, help_text="as scanned, trimmed")
-    asset_id = ForeignKey(
+    asset_id: ForeignKey[Any] = ForeignKey(
         LazyTableReference("Asset", module_path="db.tables.inventory"),
         null=True,
         default=None,
