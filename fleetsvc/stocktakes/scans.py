@@ -138,20 +138,7 @@ async def record_scans(
     )
     if not rows:
         await _why_not_open(conn, stocktake_id)
-    answers = [
-        ScanAnswer(
-            code=r["code"],
-            outcome=r["outcome"],
-            counted_as=r["counted_as"],
-            asset_id=r["asset_id"],
-            serial_number=r["serial_number"],
-            model=r["model"],
-            status=r["status"],
-            location=r["location"],
-            held_by=r["held_by"],
-        )
-        for r in rows
-    ]
+    answers = [answer_of(r) for r in rows]
     told = {str(o): 0 for o in ScanOutcome}
     for answer in answers:
         told[answer.outcome] += 1
@@ -169,3 +156,49 @@ async def _why_not_open(conn: asyncpg.Connection, stocktake_id: int) -> None:
         f"stocktake {stocktake_id} was closed on {row['closed_at']:%d/%m/%Y at %H:%M} UTC;"
         " it takes no more scans: open a new stocktake of the location to count it again"
     )
+
+
+# The latest scans and what each was told; where it counts, as the register stands now.
+_RECENT: Final = """
+SELECT s.code, s.outcome,
+       CASE WHEN s.asset_id IS NULL THEN 'unknown'
+            WHEN a.location_id = st.location_id THEN 'found' ELSE 'elsewhere' END AS counted_as,
+       s.asset_id, a.serial_number, m.manufacturer || ' ' || m.model_name AS model, a.status,
+       l.code AS location, COALESCE(p.display_name, v.vrm) AS held_by
+FROM stocktake_scan s
+JOIN stocktake st ON st.id = s.stocktake_id
+LEFT JOIN asset a ON a.id = s.asset_id
+LEFT JOIN device_model m ON m.id = a.model_id
+LEFT JOIN location l ON l.id = a.location_id
+LEFT JOIN person p ON p.id = a.person_id
+LEFT JOIN LATERAL (
+    SELECT i.vehicle_id FROM install i WHERE i.removed_on IS NULL AND i.tablet_id = a.id
+    UNION ALL
+    SELECT i.vehicle_id FROM install i WHERE i.removed_on IS NULL AND i.dock_id = a.id
+    LIMIT 1
+) hv ON a.person_id IS NULL
+LEFT JOIN vehicle v ON v.id = hv.vehicle_id
+WHERE s.stocktake_id = $1
+ORDER BY s.id DESC LIMIT $2
+"""
+
+
+def answer_of(row: asyncpg.Record) -> ScanAnswer:
+    return ScanAnswer(
+        code=row["code"],
+        outcome=row["outcome"],
+        counted_as=row["counted_as"],
+        asset_id=row["asset_id"],
+        serial_number=row["serial_number"],
+        model=row["model"],
+        status=row["status"],
+        location=row["location"],
+        held_by=row["held_by"],
+    )
+
+
+async def recent_scans(
+    conn: asyncpg.Connection, stocktake_id: int, limit: int = 20
+) -> list[ScanAnswer]:
+    """The stocktake's latest scans, newest first (what a scan page shows)."""
+    return [answer_of(r) for r in await conn.fetch(_RECENT, stocktake_id, limit)]
