@@ -141,6 +141,7 @@ class AssetController(Controller):
         fleet_number: FromQuery[str | None] = None,
         contract_id: IdQuery = None,
         business_unit: FromQuery[str | None] = None,
+        location: FromQuery[str | None] = None,
         refresh_due_before: FromQuery[date | None] = None,
         q: FromQuery[str | None] = None,
     ) -> Response[bytes]:
@@ -160,6 +161,7 @@ class AssetController(Controller):
             fleet_number=fleet_number,
             contract_id=contract_id,
             business_unit=business_unit,
+            location=location,
             refresh_due_before=refresh_due_before,
             q=q,
         )

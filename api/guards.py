@@ -27,6 +27,8 @@ READ_REGISTER = roles(Role.ADMIN, Role.ENGINEER, Role.STORES, Role.FINANCE, Role
 WRITE_REGISTER = roles(Role.ADMIN, Role.ENGINEER, Role.STORES)
 WRITE_PROCUREMENT = roles(Role.ADMIN, Role.STORES, Role.FINANCE)
 IMPORTS = roles(Role.ADMIN, Role.STORES)
+# Stores' own records: the locations devices are kept at, and counting them (stocktakes).
+STORES = roles(Role.ADMIN, Role.STORES)
 FINANCE = roles(Role.ADMIN, Role.FINANCE, Role.AUDITOR, Role.ENGINEER, Role.STORES)
 MDM_SYNC = roles(Role.ADMIN, Role.MDM)
 AUDIT = roles(Role.ADMIN, Role.AUDITOR)

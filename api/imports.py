@@ -181,6 +181,11 @@ class MultipartUpload(Operation):
                     one_of=[Schema(type=OpenAPIType.BOOLEAN), text],
                     description="true or false (also 1/0, yes/no, on/off)",
                 ),
+                "location": Schema(
+                    type=OpenAPIType.STRING,
+                    description="the code of the location a delivery's devices arrive at"
+                    " (default: FLEETSVC_DEFAULT_LOCATION)",
+                ),
             },
         )
         self.request_body = RequestBody(
@@ -207,7 +212,8 @@ class ImportController(Controller):
         opt=IMPORTS,
         request_max_body_size=None,  # the upload limit is enforced while streaming
         operation_class=MultipartUpload,
-        summary="Upload a supplier delivery file (multipart: file, profile, mode, allow_partial)",
+        summary="Upload a supplier delivery file"
+        " (multipart: file, profile, mode, allow_partial, location)",
     )
     async def upload(
         self, request: Request[Any, Any, Any], actor: ActorDep
@@ -232,6 +238,7 @@ class ImportController(Controller):
                 mode=(upload.fields.get("mode") or "preview").strip().lower(),
                 allow_partial=_flag(upload.fields.get("allow_partial"), "allow_partial"),
                 extra_profile_dirs=[settings.profiles_dir] if settings.profiles_dir else [],
+                location=upload.fields.get("location"),
             )
         finally:
             await upload.discard()

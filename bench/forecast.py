@@ -142,7 +142,10 @@ async def load_assets(
         "delivered_on",
         "in_service_on",
         "refresh_due_on",
+        "location_id",
     ]
+    # Devices in stock, in repair or awaiting rebuild are kept at a location.
+    store = await conn.fetchval("SELECT id FROM location WHERE code = 'STORES'")
     done = 0
     while done < n:
         size = min(CHUNK, n - done)
@@ -170,6 +173,7 @@ async def load_assets(
                     delivered,
                     in_service,
                     due,
+                    store if status in ("in_stock", "in_repair", "rebuild") else None,
                 )
             )
         await conn.copy_records_to_table("asset", records=records, columns=columns)

@@ -76,10 +76,10 @@ async def _seed(url: str, n_assets: int) -> dict[str, list[int]]:
             )
             await conn.execute(
                 "INSERT INTO asset (model_id, manufacturer, serial_number, purchase_order_id,"
-                " contract_id, delivered_on, in_service_on, refresh_due_on)"
+                " contract_id, delivered_on, in_service_on, refresh_due_on, location_id)"
                 " SELECT $1, 'samsung', 'R58' || g, (array_agg_po.ids)[1 + g % 20], $2,"
                 " '2021-06-01', date '2021-07-01' + (g % 365),"
-                " date '2024-07-01' + (g % 365)"
+                " date '2024-07-01' + (g % 365), (SELECT id FROM location WHERE code = 'STORES')"
                 " FROM generate_series(1, $3) g,"
                 " (SELECT array_agg(id ORDER BY id) AS ids FROM purchase_order"
                 "  WHERE contract_id = $2) array_agg_po",

@@ -156,10 +156,13 @@ async def seed(url: str, n_assets: int) -> dict[str, object]:
             )
             await conn.execute(
                 "INSERT INTO asset (model_id, manufacturer, serial_number, imei, status,"
-                " person_id, contract_id, delivered_on, in_service_on, refresh_due_on)"
+                " person_id, contract_id, delivered_on, in_service_on, refresh_due_on,"
+                " location_id)"
                 " SELECT m.id, lower(m.manufacturer), s.serial, s.imei, s.status, s.person_id,"
                 " $1, s.delivered_on, s.in_service_on,"
-                " refresh_due(s.in_service_on, s.delivered_on, m.lifecycle_months, NULL)"
+                " refresh_due(s.in_service_on, s.delivered_on, m.lifecycle_months, NULL),"
+                " CASE WHEN s.status IN ('in_stock', 'in_repair', 'rebuild')"
+                " THEN (SELECT id FROM location WHERE code = 'STORES') END"
                 " FROM asset_in s JOIN device_model m ON m.category = s.category",
                 handset,
             )

@@ -34,6 +34,7 @@ REDUCED: Final[Mapping[str, tuple[str, ...]]] = {
     # audit_forget_person (a trigger refuses any other change).
     "personal_value": ("SELECT", "INSERT"),
     "migration": ("SELECT",),  # Piccolo's record of migrations applied (/ready reads it)
+    "stocktake_scan": ("SELECT", "INSERT"),  # what was scanned, and what it was told: kept
 }
 SEQUENCE_RIGHTS: Final = ("USAGE",)  # nextval for serial ids
 

@@ -488,7 +488,8 @@ async def issue_handsets(
     rows = await conn.fetch(
         """
         WITH phones AS (
-            SELECT a.id, row_number() OVER (ORDER BY a.id) AS n, count(*) OVER () AS total
+            SELECT a.id, a.location_id, row_number() OVER (ORDER BY a.id) AS n,
+                   count(*) OVER () AS total
             FROM asset a JOIN purchase_order po ON po.id = a.purchase_order_id
             WHERE po.number = $1 AND a.model_id = $2 AND a.status = 'in_stock'
         ), holders AS (
@@ -500,25 +501,25 @@ async def issue_handsets(
               AND p.upn LIKE 'demo.%'
               AND NOT EXISTS (SELECT 1 FROM asset x WHERE x.person_id = p.id)
         ), pairs AS (
-            SELECT phones.id AS asset_id, holders.id AS person_id,
+            SELECT phones.id AS asset_id, holders.id AS person_id, phones.location_id,
                    ($3::date + (((phones.n - 1) * ($4::date - $3::date))
                                 / GREATEST(phones.total - 1, 1))::int) AS in_service
             FROM phones JOIN holders USING (n)
         ), moved AS (
             UPDATE asset a SET status = 'deployed', person_id = pairs.person_id,
-                   in_service_on = pairs.in_service,
+                   location_id = NULL, in_service_on = pairs.in_service,
                    refresh_due_on = refresh_due(pairs.in_service, a.delivered_on,
                                                 m.lifecycle_months, a.refresh_due_override),
                    version = a.version + 1, updated_at = now()
             FROM pairs, device_model m
             WHERE a.id = pairs.asset_id AND m.id = a.model_id
-            RETURNING a.id, a.person_id, a.in_service_on
+            RETURNING a.id, a.person_id, a.in_service_on, pairs.location_id AS old_location_id
         ), opened AS (
             INSERT INTO assignment (asset_id, person_id, started_at)
             SELECT id, person_id, in_service_on::timestamptz FROM moved
             RETURNING asset_id
         )
-        SELECT moved.id, moved.person_id, moved.in_service_on FROM moved
+        SELECT moved.id, moved.person_id, moved.in_service_on, moved.old_location_id FROM moved
         """,
         po_number,
         model_id,
@@ -533,11 +534,12 @@ async def issue_handsets(
                 "asset",
                 r["id"],
                 "transition",
-                {"status": "in_stock"},
+                {"status": "in_stock", "location_id": r["old_location_id"]},
                 {
                     "status": "deployed",
                     "person_id": r["person_id"],
                     "in_service_on": r["in_service_on"],
+                    "location_id": None,
                     "reason": "issued (demo)",
                 },
             )
@@ -552,7 +554,7 @@ async def issue_spare_tablets(conn: asyncpg.Connection, actor: Actor, model_id: 
     rows = await conn.fetch(
         """
         WITH spare AS (
-            SELECT a.id, row_number() OVER (ORDER BY a.id) AS n FROM asset a
+            SELECT a.id, a.location_id, row_number() OVER (ORDER BY a.id) AS n FROM asset a
             WHERE a.model_id = $1 AND a.status = 'in_stock'
         ), specials AS (
             SELECT p.id, row_number() OVER (ORDER BY p.id) AS n FROM person p
@@ -560,18 +562,18 @@ async def issue_spare_tablets(conn: asyncpg.Connection, actor: Actor, model_id: 
               AND NOT EXISTS (SELECT 1 FROM asset x WHERE x.person_id = p.id)
         ), moved AS (
             UPDATE asset a SET status = 'deployed', person_id = specials.id,
-                   in_service_on = DATE '2023-05-02',
+                   location_id = NULL, in_service_on = DATE '2023-05-02',
                    refresh_due_on = refresh_due(DATE '2023-05-02', a.delivered_on,
                                                 m.lifecycle_months, a.refresh_due_override),
                    version = a.version + 1, updated_at = now()
             FROM spare JOIN specials USING (n), device_model m
             WHERE a.id = spare.id AND m.id = a.model_id
-            RETURNING a.id, a.person_id
+            RETURNING a.id, a.person_id, spare.location_id AS old_location_id
         ), opened AS (
             INSERT INTO assignment (asset_id, person_id, started_at)
             SELECT id, person_id, TIMESTAMPTZ '2023-05-02' FROM moved RETURNING asset_id
         )
-        SELECT id, person_id FROM moved
+        SELECT id, person_id, old_location_id FROM moved
         """,
         model_id,
     )
@@ -600,10 +602,11 @@ async def issue_spare_tablets(conn: asyncpg.Connection, actor: Actor, model_id: 
                 "asset",
                 r["id"],
                 "transition",
-                {"status": "in_stock"},
+                {"status": "in_stock", "location_id": r["old_location_id"]},
                 {
                     "status": "deployed",
                     "person_id": r["person_id"],
+                    "location_id": None,
                     "reason": "issued to a special constable (demo)",
                 },
             )

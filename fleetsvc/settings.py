@@ -88,6 +88,7 @@ class Settings:
     db_pool_timeout_seconds: float = 10.0
     public_url: str | None = None
     session_idle_minutes: int = 30
+    default_location: str = "STORES"
 
     @property
     def secure_cookies(self) -> bool:
@@ -165,6 +166,23 @@ def _public_url(env: Mapping[str, str]) -> str | None:
             f"FLEETSVC_PUBLIC_URL must be an http:// or https:// address (got {raw!r})"
         )
     return raw.rstrip("/")
+
+
+# A location's code (fleetsvc.locations says the same).
+_LOCATION_CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,31}")
+
+
+def _default_location(env: Mapping[str, str]) -> str:
+    """Where devices go when a move or a delivery names no location. The migration that
+    brought locations made it (``STORES``, "Central stores", unless this was set then)."""
+    raw = env.get("FLEETSVC_DEFAULT_LOCATION", "")
+    code = raw.strip().upper() or "STORES"
+    if not _LOCATION_CODE.fullmatch(code):
+        raise SettingsError(
+            "FLEETSVC_DEFAULT_LOCATION must be a location's code: 1 to 32 letters, digits or"
+            f" dashes (got {raw!r})"
+        )
+    return code
 
 
 def _profiles_dir(env: Mapping[str, str]) -> Path | None:
@@ -366,6 +384,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         db_pool_timeout_seconds=_float(env, "FLEETSVC_DB_POOL_TIMEOUT_SECONDS", 10.0, 0.1, 300.0),
         public_url=_public_url(env),
         session_idle_minutes=_int(env, "FLEETSVC_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
+        default_location=_default_location(env),
     )
 
 

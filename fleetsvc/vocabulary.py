@@ -77,6 +77,13 @@ MDM_MANAGED: tuple[Category, ...] = TAKES_SIM
 CREATABLE: tuple[AssetStatus, ...] = (AssetStatus.IN_STOCK, AssetStatus.STAGING)
 # An install takes a tablet (and dock) from these.
 INSTALLABLE: tuple[AssetStatus, ...] = (AssetStatus.IN_STOCK, AssetStatus.STAGING)
+# A device in one of these is kept at a location (a store or station); in any other
+# status it has none (the database's asset_location_chk says the same).
+KEPT_AT_LOCATION: tuple[AssetStatus, ...] = (
+    AssetStatus.IN_STOCK,
+    AssetStatus.IN_REPAIR,
+    AssetStatus.REBUILD,
+)
 # Statuses of devices that have left the estate: no refresh is forecast for them,
 # and they should no longer be talking to the MDM.
 LEFT_ESTATE: tuple[AssetStatus, ...] = (
@@ -202,6 +209,38 @@ class Compliance(Vocabulary):
     IN_GRACE_PERIOD = "inGracePeriod"
     CONFIG_MANAGER = "configManager"
     UNKNOWN = "unknown"
+
+
+class StocktakeStatus(Vocabulary):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class ScanOutcome(Vocabulary):
+    """What a stocktake tells the person scanning about one code, at once."""
+
+    FOUND = "found"  # expected here
+    ELSEWHERE = "elsewhere"  # in the register, at another location or with a holder
+    UNKNOWN = "unknown"  # in no record
+    ALREADY_SCANNED = "already_scanned"  # this device (or code) was scanned before
+
+
+class StocktakeSection(Vocabulary):
+    """The parts of a stocktake's result."""
+
+    FOUND = "found"
+    MISSING = "missing"
+    ELSEWHERE = "elsewhere"
+    UNKNOWN = "unknown"
+    DUPLICATES = "duplicates"
+
+
+class StocktakeAction(Vocabulary):
+    """What closing a stocktake did to one line of its result."""
+
+    MOVED_HERE = "moved_here"
+    MARKED_LOST = "marked_lost"
+    NOT_MOVED = "not_moved"
 
 
 class ForecastGroup(Vocabulary):

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from db.engine import transaction
+from fleetsvc.vocabulary import KEPT_AT_LOCATION
 from importers.fields import luhn_check_digit
 from tests.conftest import unique
 
@@ -111,6 +112,18 @@ async def device_model(category: str = "smartphone", **kw: Any) -> dict[str, Any
     return await insert("device_model", **values)
 
 
+async def location(**kw: Any) -> dict[str, Any]:
+    code = unique("LOC-")
+    return await insert("location", **{"code": code, "name": f"Store {code}", **kw})
+
+
+async def default_location_id() -> int:
+    """The location the migration made (FLEETSVC_DEFAULT_LOCATION is unset in tests)."""
+    async with transaction() as conn:
+        found: int = await conn.fetchval("SELECT id FROM location WHERE code = 'STORES'")
+    return found
+
+
 async def asset(model: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
     model = model or await device_model()
     values: dict[str, Any] = {
@@ -121,6 +134,10 @@ async def asset(model: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any
         "delivered_on": dt.date(2022, 11, 14),
         **kw,
     }
+    # Kept in stock, in repair or awaiting rebuild: at a location (the default one unless
+    # the test names another); in any other status, at none.
+    if "location_id" not in kw and values["status"] in KEPT_AT_LOCATION:
+        values["location_id"] = await default_location_id()
     if model["category"] == "smartphone" and "imei" not in kw:
         values["imei"] = new_imei()
     # An asset's last check-in is its MDM record's (mdm_device), not a column of its own.

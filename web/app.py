@@ -20,7 +20,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from fleetsvc import __version__
-from web import account, home, users
+from web import account, home, stocktakes, users
 from web.csrf import check_form_token
 from web.errors import PageError, error_page
 from web.guards import page_guard
@@ -93,7 +93,14 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
 def pages_router() -> Router:
     return Router(
         path="/",
-        route_handlers=[home.home, account.SignIn, account.sign_out, account.Account, users.Users],
+        route_handlers=[
+            home.home,
+            account.SignIn,
+            account.sign_out,
+            account.Account,
+            users.Users,
+            stocktakes.Stocktakes,
+        ],
         guards=[page_guard],
         before_request=check_form_token,
         include_in_schema=False,

@@ -28,6 +28,8 @@ PUBLIC: dict[str, Any] = {"public": True}
 # The page matrix (written out in the README's "The pages").
 EVERYONE = roles(*Role)
 ADMIN_ONLY = roles(Role.ADMIN)
+# Stores' work: counting a location (stocktakes).
+STORES = roles(Role.ADMIN, Role.STORES)
 
 
 class SignInRequired(NotAuthenticated):

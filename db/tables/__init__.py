@@ -25,6 +25,7 @@ from db.tables.procurement import (
     PurchaseOrderLine,
     Supplier,
 )
+from db.tables.stock import Location, Stocktake, StocktakeItem, StocktakeScan
 from db.tables.users import AppUser, SavedSearch, UserSession
 
 ALL_TABLES = [
@@ -36,6 +37,7 @@ ALL_TABLES = [
     BusinessUnit,
     Person,
     Vehicle,
+    Location,
     Supplier,
     Contract,
     ContractCharge,
@@ -59,6 +61,9 @@ ALL_TABLES = [
     MdmDevice,
     MdmRunIssue,
     Job,
+    Stocktake,
+    StocktakeScan,
+    StocktakeItem,
 ]
 
 __all__ = [t.__name__ for t in ALL_TABLES] + ["ALL_TABLES"]

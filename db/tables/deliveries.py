@@ -19,6 +19,8 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.reference import LazyTableReference
 from piccolo.table import Table
 
+from db.tables.stock import Location
+
 
 class DeliveryImport(Table, tablename="delivery_import", help_text="One uploaded file."):
     profile = Varchar(length=64)
@@ -35,6 +37,13 @@ class DeliveryImport(Table, tablename="delivery_import", help_text="One uploaded
     counts = JSONB(default="{}")
     summary = JSONB(default="{}")
     request_id = Varchar(length=64, null=True, default=None)
+    location_id = ForeignKey(
+        Location,
+        null=True,
+        default=None,
+        on_delete=OnDelete.restrict,
+        help_text="where a delivery's devices arrive",
+    )
 
 
 class ImportIssue(Table, tablename="import_issue", help_text="A row error or warning."):

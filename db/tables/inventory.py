@@ -17,6 +17,7 @@ from db.tables.common import Versioned
 from db.tables.deliveries import DeliveryImport
 from db.tables.org import Person, Vehicle
 from db.tables.procurement import Contract, PurchaseOrder
+from db.tables.stock import Location
 
 
 class DeviceModel(Versioned, Table, tablename="device_model", help_text="A make and model."):
@@ -73,6 +74,13 @@ class Asset(Versioned, Table, tablename="asset", help_text="One physical, serial
     mdm_user_upn = Varchar(length=254, null=True, default=None)
     disposal_certificate_ref = Varchar(length=100, null=True, default=None)
     notes = Text(default="")
+    location_id = ForeignKey(
+        Location,
+        null=True,
+        default=None,
+        on_delete=OnDelete.restrict,
+        help_text="where it is kept: set in stock, in repair or awaiting rebuild, else none",
+    )
 
 
 class Sim(Versioned, Table, tablename="sim", help_text="A SIM card and its number."):

@@ -74,6 +74,7 @@ class Asset(msgspec.Struct):
     model: AssetModel
     sim: AssetSim | None
     holder: Holder | None
+    location: str | None  # the code of the store or station it is kept at (none if held)
     purchase_order_id: int | None
     contract_id: int | None
     supplier_order_ref: str | None
@@ -189,6 +190,7 @@ _ASSET_SOURCES = {
     "holder": "CASE WHEN a.person_id IS NOT NULL THEN doc_person"
     " WHEN h.install_id IS NOT NULL THEN doc_vehicle END",
     "mdm": "CASE WHEN a.mdm_device_id IS NOT NULL THEN doc_mdm END",
+    "location": "(SELECT l.code FROM location l WHERE l.id = a.location_id)",
 }
 
 # The asset as the ``Asset`` document, built by PostgreSQL as JSON text. Each object is

@@ -1,7 +1,8 @@
 """The asset list's filters and free-text search, as WHERE clauses: by identity (serial,
 IMEI, phone number, asset tag), by holder (person, vehicle, business unit), by model,
-status, contract and refresh date. Each filter is answered through an index
-(tests/api/test_assets_filters.py checks the plans); a bad value is a 422 naming it.
+status, contract, the location it is kept at and refresh date. Each filter is answered
+through an index (tests/api/test_assets_filters.py checks the plans); a bad value is a
+422 naming it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TypeVar
 from fleetsvc.assets.fields import normalised, strict_imei
 from fleetsvc.assets.lifecycle import check_status
 from fleetsvc.errors import ValidationFailed
+from fleetsvc.locations import location_code
 from fleetsvc.records import Filters
 from fleetsvc.vocabulary import Category
 from importers.fields import (
@@ -44,6 +46,7 @@ class AssetFilter:
     fleet_number: str | None = None
     contract_id: int | None = None
     business_unit: str | None = None
+    location: str | None = None
     refresh_due_before: dt.date | None = None
     q: str | None = None
 
@@ -70,6 +73,10 @@ def asset_filters(flt: AssetFilter) -> Filters:
     _holder_filters(f, flt)
     if flt.contract_id is not None:
         f.add("a.contract_id = {}", flt.contract_id)
+    if flt.location is not None:
+        f.add(
+            "a.location_id = (SELECT id FROM location WHERE code = {})", location_code(flt.location)
+        )
     if flt.refresh_due_before is not None:
         f.add("a.refresh_due_on < {}", flt.refresh_due_before)
     if flt.q is not None and flt.q.strip():

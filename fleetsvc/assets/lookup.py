@@ -61,6 +61,7 @@ _BROAD_FILTERS = (
     "model_id",
     "contract_id",
     "business_unit",
+    "location",
     "refresh_due_before",
 )
 

@@ -20,6 +20,7 @@ from fleetsvc.assets.document import Asset
 from fleetsvc.assets.fields import normalised, optional_text
 from fleetsvc.assets.lifecycle import check_move, check_status, move_problems
 from fleetsvc.assets.lookup import ASSET, get_asset
+from fleetsvc.assets.placement import location_for_move, placement_problems
 from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, StaleVersion, ValidationFailed
 from fleetsvc.records import MAX_ID, RecordId, check_id
@@ -34,6 +35,9 @@ class Transition(msgspec.Struct, forbid_unknown_fields=True):
     reason: str
     person_id: RecordId | None = None
     certificate_ref: str | None = None
+    # Moving to in_stock, in_repair or rebuild: where it is kept (fleetsvc.assets.placement
+    # says what it is when none is named).
+    location_id: RecordId | None = None
 
 
 _LOCK_SQL = (
@@ -70,10 +74,18 @@ async def transition(
         raise StaleVersion(ASSET, asset_id, asset["version"])
     check_move(asset["status"], to)
     problems = await _what_the_move_lacks(conn, asset, to, reason, move.person_id, certificate_ref)
+    problems += await placement_problems(conn, to, move.location_id)
     if problems:
         raise ValidationFailed(problems)
     await apply_move(
-        conn, actor, asset, to, reason, person_id=move.person_id, certificate_ref=certificate_ref
+        conn,
+        actor,
+        asset,
+        to,
+        reason,
+        person_id=move.person_id,
+        certificate_ref=certificate_ref,
+        location_id=move.location_id,
     )
     return await get_asset(conn, asset_id)
 
@@ -140,15 +152,18 @@ async def apply_move(
     certificate_ref: str | None = None,
     service_start: dt.date | None = None,
     holder: Mapping[str, Any] | None = None,
+    location_id: int | None = None,
 ) -> asyncpg.Record:
     """Make a move the caller has checked: end what the asset leaves, start what it enters.
 
     ``asset`` is the row from ``lock_asset``. Leaving ``deployed`` ends the open
     assignment and any vehicle install (its other kit returns to stock); the first
     deployment sets the in-service date (``service_start``, else today), and the
-    refresh date follows it.
+    refresh date follows it. The asset is kept at ``location_id`` or the location
+    ``fleetsvc.assets.placement`` finds, in stock, repair or rebuild; else at none.
     """
     asset_id = asset["id"]
+    kept_at = await location_for_move(conn, asset, to, location_id)
     if asset["status"] == AssetStatus.DEPLOYED and to != AssetStatus.DEPLOYED:
         await _end_holding(conn, actor, asset, to, reason)
     in_service = (
@@ -160,13 +175,15 @@ async def apply_move(
         f" refresh_due_on = refresh_due({in_service}, a.delivered_on, $5::int,"
         " a.refresh_due_override),"
         " disposal_certificate_ref = COALESCE($6, a.disposal_certificate_ref),"
-        " version = a.version + 1, updated_at = now() WHERE a.id = $1 RETURNING a.*",
+        " location_id = $7, version = a.version + 1, updated_at = now()"
+        " WHERE a.id = $1 RETURNING a.*",
         asset_id,
         to,
         person_id,
         service_start,
         asset["lifecycle_months"],
         certificate_ref,
+        kept_at,
     )
     assert row is not None
     if to == AssetStatus.DEPLOYED and person_id is not None:
@@ -175,7 +192,7 @@ async def apply_move(
         )
     before: dict[str, Any] = {"status": asset["status"], "person_id": asset["person_id"]}
     after: dict[str, Any] = {"status": to, "person_id": person_id, "reason": reason}
-    for key in ("in_service_on", "refresh_due_on", "disposal_certificate_ref"):
+    for key in ("in_service_on", "refresh_due_on", "disposal_certificate_ref", "location_id"):
         if row[key] != asset[key]:
             before[key] = asset[key]
             after[key] = row[key]

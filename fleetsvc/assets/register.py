@@ -17,10 +17,12 @@ from fleetsvc.assets.document import Asset
 from fleetsvc.assets.fields import asset_fields, reference_problems
 from fleetsvc.assets.lookup import get_asset, get_assets
 from fleetsvc.auth import Actor
+from fleetsvc.checks import existing_ids
 from fleetsvc.conflicts import unique_conflicts
 from fleetsvc.errors import FieldProblem, ValidationFailed
+from fleetsvc.locations import default_location_id
 from fleetsvc.records import RecordId
-from fleetsvc.vocabulary import CREATABLE, one_of
+from fleetsvc.vocabulary import CREATABLE, KEPT_AT_LOCATION, one_of
 
 MAX_BATCH = 1000
 
@@ -42,6 +44,9 @@ class AssetCreate(msgspec.Struct, forbid_unknown_fields=True):
     refresh_due_override: dt.date | None = None
     replacement_cost_override: str | None = None
     notes: str = ""
+    # Where it is kept, arriving in stock (default: FLEETSVC_DEFAULT_LOCATION); a device
+    # arriving in staging is kept at none.
+    location_id: RecordId | None = None
 
 
 # AssetCreate's fields, with the SQL type each is unnested as.
@@ -60,6 +65,7 @@ _INSERT_COLUMNS = (
     ("refresh_due_override", "date"),
     ("replacement_cost_override", "numeric"),
     ("notes", "text"),
+    ("location_id", "int"),
 )
 
 # Every asset in one statement: the maker is the model's and the refresh date the
@@ -171,6 +177,7 @@ async def create_asset(conn: asyncpg.Connection, actor: Actor, item: AssetCreate
     """Register one asset; a duplicate serial, IMEI or asset tag is a Conflict naming it."""
     values, problems = asset_fields(msgspec.structs.asdict(item))
     models, more = await reference_problems(conn, [("", values)])
+    more += await _placements(conn, [("", values)])
     if problems or more:
         raise ValidationFailed([*problems, *more])
     [asset_id] = await _insert_assets(conn, actor, [values], models)
@@ -221,9 +228,39 @@ async def _checked_batch(
         conn, [(f"items.{n}.", v) for n, v in enumerate(values)]
     )
     problems += more
+    problems += await _placements(conn, [(f"items.{n}.", v) for n, v in enumerate(values)])
     problems += _duplicates_within(values, models)
     problems += await _duplicates_existing(conn, values, models)
     return values, models, problems
+
+
+async def _placements(
+    conn: asyncpg.Connection, items: Sequence[tuple[str, dict[str, Any]]]
+) -> list[FieldProblem]:
+    """Where each new asset is kept: the location it names, else the default one, when it
+    arrives in stock; none when it arrives in staging. ``items`` are (field prefix,
+    normalised fields); each one's ``location_id`` is filled in."""
+    named = await existing_ids(conn, "location", (v.get("location_id") for _, v in items))
+    default: int | None = None
+    problems: list[FieldProblem] = []
+    for prefix, v in items:
+        given, status = v.get("location_id"), v.get("status")
+        if status is None:  # unreadable, or a status that is already a problem
+            continue
+        if status not in KEPT_AT_LOCATION:
+            if given is not None:
+                problems.append(
+                    FieldProblem(
+                        f"{prefix}location_id", f"a device arriving in {status} is kept nowhere"
+                    )
+                )
+        elif given is None:
+            if default is None:
+                default = await default_location_id(conn, f"{prefix}location_id")
+            v["location_id"] = default
+        elif given not in named:
+            problems.append(FieldProblem(f"{prefix}location_id", f"no location with id {given}"))
+    return problems
 
 
 def _item_order(p: FieldProblem) -> tuple[int, str]:

@@ -1,4 +1,5 @@
-"""`fleetsvc import FILE --profile P [--commit] [--allow-partial] [--rejected-out PATH]`."""
+"""`fleetsvc import FILE --profile P [--commit] [--allow-partial] [--location CODE]
+[--rejected-out PATH]`."""
 
 from __future__ import annotations
 
@@ -28,13 +29,24 @@ def register(main: click.Group) -> None:
     "--allow-partial", is_flag=True, help="Commit the valid rows even if others are rejected."
 )
 @click.option(
+    "--location",
+    default=None,
+    metavar="CODE",
+    help="The location a delivery's devices arrive at (default: FLEETSVC_DEFAULT_LOCATION).",
+)
+@click.option(
     "--rejected-out",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Where to write rejected rows (default: rejected-<import id>.csv).",
 )
 def import_command(
-    file: Path, profile: str, commit: bool, allow_partial: bool, rejected_out: Path | None
+    file: Path,
+    profile: str,
+    commit: bool,
+    allow_partial: bool,
+    location: str | None,
+    rejected_out: Path | None,
 ) -> None:
     """Preview or commit a supplier delivery file.
 
@@ -91,6 +103,7 @@ def import_command(
                 allow_partial=allow_partial,
                 extra_profile_dirs=[settings.profiles_dir] if settings.profiles_dir else [],
                 progress=progress,
+                location=location,
             )
         written = None
         if item.tally().blocking:
@@ -118,7 +131,8 @@ def _print_report(console: Console, item: DeliveryImport, written: Path | None) 
     from rich.markup import escape
     from rich.table import Table
 
-    title = escape(f"import {item.id}: {item.file_name} ({item.profile}) — {item.status}")
+    arriving = f", arriving at {item.location}" if item.location else ""
+    title = escape(f"import {item.id}: {item.file_name} ({item.profile}{arriving}) — {item.status}")
     table = Table(title=title, show_header=True)
     table.add_column("rows")
     table.add_column("count", justify="right")

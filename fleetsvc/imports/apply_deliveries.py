@@ -1,6 +1,6 @@
-"""Applying a delivery's new rows, set-based: the items (handsets, tablets, docks), their
-SIMs and the SIMs' fittings in one ``INSERT … SELECT``, their events in one more, then the
-new licence lines (``apply_licences``).
+"""Applying a delivery's new rows, set-based: the items (handsets, tablets, docks), kept at
+the location the import names, their SIMs and the SIMs' fittings in one ``INSERT …
+SELECT``, their events in one more, then the new licence lines (``apply_licences``).
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ INSERT_DELIVERY: Final = """
 WITH ins AS (
     INSERT INTO asset (model_id, manufacturer, serial_number, imei, status, purchase_order_id,
                        contract_id, delivery_import_id, supplier_order_ref, delivery_ref,
-                       unit_cost, delivered_on, refresh_due_on)
+                       unit_cost, delivered_on, refresh_due_on, location_id)
     SELECT model_id, manufacturer, serial_number, imei, 'in_stock', purchase_order_id,
            contract_id, $1, supplier_order_ref, delivery_ref, unit_cost, delivered_on,
-           refresh_due(NULL, delivered_on, lifecycle_months, NULL)
-    FROM import_plan WHERE kind = 'asset' AND outcome = 'new' ORDER BY row_number
+           refresh_due(NULL, delivered_on, lifecycle_months, NULL), arrive.location_id
+    FROM import_plan, (SELECT location_id FROM delivery_import WHERE id = $1) AS arrive
+    WHERE kind = 'asset' AND outcome = 'new' ORDER BY row_number
     RETURNING id, manufacturer, serial_number
 ),
 new_sims AS (
@@ -55,7 +56,8 @@ SELECT e.entity, e.entity_id, 'created' AS action, NULL::jsonb AS before, e.afte
                'status', a.status, 'purchase_order_id', a.purchase_order_id,
                'contract_id', a.contract_id, 'supplier_order_ref', a.supplier_order_ref,
                'delivery_ref', a.delivery_ref, 'unit_cost', a.unit_cost::text,
-               'delivered_on', a.delivered_on, 'refresh_due_on', a.refresh_due_on) AS after
+               'delivered_on', a.delivered_on, 'refresh_due_on', a.refresh_due_on,
+               'location_id', a.location_id) AS after
     FROM asset a WHERE a.delivery_import_id = $1
     UNION ALL
     SELECT 2, 'sim', s.id,

@@ -41,10 +41,10 @@ WITH fitted AS (
     WHERE i.delivery_import_id = $1 AND i.dock_id IS NOT NULL
 ),
 old AS (
-    SELECT a.id, a.status, a.in_service_on, a.refresh_due_on
+    SELECT a.id, a.status, a.in_service_on, a.refresh_due_on, a.location_id
     FROM asset a JOIN fitted f ON f.asset_id = a.id
 )
-UPDATE asset a SET status = 'deployed',
+UPDATE asset a SET status = 'deployed', location_id = NULL,
     in_service_on = COALESCE(a.in_service_on, f.installed_on),
     refresh_due_on = refresh_due(COALESCE(a.in_service_on, f.installed_on), a.delivered_on,
                                  m.lifecycle_months, a.refresh_due_override),
@@ -52,7 +52,8 @@ UPDATE asset a SET status = 'deployed',
 FROM fitted f, old, device_model m
 WHERE a.id = f.asset_id AND old.id = a.id AND m.id = a.model_id
 RETURNING a.id, f.install_id, old.status AS old_status, old.in_service_on AS old_in_service_on,
-          old.refresh_due_on AS old_refresh_due_on, a.in_service_on, a.refresh_due_on
+          old.refresh_due_on AS old_refresh_due_on, old.location_id AS old_location_id,
+          a.in_service_on, a.refresh_due_on
 """
 
 # New jobs are inserted; an aborted or deferred job whose status moved on is updated (the
@@ -139,12 +140,14 @@ def _deploy_events(assets: Sequence[asyncpg.Record]) -> list[audit.EventRow]:
             "status": a["old_status"],
             "in_service_on": a["old_in_service_on"],
             "refresh_due_on": a["old_refresh_due_on"],
+            "location_id": a["old_location_id"],
         }
         after = {
             "status": "deployed",
             "in_service_on": a["in_service_on"],
             "refresh_due_on": a["refresh_due_on"],
             "install_id": a["install_id"],
+            "location_id": None,
         }
         events.append(audit.EventRow("asset", a["id"], "transition", before, after))
     return events

@@ -25,7 +25,8 @@ ENTITY: Final = "delivery_import"
 
 IMPORT_COLUMNS: Final = (
     "id, profile, file_name, sha256, size_bytes, status, allow_partial, created_by,"
-    " created_role, created_at, committed_by, committed_at, counts, summary"
+    " created_role, created_at, committed_by, committed_at, counts, summary,"
+    " (SELECT l.code FROM location l WHERE l.id = delivery_import.location_id) AS location"
 )
 
 
@@ -63,6 +64,7 @@ def import_of(row: asyncpg.Record) -> DeliveryImport:
         previous_import=summary.previous_import,
         header_row=summary.header_row,
         message=summary.message,
+        location=row["location"],
     )
 
 

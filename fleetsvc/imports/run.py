@@ -33,6 +33,7 @@ from fleetsvc.imports.profiles import import_profile
 from fleetsvc.imports.queries import ENTITY, get_import
 from fleetsvc.imports.staging import Progress, stage
 from fleetsvc.imports.summary import DeliveryImport, ImportSummary, Skipped, StagedCounts
+from fleetsvc.locations import location_id_of_code
 from fleetsvc.records import check_id, insert_row
 from fleetsvc.settings import get_settings
 from fleetsvc.vocabulary import ImportMode, ImportStatus
@@ -61,12 +62,16 @@ async def run_import(
     allow_partial: bool = False,
     extra_profile_dirs: Sequence[Path] = (),
     progress: Progress | None = None,
+    location: str | None = None,
 ) -> DeliveryImport:
-    """Read the file at ``path``, stage it, then preview or commit it; returns the import."""
+    """Read the file at ``path``, stage it, then preview or commit it; returns the import.
+    A delivery's devices arrive at the location whose code ``location`` is (None: the
+    default location)."""
     if not ImportMode.has(mode):
         raise ValidationFailed.one("mode", "mode must be preview or commit")
     profile = import_profile(profile_name, extra_profile_dirs)
     name = (file_name or path.name)[:255]
+    location_id = await _arrival(profile, location)
     if mode == ImportMode.COMMIT:
         # A file committed before is recognised by its SHA-256, before it is read.
         again = await repeat.commit_again_of_path(
@@ -75,7 +80,7 @@ async def run_import(
         if again is not None:
             async with connection() as conn:
                 return await get_import(conn, again)
-    staged = await stage_file(actor, path, name, profile, progress)
+    staged = await stage_file(actor, path, name, profile, progress, location_id=location_id)
     try:
         async with transaction() as conn:
             await conn.execute(
@@ -98,10 +103,30 @@ async def run_import(
         return await get_import(conn, staged.import_id)
 
 
+async def _arrival(profile: Profile, location: str | None) -> int | None:
+    """Where a delivery's devices arrive: the location ``location`` names, else the default
+    one. Another kind of file brings no devices to a store, so it takes no location."""
+    if profile.kind != "delivery":
+        if location is not None and location.strip():
+            raise ValidationFailed.one(
+                "location", f"a {profile.name} file brings no devices to a store: send no location"
+            )
+        return None
+    async with connection() as conn:
+        return await location_id_of_code(conn, "location", location)
+
+
 async def stage_file(
-    actor: Actor, path: Path, file_name: str, profile: Profile, progress: Progress | None
+    actor: Actor,
+    path: Path,
+    file_name: str,
+    profile: Profile,
+    progress: Progress | None,
+    *,
+    location_id: int | None = None,
 ) -> StagedFile:
-    """Create the import and COPY the file's rows into the staging table."""
+    """Create the import (its devices to arrive at ``location_id``) and COPY the file's rows
+    into the staging table."""
     sha256, size = await asyncio.to_thread(_digest, path)
     stream = await asyncio.to_thread(path.open, "rb")
     try:
@@ -116,7 +141,9 @@ async def stage_file(
         )
         async with transaction() as conn:
             await expire_old_previews(conn, get_settings().preview_days)
-            import_id = await _create(conn, actor, profile, file_name, sha256, size, summary)
+            import_id = await _create(
+                conn, actor, profile, file_name, sha256, size, summary, location_id
+            )
 
         def share() -> float | None:
             # The CSV reader reads the file in order, at most a MiB ahead of the rows.
@@ -196,6 +223,7 @@ async def _create(
     sha256: str,
     size: int,
     summary: ImportSummary,
+    location_id: int | None,
 ) -> int:
     row = await insert_row(
         conn,
@@ -212,6 +240,7 @@ async def _create(
             "request_id": actor.request_id,
             "counts": msgspec.json.encode(StagedCounts()).decode(),
             "summary": msgspec.json.encode(summary).decode(),
+            "location_id": location_id,
         },
     )
     import_id: int = row["id"]
@@ -221,7 +250,13 @@ async def _create(
         ENTITY,
         import_id,
         "created",
-        after={"profile": profile.name, "file_name": file_name, "sha256": sha256, "size": size},
+        after={
+            "profile": profile.name,
+            "file_name": file_name,
+            "sha256": sha256,
+            "size": size,
+            "location_id": location_id,
+        },
     )
     return import_id
 

@@ -176,6 +176,7 @@ class DeliveryImport(msgspec.Struct):
     previous_import: PreviousImport | None
     header_row: int | None
     message: str | None
+    location: str | None = None  # the code of the location a delivery's devices arrive at
 
     def tally(self) -> Counts:
         """The counts every import has, typed."""

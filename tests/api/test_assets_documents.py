@@ -145,6 +145,9 @@ async def _from_the_tables(conn: asyncpg.Connection, asset_id: int) -> Asset:
         "sim": None if s is None else AssetSim(id=s["id"], iccid=s["iccid"], msisdn=s["msisdn"]),
         "holder": await _holder(conn, a),
         "mdm": await _mdm(conn, a),
+        "location": await conn.fetchval(
+            "SELECT code FROM location WHERE id = $1", a["location_id"]
+        ),
     }
 
     def column(name: str) -> Any:

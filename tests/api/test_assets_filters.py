@@ -30,7 +30,10 @@ async def fleet() -> dict[str, dict[str, Any]]:
         asset_tag=unique("T"),
         refresh_due_on=dt.date(2024, 3, 1),
     )
-    spare = await factories.asset(model=model, refresh_due_on=dt.date(2026, 3, 1))
+    store = await factories.location()
+    spare = await factories.asset(
+        model=model, refresh_due_on=dt.date(2026, 3, 1), location_id=store["id"]
+    )
     sim = await factories.sim(asset_id=phone["id"])
     vehicle = await factories.vehicle(business_unit_id=bu["id"])
     tablet = await factories.asset(model=tablet_model, status="deployed")
@@ -49,6 +52,7 @@ async def fleet() -> dict[str, dict[str, Any]]:
         "person": person,
         "phone": phone,
         "spare": spare,
+        "store": store,
         "sim": sim,
         "vehicle": vehicle,
         "tablet": tablet,
@@ -80,6 +84,7 @@ async def test_every_filter_finds_our_assets(
         f"fleet_number={vehicle['fleet_number']}": [tablet],
         f"contract_id={fleet['contract']['id']}": [phone],
         f"business_unit={fleet['bu']['code'].lower()}": [phone, tablet],
+        f"location={fleet['store']['code'].lower()}": [spare],
         f"model_id={fleet['model']['id']}&refresh_due_before=2025-01-01": [phone],
         f"q={fleet['phone']['serial_number']}": [phone],
         f"q={imei}": [phone],
@@ -186,6 +191,7 @@ FILTERS = [
     AssetFilter(fleet_number="F1"),
     AssetFilter(contract_id=1),
     AssetFilter(business_unit="NW"),
+    AssetFilter(location="STORES"),
     AssetFilter(refresh_due_before=dt.date(2025, 1, 1)),
     AssetFilter(q="352099001761481"),
     AssetFilter(q="BX21 AAA"),

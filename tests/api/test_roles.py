@@ -16,6 +16,7 @@ EVERY = ROLES
 REGISTER = ("admin", "engineer", "stores")  # people, units, vehicles, models, assets, SIMs...
 PROCUREMENT = ("admin", "stores", "finance")  # suppliers, contracts, orders, licence pools
 IMPORTS = ("admin", "stores")
+STORES = ("admin", "stores")  # locations and stocktakes
 FORECASTS = ("admin", "engineer", "stores", "finance", "auditor")
 MDM_SYNC = ("admin", "mdm")
 AUDIT = ("admin", "auditor")
@@ -63,6 +64,18 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", f"{A}/models"): REGISTER,
     ("GET", f"{A}/models/{{model_id:int}}"): EVERY,
     ("PATCH", f"{A}/models/{{model_id:int}}"): REGISTER,
+    # locations
+    ("GET", f"{A}/locations"): EVERY,
+    ("POST", f"{A}/locations"): STORES,
+    ("GET", f"{A}/locations/{{location_id:int}}"): EVERY,
+    ("PATCH", f"{A}/locations/{{location_id:int}}"): STORES,
+    # stocktakes
+    ("GET", f"{A}/stocktakes"): EVERY,
+    ("POST", f"{A}/stocktakes"): STORES,
+    ("GET", f"{A}/stocktakes/{{stocktake_id:int}}"): EVERY,
+    ("POST", f"{A}/stocktakes/{{stocktake_id:int}}/scans"): STORES,
+    ("POST", f"{A}/stocktakes/{{stocktake_id:int}}/close"): STORES,
+    ("GET", f"{A}/stocktakes/{{stocktake_id:int}}/report"): EVERY,
     # procurement
     ("GET", f"{A}/suppliers"): EVERY,
     ("POST", f"{A}/suppliers"): PROCUREMENT,

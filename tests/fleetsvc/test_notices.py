@@ -196,7 +196,8 @@ async def _fill(url: str) -> dict[str, Any]:
         )
         await conn.execute(
             "INSERT INTO asset (model_id, manufacturer, serial_number, status, purchase_order_id,"
-            " delivered_on) VALUES ($1, 'samsung', 'R58SPARE', 'in_stock', $2, '2022-11-14')",
+            " delivered_on, location_id) VALUES ($1, 'samsung', 'R58SPARE', 'in_stock', $2,"
+            " '2022-11-14', (SELECT id FROM location WHERE code = 'STORES'))",
             model,
             order,
         )

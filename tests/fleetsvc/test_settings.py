@@ -59,6 +59,10 @@ def test_values_are_read() -> None:
         ),
         ({"FLEETSVC_PUBLIC_URL": "fleet.force.example"}, "FLEETSVC_PUBLIC_URL must be an http"),
         ({"FLEETSVC_SESSION_IDLE_MINUTES": "0"}, "FLEETSVC_SESSION_IDLE_MINUTES must be a whole"),
+        (
+            {"FLEETSVC_DEFAULT_LOCATION": "central stores"},
+            "FLEETSVC_DEFAULT_LOCATION must be a location's code",
+        ),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], needle: str) -> None:
@@ -93,6 +97,11 @@ def test_session_settings() -> None:
     assert s.public_url == "https://fleet.force.example" and s.secure_cookies
     assert s.session_idle_minutes == 15
     assert not load_settings({"FLEETSVC_PUBLIC_URL": "http://10.0.0.5:8000"}).secure_cookies
+
+
+def test_the_default_location_is_a_code() -> None:
+    assert load_settings({}).default_location == "STORES"
+    assert load_settings({"FLEETSVC_DEFAULT_LOCATION": " hq-1 "}).default_location == "HQ-1"
 
 
 def test_database_url_password_never_echoed() -> None:

@@ -29,6 +29,11 @@ CHECKED = {
     ("sim", "sim_status_chk"): v.SimStatus,
     ("mdm_run", "mdm_run_source_chk"): v.MdmRunSource,
     ("mdm_run", "mdm_run_status_chk"): v.MdmRunStatus,
+    ("stocktake", "stocktake_status_chk"): v.StocktakeStatus,
+    ("stocktake_scan", "stocktake_scan_outcome_chk"): v.ScanOutcome,
+    ("stocktake_item", "stocktake_item_section_chk"): v.StocktakeSection,
+    ("stocktake_item", "stocktake_item_action_chk"): v.StocktakeAction,
+    ("asset", "asset_location_chk"): v.KEPT_AT_LOCATION,
 }
 
 

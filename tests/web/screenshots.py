@@ -50,9 +50,16 @@ async def _shoot(base: str) -> list[Path]:
         page = await (await browser.new_context(viewport=VIEWPORT)).new_page()  # type: ignore[arg-type]
         page.on("dialog", lambda d: d.accept())
 
-        async def shot(name: str, *, mask: list[str] = ()) -> None:  # type: ignore[assignment]
+        async def shot(
+            name: str,
+            *,
+            mask: list[str] = (),  # type: ignore[assignment]
+            full_page: bool = False,
+        ) -> None:
             path = OUT / f"{name}.png"
-            await page.screenshot(path=str(path), mask=[page.locator(m) for m in mask])
+            await page.screenshot(
+                path=str(path), mask=[page.locator(m) for m in mask], full_page=full_page
+            )
             written.append(path)
 
         async def sign_in(email: str, password: str = PASSWORD) -> None:
@@ -103,8 +110,70 @@ async def _shoot(base: str) -> list[Path]:
         await sign_in(PEOPLE[0][0])
         await page.goto(base + "/users")
         await shot("11-forbidden")
+        await _stocktake(page, base, shot)
         await browser.close()
     return written
+
+
+STORE_SERIALS = [f"R58N{n:07d}" for n in range(1, 13)]
+
+
+async def _seed_store(url: str) -> None:
+    """A station keeping 12 handsets, one of them issued to an officer, for the stocktake."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        model = await conn.fetchval(
+            "INSERT INTO device_model (manufacturer, model_name, category, lifecycle_months)"
+            " VALUES ('Samsung', 'Galaxy A32', 'smartphone', 36) RETURNING id"
+        )
+        here = await conn.fetchval(
+            "INSERT INTO location (code, name) VALUES ('STN-NORTH', 'Northtown police station')"
+            " RETURNING id"
+        )
+        person = await conn.fetchval(
+            "INSERT INTO person (employee_number, display_name, upn)"
+            " VALUES ('E10442', 'Alex Patel', 'alex.patel@force.example') RETURNING id"
+        )
+        for serial in STORE_SERIALS:
+            await conn.execute(
+                "INSERT INTO asset (model_id, manufacturer, serial_number, location_id)"
+                " VALUES ($1, 'samsung', $2, $3)",
+                model,
+                serial,
+                here,
+            )
+        await conn.execute(
+            "INSERT INTO asset (model_id, manufacturer, serial_number, status, person_id)"
+            " VALUES ($1, 'samsung', 'R58N0009001', 'deployed', $2)",
+            model,
+            person,
+        )
+    finally:
+        await conn.close()
+
+
+async def _stocktake(page: Any, base: str, shot: Any) -> None:
+    """Stores staff count the station (the stores user is signed in)."""
+    await page.goto(base + "/stocktakes")
+    await page.select_option("#field-location_id", label="STN-NORTH · Northtown police station")
+    await page.click("button:has-text('Start counting')")
+    await page.wait_for_url("**/scan")
+    codes = [*STORE_SERIALS[:9], STORE_SERIALS[2], "BOX-LABEL-7731", "R58N0009001"]
+    for n, code in enumerate(codes, start=1):
+        await page.keyboard.type(code + "\n", delay=5)
+        await page.locator("#scan-log li").nth(n - 1).wait_for()
+    await shot("14-stocktake-scan")
+    await page.click("text=See the result and close the stocktake")
+    await page.wait_for_url("**/stocktakes/*")
+    await shot("15-stocktake-result")
+    await page.check("#field-move_elsewhere_here")
+    await page.click("button:has-text('Close the stocktake')")
+    await page.locator(".notice--ok").wait_for()
+    await shot("16-stocktake-closed", full_page=True)
+    await page.goto(base + "/stocktakes")
+    await shot("13-stocktakes")
 
 
 def _with_database(job: Callable[[str], Coroutine[Any, Any, list[Path]]]) -> list[Path]:
@@ -128,6 +197,7 @@ def _with_database(job: Callable[[str], Coroutine[Any, Any, list[Path]]]) -> lis
                 "--password-stdin",
                 stdin=PASSWORD,
             )
+        asyncio.run(_seed_store(url))
         with live_service(url) as base:
             return asyncio.run(job(base))
     finally:

@@ -14,6 +14,7 @@ ROLES = ("admin", "engineer", "stores", "finance", "mdm", "auditor")
 PUBLIC = "public"
 EVERYONE = ROLES
 ADMIN = ("admin",)
+STORES = ("admin", "stores")
 
 MATRIX: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/"): EVERYONE,
@@ -24,6 +25,13 @@ MATRIX: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("POST", "/account/tokens"): EVERYONE,
     ("POST", "/account/password"): EVERYONE,
     ("POST", "/account/tokens/{token_id:int}/revoke"): EVERYONE,
+    ("GET", "/stocktakes"): EVERYONE,
+    ("POST", "/stocktakes"): STORES,
+    ("GET", "/stocktakes/{stocktake_id:int}"): EVERYONE,
+    ("GET", "/stocktakes/{stocktake_id:int}/scan"): STORES,
+    ("POST", "/stocktakes/{stocktake_id:int}/scan"): STORES,
+    ("POST", "/stocktakes/{stocktake_id:int}/close"): STORES,
+    ("GET", "/stocktakes/{stocktake_id:int}/report"): EVERYONE,
     ("GET", "/users"): ADMIN,
     ("POST", "/users"): ADMIN,
     ("POST", "/users/search"): ADMIN,

@@ -22,8 +22,9 @@ pytestmark = pytest.mark.usefixtures("app")
 
 async def _register_asset(conn: asyncpg.Connection, o: dict[str, Any], row: dict[str, str]) -> None:
     await conn.execute(
-        "INSERT INTO asset (model_id, manufacturer, serial_number, imei)"
-        " SELECT id, lower(manufacturer), $2, $3 FROM device_model WHERE id = $1",
+        "INSERT INTO asset (model_id, manufacturer, serial_number, imei, location_id)"
+        " SELECT id, lower(manufacturer), $2, $3, (SELECT id FROM location WHERE code = 'STORES')"
+        " FROM device_model WHERE id = $1",
         o["model"]["id"],
         unique("OTHER"),
         row["IMEI"],
