@@ -28,6 +28,11 @@ PUBLIC: dict[str, Any] = {"public": True}
 # The page matrix (written out in the README's "The pages").
 EVERYONE = roles(*Role)
 ADMIN_ONLY = roles(Role.ADMIN)
+# The stores, finance and MDM pages: the API's roles for the same work (api/guards.py).
+READ_REGISTER = EVERYONE
+IMPORTS = roles(Role.ADMIN, Role.STORES)
+FORECASTS = roles(Role.ADMIN, Role.FINANCE, Role.AUDITOR, Role.ENGINEER, Role.STORES)
+WRITE_PROCUREMENT = roles(Role.ADMIN, Role.STORES, Role.FINANCE)
 
 
 class SignInRequired(NotAuthenticated):
