@@ -26,13 +26,20 @@ class PageLinks:
 
 
 def page_links(
-    path: str, params: Mapping[str, str | None], found: Page[T], cursor: str | None
+    path: str,
+    params: Mapping[str, str | None],
+    found: Page[T],
+    cursor: str | None,
+    *,
+    cursor_name: str = "cursor",
 ) -> PageLinks:
     """``path?filters&cursor=…`` for the next page (None on the last) and ``path?filters``
-    for the first (None on the first)."""
+    for the first (None on the first). A page of several lists names each one's cursor."""
     kept = {k: v for k, v in params.items() if v}
     next_url = (
-        f"{path}?{urlencode({**kept, 'cursor': found.next_cursor})}" if found.next_cursor else None
+        f"{path}?{urlencode({**kept, cursor_name: found.next_cursor})}"
+        if found.next_cursor
+        else None
     )
     first_url = (f"{path}?{urlencode(kept)}" if kept else path) if cursor else None
     return PageLinks(next_url, first_url, len(found.items))
