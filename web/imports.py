@@ -235,11 +235,12 @@ class Imports(Controller):
         me = signed_in(request)
         try:
             item = await run.commit_import(actor(request), import_id, allow_partial=partial)
-            flash = _committed(item)
+            flash = _not_committed(item)
         except Conflict as exc:
             flash = Flash("error", f"Not committed: {exc.message}.")
-        async with transaction() as conn:
-            await sessions.set_flash(conn, me.session_id, flash)
+        if flash is not None:
+            async with transaction() as conn:
+                await sessions.set_flash(conn, me.session_id, flash)
         return Redirect(f"/imports/{import_id}", status_code=303)
 
     @get("/{import_id:int}/rejected.csv", name="import-rejected")
@@ -267,14 +268,10 @@ def _page(cursor: str | None) -> PageRequest:
     return PageRequest(PAGE_SIZE, decode_cursor(cursor) if cursor else None)
 
 
-def _committed(item: DeliveryImport) -> Flash:
-    counts = item.tally()
+def _not_committed(item: DeliveryImport) -> Flash | None:
+    """A commit that did not commit says why (a committed import's page says it is)."""
     if item.status == ImportStatus.COMMITTED:
-        left = counts.blocking
-        text = f"Committed: {counts.new:,} new row(s) are in the register."
-        if left:
-            text += f" {left:,} row(s) were left out: download them, correct them and upload again."
-        return Flash("ok", text)
+        return None
     return Flash("error", f"Not committed: {item.message or item.status}.")
 
 

@@ -9,6 +9,7 @@ page, never put in its address.
 from __future__ import annotations
 
 from typing import Annotated, Any, Final
+from urllib.parse import urlencode
 
 from litestar import Controller, Request, get
 from litestar.params import FromPath, QueryParameter
@@ -24,7 +25,16 @@ from web.guards import READ_REGISTER
 from web.listing import page_links
 from web.render import field_errors, page
 
-SHOWN: Final = 100  # items a section lists (its count is always the whole)
+SHOWN: Final = 25  # items a section lists (its count is always the whole)
+EXPANDED: Final = 500  # items the page of one section lists
+SECTIONS: Final = (
+    "still-checking-in",
+    "not-in-register",
+    "not-seen",
+    "user-mismatches",
+    "duplicates",
+    "noncompliant",
+)
 RUNS_SHOWN: Final = 20
 ISSUES_SHOWN: Final = 200
 
@@ -63,10 +73,17 @@ class Mdm(Controller):
         request: Request[Any, Any, Any],
         stale_days: Text = None,
         business_unit: Text = None,
+        section: Text = None,
         cursor: Text = None,
     ) -> Template:
         settings = get_settings()
         filters = {"stale_days": stale_days, "business_unit": business_unit}
+        only = section if section in SECTIONS else None
+        kept = {k: v for k, v in filters.items() if v}
+        urls: dict[str, object] = {
+            name: f"/mdm?{urlencode({**kept, 'section': name})}#{name}" for name in SECTIONS
+        }
+        urls["limit"] = EXPANDED
         async with connection() as conn:
             found = await runs.list_runs(
                 conn, PageRequest(RUNS_SHOWN, decode_cursor(cursor) if cursor else None)
@@ -76,6 +93,8 @@ class Mdm(Controller):
             "links": page_links("/mdm", filters, found, cursor),
             "filters": filters,
             "default_stale_days": settings.mdm_stale_days,
+            "only": only,
+            "urls": urls,
         }
         try:
             days = _stale_days(stale_days)
@@ -87,10 +106,10 @@ class Mdm(Controller):
                 conn,
                 capacity=settings.mdm_capacity,
                 stale_days=days,
-                limit=SHOWN,
+                limit=EXPANDED if only else SHOWN,
                 business_unit=code,
             )
-        return page(request, "mdm.html", report=report, unit_name=unit_name, shown=SHOWN, **common)
+        return page(request, "mdm.html", report=report, unit_name=unit_name, **common)
 
     @get("/runs/{run_id:int}", name="mdm-run")
     async def run(self, request: Request[Any, Any, Any], run_id: FromPath[int]) -> Template:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from tests.web import screenshots_finance as finance
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, browser_missing, live_service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -50,9 +51,11 @@ async def _shoot(base: str) -> list[Path]:
         page = await (await browser.new_context(viewport=VIEWPORT)).new_page()  # type: ignore[arg-type]
         page.on("dialog", lambda d: d.accept())
 
-        async def shot(name: str, *, mask: list[str] = ()) -> None:  # type: ignore[assignment]
+        async def shot(name: str, *, mask: list[str] = (), full: bool = False) -> None:  # type: ignore[assignment]
             path = OUT / f"{name}.png"
-            await page.screenshot(path=str(path), mask=[page.locator(m) for m in mask])
+            await page.screenshot(
+                path=str(path), mask=[page.locator(m) for m in mask], full_page=full
+            )
             written.append(path)
 
         async def sign_in(email: str, password: str = PASSWORD) -> None:
@@ -103,6 +106,7 @@ async def _shoot(base: str) -> list[Path]:
         await sign_in(PEOPLE[0][0])
         await page.goto(base + "/users")
         await shot("11-forbidden")
+        await finance.shoot(page, base, shot, sign_in)
         await browser.close()
     return written
 
@@ -128,6 +132,7 @@ def _with_database(job: Callable[[str], Coroutine[Any, Any, list[Path]]]) -> lis
                 "--password-stdin",
                 stdin=PASSWORD,
             )
+        finance.load(url)
         with live_service(url) as base:
             return asyncio.run(job(base))
     finally:

@@ -85,7 +85,7 @@ async def test_upload_preview_then_commit(signed_in_as: SignedInFactory) -> None
     r = await me.post(f"/imports/{import_id}/commit", {"allow_partial": "false"})
     assert r.status_code == 303 and r.headers["location"] == f"/imports/{import_id}"
     done = await me.client.get(r.headers["location"])
-    assert "Committed: 3 new row(s) are in the register." in done.text
+    assert "<strong>Committed.</strong> 3 new rows went into the register." in done.text
     assert "Commit 3 new rows" not in done.text  # nothing left to commit
     assert len(await assets_of(import_id)) == 3
     who = f"user:{me.account.id}"
@@ -120,7 +120,7 @@ async def test_rejected_rows_and_conflicts_then_the_valid_rows_committed(
 
     r = await me.post(f"/imports/{import_id}/commit", {"allow_partial": "true"})
     done = await me.client.get(r.headers["location"])
-    assert "2 row(s) were left out" in done.text
+    assert "2 rows were left out" in done.text
     assert sorted(a["imei"] for a in await assets_of(import_id)) == sorted(g["IMEI"] for g in good)
     csv_file = await me.client.get(f"/imports/{import_id}/rejected.csv")
     assert csv_file.status_code == 200

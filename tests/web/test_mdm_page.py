@@ -91,6 +91,28 @@ async def test_the_business_unit_narrows_the_holder_sections(
     assert f'href="/devices/{phone["id"]}"' in mismatches
 
 
+async def test_a_long_section_shows_its_first_findings_and_opens_on_its_own(
+    client_for: ClientFactory, signed_in_as: SignedInFactory
+) -> None:
+    mdm = await client_for("mdm")
+    unit = await factories.business_unit()
+    holder = await factories.person(business_unit_id=unit["id"])
+    phones = [await factories.asset(status="deployed", person_id=holder["id"]) for _ in range(30)]
+    records = [graph_record(serial=p["serial_number"], upn="x.other@force.example") for p in phones]
+    await push(mdm, unique("run-"), 1, records, final=True)
+    me = await signed_in_as("engineer")
+    r = await me.client.get("/mdm", params={"business_unit": unit["code"]})
+    mismatches = _section(r.text, "user-mismatches")
+    assert mismatches.count('href="/devices/') == 25
+    assert "The first 25 of 30." in mismatches
+    more = re.search(r'href="(/mdm\?[^"]*section=user-mismatches[^"]*)"', mismatches)
+    assert more, mismatches[-800:]
+    alone = await me.client.get(more.group(1).replace("&amp;", "&"))
+    assert alone.status_code == 200
+    assert _section(alone.text, "user-mismatches").count('href="/devices/') == 30
+    assert '<h2 id="not-seen">' not in alone.text and "Back to every section" in alone.text
+
+
 async def test_bad_filters_are_shown_beside_their_fields(signed_in_as: SignedInFactory) -> None:
     me = await signed_in_as("auditor")
     r = await me.client.get("/mdm", params={"stale_days": "0", "business_unit": "NO-SUCH"})
