@@ -148,7 +148,6 @@ async def shoot(page: Any, base: str, shot: Shot, sign_in: SignIn) -> None:
     await _procurement(page, base, shot)
     await page.goto(base + "/mdm")
     await shot("60-mdm")
-    await shot("61-mdm-full", full=True)
     await page.click("table a[href^='/mdm/runs/']")
     await shot("62-mdm-run")
 
