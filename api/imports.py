@@ -1,49 +1,34 @@
 """Delivery imports over HTTP: upload (preview or commit), commit later, the report, the
 row issues and the rejected rows as a CSV ready to correct and upload again.
 
-The upload is streamed to a temporary file as it arrives (never held in memory) and the
-size limit (``FLEETSVC_MAX_UPLOAD_MB``) is enforced on the bytes received, so a too-large
-upload is refused with 413 as soon as it passes the limit.
+The upload is streamed to a temporary file as it arrives (``fleetsvc.imports.upload``: never
+held in memory), and a too-large upload is refused with 413 as soon as it passes the limit.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
-import re
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import IO, Annotated, Any, Final
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import Stream
-from multipart import (  # type: ignore[import-untyped]
-    MultipartError,
-    MultipartSegment,
-    PushMultipartParser,
-)
 
 from api.dependencies import ActorDep, PageDep
 from api.guards import IMPORTS, READ_REGISTER
 from api.schemas import PageOf, page_of
 from api.vocabulary import enum_of
 from db.engine import connection
-from fleetsvc.errors import BadRequest, FieldProblem, TooLarge, ValidationFailed
+from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.imports import queries, run
 from fleetsvc.imports.queries import ImportRowIssue
 from fleetsvc.imports.summary import DeliveryImport
+from fleetsvc.imports.upload import Upload
 from fleetsvc.settings import get_settings
 from fleetsvc.vocabulary import ImportMode, ImportRowStatus, ImportStatus
-
-FORM_FIELD_MAX: Final = 1024
-WRITE_CHUNK: Final = 1 << 20
-_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
 
 StatusFilter = Annotated[str | None, QueryParameter(schema_extra=enum_of(ImportStatus))]
 RowStatusFilter = Annotated[str | None, QueryParameter(schema_extra=enum_of(ImportRowStatus))]
@@ -51,99 +36,6 @@ RowStatusFilter = Annotated[str | None, QueryParameter(schema_extra=enum_of(Impo
 
 class CommitRequest(msgspec.Struct, forbid_unknown_fields=True):
     allow_partial: bool = False
-
-
-# --- the upload -----------------------------------------------------------------------------
-
-
-class Upload:
-    """A multipart upload: the file spooled to disk, the other fields as short text."""
-
-    def __init__(self) -> None:
-        self.path: Path | None = None
-        self.file_name = ""
-        self.fields: dict[str, str] = {}
-        self._file: IO[bytes] | None = None
-        self._segment: MultipartSegment | None = None
-        self._text = bytearray()
-        self._pending: list[bytes] = []
-
-    async def receive(self, request: Request[Any, Any, Any], limit: int) -> None:
-        content_type, options = request.content_type
-        boundary = options.get("boundary", "")
-        if content_type != "multipart/form-data" or not boundary:
-            raise BadRequest("send the file as multipart/form-data with a 'file' part")
-        announced = request.headers.get("content-length")
-        if announced and announced.isascii() and announced.isdigit() and int(announced) > limit:
-            raise _too_large(limit)
-        received = 0
-        try:
-            with PushMultipartParser(boundary, max_segment_count=16) as parser:
-                async for chunk in request.stream():
-                    received += len(chunk)
-                    if received > limit:
-                        raise _too_large(limit)
-                    for event in parser.parse(chunk):
-                        await self._event(event)
-                    if parser.closed:
-                        break
-        except MultipartError as exc:
-            raise BadRequest(f"the multipart/form-data body cannot be read: {exc}") from None
-        await self._write()
-        if self._file is not None:
-            await asyncio.to_thread(self._file.close)
-            self._file = None
-
-    async def _event(self, event: MultipartSegment | bytes | bytearray | None) -> None:
-        """One parser event: a part starts (its headers), a piece of its body, or it ends."""
-        if isinstance(event, MultipartSegment):
-            self._segment = event
-            if event.name == "file":
-                await self._open(event.filename or "upload")
-            return
-        segment = self._segment
-        if segment is None:
-            return
-        if event:
-            if segment.name == "file":
-                self._pending.append(bytes(event))
-                if sum(map(len, self._pending)) >= WRITE_CHUNK:
-                    await self._write()
-            else:
-                self._text.extend(event)
-                if len(self._text) > FORM_FIELD_MAX:
-                    raise BadRequest(f"the form field {segment.name!r} is too long")
-            return
-        if segment.name and segment.name != "file" and segment.filename is None:
-            self.fields[segment.name] = self._text.decode("utf-8", "replace")
-        self._text.clear()
-        self._segment = None
-
-    async def _open(self, filename: str) -> None:
-        if self._file is not None:
-            raise BadRequest("send exactly one file")
-        name = PurePosixPath(filename.replace("\\", "/")).name
-        self.file_name = _UNSAFE_NAME.sub("", name)[:255] or "upload"
-        fd, path = await asyncio.to_thread(tempfile.mkstemp, prefix="fleetsvc-import-")
-        self.path = Path(path)
-        self._file = await asyncio.to_thread(os.fdopen, fd, "wb")
-
-    async def _write(self) -> None:
-        if self._pending and self._file is not None:
-            data = b"".join(self._pending)
-            self._pending.clear()
-            await asyncio.to_thread(self._file.write, data)
-
-    async def discard(self) -> None:
-        if self._file is not None:
-            await asyncio.to_thread(self._file.close)
-        if self.path is not None:
-            with contextlib.suppress(OSError):
-                await asyncio.to_thread(self.path.unlink)
-
-
-def _too_large(limit: int) -> TooLarge:
-    return TooLarge(f"the upload is larger than the {limit // (1024 * 1024)} MiB limit")
 
 
 def _flag(value: str | None, name: str) -> bool:
@@ -221,7 +113,14 @@ class ImportController(Controller):
         settings = get_settings()
         upload = Upload()
         try:
-            await upload.receive(request, settings.max_upload_bytes)
+            content_type, options = request.content_type
+            await upload.receive(
+                request.stream(),
+                content_type=content_type,
+                boundary=options.get("boundary", ""),
+                content_length=request.headers.get("content-length"),
+                limit=settings.max_upload_bytes,
+            )
             problems = []
             if upload.path is None:
                 problems.append(FieldProblem("file", "a file is required"))

@@ -9,7 +9,7 @@ hash is stored.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -133,6 +133,17 @@ async def get_user(conn: asyncpg.Connection, user_id: int) -> User:
     if row is None:
         raise NotFound("user", user_id)
     return _user(row)
+
+
+async def emails_of(conn: asyncpg.Connection, actors: Iterable[str]) -> dict[str, str]:
+    """The e-mail address behind each ``user:N`` among ``actors`` (an event's or a record's
+    author), for a page to say who; tokens and commands (``cli:root``) are not users."""
+    ids = {int(a[5:]) for a in actors if a.startswith("user:") and a[5:].isdigit()}
+    ids = {i for i in ids if i < 2**31}
+    if not ids:
+        return {}
+    rows = await conn.fetch("SELECT id, email FROM app_user WHERE id = ANY($1::int[])", sorted(ids))
+    return {user_ref(r["id"]): r["email"] for r in rows}
 
 
 async def find_user(conn: asyncpg.Connection, email: str) -> User:

@@ -172,6 +172,14 @@ class IssueSeverity(Vocabulary):
     WARNING = "warning"
 
 
+class HeldBackOutcome(Vocabulary):
+    """Why an import's row error holds its row back: the row is wrong, or it clashes with
+    what the register holds (a conflict, which names the fields that differ)."""
+
+    REJECTED = "rejected"
+    CONFLICT = "conflict"
+
+
 class ImportRowStatus(Vocabulary):
     """The ``status`` filter of an import's rows, in the users' words."""
 

@@ -20,7 +20,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from fleetsvc import __version__
-from web import account, home, stocktakes, users
+from web import account, forecasts, formats, home, imports, mdm, procurement, stocktakes, users
 from web.csrf import check_form_token
 from web.errors import PageError, error_page
 from web.guards import page_guard
@@ -80,6 +80,7 @@ def _configure(engine: Any) -> None:
     env.filters["sentence"] = sentence
     env.filters["when"] = when
     env.globals["version"] = __version__
+    formats.install(env)
     env.trim_blocks = True
     env.lstrip_blocks = True
 
@@ -100,6 +101,11 @@ def pages_router() -> Router:
             account.Account,
             users.Users,
             stocktakes.Stocktakes,
+            # The stores, finance and MDM pages.
+            *imports.HANDLERS,
+            *forecasts.HANDLERS,
+            *mdm.HANDLERS,
+            *procurement.HANDLERS,
         ],
         guards=[page_guard],
         before_request=check_form_token,

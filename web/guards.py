@@ -30,6 +30,11 @@ EVERYONE = roles(*Role)
 ADMIN_ONLY = roles(Role.ADMIN)
 # Stores' work: counting a location (stocktakes).
 STORES = roles(Role.ADMIN, Role.STORES)
+# The stores, finance and MDM pages: the API's roles for the same work (api/guards.py).
+READ_REGISTER = EVERYONE
+IMPORTS = roles(Role.ADMIN, Role.STORES)
+FORECASTS = roles(Role.ADMIN, Role.FINANCE, Role.AUDITOR, Role.ENGINEER, Role.STORES)
+WRITE_PROCUREMENT = roles(Role.ADMIN, Role.STORES, Role.FINANCE)
 
 
 class SignInRequired(NotAuthenticated):

@@ -54,6 +54,9 @@ class ImportIssue(Table, tablename="import_issue", help_text="A row error or war
     column_name = Varchar(length=200, null=True, default=None)
     value = Text(null=True, default=None)
     message = Text()
+    outcome = Varchar(
+        length=16, null=True, default=None, help_text="an error's row: rejected or conflict"
+    )
 
 
 class ImportRejectedRow(Table, tablename="import_rejected_row", help_text="A rejected row, kept."):

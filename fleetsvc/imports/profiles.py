@@ -12,7 +12,7 @@ from typing import Final
 
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.imports.staging import STAGED_FIELDS
-from importers import Profile, ProfileError
+from importers import Profile, ProfileError, all_profiles
 from importers import get_profile as find_profile
 
 MDM_MESSAGE: Final = (
@@ -54,3 +54,10 @@ def import_profile(name: str, extra_dirs: Sequence[Path] = ()) -> Profile:
     if problems:
         raise ValidationFailed(problems)
     return profile
+
+
+def delivery_profiles(extra_dirs: Sequence[Path] = ()) -> list[Profile]:
+    """The profiles an upload may choose (not the MDM's export), by name."""
+    return sorted(
+        (p for p in all_profiles(extra_dirs).values() if p.kind != "mdm"), key=lambda p: p.name
+    )

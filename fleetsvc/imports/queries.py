@@ -17,9 +17,15 @@ from fleetsvc.errors import NotFound, ValidationFailed
 from fleetsvc.exports import safe_cell
 from fleetsvc.imports.staging import BATCH_ROWS
 from fleetsvc.imports.summary import DeliveryImport, ImportSummary
-from fleetsvc.pagination import Page, PageRequest
+from fleetsvc.pagination import Page, PageRequest, make_page
 from fleetsvc.records import Filters, check_id, list_page
-from fleetsvc.vocabulary import ImportRowStatus, ImportStatus, IssueSeverity, one_of
+from fleetsvc.vocabulary import (
+    HeldBackOutcome,
+    ImportRowStatus,
+    ImportStatus,
+    IssueSeverity,
+    one_of,
+)
 
 ENTITY: Final = "delivery_import"
 
@@ -105,6 +111,25 @@ async def list_imports(
     return Page(items=[import_of(r) for r in found.items], next_cursor=found.next_cursor)
 
 
+async def recent_imports(
+    conn: asyncpg.Connection, page: PageRequest, *, status: str | None = None
+) -> Page[DeliveryImport]:
+    """Imports newest first (the pages' list of past imports); the cursor names the last
+    import shown, and the next page is the older ones."""
+    f = Filters()
+    if status is not None:
+        f.add("status = {}", filter_choice("status", status, ImportStatus))
+    if page.after_id is not None:
+        f.add("id < {}", page.after_id)
+    f.args.append(page.limit + 1)
+    rows = await conn.fetch(
+        f"SELECT {IMPORT_COLUMNS} FROM delivery_import{f.where()}"
+        f" ORDER BY id DESC LIMIT ${len(f.args)}",
+        *f.args,
+    )
+    return make_page([import_of(r) for r in rows], page, key=lambda i: i.id)
+
+
 # The rows filter, in the users' words, and the severity it reads.
 ISSUE_STATUSES: Final = {
     ImportRowStatus.REJECTED: IssueSeverity.ERROR,
@@ -113,9 +138,16 @@ ISSUE_STATUSES: Final = {
 
 
 async def list_issues(
-    conn: asyncpg.Connection, import_id: int, page: PageRequest, *, status: str | None = None
+    conn: asyncpg.Connection,
+    import_id: int,
+    page: PageRequest,
+    *,
+    status: str | None = None,
+    held_back: str | None = None,
 ) -> Page[ImportRowIssue]:
-    """The import's row errors (status=rejected) or warnings, in row order."""
+    """The import's row errors (status=rejected) or warnings, in row order. ``held_back``
+    narrows the errors to those of rows in conflict with the register, or of the others
+    (rows to correct; with them the errors written before errors said which)."""
     await get_import(conn, import_id)
     f = Filters()
     f.add("import_id = {}", import_id)
@@ -123,6 +155,11 @@ async def list_issues(
         if not ImportRowStatus.has(status):
             raise ValidationFailed.one("status", "status must be rejected or warning")
         f.add("severity = {}", ISSUE_STATUSES[ImportRowStatus(status)])
+    if held_back is not None:
+        if filter_choice("held_back", held_back, HeldBackOutcome) == HeldBackOutcome.CONFLICT:
+            f.add("outcome = {}", HeldBackOutcome.CONFLICT)
+        else:
+            f.add("severity = {} AND outcome IS DISTINCT FROM {}", "error", "conflict")
     found = await list_page(
         conn,
         "SELECT id, row_number, severity, column_name, value, message FROM import_issue",

@@ -23,6 +23,7 @@ CHECKED = {
     ("purchase_order", "purchase_order_status_chk"): v.PurchaseOrderStatus,
     ("delivery_import", "delivery_import_status_chk"): v.ImportStatus,
     ("import_issue", "import_issue_severity_chk"): v.IssueSeverity,
+    ("import_issue", "import_issue_outcome_chk"): v.HeldBackOutcome,
     ("install_job", "install_job_status_chk"): v.InstallJobStatus,
     ("install", "install_removal_reason_chk"): v.RemovalReason,
     ("asset", "asset_status_chk"): v.AssetStatus,

@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from tests.web import screenshots_finance as finance
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, browser_missing, live_service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -111,6 +112,7 @@ async def _shoot(base: str) -> list[Path]:
         await page.goto(base + "/users")
         await shot("11-forbidden")
         await _stocktake(page, base, shot)
+        await finance.shoot(page, base, shot, sign_in)
         await browser.close()
     return written
 
@@ -198,6 +200,7 @@ def _with_database(job: Callable[[str], Coroutine[Any, Any, list[Path]]]) -> lis
                 stdin=PASSWORD,
             )
         asyncio.run(_seed_store(url))
+        finance.load(url)
         with live_service(url) as base:
             return asyncio.run(job(base))
     finally:
