@@ -27,6 +27,9 @@ MAINTAIN: Final = "MAINTAIN"
 REDUCED: Final[Mapping[str, tuple[str, ...]]] = {
     "event": ("SELECT", "INSERT"),  # the audit trail: written once, never changed
     "migration": ("SELECT",),  # Piccolo's record of migrations applied (/ready reads it)
+    # What the demo did and created: written once, never changed (fleetsvc.demo).
+    "demo_step": ("SELECT", "INSERT"),
+    "demo_record": ("SELECT", "INSERT"),
 }
 SEQUENCE_RIGHTS: Final = ("USAGE",)  # nextval for serial ids
 

@@ -3,6 +3,7 @@
 from db.tables.audit import Event
 from db.tables.auth import ApiToken
 from db.tables.deliveries import DeliveryImport, ImportIssue, ImportRejectedRow, InstallJob
+from db.tables.demo import DemoRecord, DemoStep
 from db.tables.inventory import (
     Asset,
     Assignment,
@@ -59,6 +60,8 @@ ALL_TABLES = [
     MdmDevice,
     MdmRunIssue,
     Job,
+    DemoStep,
+    DemoRecord,
 ]
 
 __all__ = [t.__name__ for t in ALL_TABLES] + ["ALL_TABLES"]

@@ -45,6 +45,9 @@ class ImportIssue(Table, tablename="import_issue", help_text="A row error or war
     column_name = Varchar(length=200, null=True, default=None)
     value = Text(null=True, default=None)
     message = Text()
+    conflict = Boolean(
+        default=False, help_text="the row says otherwise than the register (not a bad row)"
+    )
 
 
 class ImportRejectedRow(Table, tablename="import_rejected_row", help_text="A rejected row, kept."):

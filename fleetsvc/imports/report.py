@@ -86,20 +86,22 @@ def previous_warning(previous: PreviousImport) -> StoredWarning:
 
 
 WRITE_ISSUES: Final = """
-INSERT INTO import_issue (import_id, row_number, severity, column_name, value, message)
-SELECT $1, u.row_number, u.severity, u.column_name, left(u.value, 200), u.message FROM (
+INSERT INTO import_issue (import_id, row_number, severity, column_name, value, message,
+                          conflict)
+SELECT $1, u.row_number, u.severity, u.column_name, left(u.value, 200), u.message, u.conflict
+FROM (
     SELECT w.row_number, 'warning' AS severity, NULL::text AS column_name, NULL::text AS value,
-           w.message, 0 AS part, w.ord AS sub
+           w.message, false AS conflict, 0 AS part, w.ord AS sub
     FROM unnest($2::int[], $3::text[]) WITH ORDINALITY AS w(row_number, message, ord)
     UNION ALL
-    SELECT s.row_number, i->>0, i->>1, i->>2, i->>3, 1, 0
+    SELECT s.row_number, i->>0, i->>1, i->>2, i->>3, false, 1, 0
     FROM import_staged_row s CROSS JOIN LATERAL jsonb_array_elements(s.issues) i
     WHERE s.import_id = $1 AND s.issues IS NOT NULL
     UNION ALL
     SELECT p.row_number,
            CASE WHEN p.outcome IN ('rejected', 'conflict') THEN 'error' ELSE 'warning' END,
            $4::jsonb->>p.issue_field, s.cells->>(array_position($5::text[], p.issue_field) - 1),
-           p.message, 1, 1
+           p.message, COALESCE(p.outcome = 'conflict', false), 1, 1
     FROM import_plan p JOIN import_staged_row s
       ON s.import_id = $1 AND s.row_number = p.row_number
     WHERE p.message IS NOT NULL
