@@ -35,6 +35,9 @@ REDUCED: Final[Mapping[str, tuple[str, ...]]] = {
     "personal_value": ("SELECT", "INSERT"),
     "migration": ("SELECT",),  # Piccolo's record of migrations applied (/ready reads it)
     "stocktake_scan": ("SELECT", "INSERT"),  # what was scanned, and what it was told: kept
+    # What the demo did and created: written once, never changed (fleetsvc.demo).
+    "demo_step": ("SELECT", "INSERT"),
+    "demo_record": ("SELECT", "INSERT"),
 }
 SEQUENCE_RIGHTS: Final = ("USAGE",)  # nextval for serial ids
 

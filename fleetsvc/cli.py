@@ -5,10 +5,24 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import sys
+import threading
 
 import click
 
-from fleetsvc.commands.common import (
+
+def _interrupted_while_loading(signum: int, frame: object) -> None:
+    sys.exit(128 + signum)
+
+
+# Ctrl-C while the commands are still being imported (a third of a second, more on a busy
+# machine) ends the program quietly, as it does once a command runs, not with a traceback
+# of the imports. Python's own handler is back once they are loaded (end of this module).
+_LOADING = threading.current_thread() is threading.main_thread()
+if _LOADING:
+    signal.signal(signal.SIGINT, _interrupted_while_loading)
+
+from fleetsvc.commands.common import (  # noqa: E402 - after the handler above, on purpose
     check_jobs,
     cli_actor,
     fail,
@@ -28,7 +42,14 @@ def main() -> None:
 @click.option("--host", default=None, help="Interface to listen on (FLEETSVC_HOST).")
 @click.option("--port", type=int, default=None, help="Port (FLEETSVC_PORT).")
 def serve(host: str | None, port: int | None) -> None:
-    """Apply migrations and serve the API, with FLEETSVC_WORKERS job workers beside it."""
+    """Apply migrations and serve the API, with FLEETSVC_WORKERS job workers beside it.
+
+    SIGTERM or Ctrl-C stops it gracefully, with exit status 0.
+    """
+    # A stop asked for while the database is being prepared ends the process with exit
+    # status 0 and its exit hooks run (the embedded PostgreSQL is stopped by one).
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, _stop)
     settings = load()
     check_jobs(settings)
     from fleetsvc.logs import get_logger
@@ -42,10 +63,10 @@ def serve(host: str | None, port: int | None) -> None:
     get_logger("fleetsvc").info(
         "serving", url=f"http://{host}:{port}", docs=f"http://{host}:{port}/schema"
     )
-    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again with this
-    # handler back in place. The default handler would end the process without running
-    # exit hooks, and the embedded PostgreSQL (stopped by one) would be left running.
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # uvicorn shuts down gracefully on SIGTERM or SIGINT, then raises the signal again with
+    # ``_stop`` back in place. The default handler would end the process without running
+    # exit hooks, and the embedded PostgreSQL (stopped by one) would be left running; and a
+    # stop the server was asked for is a clean exit, not 128 + the signal ("Error 143").
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -59,8 +80,8 @@ def serve(host: str | None, port: int | None) -> None:
     )
 
 
-def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _check_can_listen(host: str, port: int) -> None:
@@ -145,8 +166,11 @@ def tokens_revoke(token: str) -> None:
     settings = load()
     from db.engine import transaction
     from fleetsvc import auth
+    from fleetsvc.records import MAX_ID
 
     key: int | str = int(token) if token.isascii() and token.isdigit() else token
+    if isinstance(key, int) and not 1 <= key <= MAX_ID:
+        fail(f"no token with id {token}", code=1)  # beyond any id the database can hold
 
     async def job() -> auth.TokenInfo:
         async with transaction() as conn:
@@ -163,3 +187,5 @@ def _attach_commands() -> None:
 
 
 _attach_commands()
+if _LOADING:
+    signal.signal(signal.SIGINT, signal.default_int_handler)

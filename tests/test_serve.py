@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import TokenFactory
 
@@ -115,11 +116,13 @@ def _postmaster_running(pgdata: Path) -> bool:
     return True
 
 
-async def test_sigterm_stops_the_embedded_database_with_the_server() -> None:
-    """`make run` stopped with SIGTERM (kill, a service manager) must not leave the embedded
-    PostgreSQL running: uvicorn re-raises the signal after its graceful shutdown, and the
-    default action skipped the exit hook that stops the server."""
-    data_dir = VAR_TEST / f"sigterm-{os.getpid()}"
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+async def test_a_stop_stops_the_embedded_database_with_the_server(stop: signal.Signals) -> None:
+    """`make run` stopped with SIGTERM (kill, a service manager) or Ctrl-C must not leave the
+    embedded PostgreSQL running: uvicorn re-raises the signal after its graceful shutdown,
+    and the default action skipped the exit hook that stops the server. A stop asked for is
+    a clean exit: status 0 (make said "Error 143"), no traceback."""
+    data_dir = VAR_TEST / f"{stop.name.lower()}-{os.getpid()}"
     port = _free_port()
     env = {
         k: v
@@ -129,7 +132,13 @@ async def test_sigterm_stops_the_embedded_database_with_the_server() -> None:
     env |= {"FLEETSVC_DATA_DIR": str(data_dir), "FLEETSVC_PORT": str(port)}
     exe = str(Path(sys.executable).parent / "fleetsvc")
     proc = subprocess.Popen(
-        [exe, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        [exe, "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        # As a terminal's Ctrl-C finds it (a shell's background job would ignore SIGINT).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
@@ -143,8 +152,9 @@ async def test_sigterm_stops_the_embedded_database_with_the_server() -> None:
             else:
                 raise AssertionError("the server did not become ready")
         assert _postmaster_running(data_dir / "pg")
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop)
         _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr
         assert "Traceback" not in stderr
         assert not _postmaster_running(data_dir / "pg"), "embedded PostgreSQL left running"
     finally:

@@ -3,6 +3,7 @@
 from db.tables.audit import Event
 from db.tables.auth import ApiToken
 from db.tables.deliveries import DeliveryImport, ImportIssue, ImportRejectedRow, InstallJob
+from db.tables.demo import DemoRecord, DemoStep
 from db.tables.inventory import (
     Asset,
     Assignment,
@@ -64,6 +65,8 @@ ALL_TABLES = [
     Stocktake,
     StocktakeScan,
     StocktakeItem,
+    DemoStep,
+    DemoRecord,
 ]
 
 __all__ = [t.__name__ for t in ALL_TABLES] + ["ALL_TABLES"]

@@ -187,18 +187,32 @@ async def apply_move(
     )
     assert row is not None
     if to == AssetStatus.DEPLOYED and person_id is not None:
+        # An issue recorded after the fact (service_start) started then, not today.
         await conn.execute(
-            "INSERT INTO assignment (asset_id, person_id) VALUES ($1, $2)", asset_id, person_id
+            "INSERT INTO assignment (asset_id, person_id, started_at)"
+            " VALUES ($1, $2, COALESCE($3::date::timestamptz, now()))",
+            asset_id,
+            person_id,
+            service_start,
         )
+    before, after = move_event(asset, row, to, reason, person_id)
+    after.update(holder or {})
+    await audit.record(conn, actor, ASSET, asset_id, "transition", before=before, after=after)
+    return row
+
+
+def move_event(
+    asset: asyncpg.Record, row: asyncpg.Record, to: str, reason: str, person_id: int | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A move's ``transition`` event (before, after): the status and holder, the reason, and
+    the dates and certificate the move changed. One shape for one move and for many."""
     before: dict[str, Any] = {"status": asset["status"], "person_id": asset["person_id"]}
     after: dict[str, Any] = {"status": to, "person_id": person_id, "reason": reason}
     for key in ("in_service_on", "refresh_due_on", "disposal_certificate_ref", "location_id"):
         if row[key] != asset[key]:
             before[key] = asset[key]
             after[key] = row[key]
-    after.update(holder or {})
-    await audit.record(conn, actor, ASSET, asset_id, "transition", before=before, after=after)
-    return row
+    return before, after
 
 
 async def _end_holding(

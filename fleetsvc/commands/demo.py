@@ -24,10 +24,11 @@ def register(main: click.Group) -> None:
 def demo(scale: float) -> None:
     """Load the demo fleet (about 40,000 handsets, 2,700 tablets, 45,000 people).
 
-    Running it again adds nothing.
+    Beside what the register holds, never over it; running it again changes nothing.
     """
     settings = load()
-    from fleetsvc.demo import FULL, load_demo
+    from fleetsvc.demo.load import load_demo
+    from fleetsvc.demo.shape import FULL
 
     size = FULL if scale == 1.0 else FULL.scaled(scale)
 
@@ -38,7 +39,11 @@ def demo(scale: float) -> None:
 
     summary = run_with_database(settings, lambda: load_demo(cli_actor(), say, size))
     if summary.already_loaded:
-        click.echo("the demo fleet was already loaded; completed anything missing")
+        click.echo("the demo fleet was already loaded: nothing was changed")
+    elif summary.resumed:
+        click.echo("an earlier run loaded part of the demo fleet; this one did the rest")
     for what, n in summary.counts.items():
-        click.echo(f"{what:>32}: {n:,}")
+        click.echo(f"{what:>36}: {n:,}")
+    for note in summary.notes:
+        click.echo(f"note: {note}")
     click.echo(f"done in {time.monotonic() - started:.1f}s")

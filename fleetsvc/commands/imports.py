@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from fleetsvc.imports.summary import DeliveryImport
 
 
@@ -63,14 +61,18 @@ def import_command(
         TimeElapsedColumn,
     )
 
+    from fleetsvc.commands import import_report
     from fleetsvc.commands.common import cli_actor, load, run_with_database
     from fleetsvc.imports import run
     from fleetsvc.vocabulary import ImportStatus
 
+    import_report.refuse_contradictions(
+        file, commit=commit, allow_partial=allow_partial, rejected_out=rejected_out
+    )
     settings = load()
     console = Console(stderr=True)
 
-    async def job() -> tuple[DeliveryImport, Path | None]:
+    async def job() -> tuple[DeliveryImport, Path | None, import_report.Issues]:
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -109,10 +111,10 @@ def import_command(
         if item.tally().blocking:
             written = rejected_out or Path(f"rejected-{item.id}.csv")
             await _write_rejected(item.id, written)
-        return item, written
+        return item, written, await import_report.gather(item.id)
 
-    item, written = run_with_database(settings, job)
-    _print_report(Console(), item, written)
+    item, written, issues = run_with_database(settings, job)
+    import_report.print_report(Console(), item, issues, written)
     sys.exit(0 if item.status == ImportStatus.COMMITTED or not item.tally().blocking else 1)
 
 
@@ -125,39 +127,3 @@ async def _write_rejected(import_id: int, path: Path) -> None:
             await asyncio.to_thread(out.write, chunk)
     finally:
         await asyncio.to_thread(out.close)
-
-
-def _print_report(console: Console, item: DeliveryImport, written: Path | None) -> None:
-    from rich.markup import escape
-    from rich.table import Table
-
-    arriving = f", arriving at {item.location}" if item.location else ""
-    title = escape(f"import {item.id}: {item.file_name} ({item.profile}{arriving}) — {item.status}")
-    table = Table(title=title, show_header=True)
-    table.add_column("rows")
-    table.add_column("count", justify="right")
-    for key, value in item.counts.items():
-        table.add_row(key.replace("_", " "), f"{value:,}")
-    console.print(table)
-    if item.po_lines:
-        po = Table(title="purchase order lines")
-        for column in ("PO", "model", "ordered", "before", "in file", "new", "over"):
-            po.add_column(column, justify="left" if column in ("PO", "model") else "right")
-        for line in item.po_lines:
-            po.add_row(
-                escape(line.po_number),
-                escape(line.model),
-                "-" if line.ordered is None else f"{line.ordered:,}",
-                f"{line.delivered_before:,}",
-                f"{line.in_file:,}",
-                f"{line.new:,}",
-                f"{line.over_delivered:,}",
-            )
-        console.print(po)
-    for warning in item.file_warnings:
-        where = f"row {warning.row}: " if warning.row else ""
-        console.print(f"[yellow]warning[/yellow] {escape(where + warning.message)}")
-    if item.message:
-        console.print(escape(item.message))
-    if written is not None:
-        console.print(escape(f"rejected rows written to {written}"))

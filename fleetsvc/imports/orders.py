@@ -95,15 +95,26 @@ def order_warnings(lines: Sequence[PurchaseOrderLine]) -> list[StoredWarning]:
                 f"({line.new} new in this file)"
             )
         elif line.over_delivered:
-            message = (
-                f"purchase order {line.po_number}, {line.model}: ordered "
-                f"{line.ordered}, delivered before {line.delivered_before}, new in this "
-                f"file {line.new} — over-delivered by {line.over_delivered}"
-            )
+            message = _over_delivered(line, line.ordered)
         else:
             continue
         out.append(StoredWarning(row=None, message=message, generated=True))
     return out
+
+
+def _over_delivered(line: PurchaseOrderLine, ordered: int) -> str:
+    """Who took the order over: this file, or deliveries before it (a file uploaded again
+    adds nothing, and must not read as if it over-delivered)."""
+    head = f"purchase order {line.po_number}, {line.model}: ordered {ordered:,}"
+    before = max(0, line.delivered_before - ordered)
+    with_file = f"with this file's {line.new:,} new it is over-delivered by {line.over_delivered:,}"
+    if not before:
+        return f"{head}, delivered before {line.delivered_before:,}; {with_file}"
+    already = (
+        f"{head}, delivered before this file {line.delivered_before:,}: it was already"
+        f" over-delivered by {before:,} before this file"
+    )
+    return f"{already}, which adds none" if not line.new else f"{already}; {with_file}"
 
 
 async def airtime_warnings(conn: asyncpg.Connection) -> list[StoredWarning]:

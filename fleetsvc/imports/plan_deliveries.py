@@ -164,37 +164,47 @@ UPDATE import_plan p SET
                                array_to_string(d.diffs, ', ')) END
 FROM (
     SELECT p2.row_number, array_remove(ARRAY[
+        -- Each field that differs, as the file gives it and as the register has it.
         CASE WHEN p2.imei IS NOT NULL AND a.imei IS DISTINCT FROM p2.imei
-             THEN format('IMEI (%s)', COALESCE(a.imei, 'none')) END,
+             THEN format('IMEI (file %s, register %s)', p2.imei, COALESCE(a.imei, 'none')) END,
         CASE WHEN a.serial_number <> p2.serial_number OR a.manufacturer <> p2.manufacturer
-             THEN format('serial number (%s)', a.serial_number) END,
+             THEN format('serial number (file %s, register %s)', p2.serial_number,
+                         a.serial_number) END,
         CASE WHEN a.model_id <> p2.model_id
-             THEN format('model (%s %s)', m.manufacturer, m.model_name) END,
+             THEN format('model (file %s %s, register %s %s)', fm.manufacturer, fm.model_name,
+                         m.manufacturer, m.model_name) END,
         CASE WHEN a.purchase_order_id IS DISTINCT FROM p2.purchase_order_id
-             THEN format('purchase order (%s)', COALESCE(po.number, 'none')) END,
+             THEN format('purchase order (file %s, register %s)', p2.po_number,
+                         COALESCE(po.number, 'none')) END,
         CASE WHEN p2.iccid IS NOT NULL AND si.iccid IS DISTINCT FROM p2.iccid
-             THEN format('SIM (%s)', COALESCE(si.iccid, 'none')) END,
+             THEN format('SIM (file %s, register %s)', p2.iccid, COALESCE(si.iccid, 'none')) END,
         -- What the file says about the delivery: a corrected file that differs is shown,
         -- never taken as unchanged (what the file leaves blank is not compared).
         CASE WHEN p2.iccid IS NOT NULL AND si.iccid = p2.iccid AND p2.msisdn IS NOT NULL
                   AND si.msisdn IS DISTINCT FROM p2.msisdn
-             THEN format('SIM number (%s)', COALESCE(si.msisdn, 'none')) END,
+             THEN format('SIM number (file %s, register %s)', p2.msisdn,
+                         COALESCE(si.msisdn, 'none')) END,
         CASE WHEN p2.delivered_on IS NOT NULL AND a.delivered_on IS DISTINCT FROM p2.delivered_on
-             THEN format('delivery date (%s)',
+             THEN format('delivery date (file %s, register %s)',
+                         to_char(p2.delivered_on, 'DD/MM/YYYY'),
                          COALESCE(to_char(a.delivered_on, 'DD/MM/YYYY'), 'none')) END,
         CASE WHEN p2.supplier_order_ref IS NOT NULL
                   AND a.supplier_order_ref IS DISTINCT FROM p2.supplier_order_ref
-             THEN format('supplier order number (%s)', COALESCE(a.supplier_order_ref, 'none'))
+             THEN format('supplier order number (file %s, register %s)', p2.supplier_order_ref,
+                         COALESCE(a.supplier_order_ref, 'none'))
         END,
         CASE WHEN p2.delivery_ref IS NOT NULL AND a.delivery_ref IS DISTINCT FROM p2.delivery_ref
-             THEN format('delivery reference (%s)', COALESCE(a.delivery_ref, 'none')) END,
+             THEN format('delivery reference (file %s, register %s)', p2.delivery_ref,
+                         COALESCE(a.delivery_ref, 'none')) END,
         CASE WHEN p2.file_unit_cost IS NOT NULL
                   AND a.unit_cost IS DISTINCT FROM p2.file_unit_cost
-             THEN format('unit cost (%s)', COALESCE(a.unit_cost::text, 'none')) END
+             THEN format('unit cost (file %s, register %s)', p2.file_unit_cost,
+                         COALESCE(a.unit_cost::text, 'none')) END
     ], NULL) AS diffs
     FROM import_plan p2
     JOIN asset a ON a.id = p2.asset_id
     JOIN device_model m ON m.id = a.model_id
+    JOIN device_model fm ON fm.id = p2.model_id
     LEFT JOIN purchase_order po ON po.id = a.purchase_order_id
     LEFT JOIN sim si ON si.asset_id = a.id
     WHERE p2.outcome IS NULL

@@ -180,6 +180,44 @@ async def list_issues(
     return Page(items=items, next_cursor=found.next_cursor)
 
 
+# The issues of one kind: warnings, conflicts (a row that says otherwise than the
+# register) and rejected rows (one that cannot be read, or names what does not exist).
+_ISSUE_KINDS: Final = {
+    "warning": "severity = 'warning'",
+    "conflict": "severity = 'error' AND outcome = 'conflict'",
+    "rejected": "severity = 'error' AND outcome IS DISTINCT FROM 'conflict'",
+}
+
+
+async def first_issues(
+    conn: asyncpg.Connection, import_id: int, kind: str, limit: int
+) -> tuple[list[ImportRowIssue], int]:
+    """The first ``limit`` issues of one kind (``warning``, ``conflict``, ``rejected``),
+    in row order, and how many there are in all."""
+    where = _ISSUE_KINDS[kind]
+    total: int = await conn.fetchval(
+        f"SELECT count(*) FROM import_issue WHERE import_id = $1 AND {where}", import_id
+    )
+    found = await conn.fetch(
+        "SELECT id, row_number, severity, column_name, value, message FROM import_issue"
+        f" WHERE import_id = $1 AND {where} ORDER BY id LIMIT $2",
+        import_id,
+        limit,
+    )
+    items = [
+        ImportRowIssue(
+            id=r["id"],
+            row=r["row_number"],
+            severity=r["severity"],
+            column=r["column_name"],
+            value=r["value"],
+            message=r["message"],
+        )
+        for r in found
+    ]
+    return items, total
+
+
 async def rejected_csv(import_id: int) -> AsyncIterator[str]:
     """The rejected rows as CSV chunks: original cells and an ``error`` column, formula-safe.
 

@@ -378,8 +378,11 @@ async def test_corrected_file_with_other_delivery_details_is_a_conflict_not_unch
     (error,) = await issues(stores, body["id"], "rejected")
     assert error["row"] == 3 and error["column"] == "IMEI"
     message = error["message"]
-    assert "delivery date (14/11/2022)" in message and "delivery reference (DN1)" in message
-    assert "SIM number (+44" in message and "it was not changed" in message
+    # Each field that differs, as the file has it and as the register does.
+    assert "delivery date (file 15/11/2022, register 14/11/2022)" in message
+    assert "delivery reference (file DN2, register DN1)" in message
+    assert "SIM number (file +44" in message and ", register +44" in message
+    assert "it was not changed" in message
     # The identical file again is still all unchanged.
     body = (await upload(stores, csv_bytes([first, second]), mode="commit")).json()
     assert body["status"] == "committed" and body["counts"]["unchanged"] == 2, body
@@ -489,6 +492,25 @@ async def test_over_delivery_is_reported_per_po_line(client_for: ClientFactory) 
     assert (line["ordered"], line["in_file"], line["over_delivered"]) == (2, 3, 1)
     assert any("over-delivered by 1" in w["message"] for w in body["file_warnings"])
     assert body["counts"]["new"] == 3  # reported, not refused
+
+
+async def test_a_file_uploaded_again_does_not_read_as_the_over_delivery(
+    client_for: ClientFactory,
+) -> None:
+    """The order was over-delivered by the first upload; the same file again adds nothing,
+    and its warning says the order was over-delivered before it."""
+    stores = await client_for("stores")
+    o = await order(quantity=2)
+    content = csv_bytes([handset(o) for _ in range(3)])
+    first = (await upload(stores, content, mode="commit")).json()
+    [warning] = [w["message"] for w in first["file_warnings"] if "over-delivered" in w["message"]]
+    assert warning.endswith("delivered before 0; with this file's 3 new it is over-delivered by 1")
+    again = (await upload(stores, content)).json()
+    [warning] = [w["message"] for w in again["file_warnings"] if "over-delivered" in w["message"]]
+    assert warning.endswith(
+        "ordered 2, delivered before this file 3: it was already over-delivered by 1 before"
+        " this file, which adds none"
+    )
 
 
 # --- quirks that reach the service -------------------------------------------------------------

@@ -80,7 +80,7 @@ async def test_a_changed_item_makes_the_recommit_read_the_file(client_for: Clien
     assert again["status"] == "rejected", (again["counts"], again["file_warnings"])
     assert (again["counts"]["conflicts"], again["counts"]["unchanged"]) == (1, 1)
     [error] = await issues(stores, again["id"], "rejected")
-    assert "delivery reference (DN-CORRECTED)" in error["message"]
+    assert "delivery reference (file DN1, register DN-CORRECTED)" in error["message"]
 
 
 async def test_a_cancelled_order_makes_the_recommit_read_the_file(

@@ -6,7 +6,8 @@ For the browser tests, which each run on a database of their own."""
 from __future__ import annotations
 
 from fleetsvc.commands.common import cli_actor, load, run_with_database
-from fleetsvc.demo import DemoSize, load_demo
+from fleetsvc.demo.load import load_demo
+from fleetsvc.demo.shape import DemoSize
 
 SIZE = DemoSize(people=2_000, specials=20, staff=500, vehicles=40, tablets=50, netmotion_seats=60)
 

@@ -14,6 +14,7 @@ from db.engine import connection
 from fleetsvc.imports import staging
 from tests.api.test_imports import VF_HEADER, csv_bytes, handset, order
 
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 # The app's lifespan opens the connection pool the tests' own queries use.
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -116,3 +117,95 @@ async def test_cli_rejected_rows_exit_1_and_are_written(database_url: str, tmp_p
         database_url, str(empty), "--profile", "vodafone-despatch", cwd=tmp_path
     )
     assert code == 1 and "the file is empty" in err
+
+
+async def _imports() -> int:
+    async with connection() as conn:
+        count: int = await conn.fetchval("SELECT count(*) FROM delivery_import")
+    return count
+
+
+async def test_cli_prints_the_reasons_and_writes_them_all(
+    database_url: str, tmp_path: Path
+) -> None:
+    o = await order(quantity=40)
+    rows = [handset(o) for _ in range(22)]
+    path = tmp_path / "despatch.csv"
+    path.write_bytes(csv_bytes(rows))
+    code, out, err = await _cli(
+        database_url, str(path), "--profile", "vodafone-despatch", "--commit", cwd=tmp_path
+    )
+    assert code == 0, out + err
+    # The same handsets with another delivery note: 22 conflicts; a 14-digit IMEI (a warning)
+    # and an unknown order (a rejected row).
+    corrected = [{**r, "Delivery Note": "DN2"} for r in rows]
+    short = handset(o)
+    short["IMEI"] = short["IMEI"][:14]
+    path.write_bytes(csv_bytes([*corrected, short, handset(o, **{"Customer PO": "PO-NOPE-9"})]))
+    fix = tmp_path / "fix.csv"
+    code, out, err = await _cli(
+        database_url,
+        str(path),
+        "--profile",
+        "vodafone-despatch",
+        "--rejected-out",
+        str(fix),
+        cwd=tmp_path,
+    )
+    assert code == 1, out + err
+    lines = out.splitlines()
+    assert f"conflicts: the register was not changed (first 20 of 22; all 22 in {fix})" in lines
+    first = rows[0]["IMEI"]
+    [conflict] = [line for line in lines if line.startswith(f"  row 2 IMEI '{first}': ")]
+    assert "with a different delivery reference (file DN2, register DN1)" in conflict
+    assert sum(line.startswith("  row ") and "delivery reference" in line for line in lines) == 20
+    assert "warnings (1)" in lines
+    assert f"  row 24 IMEI '{short['IMEI']}': IMEI had 14 digits; the check digit" in out
+    assert "rejected rows (1)" in lines
+    assert "  row 25 Customer PO 'PO-NOPE-9': no purchase order PO-NOPE-9" in out
+    written = fix.read_text(encoding="utf-8-sig").splitlines()
+    assert len(written) == 1 + 22 + 1  # every conflict and rejected row, with its reason
+    assert all("delivery reference (file DN2, register DN1)" in w for w in written[1:23])
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--allow-partial"], "--allow-partial without --commit"),
+        (["--commit", "--rejected-out", "{file}"], "--rejected-out names FILE itself"),
+        (["--commit", "--rejected-out", "{dir}/no/such/fix.csv"], "does not exist"),
+    ],
+)
+async def test_cli_refuses_options_that_contradict(
+    database_url: str, tmp_path: Path, args: list[str], said: str
+) -> None:
+    o = await order()
+    path = tmp_path / "despatch.csv"
+    path.write_bytes(csv_bytes([handset(o)]))
+    before = path.read_bytes(), await _imports()
+    given = [a.format(file=path, dir=tmp_path) for a in args]
+    code, out, err = await _cli(
+        database_url, str(path), "--profile", "vodafone-despatch", *given, cwd=tmp_path
+    )
+    assert code == 2 and out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith("fleetsvc: ") and said in line
+    assert (path.read_bytes(), await _imports()) == before
+
+
+async def test_cli_file_for_another_profile_says_which_and_changes_nothing(
+    database_url: str, tmp_path: Path
+) -> None:
+    before = await _imports()
+    code, _, err = await _cli(
+        database_url,
+        str(SAMPLES / "cdw-asn.csv"),
+        "--profile",
+        "vodafone-despatch",
+        "--commit",
+        cwd=tmp_path,
+    )
+    assert code == 1 and "Traceback" not in err
+    [line] = err.strip().splitlines()
+    assert line.startswith("fleetsvc: ") and "cdw-asn" in line
+    assert await _imports() == before

@@ -1,32 +1,41 @@
-"""`fleetsvc demo`: a fleet of the real programme's shape, loaded through the
-product's own bulk paths, once."""
+"""`fleetsvc demo`: a fleet of the real programme's shape, loaded through the domain's
+checks and the supplier files' imports, once; a second run changes nothing, not even the
+devices a user imported in between on the demo's own purchase orders."""
 
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 from db.engine import connection
-from fleetsvc.demo import FULL
 from fleetsvc.finance.forecast import ForecastParams
 from fleetsvc.finance.refresh import refresh_forecast
+from tests.fleetsvc.demo.helpers import SIZE, demo, rows, run
 
-SIZE = FULL.scaled(0.01)
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
-def _demo() -> subprocess.CompletedProcess[str]:
-    exe = str(Path(sys.executable).parent / "fleetsvc")
-    return subprocess.run(
-        [exe, "demo", "--scale", "0.01"],
-        env={**os.environ},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+async def _import_the_samples(cwd: Path) -> list[int]:
+    """A user imports the sample files, which name the demo's purchase orders: 12 handsets,
+    9 tablets and a dock in stock on them, the user's own. Returns their ids."""
+    for sample, profile, extra in [
+        ("vodafone-despatch.csv", "vodafone-despatch", []),
+        ("cdw-asn.csv", "cdw-asn", ["--allow-partial"]),  # its licence line clashes
+    ]:
+        imported = run(
+            "import", str(SAMPLES / sample), "--profile", profile, "--commit", *extra, cwd=cwd
+        )
+        assert imported.returncode == 0, imported.stdout + imported.stderr
+    async with connection() as conn:
+        theirs = await conn.fetch(
+            "SELECT a.id, a.status, a.person_id FROM asset a JOIN delivery_import d"
+            " ON d.id = a.delivery_import_id WHERE d.file_name IN ('vodafone-despatch.csv',"
+            " 'cdw-asn.csv')"
+        )
+    assert len(theirs) == 12 + 9 + 1
+    assert {(r["status"], r["person_id"]) for r in theirs} == {("in_stock", None)}
+    return [r["id"] for r in theirs]
 
 
 async def _snapshot() -> dict[str, int]:
@@ -46,8 +55,8 @@ async def _snapshot() -> dict[str, int]:
     return dict(row)
 
 
-async def test_demo_loads_the_programme_shape_once(app: object) -> None:
-    first = _demo()
+async def test_demo_loads_the_programme_shape_once(app: object, tmp_path: Path) -> None:
+    first = demo()
     assert first.returncode == 0, first.stderr
     after_first = await _snapshot()
     assert after_first["people"] == SIZE.people
@@ -99,7 +108,18 @@ async def test_demo_loads_the_programme_shape_once(app: object) -> None:
     assert by_year["2024/25"] == (SIZE.handsets_2021, Decimal(SIZE.handsets_2021 * 300))
     assert by_year["2025/26"] == (SIZE.handsets_2022, Decimal(SIZE.handsets_2022 * 300))
 
-    second = _demo()
+    theirs = await _import_the_samples(tmp_path)
+    async with connection() as conn:
+        before = await rows(conn)
+
+    second = demo()
     assert second.returncode == 0, second.stderr
-    assert "already loaded" in second.stdout
-    assert await _snapshot() == after_first  # nothing added, not even events
+    assert "already loaded" in second.stdout and "nothing was changed" in second.stdout
+    async with connection() as conn:
+        assert await rows(conn) == before  # every row of the register, and no new event
+        actions = await conn.fetch(
+            "SELECT DISTINCT action FROM event WHERE entity = 'asset'"
+            " AND entity_id = ANY($1::bigint[])",
+            theirs,
+        )
+    assert [r["action"] for r in actions] == ["created"]  # the demo never touched them
