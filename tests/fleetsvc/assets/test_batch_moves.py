@@ -147,7 +147,9 @@ async def test_kit_fitted_in_a_vehicle_moves_on_its_own() -> None:
         installed_on=dt.date(2022, 1, 5),
     )
     async with transaction() as conn:
-        await conn.execute("UPDATE asset SET status = 'deployed', location_id = NULL WHERE id = $1", tablet["id"])
+        await conn.execute(
+            "UPDATE asset SET status = 'deployed', location_id = NULL WHERE id = $1", tablet["id"]
+        )
     with pytest.raises(Conflict) as caught:
         await _moves([AssetMove(asset_id=tablet["id"], to="in_stock", reason="back")])
     assert "fitted in a vehicle; move it on its own" in caught.value.message
