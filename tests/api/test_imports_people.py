@@ -6,8 +6,11 @@ case for the devices they hold)."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from pathlib import Path
 from typing import Any
+
+import openpyxl
 
 from db.engine import connection, transaction
 from tests import factories
@@ -251,3 +254,34 @@ async def test_the_sample_feed_reads_as_documented(client_for: ClientFactory) ->
     body = r.json()
     assert body["status"] == "previewed", body
     assert body["counts"]["rejected"] == 0 and body["counts"]["rows"] == 16
+
+
+async def test_an_xlsx_feed_with_excel_dates_and_a_windows_1252_csv(
+    client_for: ClientFactory,
+) -> None:
+    stores = await client_for("stores")
+    bu = await factories.business_unit()
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["HR export", None])  # a title row above the header
+    ws.append(HEADER)
+    row = person_row(bu, **{"Forenames": "Zoë"})
+    cells: list[Any] = [row[h] for h in HEADER]
+    cells[HEADER.index("Leaving Date")] = dt.datetime(2026, 10, 31)
+    ws.append(cells)
+    out = io.BytesIO()
+    wb.save(out)
+    r = await upload(stores, out.getvalue(), "hr-people", mode="commit", filename="hr.xlsx")
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "committed", r.json()
+    person = await person_of(row["Employee No"])
+    assert person is not None and person["left_on"] == dt.date(2026, 10, 31)
+    assert person["display_name"] == "Zoë O'Neill" and person["active"] is False
+
+    other = person_row(bu, **{"Forenames": "Amélie"})
+    content = csv_bytes([other], HEADER, encoding="cp1252")
+    r = await upload(stores, content, "hr-people", mode="commit", filename="hr.csv")
+    assert r.json()["status"] == "committed", r.json()
+    person = await person_of(other["Employee No"])
+    assert person is not None and person["display_name"] == "Amélie O'Neill"
