@@ -29,6 +29,7 @@ from api import (
     notices,
     people,
     purchase_orders,
+    recoveries,
     reports,
     sims,
     stocktakes,
@@ -106,6 +107,7 @@ API_CONTROLLERS: list[type] = [
     *reports.CONTROLLERS,
     *jobs.CONTROLLERS,
     *notices.CONTROLLERS,
+    *recoveries.CONTROLLERS,
 ]
 
 

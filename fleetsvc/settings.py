@@ -89,6 +89,7 @@ class Settings:
     public_url: str | None = None
     session_idle_minutes: int = 30
     default_location: str = "STORES"
+    recovery_due_days: int = 14  # a leaver's recovery case is overdue after this many days
 
     @property
     def secure_cookies(self) -> bool:
@@ -385,6 +386,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_url=_public_url(env),
         session_idle_minutes=_int(env, "FLEETSVC_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
         default_location=_default_location(env),
+        recovery_due_days=_int(env, "FLEETSVC_RECOVERY_DUE_DAYS", 14, 1, 3650),
     )
 
 

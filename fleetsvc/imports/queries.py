@@ -71,6 +71,7 @@ def import_of(row: asyncpg.Record) -> DeliveryImport:
         header_row=summary.header_row,
         message=summary.message,
         location=row["location"],
+        not_in_file=summary.not_in_file,
     )
 
 

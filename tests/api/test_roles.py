@@ -64,6 +64,10 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", f"{A}/models"): REGISTER,
     ("GET", f"{A}/models/{{model_id:int}}"): EVERY,
     ("PATCH", f"{A}/models/{{model_id:int}}"): REGISTER,
+    # leavers' recovery cases
+    ("GET", f"{A}/recoveries"): EVERY,
+    ("GET", f"{A}/recoveries/{{case_id:int}}"): EVERY,
+    ("POST", f"{A}/recoveries/{{case_id:int}}/lines/{{line_id:int}}/write-off"): STORES,
     # locations
     ("GET", f"{A}/locations"): EVERY,
     ("POST", f"{A}/locations"): STORES,
