@@ -89,6 +89,7 @@ class Settings:
     public_url: str | None = None
     session_idle_minutes: int = 30
     default_location: str = "STORES"
+    leaver_retention_days: int = 2190
 
     @property
     def secure_cookies(self) -> bool:
@@ -208,6 +209,7 @@ SCHEDULES: tuple[tuple[str, str, str | None], ...] = (
     ("FLEETSVC_MDM_PULL_CRON", "mdm.pull", None),
     ("FLEETSVC_PREVIEW_CLEANUP_CRON", "imports.expire_previews", "30 2 * * *"),
     ("FLEETSVC_NOTICE_CRON", "notice.send", "0 7 * * *"),
+    ("FLEETSVC_PSEUDONYMISE_CRON", "people.pseudonymise", "15 3 * * *"),
 )
 _OFF = ("off", "none", "never")
 
@@ -385,6 +387,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_url=_public_url(env),
         session_idle_minutes=_int(env, "FLEETSVC_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
         default_location=_default_location(env),
+        leaver_retention_days=_int(env, "FLEETSVC_LEAVER_RETENTION_DAYS", 2190, 1, 36500),
     )
 
 
