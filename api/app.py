@@ -32,6 +32,7 @@ from api import (
     reports,
     sims,
     stocktakes,
+    subject_access,
     suppliers,
     vehicles,
 )
@@ -106,6 +107,7 @@ API_CONTROLLERS: list[type] = [
     *reports.CONTROLLERS,
     *jobs.CONTROLLERS,
     *notices.CONTROLLERS,
+    *subject_access.CONTROLLERS,
 ]
 
 
