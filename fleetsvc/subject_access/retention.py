@@ -112,8 +112,14 @@ SELECT DISTINCT v FROM (
     WHERE person_id = ANY($1::int[]) AND value IS NOT NULL
 ) x WHERE v IS NOT NULL AND v <> ''
 """
-# The known values as a relation to join (a hash join, not an ANY() per row).
-_K = "(SELECT unnest($1::text[]) AS v)"
+# The known values, as a table the planner knows the size of (an unnest() of an array
+# parameter is guessed at 10 rows, and a nested loop over 30,000 values per row follows).
+_KNOWN_TABLE = "pseudonymise_known"
+_K = _KNOWN_TABLE
+_KNOWN_SETUP_SQL = f"""
+CREATE TEMP TABLE IF NOT EXISTS {_KNOWN_TABLE} (v text PRIMARY KEY) ON COMMIT DROP;
+TRUNCATE {_KNOWN_TABLE};
+"""
 
 _ASSET_EVENTS_SQL = f"""
 SELECT 'asset' AS entity, a.id AS entity_id, 'pseudonymised' AS action,
@@ -136,7 +142,7 @@ WHERE lower(m.user_upn) IN (SELECT v FROM {_K}) OR lower(m.device_name) IN (SELE
 _USERS_SQL = f"""
 SELECT u.id, p.id AS person_id
 FROM app_user u JOIN {_K} k ON k.v = lower(u.email)
-LEFT JOIN person p ON lower(p.upn) = lower(u.email) AND p.id = ANY($2::int[])
+LEFT JOIN person p ON lower(p.upn) = lower(u.email) AND p.id = ANY($1::int[])
 """
 # Previews still staging a row that quotes them: every staged row of such an import goes
 # (committing it then says the rows are no longer staged), as when a preview expires.
@@ -153,13 +159,13 @@ _REJECTED_SQL = f"""
 UPDATE import_rejected_row r SET cells = (
     SELECT jsonb_object_agg(e.key, CASE WHEN lower(btrim(e.value #>> '{{}}')) IN
                                              (SELECT v FROM {_K})
-                                        THEN to_jsonb($2::text) ELSE e.value END)
+                                        THEN to_jsonb($1::text) ELSE e.value END)
     FROM jsonb_each(r.cells) e)
 WHERE jsonb_typeof(r.cells) = 'object' AND EXISTS (
     SELECT 1 FROM jsonb_each_text(r.cells) e JOIN {_K} k ON k.v = lower(btrim(e.value)))
 """
 _ISSUES_SQL = f"""
-UPDATE import_issue i SET value = $2 FROM {_K} k
+UPDATE import_issue i SET value = $1 FROM {_K} k
 WHERE i.value IS NOT NULL AND k.v = lower(btrim(i.value))
 """
 # Anyone's saved search for one of them (its terms are kept server-side, never in a URL),
@@ -193,16 +199,18 @@ async def pseudonymise(
     ids = [r["id"] for r in rows]
     if not ids:
         return Pseudonymised(0, 0)
-    known = [r["v"] for r in await conn.fetch(_KNOWN_SQL, ids)]
-    await audit.record_from_query(conn, actor, _ASSET_EVENTS_SQL, known)
-    await conn.execute(_ASSETS_SQL, known)
-    await conn.execute(_MDM_SQL, known)
-    await _pseudonymise_accounts(conn, actor, known, ids)
-    await conn.execute(_STAGED_SQL, known)
-    await conn.execute(_REJECTED_SQL, known, ERASED_CELL)
-    await conn.execute(_ISSUES_SQL, known, ERASED_CELL)
-    await conn.execute(_SEARCHES_SQL, known)
-    await conn.execute(_FLASH_SQL, known)
+    await conn.execute(_KNOWN_SETUP_SQL)
+    await conn.execute(f"INSERT INTO {_KNOWN_TABLE} (v) {_KNOWN_SQL}", ids)
+    await conn.execute(f"ANALYZE {_KNOWN_TABLE}")
+    await audit.record_from_query(conn, actor, _ASSET_EVENTS_SQL)
+    await conn.execute(_ASSETS_SQL)
+    await conn.execute(_MDM_SQL)
+    await _pseudonymise_accounts(conn, actor, ids)
+    await conn.execute(_STAGED_SQL)
+    await conn.execute(_REJECTED_SQL, ERASED_CELL)
+    await conn.execute(_ISSUES_SQL, ERASED_CELL)
+    await conn.execute(_SEARCHES_SQL)
+    await conn.execute(_FLASH_SQL)
     erased = await _forget(conn, actor, ids)
     await _pseudonymise_people(conn, actor, ids)
     return Pseudonymised(len(ids), erased)
@@ -244,12 +252,10 @@ async def _pseudonymise_people(conn: asyncpg.Connection, actor: Actor, ids: list
     )
 
 
-async def _pseudonymise_accounts(
-    conn: asyncpg.Connection, actor: Actor, known: list[str], ids: list[int]
-) -> None:
+async def _pseudonymise_accounts(conn: asyncpg.Connection, actor: Actor, ids: list[int]) -> None:
     """Their page accounts: disabled, addressed by pseudonym, signed out everywhere, their
     own API tokens revoked and their saved searches gone."""
-    users = await conn.fetch(_USERS_SQL, known, ids)
+    users = await conn.fetch(_USERS_SQL, ids)
     if not users:
         return
     user_ids = [u["id"] for u in users]
