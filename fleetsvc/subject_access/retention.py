@@ -22,12 +22,15 @@ from db.engine import transaction
 from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict, NotFound
+from fleetsvc.logs import get_logger
 from fleetsvc.records import check_id
 
 PERSON_PREFIX = "person-"
 # How many people one transaction pseudonymises; the run loops until none are due.
 BATCH = 5000
 ERASED_CELL = "[pseudonymised]"
+
+log = get_logger("fleetsvc.retention")
 
 
 def pseudonym(person_id: int) -> str:
@@ -301,6 +304,8 @@ async def pseudonymise_due(actor: Actor, retention_days: int) -> Pseudonymised:
         async with transaction() as conn:
             ids = await due_people(conn, retention_days)
             if not ids:
+                # Counts only: never who.
+                log.info("people_pseudonymised", people=people, values_erased=erased)
                 return Pseudonymised(people, erased)
             done = await pseudonymise(conn, actor, ids)
         people += done.people
