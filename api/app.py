@@ -33,6 +33,7 @@ from api import (
     reports,
     sims,
     stocktakes,
+    subject_access,
     suppliers,
     vehicles,
 )
@@ -108,6 +109,7 @@ API_CONTROLLERS: list[type] = [
     *jobs.CONTROLLERS,
     *notices.CONTROLLERS,
     *recoveries.CONTROLLERS,
+    *subject_access.CONTROLLERS,
 ]
 
 

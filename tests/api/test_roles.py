@@ -50,6 +50,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", f"{A}/people/{{person_id:int}}"): EVERY,
     ("PATCH", f"{A}/people/{{person_id:int}}"): REGISTER,
     ("GET", f"{A}/people/{{person_id:int}}/assets"): EVERY,
+    ("GET", f"{A}/people/{{person_id:int}}/subject-access"): AUDIT,
     ("GET", f"{A}/business-units"): EVERY,
     ("POST", f"{A}/business-units"): REGISTER,
     ("GET", f"{A}/business-units/{{bu_id:int}}"): EVERY,
