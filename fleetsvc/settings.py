@@ -89,6 +89,8 @@ class Settings:
     public_url: str | None = None
     session_idle_minutes: int = 30
     default_location: str = "STORES"
+    # How long an upload or commit waits for its import's job before answering 202.
+    import_wait_seconds: float = 20.0
 
     @property
     def secure_cookies(self) -> bool:
@@ -385,6 +387,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_url=_public_url(env),
         session_idle_minutes=_int(env, "FLEETSVC_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
         default_location=_default_location(env),
+        import_wait_seconds=_float(env, "FLEETSVC_IMPORT_WAIT_SECONDS", 20.0, 0.0, 3600.0),
     )
 
 

@@ -177,6 +177,10 @@ class DeliveryImport(msgspec.Struct):
     header_row: int | None
     message: str | None
     location: str | None = None  # the code of the location a delivery's devices arrive at
+    # The job that commits it (the latest), and while that job runs, its phase: reading,
+    # classifying, reporting, applying (GET /imports/{id} shows a long commit's progress).
+    job_id: int | None = None
+    phase: str | None = None
 
     def tally(self) -> Counts:
         """The counts every import has, typed."""
