@@ -139,16 +139,17 @@ async def start_commit(actor: Actor, import_id: int, *, allow_partial: bool) -> 
     await worker.take_back()
     granted = time.monotonic()
     async with transaction() as conn:
-        row = await conn.fetchrow(
-            "SELECT d.status, d.counts, d.job_id, j.status AS job_status"
-            " FROM delivery_import d LEFT JOIN job j ON j.id = d.job_id"
-            " WHERE d.id = $1 FOR UPDATE OF d",
-            import_id,
-        )
-        if row is None:
-            raise NotFound(ENTITY, import_id)
+        row = await _commit_job_of(conn, import_id, lock=False)
         if row["job_status"] in (JobStatus.QUEUED, JobStatus.RUNNING):
             return Started(import_id, row["job_id"])
+        try:
+            # NOWAIT: a commit running holds the import's row for as long as it runs.
+            row = await _commit_job_of(conn, import_id, lock=True)
+        except asyncpg.LockNotAvailableError:
+            row = await _commit_job_of(conn, import_id, lock=False)
+            if row["job_status"] in (JobStatus.QUEUED, JobStatus.RUNNING):
+                return Started(import_id, row["job_id"])
+            raise Conflict(f"import {import_id} is being committed; try again") from None
         status = row["status"]
         if status == ImportStatus.COMMITTED:
             return Started(import_id, None)
@@ -166,6 +167,19 @@ async def start_commit(actor: Actor, import_id: int, *, allow_partial: bool) -> 
         payload = CommitPayload(import_id, allow_partial)
         job = await _queue(conn, actor, import_id, payload, worker.owner, worker.lease)
     return Started(import_id, job.id, worker.run_own(job, granted))
+
+
+async def _commit_job_of(conn: asyncpg.Connection, import_id: int, *, lock: bool) -> asyncpg.Record:
+    """The import's status and counts, and its latest commit job and that job's status."""
+    row = await conn.fetchrow(
+        "SELECT d.status, d.counts, d.job_id, j.status AS job_status"
+        " FROM delivery_import d LEFT JOIN job j ON j.id = d.job_id"
+        f" WHERE d.id = $1{' FOR UPDATE OF d NOWAIT' if lock else ''}",
+        import_id,
+    )
+    if row is None:
+        raise NotFound(ENTITY, import_id)
+    return row
 
 
 async def _queue(
