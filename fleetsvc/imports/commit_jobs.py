@@ -70,6 +70,7 @@ class CommitPayload(msgspec.Struct, forbid_unknown_fields=True):
     # rows are staged already, from its preview).
     path: str | None = None
     location: str | None = None
+    remove_file: bool = True  # the file is the job's (an upload's), not a command's own
 
 
 # Told, in the process that queued a job, as its commit goes: (phase, rows read so far, the
@@ -101,10 +102,12 @@ async def start_upload(
     extra_profile_dirs: tuple[Path, ...] = (),
     location: str | None = None,
     watcher: Watcher | None = None,
+    remove_file: bool = True,
 ) -> Started:
-    """Commit an uploaded file as a job. The file becomes the job's: it is removed when the
-    job ends (not when None of it was needed: a file committed before is answered at once,
-    and then the caller still owns it). Bad input is refused here, before any job exists."""
+    """Commit an uploaded file as a job. With ``remove_file`` the file becomes the job's: it
+    is removed when the job ends (unless no job was needed: a file committed before is
+    answered at once, and the caller still owns it). Bad input is refused here, before any
+    job exists."""
     checked = await run.check_file(
         path, file_name, profile_name, extra_profile_dirs=extra_profile_dirs, location=location
     )
@@ -118,7 +121,7 @@ async def start_upload(
     granted = time.monotonic()
     async with transaction() as conn:
         import_id = await run.create_checked(conn, actor, checked)
-        payload = CommitPayload(import_id, allow_partial, str(path), location)
+        payload = CommitPayload(import_id, allow_partial, str(path), location, remove_file)
         job = await _queue(conn, actor, import_id, payload, worker.owner, worker.lease)
     _CHECKED[job.id] = checked
     if watcher is not None:
@@ -198,9 +201,10 @@ async def _queue(
 # --- waiting --------------------------------------------------------------------------------
 
 
-async def finished(started: Started, within: float) -> DeliveryImport | None:
-    """The import once its commit has ended, waiting up to ``within`` seconds: None if it has
-    not; the error a commit in the request would have raised if it failed."""
+async def finished(started: Started, within: float | None) -> DeliveryImport | None:
+    """The import once its commit has ended, waiting up to ``within`` seconds (None: until
+    it ends): None if it has not; the error a commit in the request would have raised if it
+    failed."""
     if started.job_id is not None:
         job = await _wait(started, within)
         if job.status not in JobStatus.FINISHED:
@@ -210,18 +214,19 @@ async def finished(started: Started, within: float) -> DeliveryImport | None:
         return await get_import(conn, started.import_id)
 
 
-async def _wait(started: Started, within: float) -> JobRecord:
+async def _wait(started: Started, within: float | None) -> JobRecord:
     assert started.job_id is not None
     if started.task is not None:
         # asyncio.wait neither cancels the job's task on a timeout nor when the request is.
         await asyncio.wait([started.task], timeout=within)
         return await _job(started.job_id)
-    deadline = time.monotonic() + within
+    deadline = None if within is None else time.monotonic() + within
     while True:
         job = await _job(started.job_id)
-        if job.status in JobStatus.FINISHED or time.monotonic() >= deadline:
+        left = 0.25 if deadline is None else deadline - time.monotonic()
+        if job.status in JobStatus.FINISHED or left <= 0:
             return job
-        await asyncio.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+        await asyncio.sleep(min(0.25, left))
 
 
 async def _job(job_id: int) -> JobRecord:
@@ -316,7 +321,7 @@ async def commit_job(ctx: JobContext, payload: CommitPayload) -> Result:
             await _record_failure(ctx, import_id, OUTAGE if _outage(exc) else CRASHED)
         raise
     finally:
-        if payload.path is not None:
+        if payload.path is not None and payload.remove_file:
             with contextlib.suppress(OSError):
                 await asyncio.to_thread(Path(payload.path).unlink)
     async with connection() as conn:

@@ -222,6 +222,10 @@ class Worker:
             self._beats = asyncio.create_task(self._heartbeats(while_running=True))
         return self._running[job.id].task
 
+    async def close(self) -> None:
+        """Close the control connection (a command that ran its own jobs is ending)."""
+        await self._drop_connection()
+
     async def take_back(self) -> None:
         """Take back jobs whose lease expired (as the claim loop does now and then)."""
         with contextlib.suppress(DatabaseGone):
