@@ -111,9 +111,16 @@ async def start_upload(
     checked = await run.check_file(
         path, file_name, profile_name, extra_profile_dirs=extra_profile_dirs, location=location
     )
-    again = await repeat.commit_again_of_path(
-        actor, path, checked.file_name, checked.profile, allow_partial=allow_partial
-    )
+    async with transaction() as conn:  # a file committed before: recognised by its digest
+        again = await repeat.commit_again(
+            conn,
+            actor,
+            profile=checked.profile,
+            file_name=checked.file_name,
+            sha256=checked.sha256,
+            size=checked.size,
+            allow_partial=allow_partial,
+        )
     if again is not None:
         return Started(again, None)
     worker = own_worker(get_settings())

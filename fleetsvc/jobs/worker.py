@@ -226,6 +226,14 @@ class Worker:
         """Close the control connection (a command that ran its own jobs is ending)."""
         await self._drop_connection()
 
+    async def stop_own(self) -> None:
+        """The process is stopping: let the jobs it queued for itself finish for
+        FLEETSVC_JOB_STOP_SECONDS, then release the rest (their kind's hook runs)."""
+        await self._drain()
+        if self._beats is not None:
+            self._beats.cancel()
+        await self._drop_connection()
+
     async def take_back(self) -> None:
         """Take back jobs whose lease expired (as the claim loop does now and then)."""
         with contextlib.suppress(DatabaseGone):

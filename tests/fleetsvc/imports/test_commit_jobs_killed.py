@@ -96,6 +96,30 @@ def _check_interrupted(found: dict[str, Any]) -> None:
     assert not found["session"], found  # the orphaned statement did not run on
 
 
+async def _upload_to_serve(port: int, token: str, content: bytes) -> int:
+    """Upload to the `fleetsvc serve` on ``port`` once it is ready; the import's id."""
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{port}",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    ) as client:
+        for _ in range(300):
+            try:
+                if (await client.get("/ready")).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+        r = await client.post(
+            "/api/v1/imports",
+            files={"file": ("despatch.csv", content, "text/csv")},
+            data={"profile": "vodafone-despatch", "mode": "commit"},
+            headers=ASYNC,
+        )
+    assert r.status_code == 202, r.text
+    return int(r.json()["id"])
+
+
 async def test_serve_killed_mid_commit(
     database_url: str, make_token: TokenFactory, client_for: ClientFactory
 ) -> None:
@@ -106,27 +130,8 @@ async def test_serve_killed_mid_commit(
     async with apply_lock_held(database_url):
         proc = _start(database_url, "serve", FLEETSVC_PORT=str(port))
         try:
-            async with httpx.AsyncClient(
-                base_url=f"http://127.0.0.1:{port}",
-                headers={"Authorization": f"Bearer {token}"},
-                timeout=30,
-            ) as client:
-                for _ in range(300):
-                    try:
-                        if (await client.get("/ready")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.1)
-                r = await client.post(
-                    "/api/v1/imports",
-                    files={"file": ("despatch.csv", content, "text/csv")},
-                    data={"profile": "vodafone-despatch", "mode": "commit"},
-                    headers=ASYNC,
-                )
-                assert r.status_code == 202, r.text
-                import_id = r.json()["id"]
-                job_id, pid = await _waiting_on_the_apply_lock(import_id)
+            import_id = await _upload_to_serve(port, token, content)
+            job_id, pid = await _waiting_on_the_apply_lock(import_id)
         finally:
             proc.kill()
             proc.wait(30)
@@ -165,3 +170,37 @@ async def test_cli_killed_mid_commit(database_url: str, tmp_path: Path) -> None:
     assert await asyncio.to_thread(proc.wait, 120) == 0
     committed = "SELECT count(*) FROM delivery_import WHERE sha256 = $1 AND status = 'committed'"
     assert await count(committed, sha) == 1
+
+
+async def test_serve_stopping_mid_commit_releases_it_at_once(
+    database_url: str, make_token: TokenFactory
+) -> None:
+    """SIGTERM: the commit in flight is given FLEETSVC_JOB_STOP_SECONDS, then released by
+    the stopping process itself (no lease to wait for)."""
+    token = await make_token("stores")
+    o = await order(quantity=5)
+    content = csv_bytes([handset(o) for _ in range(5)])
+    port = _free_port()
+    async with apply_lock_held(database_url):
+        proc = _start(database_url, "serve", FLEETSVC_PORT=str(port), FLEETSVC_JOB_STOP_SECONDS="0")
+        try:
+            import_id = await _upload_to_serve(port, token, content)
+            await _waiting_on_the_apply_lock(import_id)
+            proc.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(proc.wait, 60) == 0
+        finally:
+            proc.kill()
+        async with connection() as conn:
+            found = await conn.fetchrow(
+                "SELECT d.status, d.summary ->> 'message' AS message, j.status AS job_status,"
+                " (SELECT count(*) FROM import_staged_row s WHERE s.import_id = d.id) AS staged"
+                " FROM delivery_import d JOIN job j ON j.id = d.job_id WHERE d.id = $1",
+                import_id,
+            )
+    assert found is not None
+    assert dict(found) == {
+        "status": "failed",
+        "message": INTERRUPTED,
+        "job_status": "failed",
+        "staged": 0,
+    }
