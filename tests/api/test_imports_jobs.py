@@ -198,3 +198,13 @@ async def test_a_commit_refused_before_any_job(client_for: ClientFactory) -> Non
     assert r.status_code == 422, r.text
     r = await stores.post("/api/v1/imports/999999999/commit")
     assert r.status_code == 404, r.text
+
+
+async def test_the_202_and_prefer_are_documented(anon: httpx.AsyncClient) -> None:
+    spec = (await anon.get("/schema/openapi.json")).json()
+    for path in ("/api/v1/imports", "/api/v1/imports/{import_id}/commit"):
+        operation = spec["paths"][path]["post"]
+        assert "202" in operation["responses"], path
+        assert "Prefer" in operation["responses"]["202"]["description"]
+        headers = [p["name"] for p in operation.get("parameters", []) if p["in"] == "header"]
+        assert "Prefer" in headers, path
