@@ -91,6 +91,8 @@ class Settings:
     default_location: str = "STORES"
     recovery_due_days: int = 14  # a leaver's recovery case is overdue after this many days
     leaver_retention_days: int = 2190
+    # How long an upload or commit waits for its import's job before answering 202.
+    import_wait_seconds: float = 20.0
 
     @property
     def secure_cookies(self) -> bool:
@@ -390,6 +392,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         default_location=_default_location(env),
         recovery_due_days=_int(env, "FLEETSVC_RECOVERY_DUE_DAYS", 14, 1, 3650),
         leaver_retention_days=_int(env, "FLEETSVC_LEAVER_RETENTION_DAYS", 2190, 1, 36500),
+        import_wait_seconds=_float(env, "FLEETSVC_IMPORT_WAIT_SECONDS", 20.0, 0.0, 3600.0),
     )
 
 

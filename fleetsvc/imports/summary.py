@@ -194,6 +194,10 @@ class DeliveryImport(msgspec.Struct):
     location: str | None = None  # the code of the location a delivery's devices arrive at
     # A people feed: ids of active people the register holds that the file does not list.
     not_in_file: list[int] = []
+    # The job that commits it (the latest), and while that job runs, its phase: reading,
+    # classifying, reporting, applying (GET /imports/{id} shows a long commit's progress).
+    job_id: int | None = None
+    phase: str | None = None
 
     def tally(self) -> Counts:
         """The counts every import has, typed."""
