@@ -1,0 +1,349 @@
+"""The devices pages: the list (one search box for any identifier, filters, a keyset-paged
+table) and a device's page (its facts, its timeline and the moves its status allows), on
+the same domain functions as the API's ``/assets``.
+
+No personal data in a URL: the search box takes employee numbers and UPNs too, so it is
+posted; a search that finds one device goes straight to its page (``/devices/{id}``), any
+other is kept with the session and the list is read at ``?search=<handle>`` (``web.search``).
+The filters (category, status, model, business unit, refresh date) are not personal and stay
+in the address, so a filtered list can be linked to. The person search of "issue to a
+person" is posted and kept the same way.
+
+Every move is a form carrying the version of the device it was rendered with: a device
+changed since is refused ("someone changed this device since you opened it"), never
+overwritten.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Annotated, Any, Final
+
+import asyncpg
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, QueryParameter
+from litestar.response import Redirect, Template
+
+from db.engine import connection, transaction
+from fleetsvc import device_models, sessions, users
+from fleetsvc.assets.document import Asset, as_asset
+from fleetsvc.assets.filters import AssetFilter
+from fleetsvc.assets.history import asset_history
+from fleetsvc.assets.lookup import get_asset, list_assets
+from fleetsvc.assets.moves import Transition, transition
+from fleetsvc.business_units import list_business_units
+from fleetsvc.errors import BadRequest, Conflict, StaleVersion, TransitionRefused, ValidationFailed
+from fleetsvc.locations import list_locations
+from fleetsvc.pagination import PageRequest, decode_cursor
+from fleetsvc.people import Person, list_people
+from fleetsvc.records import MAX_ID
+from fleetsvc.sessions import Flash
+from fleetsvc.vocabulary import AssetStatus, Category
+from web.device_actions import (
+    STATUS_TAGS,
+    STATUS_WORDS,
+    actions_for,
+    ids_in,
+    move_errors,
+    refused_message,
+    timeline,
+)
+from web.forms import actor, form_values
+from web.guards import DEVICE_ACTIONS, READ_REGISTER, signed_in
+from web.listing import everything, page_links
+from web.render import can, page
+from web.search import recall, remember
+
+Text = Annotated[str | None, QueryParameter(max_length=64)]
+SEARCH_KIND: Final = "devices"
+PEOPLE_KIND: Final = "device-people"
+PAGE_SIZE: Final = 100
+TIMELINE_PAGE: Final = 50
+PEOPLE_SHOWN: Final = 10
+# The list's filters: in the address (none is personal data).
+FILTERS: Final = ("category", "status", "model", "business_unit", "refresh_due_before")
+
+
+def _record_id(value: str | None, field: str, what: str) -> int | None:
+    if not value:
+        return None
+    if value.isascii() and value.isdigit() and len(value) < 11 and 1 <= int(value) <= MAX_ID:
+        return int(value)
+    raise ValidationFailed.one(field, f"choose {what} from the list")
+
+
+def _date(value: str | None, field: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed.one(field, "give a date such as 31/03/2025") from None
+
+
+def asset_filter(filters: Mapping[str, str | None], q: str | None = None) -> AssetFilter:
+    """The list's filters (and a search term) as the API's ``AssetFilter``."""
+    return AssetFilter(
+        category=filters.get("category") or None,
+        status=filters.get("status") or None,
+        model_id=_record_id(filters.get("model"), "model", "a model"),
+        business_unit=filters.get("business_unit") or None,
+        refresh_due_before=_date(filters.get("refresh_due_before"), "refresh_due_before"),
+        q=q or None,
+    )
+
+
+def _status_context() -> dict[str, Any]:
+    return {"status_words": STATUS_WORDS, "status_tags": STATUS_TAGS}
+
+
+class Devices(Controller):
+    path = "/devices"
+    opt = READ_REGISTER
+
+    @get("/", name="devices")
+    async def list_devices(
+        self,
+        request: Request[Any, Any, Any],
+        category: Text = None,
+        status: Text = None,
+        model: Text = None,
+        business_unit: Text = None,
+        refresh_due_before: Text = None,
+        search: Annotated[str | None, QueryParameter(max_length=43)] = None,
+        cursor: Text = None,
+    ) -> Template:
+        filters = {
+            "category": category,
+            "status": status,
+            "model": model,
+            "business_unit": business_unit,
+            "refresh_due_before": refresh_due_before,
+        }
+        terms = await recall(request, SEARCH_KIND, search)
+        q = (terms or {}).get("q")
+        async with connection() as conn:
+            found = await list_assets(
+                conn,
+                asset_filter(filters, q),
+                PageRequest(PAGE_SIZE, decode_cursor(cursor) if cursor else None),
+            )
+            models = await everything(lambda p: device_models.list_models(conn, p))
+            units = await everything(lambda p: list_business_units(conn, p))
+        kept = {**filters, "search": search if terms else None}
+        return page(
+            request,
+            "devices.html",
+            assets=[as_asset(doc) for doc in found.items],
+            links=page_links("/devices", kept, found, cursor),
+            filters=filters,
+            q=q,
+            search_lost=bool(search) and terms is None,
+            filtered=any(filters.values()),
+            categories=tuple(Category),
+            statuses=tuple(AssetStatus),
+            models=sorted(models, key=lambda m: (m.manufacturer.lower(), m.model_name.lower())),
+            units=sorted(units, key=lambda u: u.code),
+            **_status_context(),
+        )
+
+    @post("/search", name="devices-search", status_code=303)
+    async def search(self, request: Request[Any, Any, Any]) -> Redirect:
+        """One identifier of any kind: one device found is its page; else the list."""
+        values = await form_values(request)
+        q = values.get("q", "").strip()
+        filters = {k: values[k] for k in FILTERS if values.get(k)}
+        if not q:
+            return Redirect("/devices", query_params=filters, status_code=303)
+        async with connection() as conn:
+            found = await list_assets(conn, asset_filter(filters, q), PageRequest(2))
+        if len(found.items) == 1:
+            return Redirect(f"/devices/{as_asset(found.items[0]).id}", status_code=303)
+        async with transaction() as conn:
+            handle = await sessions.save_search(
+                conn, signed_in(request).session_id, SEARCH_KIND, {"q": q}
+            )
+        return Redirect("/devices", query_params={**filters, "search": handle}, status_code=303)
+
+    @get("/{asset_id:int}", name="device")
+    async def show(
+        self,
+        request: Request[Any, Any, Any],
+        asset_id: FromPath[int],
+        search: Annotated[str | None, QueryParameter(max_length=43)] = None,
+        events: Text = None,
+    ) -> Template:
+        return await self._device_page(request, asset_id, search=search, events=events)
+
+    @post("/{asset_id:int}/people", name="device-people", opt=DEVICE_ACTIONS, status_code=303)
+    async def find_person(
+        self, request: Request[Any, Any, Any], asset_id: FromPath[int]
+    ) -> Redirect:
+        """The person search of "issue to a person", kept off the address like the list's."""
+        values = await form_values(request)
+        return await remember(
+            request, PEOPLE_KIND, {"person": values.get("person", "")}, f"/devices/{asset_id}"
+        )
+
+    @post("/{asset_id:int}/move", name="device-move", opt=DEVICE_ACTIONS, status_code=303)
+    async def move(
+        self, request: Request[Any, Any, Any], asset_id: FromPath[int]
+    ) -> Redirect | Template:
+        values = await form_values(request)
+        to = values.get("to", "")
+        try:
+            version = _version(values)
+            wanted = Transition(
+                to=to,
+                reason=values.get("reason", ""),
+                person_id=_record_id(values.get("person_id"), "person_id", "the person"),
+                certificate_ref=values.get("certificate_ref") if to == "disposed" else None,
+                location_id=_record_id(values.get("location_id"), "location_id", "a location"),
+            )
+            async with transaction() as conn:
+                moved = await transition(conn, actor(request), asset_id, wanted, version)
+                await sessions.set_flash(
+                    conn, signed_in(request).session_id, Flash("ok", _moved_text(moved))
+                )
+        except StaleVersion:
+            return _stale(request, asset_id)
+        except TransitionRefused as exc:
+            return await self._device_page(
+                request, asset_id, status=409, refused=refused_message(exc)
+            )
+        except Conflict as exc:
+            return await self._device_page(request, asset_id, status=409, refused=exc.message)
+        except ValidationFailed as exc:
+            errors = move_errors(exc)
+            if "to" in errors:
+                return await self._device_page(
+                    request, asset_id, status=422, refused="That is not a move this page offers."
+                )
+            return await self._device_page(
+                request, asset_id, status=422, failed=to, errors=errors, values=values
+            )
+        return Redirect(f"/devices/{asset_id}", status_code=303)
+
+    async def _device_page(
+        self,
+        request: Request[Any, Any, Any],
+        asset_id: int,
+        *,
+        search: str | None = None,
+        events: str | None = None,
+        status: int = 200,
+        refused: str | None = None,
+        failed: str | None = None,
+        errors: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
+    ) -> Template:
+        terms = await recall(request, PEOPLE_KIND, search)
+        async with connection() as conn:
+            asset = await get_asset(conn, asset_id)
+            history = await asset_history(
+                conn,
+                asset_id,
+                PageRequest(TIMELINE_PAGE, decode_cursor(events) if events else None),
+            )
+            actions = actions_for(asset.status) if can(request, "device-move") else []
+            locations = (
+                await everything(lambda p: list_locations(conn, p))
+                if any(a.takes_location for a in actions)
+                else []
+            )
+            matches = await _people(conn, terms["person"]) if terms else []
+            labels = await _labels(conn, asset, ids_in(history.items, "person_id"))
+            places = await _places(conn, ids_in(history.items, "location_id"))
+            emails = await users.emails_of(conn, (e.actor_name for e in history.items))
+        return page(
+            request,
+            "device.html",
+            status=status,
+            asset=asset,
+            timeline=timeline(history.items, emails, places),
+            events_links=page_links(
+                f"/devices/{asset_id}", {}, history, events, cursor_name="events"
+            ),
+            names=labels["people"],
+            contract_reference=labels["contract"],
+            order_number=labels["order"],
+            actions=actions,
+            locations=sorted(locations, key=lambda loc: loc.code),
+            person_terms=terms,
+            person_search_lost=bool(search) and terms is None,
+            matches=matches,
+            refused=refused,
+            failed=failed,
+            errors=errors or {},
+            values=values or {},
+            **_status_context(),
+        )
+
+
+def _version(values: Mapping[str, str]) -> int:
+    raw = values.get("version", "")
+    if not (raw.isascii() and raw.isdigit() and len(raw) < 11):
+        raise BadRequest("this form has no version of the device: reload the page")
+    return int(raw)
+
+
+def _moved_text(asset: Asset) -> str:
+    label = asset.asset_tag or asset.serial_number
+    text = f"Device {label} is now {STATUS_WORDS.get(asset.status, asset.status)}"
+    if asset.holder is not None and asset.holder.display_name:
+        text += f", issued to {asset.holder.display_name}"
+    elif asset.location:
+        text += f", kept at {asset.location}"
+    return text + "."
+
+
+def _stale(request: Request[Any, Any, Any], asset_id: int) -> Template:
+    return page(
+        request,
+        "error.html",
+        status=412,
+        heading="Someone changed this device since you opened it",
+        explanation=(
+            "Nothing was saved. Reload the device's page to see what changed, then do what "
+            "you meant to again if it still needs doing."
+        ),
+        detail=None,
+        fields=[],
+        reload=f"/devices/{asset_id}",
+        reference=None,
+    )
+
+
+async def _people(conn: asyncpg.Connection, text: str) -> list[Person]:
+    """People still with the force whose name, employee number or UPN matches."""
+    found = await list_people(conn, PageRequest(PEOPLE_SHOWN), q=text, active=True)
+    return found.items
+
+
+async def _labels(conn: asyncpg.Connection, asset: Asset, people: set[int]) -> dict[str, Any]:
+    """What the page names besides the device: its contract's reference, its purchase
+    order's number, and the people its moves issued it to."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT reference FROM contract WHERE id = $1) AS contract,"
+        " (SELECT number FROM purchase_order WHERE id = $2) AS order,"
+        " (SELECT coalesce(json_object_agg(id, display_name), '{}')::text FROM person"
+        "  WHERE id = ANY($3::int[])) AS people",
+        asset.contract_id,
+        asset.purchase_order_id,
+        sorted(people),
+    )
+    assert row is not None
+    names = {int(k): v for k, v in msgspec.json.decode(row["people"]).items()}
+    return {"contract": row["contract"], "order": row["order"], "people": names}
+
+
+async def _places(conn: asyncpg.Connection, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = await conn.fetch("SELECT id, code FROM location WHERE id = ANY($1::int[])", sorted(ids))
+    return {r["id"]: r["code"] for r in rows}
+
+
+HANDLERS: Final = [Devices]
