@@ -21,21 +21,19 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
 import asyncpg
-import msgspec
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from db.engine import connection, transaction
-from fleetsvc import device_models, sessions, users
+from fleetsvc import sessions
 from fleetsvc.assets.document import Asset, as_asset
 from fleetsvc.assets.filters import AssetFilter
 from fleetsvc.assets.history import asset_history
 from fleetsvc.assets.lookup import get_asset, list_assets
 from fleetsvc.assets.moves import Transition, transition
-from fleetsvc.business_units import list_business_units
+from fleetsvc.assets.names import asset_names, filter_choices
 from fleetsvc.errors import BadRequest, Conflict, StaleVersion, TransitionRefused, ValidationFailed
-from fleetsvc.locations import list_locations
 from fleetsvc.pagination import PageRequest, decode_cursor
 from fleetsvc.people import Person, list_people
 from fleetsvc.records import MAX_ID
@@ -50,9 +48,10 @@ from web.device_actions import (
     refused_message,
     timeline,
 )
+from web.formats import day
 from web.forms import actor, form_values
 from web.guards import DEVICE_ACTIONS, READ_REGISTER, signed_in
-from web.listing import everything, page_links
+from web.listing import page_links
 from web.render import can, page
 from web.search import recall, remember
 
@@ -95,6 +94,45 @@ def asset_filter(filters: Mapping[str, str | None], q: str | None = None) -> Ass
     )
 
 
+# One row of the list, as the template writes it (plain values, unpacked in its loop: the
+# list page is timed against the API's JSON, and each attribute Jinja looks up costs).
+DeviceRow = tuple[int, str, str, str, str, str, str | None, str, str, str, str, str]
+
+
+def device_row(a: Asset) -> DeviceRow:
+    """id, serial, its tag and IMEI, model, status tag and words, the holder's link, name and
+    number, where it is kept, its phone number, its refresh date."""
+    h = a.holder
+    if h is None:
+        href, holder, holder_sub = None, "", ""
+    elif h.kind == "person":
+        href, holder, holder_sub = (
+            f"/people/{h.person_id}",
+            h.display_name or "",
+            h.employee_number or "",
+        )
+    else:
+        href, holder, holder_sub = (
+            f"/vehicles/{h.vehicle_id}",
+            h.vrm or "",
+            f"fleet {h.fleet_number}",
+        )
+    return (
+        a.id,
+        a.serial_number,
+        " · ".join(x for x in (a.asset_tag, a.imei) if x),
+        f"{a.model.manufacturer} {a.model.model_name}",
+        STATUS_TAGS.get(a.status, "muted"),
+        STATUS_WORDS.get(a.status, a.status),
+        href,
+        holder,
+        holder_sub,
+        a.location or "—",
+        a.sim.msisdn if a.sim and a.sim.msisdn else "—",
+        day(a.refresh_due_on) if a.refresh_due_on else "—",
+    )
+
+
 def _status_context() -> dict[str, Any]:
     return {"status_words": STATUS_WORDS, "status_tags": STATUS_TAGS}
 
@@ -130,13 +168,13 @@ class Devices(Controller):
                 asset_filter(filters, q),
                 PageRequest(PAGE_SIZE, decode_cursor(cursor) if cursor else None),
             )
-            models = await everything(lambda p: device_models.list_models(conn, p))
-            units = await everything(lambda p: list_business_units(conn, p))
+            choices = await filter_choices(conn)
         kept = {**filters, "search": search if terms else None}
         return page(
             request,
             "devices.html",
-            assets=[as_asset(doc) for doc in found.items],
+            rows=[device_row(as_asset(doc)) for doc in found.items],
+            shown=len(found.items),
             links=page_links("/devices", kept, found, cursor),
             filters=filters,
             q=q,
@@ -144,8 +182,8 @@ class Devices(Controller):
             filtered=any(filters.values()),
             categories=tuple(Category),
             statuses=tuple(AssetStatus),
-            models=sorted(models, key=lambda m: (m.manufacturer.lower(), m.model_name.lower())),
-            units=sorted(units, key=lambda u: u.code),
+            models=choices.models,
+            units=choices.business_units,
             **_status_context(),
         )
 
@@ -248,29 +286,27 @@ class Devices(Controller):
                 PageRequest(TIMELINE_PAGE, decode_cursor(events) if events else None),
             )
             actions = actions_for(asset.status) if can(request, "device-move") else []
-            locations = (
-                await everything(lambda p: list_locations(conn, p))
-                if any(a.takes_location for a in actions)
-                else []
-            )
             matches = await _people(conn, terms["person"]) if terms else []
-            labels = await _labels(conn, asset, ids_in(history.items, "person_id"))
-            places = await _places(conn, ids_in(history.items, "location_id"))
-            emails = await users.emails_of(conn, (e.actor_name for e in history.items))
+            names = await asset_names(
+                conn,
+                contract_id=asset.contract_id,
+                purchase_order_id=asset.purchase_order_id,
+                person_ids=ids_in(history.items, "person_id"),
+                location_ids=ids_in(history.items, "location_id"),
+                actors=(e.actor_name for e in history.items),
+                with_stores=any(a.takes_location for a in actions),
+            )
         return page(
             request,
             "device.html",
             status=status,
             asset=asset,
-            timeline=timeline(history.items, emails, places),
+            timeline=timeline(history.items, names.users, names.places),
             events_links=page_links(
                 f"/devices/{asset_id}", {}, history, events, cursor_name="events"
             ),
-            names=labels["people"],
-            contract_reference=labels["contract"],
-            order_number=labels["order"],
+            names=names,
             actions=actions,
-            locations=sorted(locations, key=lambda loc: loc.code),
             person_terms=terms,
             person_search_lost=bool(search) and terms is None,
             matches=matches,
@@ -320,30 +356,6 @@ async def _people(conn: asyncpg.Connection, text: str) -> list[Person]:
     """People still with the force whose name, employee number or UPN matches."""
     found = await list_people(conn, PageRequest(PEOPLE_SHOWN), q=text, active=True)
     return found.items
-
-
-async def _labels(conn: asyncpg.Connection, asset: Asset, people: set[int]) -> dict[str, Any]:
-    """What the page names besides the device: its contract's reference, its purchase
-    order's number, and the people its moves issued it to."""
-    row = await conn.fetchrow(
-        "SELECT (SELECT reference FROM contract WHERE id = $1) AS contract,"
-        " (SELECT number FROM purchase_order WHERE id = $2) AS order,"
-        " (SELECT coalesce(json_object_agg(id, display_name), '{}')::text FROM person"
-        "  WHERE id = ANY($3::int[])) AS people",
-        asset.contract_id,
-        asset.purchase_order_id,
-        sorted(people),
-    )
-    assert row is not None
-    names = {int(k): v for k, v in msgspec.json.decode(row["people"]).items()}
-    return {"contract": row["contract"], "order": row["order"], "people": names}
-
-
-async def _places(conn: asyncpg.Connection, ids: set[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    rows = await conn.fetch("SELECT id, code FROM location WHERE id = ANY($1::int[])", sorted(ids))
-    return {r["id"]: r["code"] for r in rows}
 
 
 HANDLERS: Final = [Devices]
