@@ -22,6 +22,7 @@ from litestar.template.config import TemplateConfig
 from fleetsvc import __version__
 from web import account, forecasts, formats, home, imports, mdm, procurement, stocktakes, users
 from web.csrf import check_form_token
+from web.devices import HANDLERS as DEVICE_PAGES
 from web.errors import PageError, error_page
 from web.guards import page_guard
 from web.security import security_headers
@@ -106,6 +107,7 @@ def pages_router() -> Router:
             *forecasts.HANDLERS,
             *mdm.HANDLERS,
             *procurement.HANDLERS,
+            *DEVICE_PAGES,
         ],
         guards=[page_guard],
         before_request=check_form_token,
