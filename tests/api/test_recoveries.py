@@ -74,8 +74,10 @@ async def test_a_leaver_opens_a_case_that_closes_with_the_last_device_back(
     r = await auditor.get("/api/v1/recoveries", params={"business_unit": bu["code"]})
     assert [c["id"] for c in r.json()["items"]] == [case["id"]]
 
+    version = case["version"]
     assert (await _move(eng, assets[0]["id"], "in_stock")).status_code == 200
     case = await _case_of(auditor, person["id"])
+    assert case["version"] == version + 1  # a line changed: a new ETag
     first = next(line for line in case["items"] if line["asset_id"] == assets[0]["id"])
     assert first["status"] == "recovered" and first["closed_at"] is not None
     assert case["status"] == "open" and case["lines_open"] == 1
