@@ -33,7 +33,13 @@ SELECT s.row_number, s.parse_ok, 'person'::text AS kind, s.employee_number,
        CASE WHEN s.parse_ok THEN NULL ELSE 'rejected' END AS outcome,
        NULL::text AS issue_field, NULL::text AS message,
        p.id AS person_id, p.active AS was_active, b.id AS business_unit_id,
-       h.employee_number AS upn_holder
+       h.employee_number AS upn_holder,
+       -- The register already says what the row says (read here, in the one join).
+       COALESCE(p.display_name = btrim(concat_ws(' ', s.forenames, s.surname))
+                AND p.upn IS NOT DISTINCT FROM COALESCE(s.upn, p.upn)
+                AND p.business_unit_id = b.id AND p.kind = s.person_kind
+                AND p.active = (s.left_on IS NULL)
+                AND p.left_on IS NOT DISTINCT FROM s.left_on, false) AS same
 FROM import_staged_row s
 LEFT JOIN person p ON p.employee_number = s.employee_number
 LEFT JOIN business_unit b ON b.code = s.business_unit_code
@@ -73,14 +79,7 @@ UPDATE import_plan SET outcome = 'rejected', issue_field = 'upn',
     message = format('UPN %s is already held by employee %s', upn, upn_holder)
 WHERE outcome IS NULL AND upn_holder IS NOT NULL
 """,
-    """
-UPDATE import_plan x SET outcome = 'unchanged'
-FROM person p
-WHERE x.outcome IS NULL AND p.id = x.person_id
-  AND p.display_name = x.display_name AND p.upn IS NOT DISTINCT FROM COALESCE(x.upn, p.upn)
-  AND p.business_unit_id = x.business_unit_id AND p.kind = x.person_kind
-  AND p.active = (x.left_on IS NULL) AND p.left_on IS NOT DISTINCT FROM x.left_on
-""",
+    "UPDATE import_plan SET outcome = 'unchanged' WHERE outcome IS NULL AND same",
     "UPDATE import_plan SET outcome = 'new' WHERE outcome IS NULL",
 )
 

@@ -68,13 +68,21 @@ WHERE l.asset_id = ANY($1::int[]) AND l.status = 'open' AND a.id = l.asset_id
 RETURNING l.id, l.case_id, l.asset_id, l.status, l.reason, l.closed_to
 """
 
-# The cases among $1 with no open line left.
+# The open cases among $1 whose lines changed: a new version (their ETag), and closed when
+# no line is left open. Returns those that closed.
 _CLOSE_CASES: Final = """
-UPDATE recovery_case c SET status = 'closed', closed_at = now(), version = c.version + 1,
-       updated_at = now()
-WHERE c.id = ANY($1::int[]) AND c.status = 'open'
-  AND NOT EXISTS (SELECT 1 FROM recovery_line l WHERE l.case_id = c.id AND l.status = 'open')
-RETURNING c.id, c.person_id
+WITH touched AS (
+    UPDATE recovery_case c
+    SET status = CASE WHEN open.n = 0 THEN 'closed' ELSE c.status END,
+        closed_at = CASE WHEN open.n = 0 THEN now() END,
+        version = c.version + 1, updated_at = now()
+    FROM (SELECT c2.id, (SELECT count(*) FROM recovery_line l
+                         WHERE l.case_id = c2.id AND l.status = 'open') AS n
+          FROM recovery_case c2 WHERE c2.id = ANY($1::int[]) AND c2.status = 'open') open
+    WHERE c.id = open.id
+    RETURNING c.id, c.person_id, c.status
+)
+SELECT id, person_id FROM touched WHERE status = 'closed' ORDER BY id
 """
 
 
@@ -99,6 +107,13 @@ async def open_cases(conn: asyncpg.Connection, actor: Actor, person_ids: Sequenc
         " ORDER BY id",
         sorted(by_case),
     )
+    added_to = [c["id"] for c in cases if c["id"] not in opened]
+    if added_to:
+        await conn.execute(
+            "UPDATE recovery_case SET version = version + 1, updated_at = now()"
+            " WHERE id = ANY($1::int[])",
+            added_to,
+        )
     events = []
     for case in cases:
         added = by_case[case["id"]]
@@ -155,7 +170,8 @@ def _person(case: asyncpg.Record) -> dict[str, int]:
 
 
 async def close_if_done(conn: asyncpg.Connection, actor: Actor, case_id: int) -> bool:
-    """Close the case if no line is open (after a write-off); whether it closed."""
+    """After a line of the case changed (a write-off): a new version, and closed if no line
+    is open; whether it closed."""
     done = await conn.fetch(_CLOSE_CASES, [case_id])
     for c in done:
         after = {"status": "closed", **_person(c)}

@@ -74,8 +74,10 @@ async def test_a_leaver_opens_a_case_that_closes_with_the_last_device_back(
     r = await auditor.get("/api/v1/recoveries", params={"business_unit": bu["code"]})
     assert [c["id"] for c in r.json()["items"]] == [case["id"]]
 
+    version = case["version"]
     assert (await _move(eng, assets[0]["id"], "in_stock")).status_code == 200
     case = await _case_of(auditor, person["id"])
+    assert case["version"] == version + 1  # a line changed: a new ETag
     first = next(line for line in case["items"] if line["asset_id"] == assets[0]["id"])
     assert first["status"] == "recovered" and first["closed_at"] is not None
     assert case["status"] == "open" and case["lines_open"] == 1
@@ -193,3 +195,25 @@ async def test_a_device_held_by_a_leaver_never_falls_out_of_a_case() -> None:
                 " WHERE asset_id = $1",
                 held["id"],
             )
+
+
+async def test_a_stocktake_that_finds_a_leavers_device_recovers_it(
+    client_for: ClientFactory,
+) -> None:
+    eng = await client_for("engineer")
+    stores = await client_for("stores")
+    person, [phone] = await _leaver_with(eng, 1)
+    store = await factories.location()
+    r = await stores.post("/api/v1/stocktakes", json={"location_id": store["id"]})
+    assert r.status_code == 201, r.text
+    stocktake = r.json()
+    r = await stores.post(
+        f"/api/v1/stocktakes/{stocktake['id']}/scans", json={"codes": [phone["serial_number"]]}
+    )
+    assert r.status_code == 200, r.text
+    r = await stores.post(
+        f"/api/v1/stocktakes/{stocktake['id']}/close", json={"move_elsewhere_here": True}
+    )
+    assert r.status_code == 200, r.text
+    case = await _case_of(stores, person["id"])
+    assert case["status"] == "closed" and case["items"][0]["status"] == "recovered"
