@@ -158,6 +158,7 @@ class ImportController(Controller):
                     allow_partial=partial,
                     extra_profile_dirs=(settings.profiles_dir,) if settings.profiles_dir else (),
                     location=upload.fields.get("location"),
+                    digest=upload.digest,
                 )
                 if started.job_id is not None:
                     upload.hand_over()  # the job removes the file when it ends

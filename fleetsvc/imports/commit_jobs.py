@@ -103,13 +103,19 @@ async def start_upload(
     location: str | None = None,
     watcher: Watcher | None = None,
     remove_file: bool = True,
+    digest: tuple[str, int] | None = None,
 ) -> Started:
     """Commit an uploaded file as a job. With ``remove_file`` the file becomes the job's: it
     is removed when the job ends (unless no job was needed: a file committed before is
     answered at once, and the caller still owns it). Bad input is refused here, before any
     job exists."""
     checked = await run.check_file(
-        path, file_name, profile_name, extra_profile_dirs=extra_profile_dirs, location=location
+        path,
+        file_name,
+        profile_name,
+        extra_profile_dirs=extra_profile_dirs,
+        location=location,
+        digest=digest,
     )
     async with transaction() as conn:  # a file committed before: recognised by its digest
         again = await repeat.commit_again(

@@ -199,13 +199,17 @@ async def check_file(
     *,
     extra_profile_dirs: Sequence[Path] = (),
     location: str | None = None,
+    digest: tuple[str, int] | None = None,
 ) -> CheckedFile:
     """Refuse now what a commit of the file would refuse before reading its rows: an unknown
-    profile or location, a file with no header or no data rows."""
+    profile or location, a file with no header or no data rows. ``digest``: the file's
+    SHA-256 and size when the caller has them (an upload hashed as it was received)."""
     profile = import_profile(profile_name, extra_profile_dirs)
     name = (file_name or path.name)[:255]
     location_id = await _arrival(profile, location)
-    sha256, size = await asyncio.to_thread(_digest, path)
+    if digest is None:
+        digest = await asyncio.to_thread(_digest, path)
+    sha256, size = digest
     stream = await asyncio.to_thread(path.open, "rb")
     try:
         parsed, _rows = await _open(stream, name, profile)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import re
 import tempfile
@@ -24,7 +25,7 @@ from multipart import (  # type: ignore[import-untyped]
 from fleetsvc.errors import BadRequest, TooLarge
 
 FORM_FIELD_MAX: Final = 1024
-WRITE_CHUNK: Final = 1 << 20
+WRITE_CHUNK: Final = 1 << 20  # bytes written (and hashed) at a time, in a worker thread
 _UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -35,11 +36,13 @@ class Upload:
         self.path: Path | None = None
         self.file_name = ""
         self.size = 0  # bytes of the file received
+        self._sha256 = hashlib.sha256()  # of the file's bytes, as they are written
         self.fields: dict[str, str] = {}
         self._file: IO[bytes] | None = None
         self._segment: MultipartSegment | None = None
         self._text = bytearray()
         self._pending: list[bytes] = []
+        self._pending_bytes = 0
 
     async def receive(
         self,
@@ -88,7 +91,8 @@ class Upload:
             if segment.name == "file":
                 self._pending.append(bytes(event))
                 self.size += len(event)
-                if sum(map(len, self._pending)) >= WRITE_CHUNK:
+                self._pending_bytes += len(event)
+                if self._pending_bytes >= WRITE_CHUNK:
                     await self._write()
             else:
                 self._text.extend(event)
@@ -113,7 +117,17 @@ class Upload:
         if self._pending and self._file is not None:
             data = b"".join(self._pending)
             self._pending.clear()
-            await asyncio.to_thread(self._file.write, data)
+            self._pending_bytes = 0
+            await asyncio.to_thread(self._write_and_hash, self._file, data)
+
+    def _write_and_hash(self, file: IO[bytes], data: bytes) -> None:
+        file.write(data)
+        self._sha256.update(data)
+
+    @property
+    def digest(self) -> tuple[str, int]:
+        """The received file's SHA-256 (hex) and size, as ``repeat.digest`` gives them."""
+        return self._sha256.hexdigest(), self.size
 
     def hand_over(self) -> None:
         """The received file is someone else's now (a job's): ``discard`` leaves it."""

@@ -15,6 +15,7 @@ import pytest
 
 from db import engine
 from db.embedded import with_database
+from fleetsvc.imports.commit_jobs import OUTAGE
 from fleetsvc.imports.evaluate import APPLY_LOCK
 from tests.api.test_imports import csv_bytes, handset, order, upload
 from tests.conftest import TEST_DB, ClientFactory, Databases, unique
@@ -124,7 +125,7 @@ async def test_an_import_cut_while_it_is_applied_is_503_and_marked_failed(
         name,
     )
     assert row is not None and row["status"] == "failed", row
-    assert row["message"] == "the import failed while it was being applied"
+    assert row["message"] == OUTAGE  # its commit job says why
     staged = await cutter.watcher.fetchval(
         "SELECT count(*) FROM import_staged_row s JOIN delivery_import d ON d.id = s.import_id"
         " WHERE d.file_name = $1",

@@ -63,6 +63,10 @@ def test_values_are_read() -> None:
             {"FLEETSVC_DEFAULT_LOCATION": "central stores"},
             "FLEETSVC_DEFAULT_LOCATION must be a location's code",
         ),
+        (
+            {"FLEETSVC_IMPORT_WAIT_SECONDS": "-1"},
+            "FLEETSVC_IMPORT_WAIT_SECONDS must be a number from 0",
+        ),
     ],
 )
 def test_bad_values_are_named(env: dict[str, str], needle: str) -> None:
@@ -287,3 +291,8 @@ def test_bad_job_and_notice_values_are_named(env: dict[str, str], needle: str) -
         load_settings(env)
     assert needle in str(info.value)
     assert "hunter2" not in str(info.value)
+
+
+def test_the_import_wait() -> None:
+    assert load_settings({}).import_wait_seconds == 20.0
+    assert load_settings({"FLEETSVC_IMPORT_WAIT_SECONDS": "2.5"}).import_wait_seconds == 2.5
