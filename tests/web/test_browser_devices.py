@@ -25,6 +25,13 @@ from tests.web.test_browser import Watched, browser, service, tab
 __all__ = ["browser", "service", "tab"]  # the fixtures, shared with test_browser
 
 
+async def open_action(page: Any, heading: str) -> None:
+    """Open the move's form (each is folded under its heading but the first)."""
+    action = page.locator("details.action", has=page.locator("summary", has_text=heading))
+    if await action.get_attribute("open") is None:
+        await action.locator("summary").click()
+
+
 async def _signed_in(tab: Watched, make_account: AccountFactory, role: str, path: str) -> Any:
     account = await make_account(role)
     await tab.goto(path)
@@ -68,10 +75,12 @@ async def test_a_stale_device_page_is_refused(tab: Watched, make_account: Accoun
     await _signed_in(tab, make_account, "engineer", f"/devices/{asset['id']}")
     other = await tab.page.context.new_page()
     await other.goto(f"{tab.base}/devices/{asset['id']}")
+    await open_action(other, "Send to repair")
     await other.click("button:has-text('Send to repair')")
     await other.locator(".notice--ok").wait_for()
     await other.close()
     # The first page still shows the device as it was, and its forms carry that version.
+    await open_action(tab.page, "Report lost")
     async with tab.page.expect_response(f"{tab.base}/devices/{asset['id']}/move") as sent:
         await tab.page.click("button:has-text('Report lost')")  # and confirm
     assert (await sent.value).status == 412
@@ -107,9 +116,10 @@ async def test_the_keyboard_alone_searches_and_moves_a_device(
     await tab.page.keyboard.type(asset["asset_tag"])
     await tab.page.keyboard.press("Enter")
     await tab.page.wait_for_url(f"{tab.base}/devices/{asset['id']}")
-    reason = tab.page.locator("#field-in_repair-reason")
-    await reason.focus()
-    await tab.page.keyboard.press("Tab")  # to its button
+    await tab.page.locator("summary:has-text('Send to repair')").focus()
+    await tab.page.keyboard.press("Enter")  # opens the move's form
+    for _ in range(3):  # where it will be kept, why, the button
+        await tab.page.keyboard.press("Tab")
     focused = await tab.page.evaluate(
         "() => [document.activeElement.textContent.trim(),"
         " getComputedStyle(document.activeElement).outlineStyle]"
