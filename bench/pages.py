@@ -103,9 +103,14 @@ def _give_history(base: str, token: str, ids: list[int]) -> None:
 
 
 async def _load(
-    paths: list[str], base: str, headers: list[dict[str, str]], seconds: int
+    paths: list[str],
+    base: str,
+    headers: list[dict[str, str]],
+    seconds: int,
+    then: str | None = None,
 ) -> LoadResult:
-    """GET ``paths`` at random for ``seconds``, one client (one connection) per header set."""
+    """GET ``paths`` at random for ``seconds``, one client (one connection) per header set;
+    with ``then``, each read is that path and the path plus ``then`` (one read, two GETs)."""
     latencies: list[float] = []
     errors = 0
     stop = time.monotonic() + seconds
@@ -117,7 +122,10 @@ async def _load(
         async with httpx.AsyncClient(base_url=base, headers=h, limits=limits) as client:
             while time.monotonic() < stop:
                 t = time.perf_counter()
-                r = await client.get(rng.choice(paths))
+                path = rng.choice(paths)
+                r = await client.get(path)
+                if then is not None and r.status_code == 200:
+                    r = await client.get(path + then)
                 latencies.append((time.perf_counter() - t) * 1000)
                 if r.status_code != 200:
                     errors += 1
@@ -174,6 +182,10 @@ def main() -> None:
                 _load([f"/api/v1/assets/{i}" for i in moved], headers=tokens, **run)
             )
             one_page = asyncio.run(_load([f"/devices/{i}" for i in moved], headers=cookies, **run))
+            # What a script reading the same as the page reads: the asset, then its history.
+            pair_json = asyncio.run(
+                _load([f"/api/v1/assets/{i}" for i in moved], headers=tokens, then="/events", **run)
+            )
         print_table(
             f"{len(ids):,} assets; {args.connections} connections, {args.seconds} s each,"
             f" signed in as stores (the page shows the moves); load by {list_json.tool}",
@@ -182,10 +194,12 @@ def main() -> None:
                 load_row("page: GET /devices (100 rows)", list_page),
                 load_row("JSON: GET /api/v1/assets/{id}", one_json),
                 load_row("page: GET /devices/{id} (facts, timeline, moves)", one_page),
+                load_row("JSON: GET /api/v1/assets/{id}, then its /events", pair_json),
             ],
         )
         print(f"\nlist page / JSON: {_ratio(list_page, list_json)} (aim: at most 2x)")
         print(f"device page / JSON: {_ratio(one_page, one_json)} (aim: at most 2x)")
+        print(f"device page / JSON asset and events: {_ratio(one_page, pair_json)}")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

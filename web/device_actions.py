@@ -99,9 +99,11 @@ _FOUND = Action(AssetStatus.IN_STOCK, "Found", "Found: back in stock", "found")
 
 
 def actions_for(status: str) -> list[Action]:
-    """The moves the lifecycle table allows from ``status``, as the page offers them."""
+    """The moves the lifecycle table allows from ``status``, as the page offers them (an
+    issue to a person first: from stock, the move stores staff make most)."""
     out = []
-    for to in allowed_moves(status):
+    moves = sorted(allowed_moves(status), key=lambda to: to != AssetStatus.DEPLOYED)
+    for to in moves:
         if to == AssetStatus.IN_STOCK and status in (AssetStatus.LOST, AssetStatus.STOLEN):
             out.append(_FOUND)
         else:
@@ -161,7 +163,18 @@ def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
         old = before.get(key)
         label = key.replace("_", " ")
         out.append(f"{label}: {old} → {value}" if old not in (None, "") else f"{label}: {value}")
-    return out[:8]
+    return out[:5]
+
+
+def _details(event: Event, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """What an event changed, briefly: a registration's facts are the page's own already."""
+    if event.action == "transition":
+        return []
+    if event.action == "created":
+        if event.entity == "sim":
+            return [f"ICCID {after.get('iccid')}, number {after.get('msisdn') or 'none'}"]
+        return []
+    return _changes(before, after)
 
 
 def _what(event: Event) -> str:
@@ -188,7 +201,7 @@ def timeline(
         before, after = e.before or {}, e.after or {}
         person = after.get("person_id") if e.action == "transition" else None
         reason = after.get("reason") or after.get("removal_reason")
-        details = [] if e.action == "transition" else _changes(before, after)
+        details = _details(e, before, after)
         kept_at = after.get("location_id") if e.action == "transition" else None
         if isinstance(kept_at, int):
             details.append(f"kept at {places.get(kept_at, f'location {kept_at}')}")

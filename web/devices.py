@@ -284,6 +284,7 @@ class Devices(Controller):
                 conn,
                 asset_id,
                 PageRequest(TIMELINE_PAGE, decode_cursor(events) if events else None),
+                read_already=True,
             )
             actions = actions_for(asset.status) if can(request, "device-move") else []
             matches = await _people(conn, terms["person"]) if terms else []

@@ -26,10 +26,16 @@ WHERE ((entity = 'asset' AND entity_id = $1)
 ORDER BY id LIMIT $3"""
 
 
-async def asset_history(conn: asyncpg.Connection, asset_id: int, page: PageRequest) -> Page[Event]:
-    """The asset's whole life, oldest first: its own events, its installs' and its SIMs'."""
-    exists = await conn.fetchval("SELECT true FROM asset WHERE id = $1", check_id(ASSET, asset_id))
-    if not exists:
-        raise NotFound(ASSET, asset_id)
+async def asset_history(
+    conn: asyncpg.Connection, asset_id: int, page: PageRequest, *, read_already: bool = False
+) -> Page[Event]:
+    """The asset's whole life, oldest first: its own events, its installs' and its SIMs'.
+    ``read_already``: the caller has just read the asset (its page), so it exists."""
+    if not read_already:
+        exists = await conn.fetchval(
+            "SELECT true FROM asset WHERE id = $1", check_id(ASSET, asset_id)
+        )
+        if not exists:
+            raise NotFound(ASSET, asset_id)
     rows = await conn.fetch(_HISTORY_SQL, asset_id, page.after_id or 0, page.limit + 1)
     return make_page(await audit.events_of(conn, rows), page, key=lambda e: e.id)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from tests.web import screenshots_devices as devices
 from tests.web import screenshots_finance as finance
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, browser_missing, live_service
 
@@ -113,6 +114,7 @@ async def _shoot(base: str) -> list[Path]:
         await shot("11-forbidden")
         await _stocktake(page, base, shot)
         await finance.shoot(page, base, shot, sign_in)
+        await devices.shoot(page, base, shot, sign_in)
         await browser.close()
     return written
 

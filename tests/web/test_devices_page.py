@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any
 
 import httpx
+import pytest
 
 from db.engine import connection, transaction
 from tests import factories as f
@@ -340,3 +341,59 @@ async def test_the_pages_are_labelled_and_have_no_inline_script_or_style(
                 continue
             named = re.search(r'\bid="([^"]+)"', attrs)
             assert named and f'<label for="{named.group(1)}"' in html, (path, attrs)
+
+
+async def test_a_vehicle_finds_its_kit_and_the_business_unit_filter_its_devices(
+    signed_in_as: SignedInFactory,
+) -> None:
+    unit = await f.business_unit()
+    vehicle = await f.vehicle(business_unit_id=unit["id"])
+    tablet = await f.asset(await f.device_model(category="ivma_tablet"), status="deployed")
+    dock = await f.asset(await f.device_model(category="vehicle_dock"), status="deployed")
+    await f.insert(
+        "install",
+        job_reference=unique("JOB"),
+        vehicle_id=vehicle["id"],
+        tablet_id=tablet["id"],
+        dock_id=dock["id"],
+        installed_on=dt.date(2022, 1, 5),
+    )
+    me = await signed_in_as("engineer")
+    for q in (vehicle["vrm"], vehicle["fleet_number"]):
+        r = await _search(me, q)
+        listed = await me.client.get(r.headers["location"])
+        ids = [int(i) for i in re.findall(r'<a href="/devices/(\d+)">', listed.text)]
+        assert ids == [tablet["id"], dock["id"]], q
+        assert f'<a href="/vehicles/{vehicle["id"]}">{vehicle["vrm"]}</a>' in listed.text
+    by_unit = await me.client.get("/devices", params={"business_unit": unit["code"]})
+    assert [int(i) for i in re.findall(r'<a href="/devices/(\d+)">', by_unit.text)] == [
+        tablet["id"],
+        dock["id"],
+    ]
+    page = await me.client.get(f"/devices/{tablet['id']}")
+    assert "Fitting it in a vehicle is done from the vehicle" not in page.text  # deployed
+
+
+async def test_a_long_timeline_is_paged(
+    signed_in_as: SignedInFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fleetsvc.assets.moves import Transition, transition
+    from fleetsvc.auth import Actor
+    from web import devices
+
+    asset = await f.asset()
+    async with transaction() as conn:
+        for n in range(12):
+            to = "in_repair" if n % 2 == 0 else "in_stock"
+            await transition(conn, Actor("tests", "admin"), asset["id"], Transition(to, f"m{n}"))
+    monkeypatch.setattr(devices, "TIMELINE_PAGE", 5)
+    me = await signed_in_as("auditor")
+    seen: list[str] = []
+    url: str | None = f"/devices/{asset['id']}"
+    while url:
+        r = await me.client.get(url)
+        timeline = r.text.split('id="timeline"', 1)[1]
+        seen += re.findall(r"<td>(m\d+)</td>", timeline)
+        found = re.search(r'href="([^"]+)" rel="next"', timeline)
+        url = found.group(1).replace("&amp;", "&") if found else None
+    assert seen == [f"m{n}" for n in range(12)]
