@@ -5,6 +5,7 @@ is searched), the audit chain still verifies, and their devices still count."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import os
 from typing import Any
@@ -19,11 +20,13 @@ from fleetsvc import sessions, users
 from fleetsvc.audit_chain import verify_chain
 from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict
+from fleetsvc.jobs.worker import Worker
 from fleetsvc.subject_access import retention
 from tests import factories
 from tests.api.test_mdm import graph_record, push
 from tests.conftest import ClientFactory, Databases, unique
 from tests.fleetsvc.audit_db import FLEETSVC
+from tests.fleetsvc.jobs.helpers import enqueue, job_settings, wait_for
 
 ADMIN = Actor("tests", "admin")
 # Every column that can hold text: searched row by row as a pg_dump would print it.
@@ -225,3 +228,24 @@ async def test_the_command_pseudonymises_who_is_due_and_says_how_many(
     assert code == 0 and out.startswith("1 person pseudonymised"), out + err
     code, out, err = await run_cli(databases, "people", "pseudonymise")
     assert code == 2 and "--due or --person" in err
+
+
+async def test_the_daily_job_pseudonymises_who_is_due() -> None:
+    old = await factories.person(active=False, left_on=dt.date(1990, 6, 30))
+    # Only people who left before 1991 are due here: no other test's leaver is touched.
+    days = (dt.date.today() - dt.date(1991, 1, 1)).days
+    settings = dataclasses.replace(job_settings(), leaver_retention_days=days)
+    worker = Worker(settings, 1)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        job_id = await enqueue("people.pseudonymise", {})
+        job = await wait_for(job_id, "succeeded", "failed")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 120)
+    assert job.status == "succeeded", job.error
+    assert job.result == {"retention_days": days, "people": 1, "values_erased": 0}
+    async with connection() as conn:
+        name = await conn.fetchval("SELECT display_name FROM person WHERE id = $1", old["id"])
+    assert name == f"person-{old['id']}"
