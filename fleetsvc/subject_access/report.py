@@ -280,13 +280,18 @@ async def _events_about(
 
 
 async def _events_by(conn: asyncpg.Connection, user_ids: Sequence[int]) -> list[Event]:
-    """What they did on the pages, as a user (events name a user ``user:<id>``)."""
+    """What they did on the pages, as a user (events name a user ``user:<id>``), and with
+    the API tokens they made for themselves there (events name a token by its name)."""
     if not user_ids:
         return []
+    tokens = await conn.fetch(
+        "SELECT name FROM api_token WHERE owner_user_id = ANY($1::int[])", list(user_ids)
+    )
+    actors = [user_ref(u) for u in user_ids] + [t["name"] for t in tokens]
     rows = await conn.fetch(
         f"SELECT {', '.join(EVENT_COLUMNS)} FROM event WHERE actor_name = ANY($1::text[])"
         " ORDER BY id",
-        [user_ref(u) for u in user_ids],
+        actors,
     )
     return await audit.events_of(conn, rows)
 
