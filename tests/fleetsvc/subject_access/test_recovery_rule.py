@@ -62,11 +62,19 @@ async def test_an_open_case_holds_back_pseudonymisation_a_closed_one_does_not(
                 await retention.check_may_pseudonymise(conn, open_case)
             await retention.check_may_pseudonymise(conn, closed_case)
 
+        await conn.execute(
+            "INSERT INTO event (actor_name, actor_role, entity, entity_id, action)"
+            " VALUES ('tests', 'admin', 'recovery_case', $1, 'opened')",
+            case,
+        )
         async with conn.transaction():
             found = await report.subject_access(conn, ADMIN, open_case, "json")
         assert found.recovery_cases is not None
         [held] = found.recovery_cases
         assert (held.id, held.status, held.record["person_id"]) == (case, "open", open_case)
         assert [line["status"] for line in held.lines] == ["open"]
+        assert ("recovery_case", case, "opened") in {
+            (e.entity, e.entity_id, e.action) for e in found.events_about
+        }
     finally:
         await conn.close()
