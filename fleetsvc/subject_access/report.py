@@ -24,8 +24,6 @@ from fleetsvc.subject_access.retention import pseudonymised_email
 from fleetsvc.users import user_ref
 
 REQUESTED = "subject_access_requested"
-# How events may name a recovery case (branch hr-people): check after merging it.
-RECOVERY_ENTITIES = ("recovery_case", "recovery")
 # Events on the person that are not a change to their record.
 _NOT_VERSIONS = frozenset({REQUESTED, "personal_data_forgotten"})
 
@@ -273,19 +271,26 @@ ORDER BY id
 """
 
 
+# Their recovery cases' own events, and their lines' (fleetsvc.recoveries names them so).
+_RECOVERY_EVENTS_SQL = f"""
+SELECT {_COLUMNS} FROM event e
+WHERE e.entity = 'recovery_case'
+  AND e.entity_id IN (SELECT c.id FROM recovery_case c WHERE c.person_id = $1)
+UNION
+SELECT {_COLUMNS} FROM event e
+WHERE e.entity = 'recovery_line' AND e.entity_id IN (
+        SELECT l.id FROM recovery_line l JOIN recovery_case c ON c.id = l.case_id
+        WHERE c.person_id = $1)
+"""
+
+
 async def _events_about(
     conn: asyncpg.Connection, person_id: int, asset_ids: Sequence[int]
 ) -> list[Event]:
     like = pseudonymised_email(person_id, 0).replace("user-0", "user-%")
     rows = list(await conn.fetch(_ABOUT_SQL, person_id, sorted(set(asset_ids)), like))
     if await conn.fetchval("SELECT to_regclass('recovery_case') IS NOT NULL"):
-        # Their recovery cases' own events (the entity names the recovery work may use).
-        rows += await conn.fetch(
-            f"SELECT {_COLUMNS} FROM event e WHERE e.entity = ANY($2::text[])"
-            " AND e.entity_id IN (SELECT c.id FROM recovery_case c WHERE c.person_id = $1)",
-            person_id,
-            list(RECOVERY_ENTITIES),
-        )
+        rows += await conn.fetch(_RECOVERY_EVENTS_SQL, person_id)
         rows = sorted({r["id"]: r for r in rows}.values(), key=lambda r: r["id"])
     return await audit.events_of(conn, rows)
 
