@@ -26,8 +26,8 @@ CREATE TABLE IF NOT EXISTS recovery_line (
 """
 _CASE = (
     "INSERT INTO recovery_case (person_id, status, left_on, due_on, opened_by, closed_at)"
-    " VALUES ($1, $2, '2015-01-31', '2015-02-14', 'tests',"
-    " CASE WHEN $2 = 'closed' THEN now() END) RETURNING id"
+    " VALUES ($1, $2::text, '2015-01-31', '2015-02-14', 'tests',"
+    " CASE WHEN $2::text = 'closed' THEN now() END) RETURNING id"
 )
 
 
