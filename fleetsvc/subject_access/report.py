@@ -271,22 +271,43 @@ ORDER BY id
 """
 
 
+# Their recovery cases' own events, and their lines' (fleetsvc.recoveries names them so).
+_RECOVERY_EVENTS_SQL = f"""
+SELECT {_COLUMNS} FROM event e
+WHERE e.entity = 'recovery_case'
+  AND e.entity_id IN (SELECT c.id FROM recovery_case c WHERE c.person_id = $1)
+UNION
+SELECT {_COLUMNS} FROM event e
+WHERE e.entity = 'recovery_line' AND e.entity_id IN (
+        SELECT l.id FROM recovery_line l JOIN recovery_case c ON c.id = l.case_id
+        WHERE c.person_id = $1)
+"""
+
+
 async def _events_about(
     conn: asyncpg.Connection, person_id: int, asset_ids: Sequence[int]
 ) -> list[Event]:
     like = pseudonymised_email(person_id, 0).replace("user-0", "user-%")
-    rows = await conn.fetch(_ABOUT_SQL, person_id, sorted(set(asset_ids)), like)
+    rows = list(await conn.fetch(_ABOUT_SQL, person_id, sorted(set(asset_ids)), like))
+    if await conn.fetchval("SELECT to_regclass('recovery_case') IS NOT NULL"):
+        rows += await conn.fetch(_RECOVERY_EVENTS_SQL, person_id)
+        rows = sorted({r["id"]: r for r in rows}.values(), key=lambda r: r["id"])
     return await audit.events_of(conn, rows)
 
 
 async def _events_by(conn: asyncpg.Connection, user_ids: Sequence[int]) -> list[Event]:
-    """What they did on the pages, as a user (events name a user ``user:<id>``)."""
+    """What they did on the pages, as a user (events name a user ``user:<id>``), and with
+    the API tokens they made for themselves there (events name a token by its name)."""
     if not user_ids:
         return []
+    tokens = await conn.fetch(
+        "SELECT name FROM api_token WHERE owner_user_id = ANY($1::int[])", list(user_ids)
+    )
+    actors = [user_ref(u) for u in user_ids] + [t["name"] for t in tokens]
     rows = await conn.fetch(
         f"SELECT {', '.join(EVENT_COLUMNS)} FROM event WHERE actor_name = ANY($1::text[])"
         " ORDER BY id",
-        [user_ref(u) for u in user_ids],
+        actors,
     )
     return await audit.events_of(conn, rows)
 

@@ -147,29 +147,50 @@ SELECT u.id, p.id AS person_id
 FROM app_user u JOIN {_K} k ON k.v = lower(u.email)
 LEFT JOIN person p ON lower(p.upn) = lower(u.email) AND p.id = ANY($1::int[])
 """
-# Previews still staging a row that quotes them: every staged row of such an import goes
+# The import rows that are theirs: a staged, rejected or issue row with a cell (or value)
+# that is one of their values. A whole row goes with it: an HR feed row names them by
+# employee number and UPN, and by forename and surname in cells of their own.
+_ROWS_TABLE = "pseudonymise_rows"
+_ROWS_SQL = f"""
+CREATE TEMP TABLE IF NOT EXISTS {_ROWS_TABLE} (import_id integer, row_number integer)
+    ON COMMIT DROP;
+TRUNCATE {_ROWS_TABLE};
+INSERT INTO {_ROWS_TABLE}
+SELECT r.import_id, r.row_number FROM import_staged_row r
+CROSS JOIN LATERAL jsonb_array_elements_text(
+    CASE jsonb_typeof(r.cells) WHEN 'array' THEN r.cells ELSE '[]'::jsonb END) AS c(cell)
+JOIN {_K} k ON k.v = lower(btrim(c.cell))
+UNION
+SELECT r.import_id, r.row_number FROM import_rejected_row r
+CROSS JOIN LATERAL jsonb_each_text(
+    CASE jsonb_typeof(r.cells) WHEN 'object' THEN r.cells ELSE '{{}}'::jsonb END) AS e
+JOIN {_K} k ON k.v = lower(btrim(e.value))
+UNION
+SELECT i.import_id, i.row_number FROM import_issue i
+JOIN {_K} k ON k.v = lower(btrim(i.value))
+WHERE i.row_number IS NOT NULL;
+ANALYZE {_ROWS_TABLE};
+"""
+# Previews still staging a row of theirs: every staged row of such an import goes
 # (committing it then says the rows are no longer staged), as when a preview expires.
 _STAGED_SQL = f"""
 DELETE FROM import_staged_row s
-WHERE s.import_id IN (
-    SELECT DISTINCT r.import_id FROM import_staged_row r
-    CROSS JOIN LATERAL jsonb_array_elements_text(
-        CASE jsonb_typeof(r.cells) WHEN 'array' THEN r.cells ELSE '[]'::jsonb END) AS c(cell)
-    JOIN {_K} k ON k.v = lower(btrim(c.cell))
-)
+WHERE s.import_id IN (SELECT import_id FROM {_ROWS_TABLE})
 """
 _REJECTED_SQL = f"""
-UPDATE import_rejected_row r SET cells = (
-    SELECT jsonb_object_agg(e.key, CASE WHEN lower(btrim(e.value #>> '{{}}')) IN
-                                             (SELECT v FROM {_K})
-                                        THEN to_jsonb($1::text) ELSE e.value END)
-    FROM jsonb_each(r.cells) e)
-WHERE jsonb_typeof(r.cells) = 'object' AND EXISTS (
-    SELECT 1 FROM jsonb_each_text(r.cells) e JOIN {_K} k ON k.v = lower(btrim(e.value)))
+UPDATE import_rejected_row r
+SET cells = (SELECT jsonb_object_agg(e.key, to_jsonb($1::text)) FROM jsonb_each(r.cells) e)
+FROM (SELECT DISTINCT import_id, row_number FROM {_ROWS_TABLE}) t
+WHERE r.import_id = t.import_id AND r.row_number = t.row_number
+  AND jsonb_typeof(r.cells) = 'object'
 """
+# An issue on a row of theirs, or quoting one of their values on no row.
 _ISSUES_SQL = f"""
-UPDATE import_issue i SET value = $1 FROM {_K} k
-WHERE i.value IS NOT NULL AND k.v = lower(btrim(i.value))
+UPDATE import_issue i SET value = $1
+WHERE i.value IS NOT NULL AND i.value <> $1 AND (
+    EXISTS (SELECT 1 FROM {_ROWS_TABLE} t
+            WHERE t.import_id = i.import_id AND t.row_number = i.row_number)
+    OR lower(btrim(i.value)) IN (SELECT v FROM {_K}))
 """
 # Anyone's saved search for one of them (its terms are kept server-side, never in a URL),
 # and a message waiting for a page that names one of them (few rows: contains is fine).
@@ -209,6 +230,7 @@ async def pseudonymise(
     await conn.execute(_ASSETS_SQL)
     await conn.execute(_MDM_SQL)
     await _pseudonymise_accounts(conn, actor, ids)
+    await conn.execute(_ROWS_SQL)
     await conn.execute(_STAGED_SQL)
     await conn.execute(_REJECTED_SQL, ERASED_CELL)
     await conn.execute(_ISSUES_SQL, ERASED_CELL)

@@ -70,6 +70,10 @@ async def _person_with_history(client_for: ClientFactory) -> dict[str, Any]:
         await audit.record(
             conn, user.actor(), "vehicle", vehicle["id"], "noted", after={"note": "checked"}
         )
+        token = await users.create_own_token(conn, user.actor(), user, unique("t-"), "engineer")
+        await audit.record(
+            conn, Actor(token.info.name, "engineer"), "vehicle", vehicle["id"], "scripted"
+        )
     return {
         "id": pid,
         "upn": upn,
@@ -118,8 +122,11 @@ async def test_everything_held_about_a_person_as_json(client_for: ClientFactory)
     assert ("person", p["id"], "created") in about and ("user", p["user_id"], "created") in about
     assert ("asset", p["held"]["id"], "transition") in about
     assert any(k[0] == "asset" and k[2] == "mdm_synced" for k in about)
-    assert [(e["entity"], e["entity_id"]) for e in body["events_by"]] == [
-        ("vehicle", p["vehicle"]["id"])
+    # On the pages (a change, making a token), and with the token they made there.
+    assert [(e["entity"], e["action"]) for e in body["events_by"]] == [
+        ("vehicle", "noted"),
+        ("api_token", "created"),
+        ("vehicle", "scripted"),
     ]
     # Recovery cases: a list once the tables exist (branch hr-people), null until then.
     assert body["recovery_cases"] is None or isinstance(body["recovery_cases"], list)
@@ -153,7 +160,7 @@ async def test_the_report_as_a_workbook_one_sheet_each_formula_safe(
     assert serials == {p["returned"]["serial_number"], p["held"]["serial_number"]}
     sims = [row[2] for row in book["SIMs"].iter_rows(min_row=2, values_only=True)]
     assert sims == [p["sim"]["iccid"]]
-    assert book["Events by"].max_row == 2
+    assert book["Events by"].max_row == 4
     for ws in book.worksheets:
         for row in ws.iter_rows(values_only=True):
             assert not any(isinstance(v, str) and v.startswith("=") for v in row)
@@ -198,7 +205,7 @@ async def test_a_pseudonymised_person_says_so_and_gives_what_remains(
     assert body["person"]["display_name"] == f"person-{p['id']}" and body["person"]["upn"] is None
     assert {d["asset_id"] for d in body["devices"]} == {p["returned"]["id"], p["held"]["id"]}
     assert [a["id"] for a in body["user_accounts"]] == [p["user_id"]]
-    assert len(body["events_by"]) == 1
+    assert len(body["events_by"]) == 3
     for value in (p["name"], p["upn"], p["number"]):
         assert value.lower() not in r.text.lower()
     r = await auditor.get(f"/api/v1/people/{p['id']}/subject-access?format=xlsx")

@@ -5,6 +5,7 @@ is searched), the audit chain still verifies, and their devices still count."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import os
 from typing import Any
@@ -19,11 +20,13 @@ from fleetsvc import sessions, users
 from fleetsvc.audit_chain import verify_chain
 from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict
+from fleetsvc.jobs.worker import Worker
 from fleetsvc.subject_access import retention
 from tests import factories
 from tests.api.test_mdm import graph_record, push
 from tests.conftest import ClientFactory, Databases, unique
 from tests.fleetsvc.audit_db import FLEETSVC
+from tests.fleetsvc.jobs.helpers import enqueue, job_settings, wait_for
 
 ADMIN = Actor("tests", "admin")
 # Every column that can hold text: searched row by row as a pg_dump would print it.
@@ -82,6 +85,7 @@ async def _leaver_with_a_footprint(
     n = unique()
     name, new_name, number = f"Rhian Pryce {n}", f"Rhian Pryce-Jones {n}", f"RP{n}"
     upn = f"r.pryce{n}@force.police.uk".lower()
+    surname = f"Pryce-Jones{n}"  # an HR feed's cell: part of a name, not a whole value
     r = await eng.post(
         "/api/v1/people", json={"employee_number": number, "upn": upn, "display_name": name}
     )
@@ -123,17 +127,21 @@ async def _leaver_with_a_footprint(
             "INSERT INTO import_rejected_row (import_id, row_number, cells)"
             " VALUES ($1, 4, $2::jsonb)",
             imp,
-            msgspec.json.encode({"upn": upn, "business_unit": "NOPE"}).decode(),
+            msgspec.json.encode(
+                {"upn": upn, "forenames": "Rhian", "surname": surname, "business_unit": "NOPE"}
+            ).decode(),
         )
         await conn.execute(
             "INSERT INTO import_issue (import_id, row_number, severity, column_name, value,"
-            " message) VALUES ($1, 4, 'error', 'upn', $2, 'unknown business unit')",
+            " message) VALUES ($1, 4, 'error', 'upn', $2, 'taken'),"
+            " ($1, 4, 'error', 'surname', $3, 'too long')",
             imp,
             upn,
+            surname,
         )
     r = await eng.patch(f"/api/v1/people/{pid}", json={"active": False, "left_on": "2019-03-31"})
     assert r.status_code == 200, r.text
-    return pid, [name, new_name, number, upn], handset
+    return pid, [name, new_name, number, upn, surname], handset
 
 
 async def _devices_of(conn: asyncpg.Connection, pid: int) -> tuple[int, int]:
@@ -188,7 +196,14 @@ async def test_an_active_person_or_an_open_case_is_refused_one_by_one() -> None:
         if await conn.fetchval("SELECT to_regclass('recovery_case') IS NULL"):
             pytest.skip("recovery cases are not in this tree yet (branch hr-people)")
     leaver = await factories.person(active=False, left_on=dt.date(2015, 1, 31))
-    await factories.insert("recovery_case", person_id=leaver["id"], status="open")
+    await factories.insert(
+        "recovery_case",
+        person_id=leaver["id"],
+        status="open",
+        left_on=dt.date(2015, 1, 31),
+        due_on=dt.date(2015, 2, 14),
+        opened_by="tests",
+    )
     with pytest.raises(Conflict, match="open recovery case"):
         await retention.pseudonymise_person(ADMIN, leaver["id"])
     async with connection() as conn:
@@ -225,3 +240,24 @@ async def test_the_command_pseudonymises_who_is_due_and_says_how_many(
     assert code == 0 and out.startswith("1 person pseudonymised"), out + err
     code, out, err = await run_cli(databases, "people", "pseudonymise")
     assert code == 2 and "--due or --person" in err
+
+
+async def test_the_daily_job_pseudonymises_who_is_due() -> None:
+    old = await factories.person(active=False, left_on=dt.date(1990, 6, 30))
+    # Only people who left before 1991 are due here: no other test's leaver is touched.
+    days = (dt.date.today() - dt.date(1991, 1, 1)).days
+    settings = dataclasses.replace(job_settings(), leaver_retention_days=days)
+    worker = Worker(settings, 1)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        job_id = await enqueue("people.pseudonymise", {})
+        job = await wait_for(job_id, "succeeded", "failed")
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 120)
+    assert job.status == "succeeded", job.error
+    assert job.result == {"retention_days": days, "people": 1, "values_erased": 0}
+    async with connection() as conn:
+        name = await conn.fetchval("SELECT display_name FROM person WHERE id = $1", old["id"])
+    assert name == f"person-{old['id']}"
