@@ -26,12 +26,14 @@ class NavItem:
 
 # Phase 2 pages add their item here; each shows only to the roles its handler admits.
 NAVIGATION: Sequence[NavItem] = (
-    NavItem("Home", "home"),
+    NavItem("Dashboard", "home"),
     # The stores, finance and MDM pages.
     NavItem("Imports", "imports"),
     NavItem("Forecasts", "forecasts"),
     NavItem("MDM", "mdm"),
     NavItem("Procurement", "procurement"),
+    NavItem("People", "people"),
+    NavItem("Vehicles", "vehicles"),
     NavItem("Stocktakes", "stocktakes"),
     NavItem("Users", "users"),
     NavItem("My account", "account"),
