@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+from collections import Counter
 
 from tests import factories
 from tests.conftest import unique
@@ -64,3 +65,47 @@ async def test_an_unknown_business_unit_is_said_beside_the_field(
     assert page.status_code == 422
     assert "No business unit has the code NO-SUCH-UNIT." in page.text
     assert "Devices by category and status" in page.text
+
+
+def _markup_problems(html_text: str) -> list[str]:
+    """The foundation's rules: no inline script or style, each id once, a label per field."""
+    problems = []
+    if re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html_text):
+        problems.append("inline script")
+    if "<style" in html_text or " style=" in html_text or re.search(r"\son[a-z]+=", html_text):
+        problems.append("inline style or handler")
+    ids = Counter(re.findall(r'\bid="([^"]+)"', html_text))
+    problems += [f"id {i} twice" for i, n in ids.items() if n > 1]
+    for attrs in re.findall(r"<(?:input|select|textarea)\b([^>]*)>", html_text):
+        if re.search(r'type="hidden"', attrs):
+            continue
+        found = re.search(r'\bid="([^"]+)"', attrs)
+        if not found or f'<label for="{found.group(1)}"' not in html_text:
+            problems.append(f"field without a label: {attrs}")
+    return problems
+
+
+async def test_the_dashboard_people_and_vehicles_pages_keep_the_markup_rules(
+    signed_in_as: SignedInFactory,
+) -> None:
+    unit = await factories.business_unit()
+    person = await factories.person(business_unit_id=unit["id"])
+    await factories.asset(status="deployed", person_id=person["id"])
+    vehicle = await factories.vehicle()
+    me = await signed_in_as("admin")
+    searched = await me.post("/people/search", {"q": person["employee_number"]})
+    paths = [
+        "/",
+        f"/?business_unit={unit['code']}",
+        "/people",
+        "/people?view=leavers",
+        searched.headers["location"],
+        f"/people/{person['id']}",
+        "/vehicles",
+        "/vehicles?q=nothing-like-it",
+        f"/vehicles/{vehicle['id']}",
+    ]
+    for path in paths:
+        r = await me.client.get(path)
+        assert r.status_code == 200, (path, r.status_code)
+        assert not _markup_problems(r.text), (path, _markup_problems(r.text))
