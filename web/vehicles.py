@@ -6,6 +6,7 @@ changes to the vehicle's own record from the audit trail.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Final
 
 from litestar import Controller, Request, get
@@ -30,12 +31,25 @@ Text = Annotated[str | None, QueryParameter(max_length=64)]
 Cursor = Annotated[str | None, QueryParameter(max_length=64)]
 
 
-def changes(event: audit.Event) -> list[tuple[str, Any, Any]]:
-    """What an event changed, field by field: (field, before, after)."""
+def _code(unit_codes: Mapping[int, str], unit_id: Any) -> Any:
+    return unit_codes.get(unit_id, unit_id) if isinstance(unit_id, int) else unit_id
+
+
+def changes(event: audit.Event, unit_codes: Mapping[int, str]) -> list[tuple[str, Any, Any]]:
+    """What an event changed, field by field: (field, before, after); a business unit by
+    its code."""
     before = event.before or {}
     after = event.after or {}
     names = [k for k in {**before, **after} if k not in _QUIET]
-    return [(k, before.get(k), after.get(k)) for k in names if before.get(k) != after.get(k)]
+    out = []
+    for name in names:
+        old, new = before.get(name), after.get(name)
+        if old == new:
+            continue
+        if name == "business_unit_id":
+            name, old, new = "business_unit", _code(unit_codes, old), _code(unit_codes, new)
+        out.append((name, old, new))
+    return out
 
 
 class Vehicles(Controller):
@@ -96,7 +110,7 @@ class Vehicles(Controller):
             events=events.items,
             more_events=events.next_cursor is not None,
             who=who,
-            changes=changes,
+            changes=lambda event: changes(event, {u.id: u.code for u in units}),
         )
 
 

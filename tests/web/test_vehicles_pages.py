@@ -29,7 +29,7 @@ async def test_the_vehicle_page_shows_its_kit_and_history(
 ) -> None:
     eng = await client_for("engineer")
     unit = await factories.business_unit()
-    vehicle = await factories.vehicle(business_unit_id=unit["id"])
+    vehicle = await factories.vehicle()
     old_tablet, _ = await kit()
     first = await fit(eng, vehicle["id"], old_tablet["id"], installed_on="2021-06-01")
     assert first.status_code == 201, first.text
@@ -43,7 +43,7 @@ async def test_the_vehicle_page_shows_its_kit_and_history(
     assert now.status_code == 201, now.text
     changed = await eng.patch(
         f"/api/v1/vehicles/{vehicle['id']}",
-        json={"status": "off_road"},
+        json={"status": "off_road", "business_unit_id": unit["id"]},
         headers={"If-Match": f'"{vehicle["version"]}"'},
     )
     assert changed.status_code == 200, changed.text
@@ -63,6 +63,7 @@ async def test_the_vehicle_page_shows_its_kit_and_history(
     assert "1 Feb 2022" in installs and "faulty" in installs and "fitted now" in installs
     history = page.text.split('id="history"', 1)[1]
     assert "status: active → off_road" in history and "engineer" in history
+    assert f"business unit: — → {unit['code']}" in history
     assert unit["code"] in page.text
     missing = await me.client.get("/vehicles/999999999")
     assert missing.status_code == 404
