@@ -160,3 +160,23 @@ async def test_roles_that_may_not_mark_a_leaver_are_refused(
     stores = await signed_in_as("stores")
     r = await stores.client.post(f"/people/{person['id']}/leaver", data={"version": "1"})
     assert r.status_code == 403
+
+
+async def test_a_search_pages_on_with_its_handle_not_its_term(
+    signed_in_as: SignedInFactory,
+) -> None:
+    tag = unique()
+    made = [await factories.person(display_name=f"Sam Pager{tag} {n:02d}") for n in range(52)]
+    me = await signed_in_as("stores")
+    first = await _search(me, f"pager{tag}")
+    ids = re.findall(r'href="/people/(\d+)"', first.text)
+    assert len(ids) == 50
+    following = re.search(
+        r'href="(/people\?search=[^"&]+&amp;cursor=[^"]+)" rel="next"', first.text
+    )
+    assert following, "no next page link"
+    assert tag.lower() not in following[1].lower()
+    second = await me.client.get(following[1].replace("&amp;", "&"))
+    rest = re.findall(r'href="/people/(\d+)"', second.text)
+    assert sorted(map(int, ids + rest)) == sorted(p["id"] for p in made)
+    assert "« First page" in second.text
