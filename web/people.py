@@ -124,6 +124,7 @@ class People(Controller):
             person=person,
             unit=units.get(person.business_unit_id) if person.business_unit_id else None,
             checklist=checklist,
+            shown_now=holdings.HELD_NOW_CAP,
             shown_before=holdings.HISTORY_SHOWN,
             today=dt.date.today(),
             errors=errors or {},

@@ -156,6 +156,8 @@ async def test_roles_that_may_not_mark_a_leaver_are_refused(
         assert "Mark as a leaver" not in opened.text
         r = await me.post(f"/people/{person['id']}/leaver", {"version": "1"})
         assert r.status_code == 403, role
+    admin = await signed_in_as("admin")
+    assert "Mark as a leaver" in (await admin.client.get(f"/people/{person['id']}")).text
     # Without the form token, even stores are refused.
     stores = await signed_in_as("stores")
     r = await stores.client.post(f"/people/{person['id']}/leaver", data={"version": "1"})
