@@ -20,7 +20,19 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from fleetsvc import __version__
-from web import account, forecasts, formats, home, imports, mdm, procurement, stocktakes, users
+from web import (
+    account,
+    forecasts,
+    formats,
+    home,
+    imports,
+    mdm,
+    people,
+    procurement,
+    stocktakes,
+    users,
+    vehicles,
+)
 from web.csrf import check_form_token
 from web.devices import HANDLERS as DEVICE_PAGES
 from web.errors import PageError, error_page
@@ -108,6 +120,8 @@ def pages_router() -> Router:
             *mdm.HANDLERS,
             *procurement.HANDLERS,
             *DEVICE_PAGES,
+            *people.HANDLERS,
+            *vehicles.HANDLERS,
         ],
         guards=[page_guard],
         before_request=check_form_token,

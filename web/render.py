@@ -26,14 +26,17 @@ class NavItem:
 
 # Phase 2 pages add their item here; each shows only to the roles its handler admits.
 NAVIGATION: Sequence[NavItem] = (
-    NavItem("Home", "home"),
+    NavItem("Dashboard", "home"),
+    # The register: what the force holds and who and what holds it.
     NavItem("Devices", "devices"),
+    NavItem("People", "people"),
+    NavItem("Vehicles", "vehicles"),
     # The stores, finance and MDM pages.
     NavItem("Imports", "imports"),
+    NavItem("Stocktakes", "stocktakes"),
     NavItem("Forecasts", "forecasts"),
     NavItem("MDM", "mdm"),
     NavItem("Procurement", "procurement"),
-    NavItem("Stocktakes", "stocktakes"),
     NavItem("Users", "users"),
     NavItem("My account", "account"),
 )

@@ -17,6 +17,7 @@ from typing import Any
 
 from tests.web import screenshots_devices as devices
 from tests.web import screenshots_finance as finance
+from tests.web import screenshots_people as people
 from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, browser_missing, live_service
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,6 +116,7 @@ async def _shoot(base: str) -> list[Path]:
         await _stocktake(page, base, shot)
         await finance.shoot(page, base, shot, sign_in)
         await devices.shoot(page, base, shot, sign_in)
+        await people.shoot(page, base, shot, sign_in)
         await browser.close()
     return written
 

@@ -74,6 +74,13 @@ MATRIX: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/devices/{asset_id:int}"): EVERYONE,
     ("POST", "/devices/{asset_id:int}/people"): DEVICE_MOVES,
     ("POST", "/devices/{asset_id:int}/move"): DEVICE_MOVES,
+    # The people and vehicles pages.
+    ("GET", "/people"): EVERYONE,
+    ("POST", "/people/search"): EVERYONE,
+    ("GET", "/people/{person_id:int}"): EVERYONE,
+    ("POST", "/people/{person_id:int}/leaver"): STORES,
+    ("GET", "/vehicles"): EVERYONE,
+    ("GET", "/vehicles/{vehicle_id:int}"): EVERYONE,
 }
 # Pages reached from within another page (a tab, a "new" button, a download), not from the
 # navigation: a role that may not use one is still never offered it there.
