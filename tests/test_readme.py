@@ -119,3 +119,83 @@ def test_the_readme_has_examples_to_run() -> None:
     assert len(BLOCKS) >= 20
     for block in BLOCKS:
         block.steps()  # every check line parses
+
+
+SAMPLE = """# Title
+
+```sh
+A=1   # a variable the next block sees
+curl -s http://127.0.0.1:8000/x
+# → 201 {"status": "in_stock", "items": [{"id": 3}]}
+false
+# → exit 1
+```
+
+```console
+make run
+```
+"""
+
+
+def test_blocks_steps_and_checks_are_read_from_the_markdown() -> None:
+    found = readme.blocks(SAMPLE)
+    assert [(b.line, b.language, b.runs) for b in found] == [
+        (3, "sh", True),
+        (11, "console", False),
+    ]
+    first, second = found[0].steps()
+    assert first.line == 4 and first.script.startswith("A=1")
+    assert first.check is not None and first.check.status == 201
+    assert first.check.json == {"status": "in_stock", "items": [{"id": 3}]}
+    assert second.line == 7 and second.check is not None and second.check.exit == 1
+    with pytest.raises(ValueError, match="line 9"):
+        readme.parse_check(9, "two hundred")
+
+
+def test_a_check_holds_a_subset_of_the_last_json_printed() -> None:
+    printed = '{"id": 1}{"status": "in_stock", "items": [{"id": 2}, {"id": 3, "x": 0}], "n": 1}'
+    got = readme.printed_json(printed)
+    assert readme.subset({"status": "in_stock", "items": [{"id": 3}]}, got)
+    assert not readme.subset({"items": [{"id": 4}]}, got)
+    assert not readme.subset({"status": "deployed"}, got)
+    with pytest.raises(ValueError):
+        readme.printed_json("no json here")
+
+
+def _outcome(check: str | None, exit: int, statuses: list[int], out: str = "") -> readme.Outcome:
+    step = readme.Step(7, "curl …\n", readme.parse_check(8, check) if check else None)
+    return readme.Outcome(step, exit, out, "", statuses)
+
+
+def test_what_a_step_must_answer() -> None:
+    assert readme.judge(_outcome(None, 0, [200, 201])) == []
+    assert readme.judge(_outcome(None, 0, [200, 404])) == [
+        "a request answered 404 and no check in the README says so"
+    ]
+    assert readme.judge(_outcome(None, 2, [])) == ["exit 2"]
+    assert readme.judge(_outcome("409", 0, [200, 409])) == []
+    assert readme.judge(_outcome("409", 0, [200])) == ["answered 200, the README says 409"]
+    assert readme.judge(_outcome('200 {"a": 1}', 0, [200], '{"a": 2}')) == [
+        'the JSON printed does not hold {"a": 1}'
+    ]
+    assert readme.judge(_outcome("exit 1 refused", 1, [], "fleetsvc: refused")) == []
+    assert readme.judge(_outcome("exit 1 refused", 0, [])) == [
+        "exit 0, the README says exit 1",
+        "did not print 'refused'",
+    ]
+
+
+def test_a_step_that_fails_is_reported_with_its_line_and_output(tmp_path: Path) -> None:
+    work = tmp_path / "reader"
+    work.mkdir()
+    venv = Path(sys.executable).parent.parent
+    shell = readme.Shell(
+        work, ROOT, venv, readme.environment("postgresql:///x", "postgresql:///x"), 1
+    )
+    block = readme.blocks('```sh\nB=2\n```\n\n```sh\necho "B is $B"; ls no-such-file\n```\n')
+    assert shell.run(block[0].steps()[0]).problems == []
+    failed = shell.run(block[1].steps()[0])
+    assert failed.problems == ["exit 2"]
+    report = failed.report(block[1])
+    assert report.startswith("README line 6 (block at line 5")
+    assert "B is 2" in report and "no-such-file" in report
