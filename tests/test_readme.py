@@ -2,7 +2,7 @@
 service (`fleetsvc serve` on a free port) with the demo fleet loaded, each checked against
 what its text says. The convention is in ``tests/readme.py``.
 
-The demo is loaded first at a fiftieth of its size (`fleetsvc demo --scale 0.02`: the same
+The demo is loaded first at a hundredth of its size (`fleetsvc demo --scale 0.01`: the same
 records, numbered from the same first ones, so every lookup the README makes finds what it
 finds at full size); the README's own `fleetsvc demo` then runs too, and says it was
 already loaded. A step that fails is reported with its README line, its commands and their
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 BLOCKS = list(readme.runnable(README.read_text()))
 DATABASE = "fleetsvc_readme"
-DEMO_SCALE = "0.02"
+DEMO_SCALE = "0.01"
 
 
 class Session:
