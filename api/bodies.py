@@ -16,6 +16,7 @@ import msgspec
 from litestar import Litestar, Request
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
+from litestar.openapi.spec import OpenAPI
 from litestar.params import BodyKwarg, SkipValidationMarker
 
 # Where the app keeps body_types(app) for check_body.
@@ -40,6 +41,57 @@ def body_types(app: Litestar) -> dict[int, Any]:
                 continue
             found[id(handler)] = field.annotation
     return found
+
+
+def _json_bodies(app: Litestar) -> list[Any]:
+    """Every route handler's JSON body type, including those a handler reads itself."""
+    found = []
+    for route in app.routes:
+        for handler, _ in getattr(route, "route_handler_map", {}).values():
+            field = handler.parsed_fn_signature.parameters.get("data")
+            if field is None or typing.get_origin(field.raw) is not typing.Annotated:
+                continue
+            marks = typing.get_args(field.raw)[1:]
+            body = next((m for m in marks if isinstance(m, BodyKwarg)), None)
+            if body is not None and body.media_type == RequestEncodingType.JSON:
+                found.append(field.annotation)
+    return found
+
+
+def closed_structs(types: list[Any]) -> set[str]:
+    """The names of the Structs in these types (nested ones too) that refuse fields they
+    do not declare (``forbid_unknown_fields``)."""
+    closed: set[str] = set()
+    seen: set[type] = set()
+    stack: list[Any] = [msgspec.inspect.type_info(t) for t in types]
+    while stack:
+        info = stack.pop()
+        if isinstance(info, msgspec.inspect.StructType):
+            if info.cls in seen:
+                continue
+            seen.add(info.cls)
+            if info.forbid_unknown_fields:
+                closed.add(info.cls.__name__)
+            stack.extend(f.type for f in info.fields)
+        elif isinstance(info, msgspec.inspect.UnionType):
+            stack.extend(info.types)
+        elif isinstance(info, msgspec.inspect.Metadata):
+            stack.append(info.type)
+        elif isinstance(info, msgspec.inspect.DictType):
+            stack.append(info.value_type)
+        elif item := getattr(info, "item_type", None):  # lists, sets, variadic tuples
+            stack.append(item)
+    return closed
+
+
+def document_bodies(openapi: OpenAPI, app: Litestar) -> None:
+    """State in the document that a request body's object takes no other fields
+    (``additionalProperties: false``): each such Struct refuses unknown fields with a 422,
+    which Litestar's schema does not say."""
+    closed = closed_structs(_json_bodies(app))
+    for key, schema in (openapi.components.schemas or {}).items():
+        if getattr(schema, "title", None) in closed or key in closed:
+            schema.additional_properties = False
 
 
 async def check_body(request: Request[Any, Any, Any]) -> None:

@@ -13,9 +13,10 @@ import datetime as dt
 import re
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
+import msgspec
 
 from fleetsvc.errors import FieldProblem, ValidationFailed, a_or_an
 from fleetsvc.records import MAX_ID
@@ -69,6 +70,59 @@ def day(problems: Problems, field: str, value: dt.date | None) -> None:
         problems.add(field, exc.message)
 
 
+# --- the rules in the OpenAPI document -------------------------------------------------------
+# A field's rule is checked by the domain, with its message; these state the same rule in
+# the document (``msgspec.Meta``'s extra schema, which Litestar copies and msgspec ignores),
+# so a client generated from it sends only values we accept.
+
+
+def documented(**schema: Any) -> msgspec.Meta:
+    """A Struct field's rule as JSON Schema keywords, for the document only:
+    ``name: Annotated[str, documented(maxLength=200)]``."""
+    return msgspec.Meta(extra_json_schema={"extra": schema})
+
+
+def _ranges(codes: Iterable[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for c in codes:
+        if out and out[-1][1] == c - 1:
+            out[-1] = (out[-1][0], c)
+        else:
+            out.append((c, c))
+    return out
+
+
+def _class(ranges: Iterable[tuple[int, int]]) -> str:
+    return "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges)
+
+
+# What str.strip() removes (all in the Basic Multilingual Plane), and the control characters
+# ``text`` refuses, as \uXXXX ranges: read alike by Python's re, ECMA-262 and Rust's regex,
+# which differ on what \s means.
+_SPACE = _class(_ranges(c for c in range(0x10000) if chr(c).isspace()))
+_CONTROL = _class([(0x00, 0x1F), (0x7F, 0x9F)])
+_EDGE = f"[^{_CONTROL}{_SPACE}]"  # the first and last character once trimmed
+_INNER = f"[^{_CONTROL}]"
+_TRIMMED = f"{_EDGE}(?:{_INNER}*{_EDGE})?"
+
+
+def text_pattern(*, required: bool = True) -> str:
+    """``text``'s rule as a pattern: once trimmed, not empty (when required) and free of
+    control characters."""
+    body = _TRIMMED if required else f"(?:{_TRIMMED})?"
+    return f"^[{_SPACE}]*{body}[{_SPACE}]*$"
+
+
+def text_rule(max_len: int, *, required: bool = True) -> dict[str, Any]:
+    """``text``'s rule as JSON Schema keywords (a query parameter's ``schema_extra``)."""
+    return {"maxLength": max_len, "pattern": text_pattern(required=required)}
+
+
+def documented_text(max_len: int, *, required: bool = True) -> msgspec.Meta:
+    """``text``'s rule for a Struct field: ``Annotated[str, documented_text(200)]``."""
+    return documented(**text_rule(max_len, required=required))
+
+
 def text(
     problems: Problems,
     field: str,
@@ -77,11 +131,12 @@ def text(
     max_len: int,
     required: bool = True,
 ) -> str:
-    """Trimmed text within ``max_len`` characters; no control characters."""
+    """Trimmed text within ``max_len`` characters as sent; no control characters
+    (``documented_text`` states the same rule in the OpenAPI document)."""
     out = value.strip()
     if required and not out:
         problems.add(field, f"{field} must not be empty")
-    elif len(out) > max_len:
+    elif len(value) > max_len:
         problems.add(field, f"{field} must be at most {max_len} characters")
     elif any(ord(c) < 32 or 127 <= ord(c) < 160 for c in out):
         problems.add(field, f"{field} must not contain control characters")

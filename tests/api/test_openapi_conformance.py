@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 from typing import Any
 
 import httpx
@@ -198,3 +199,112 @@ async def test_limit_range_and_the_optional_commit_body_are_documented(
     assert r.status_code == 422 and r.json()["errors"][0]["message"] == (
         "limit must be from 1 to 1000"
     )
+
+
+# --- the document states every rule the service enforces (schemathesis's ST202/ST203) ---
+
+
+def _parameter(doc: dict[str, Any], method: str, path: str, name: str) -> dict[str, Any]:
+    (found,) = [p for p in _operation(doc, method, path)["parameters"] if p["name"] == name]
+    schema: dict[str, Any] = found["schema"]
+    return schema
+
+
+async def test_if_match_is_an_etag_as_the_document_says(admin: httpx.AsyncClient) -> None:
+    # schemathesis sent If-Match: W/"" (allowed by a bare string, refused); the service read
+    # a bare 3 and ""3"" as "3" (refused by the document's pattern, accepted).
+    doc = await _doc(admin)
+    path = "/api/v1/business-units/{bu_id}"
+    (header,) = [p for p in _operation(doc, "PATCH", path)["parameters"] if p["name"] == "If-Match"]
+    pattern = re.compile(header["schema"]["pattern"])
+    unit = await admin.post("/api/v1/business-units", json={"code": unique("IM"), "name": "x"})
+    url = f"/api/v1/business-units/{unit.json()['id']}"
+    for value in ("3", '""1""', 'W/""', "", '"1", "2"', '"1"x'):
+        assert not pattern.fullmatch(value), value
+        r = await admin.patch(url, json={"name": "y"}, headers={"If-Match": value})
+        assert r.status_code == 400, (value, r.text)
+    for value, status in (('"1"', 200), ('W/"2"', 200), ('"1"', 412), ("*", 200)):
+        assert pattern.fullmatch(value), value
+        r = await admin.patch(url, json={"name": "z"}, headers={"If-Match": value})
+        assert r.status_code == status, (value, r.text)
+
+
+def test_every_cursor_the_service_issues_matches_the_documented_pattern() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from fleetsvc.pagination import CURSOR_PATTERN, decode_cursor, encode_cursor
+
+    pattern = re.compile(CURSOR_PATTERN)
+    for n in (1, 9, 10, 99, 100, 12345, 999_999_999, *range(1, 1200, 7)):
+        assert pattern.fullmatch(encode_cursor(n)), n
+    assert not pattern.fullmatch(encode_cursor(10**9))  # past every record id
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.from_regex(CURSOR_PATTERN, fullmatch=True))
+    def each_match_is_read(cursor: str) -> None:
+        assert cursor == "" or 0 <= decode_cursor(cursor) < 10**9
+
+    each_match_is_read()
+
+
+async def test_cursor_is_documented_on_every_list(admin: httpx.AsyncClient) -> None:
+    from fleetsvc.pagination import CURSOR_PATTERN
+
+    doc = await _doc(admin)
+    lists = [
+        op
+        for item in doc["paths"].values()
+        for op in item.values()
+        if any(p["name"] == "cursor" for p in op.get("parameters", []))
+    ]
+    assert len(lists) > 15
+    for op in lists:
+        (cursor,) = [p for p in op["parameters"] if p["name"] == "cursor"]
+        assert cursor["schema"]["pattern"] == CURSOR_PATTERN, op["operationId"]
+    r = await admin.get("/api/v1/business-units?cursor=AAAA")
+    assert r.status_code == 422 and not re.fullmatch(CURSOR_PATTERN, "AAAA")
+
+
+async def test_request_bodies_take_no_other_fields(admin: httpx.AsyncClient) -> None:
+    # schemathesis sent {"": {...}} and other unknown fields: refused (422), while the
+    # document allowed any additional property.
+    doc = await _doc(admin)
+    schemas = doc["components"]["schemas"]
+    for name in ("BusinessUnitCreate", "AssetUpdate", "ChargeIn", "TokenCreate", "Transition"):
+        assert schemas[name]["additionalProperties"] is False, name
+    assert "additionalProperties" not in schemas["BusinessUnit"]  # an answer, not a request
+    r = await admin.post("/api/v1/business-units", json={"code": unique("AP"), "name": "x", "": 1})
+    assert r.status_code == 422, r.text
+
+
+async def test_vocabularies_and_ranges_of_queries_are_enums_and_patterns(
+    admin: httpx.AsyncClient,
+) -> None:
+    from fleetsvc.finance.fiscal import FY_PATTERN, fy_label, parse_fy
+
+    doc = await _doc(admin)
+    jobs = _parameter(doc, "GET", "/api/v1/jobs", "status")
+    assert jobs["enum"] == ["queued", "running", "succeeded", "failed", "cancelled"]
+    refresh = "/api/v1/forecasts/refresh"
+    assert _parameter(doc, "GET", refresh, "group_by")["enum"] == [
+        "model",
+        "category",
+        "contract",
+        "business_unit",
+    ]
+    assert _parameter(doc, "GET", refresh, "format")["enum"] == ["json", "csv", "xlsx"]
+    years = re.compile(_parameter(doc, "GET", refresh, "years")["pattern"])
+    assert [n for n in range(-1, 40) if years.fullmatch(str(n))] == list(range(1, 21))
+    assert _parameter(doc, "GET", refresh, "from")["pattern"] == FY_PATTERN
+    fy = re.compile(FY_PATTERN)
+    for year in range(1900, 9899):
+        assert fy.fullmatch(fy_label(year)) and parse_fy(fy_label(year)) == year
+    for text in ("2025/27", "1899/00", "2025-26", "٢٠٢٥/٢٦", "9950/51", "2025/26\n"):
+        assert not fy.fullmatch(text), text
+    token = doc["components"]["schemas"]["TokenCreate"]["properties"]
+    assert token["role"]["enum"] == ["admin", "engineer", "stores", "finance", "mdm", "auditor"]
+    for query in ("years=", "group_by=", "format=", "from=%D9%A2%D9%A0%D9%A2%D9%A5/%D9%A2%D9%A6"):
+        r = await admin.get(f"{refresh}?{query}")
+        assert r.status_code == 422, (query, r.text)
+    assert (await admin.get("/api/v1/jobs?status=")).status_code == 422
