@@ -51,6 +51,7 @@ from api.parameters import (
     QUERY_PARAMETERS,
     TEMPORAL_PARAMETERS,
     check_parameters,
+    document_parameters,
     query_parameters,
     temporal_parameters,
 )
@@ -206,6 +207,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     document_problems(app.openapi_schema)  # built once here, served as built
     document_bodies(app.openapi_schema, app)
+    document_parameters(app.openapi_schema)
     app.state[QUERY_PARAMETERS] = query_parameters(app)
     app.state[BODY_TYPES] = body_types(app)
     app.state[TEMPORAL_PARAMETERS] = temporal_parameters(app)

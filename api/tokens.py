@@ -14,8 +14,7 @@ from api.guards import ADMIN_ONLY
 from api.vocabulary import one_of
 from db.engine import connection, transaction
 from fleetsvc import auth
-from fleetsvc.checks import documented
-from fleetsvc.vocabulary import Role
+from fleetsvc.vocabulary import Role, documented
 
 
 class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):

@@ -20,7 +20,8 @@ import msgspec
 
 from fleetsvc.errors import FieldProblem, ValidationFailed, a_or_an
 from fleetsvc.records import MAX_ID
-from importers.fields import FieldError, register_date
+from fleetsvc.vocabulary import documented
+from importers.fields import CONTROL_CHARACTERS, MAX_YEAR, MIN_YEAR, FieldError, register_date
 
 R = TypeVar("R")
 _MONEY = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
@@ -76,12 +77,6 @@ def day(problems: Problems, field: str, value: dt.date | None) -> None:
 # so a client generated from it sends only values we accept.
 
 
-def documented(**schema: Any) -> msgspec.Meta:
-    """A Struct field's rule as JSON Schema keywords, for the document only:
-    ``name: Annotated[str, documented(maxLength=200)]``."""
-    return msgspec.Meta(extra_json_schema={"extra": schema})
-
-
 def _ranges(codes: Iterable[int]) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     for c in codes:
@@ -100,17 +95,21 @@ def _class(ranges: Iterable[tuple[int, int]]) -> str:
 # ``text`` refuses, as \uXXXX ranges: read alike by Python's re, ECMA-262 and Rust's regex,
 # which differ on what \s means.
 _SPACE = _class(_ranges(c for c in range(0x10000) if chr(c).isspace()))
+SPACE = f"[{_SPACE}]"
+SPACE_CHARACTERS = _SPACE  # a character class's contents, to combine
 _CONTROL = _class([(0x00, 0x1F), (0x7F, 0x9F)])
-_EDGE = f"[^{_CONTROL}{_SPACE}]"  # the first and last character once trimmed
-_INNER = f"[^{_CONTROL}]"
-_TRIMMED = f"{_EDGE}(?:{_INNER}*{_EDGE})?"
+CONTROL = _CONTROL
+# importers.fields.clean_text's: a tab is allowed, bidi controls are not.
+_CELL_CONTROL = CONTROL_CHARACTERS.removeprefix("[").removesuffix("]")
 
 
-def text_pattern(*, required: bool = True) -> str:
+def text_pattern(*, required: bool = True, control: str = _CONTROL) -> str:
     """``text``'s rule as a pattern: once trimmed, not empty (when required) and free of
-    control characters."""
-    body = _TRIMMED if required else f"(?:{_TRIMMED})?"
-    return f"^[{_SPACE}]*{body}[{_SPACE}]*$"
+    ``control`` characters (a character class's contents)."""
+    edge = f"[^{control}{_SPACE}]"  # the first and last character once trimmed
+    trimmed = f"{edge}(?:[^{control}]*{edge})?"
+    body = trimmed if required else f"(?:{trimmed})?"
+    return f"^{SPACE}*{body}{SPACE}*$"
 
 
 def text_rule(max_len: int, *, required: bool = True) -> dict[str, Any]:
@@ -121,6 +120,25 @@ def text_rule(max_len: int, *, required: bool = True) -> dict[str, Any]:
 def documented_text(max_len: int, *, required: bool = True) -> msgspec.Meta:
     """``text``'s rule for a Struct field: ``Annotated[str, documented_text(200)]``."""
     return documented(**text_rule(max_len, required=required))
+
+
+def documented_cell_text(max_len: int, *, required: bool = True) -> msgspec.Meta:
+    """``importers.fields.clean_text``'s rule for a Struct field (a tab allowed)."""
+    pattern = text_pattern(required=required, control=_CELL_CONTROL)
+    return documented(maxLength=max_len, pattern=pattern)
+
+
+def _year_pattern(first: int, last: int) -> str:
+    """A pattern for the years ``first`` to ``last`` (four digits each)."""
+    return "(?:" + "|".join(str(y) for y in range(first, last + 1)) + ")"
+
+
+# A date ``day`` accepts (importers.fields.register_date): its year, as a pattern beside
+# the date's format.
+REGISTER_DATE = documented(pattern=f"^{_year_pattern(MIN_YEAR, MAX_YEAR - 1)}-")
+
+# A GBP amount as ``money`` reads it (the document's pattern).
+MONEY_PATTERN = f"^{SPACE}*[0-9]{{1,12}}(?:\\.[0-9]{{1,2}})?{SPACE}*$"
 
 
 def text(

@@ -308,3 +308,98 @@ async def test_vocabularies_and_ranges_of_queries_are_enums_and_patterns(
         r = await admin.get(f"{refresh}?{query}")
         assert r.status_code == 422, (query, r.text)
     assert (await admin.get("/api/v1/jobs?status=")).status_code == 422
+
+
+def test_the_text_pattern_is_the_text_rule() -> None:
+    # schemathesis sent "" and control characters where the document allowed any string.
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from fleetsvc.checks import Problems, text, text_pattern
+
+    required, optional = re.compile(text_pattern()), re.compile(text_pattern(required=False))
+
+    @settings(max_examples=1500, deadline=None)
+    @given(st.text(max_size=12) | st.from_regex(text_pattern(), fullmatch=True))
+    def same_verdict(value: str) -> None:
+        for pattern, needed in ((required, True), (optional, False)):
+            p = Problems()
+            text(p, "f", value, max_len=1000, required=needed)
+            assert bool(pattern.fullmatch(value)) == (not p.items), (value, needed)
+
+    same_verdict()
+    p = Problems()
+    text(p, "f", " abc ", max_len=4)  # the length is the value's as sent
+    assert p.items
+
+
+def test_identifier_patterns_are_read_by_their_normalisers() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from fleetsvc import identifiers
+    from importers.fields import (
+        luhn_check_digit,
+        normalise_iccid,
+        normalise_imei,
+        normalise_msisdn,
+        normalise_serial,
+        normalise_vrm,
+    )
+
+    def valid(rule: dict[str, Any]) -> st.SearchStrategy[str]:
+        return st.from_regex(rule["pattern"], fullmatch=True).filter(
+            lambda v: len(v) <= rule.get("maxLength", len(v))
+        )
+
+    @settings(max_examples=300, deadline=None)
+    @given(valid(identifiers.SERIAL), valid(identifiers.VRM), valid(identifiers.MSISDN))
+    def read(serial: str, vrm: str, msisdn: str) -> None:
+        normalise_serial(serial)
+        normalise_vrm(vrm)
+        normalise_msisdn(msisdn)
+
+    read()
+    for body in ("35209912000008", "894410000000000000", "8944100000000000001"):
+        full = body + luhn_check_digit(body)
+        rule = identifiers.IMEI if len(full) == 15 else identifiers.ICCID
+        assert re.fullmatch(rule["pattern"], full)
+        (normalise_imei if len(full) == 15 else normalise_iccid)(full)
+    for rule in (identifiers.SERIAL, identifiers.VRM, identifiers.MSISDN, identifiers.IMEI):
+        assert not re.fullmatch(rule["pattern"], "")
+
+
+async def test_identifier_filters_and_fields_state_their_rules(admin: httpx.AsyncClient) -> None:
+    # schemathesis sent serial=, iccid= and vrm= (an empty string the document allowed).
+    from fleetsvc import identifiers
+
+    doc = await _doc(admin)
+    assert (
+        _parameter(doc, "GET", "/api/v1/assets", "serial")["pattern"]
+        == (identifiers.SERIAL["pattern"])
+    )
+    assert _parameter(doc, "GET", "/api/v1/assets", "imei")["format"] == "imei"
+    assert _parameter(doc, "GET", "/api/v1/sims", "iccid")["format"] == "iccid"
+    assert (
+        _parameter(doc, "GET", "/api/v1/vehicles", "vrm")["pattern"] == identifiers.VRM["pattern"]
+    )
+    for query in ("/api/v1/assets?serial=", "/api/v1/sims?iccid=", "/api/v1/vehicles?vrm="):
+        assert (await admin.get(query)).status_code == 422, query
+    schemas = doc["components"]["schemas"]
+    asset = schemas["AssetCreate"]["properties"]
+    assert asset["serial_number"]["pattern"] == identifiers.SERIAL["pattern"]
+    assert re.fullmatch(asset["imei"]["pattern"], "")  # an empty IMEI is none
+    assert asset["delivered_on"]["pattern"].startswith("^(?:1990|")
+    for name, field in (("BusinessUnitCreate", "code"), ("LocationCreate", "code")):
+        pattern = re.compile(schemas[name]["properties"][field]["pattern"])
+        assert (
+            pattern.fullmatch("stn-1") and not pattern.fullmatch("") and not pattern.fullmatch("ÄB")
+        )
+    r = await admin.post("/api/v1/business-units", json={"code": "ÄB", "name": "x"})
+    assert r.status_code == 422, r.text  # an ASCII code, as the document says
+    r = await admin.post("/api/v1/business-units", json={"code": "---", "name": "x"})
+    assert r.status_code == 422, r.text
+    person = schemas["PersonCreate"]["properties"]
+    assert person["business_unit_id"]["minimum"] == 1
+    upn = re.compile(person["upn"]["pattern"])
+    assert upn.fullmatch("a.smith@force.police.uk") and not upn.fullmatch("a smith@x.uk")
