@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -139,6 +139,9 @@ REGISTER_DATE = documented(pattern=f"^{_year_pattern(MIN_YEAR, MAX_YEAR - 1)}-")
 
 # A GBP amount as ``money`` reads it (the document's pattern).
 MONEY_PATTERN = f"^{SPACE}*[0-9]{{1,12}}(?:\\.[0-9]{{1,2}})?{SPACE}*$"
+# Struct fields that ``money`` and ``day`` check.
+Money = Annotated[str, documented(pattern=MONEY_PATTERN)]
+RegisterDay = Annotated[dt.date, REGISTER_DATE]
 
 
 def text(

@@ -10,7 +10,7 @@ import datetime as dt
 import re
 from collections.abc import Container, Mapping, Sequence
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import asyncpg
 import msgspec
@@ -22,6 +22,7 @@ from fleetsvc.checks import (
     SPACE,
     SPACE_CHARACTERS,
     Problems,
+    RegisterDay,
     check_each,
     choice,
     day,
@@ -95,7 +96,13 @@ class PersonCreate(msgspec.Struct, forbid_unknown_fields=True):
     business_unit_id: RecordRef | None = None
     kind: Annotated[str, one_of(PersonKind)] = "officer"
     active: bool = True
-    left_on: date | None = None
+    left_on: RegisterDay | None = None
+
+    # left_on only for a leaver (active false); in the OpenAPI document (api.bodies).
+    OPENAPI_ANY_OF: ClassVar[list[dict[str, Any]]] = [
+        {"required": ["active"], "properties": {"active": {"const": False}}},
+        {"properties": {"left_on": {"type": "null"}}},
+    ]
 
 
 # {"active": false} marks a leaver.
@@ -106,7 +113,7 @@ class PersonUpdate(msgspec.Struct, forbid_unknown_fields=True):
     business_unit_id: RecordRef | msgspec.UnsetType | None = msgspec.UNSET
     kind: Annotated[str, one_of(PersonKind)] | msgspec.UnsetType = msgspec.UNSET
     active: bool | msgspec.UnsetType = msgspec.UNSET
-    left_on: date | msgspec.UnsetType | None = msgspec.UNSET
+    left_on: RegisterDay | msgspec.UnsetType | None = msgspec.UNSET
 
 
 def _check_fields(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from typing import Any
 
@@ -403,3 +404,58 @@ async def test_identifier_filters_and_fields_state_their_rules(admin: httpx.Asyn
     assert person["business_unit_id"]["minimum"] == 1
     upn = re.compile(person["upn"]["pattern"])
     assert upn.fullmatch("a.smith@force.police.uk") and not upn.fullmatch("a smith@x.uk")
+
+
+async def test_lists_ranges_and_rules_across_fields_are_documented(
+    admin: httpx.AsyncClient,
+) -> None:
+    # schemathesis sent an empty batch and scan, seats 0, an empty run_id, and a leaving
+    # date for someone active: each allowed by the document, each refused.
+    from fleetsvc.mdm.runs import RUN_KEY_PATTERN
+
+    schemas = (await _doc(admin))["components"]["schemas"]
+    items = schemas["AssetBatch"]["properties"]["items"]
+    assert (items["minItems"], items["maxItems"]) == (1, 1000)
+    codes = schemas["ScanBatch"]["properties"]["codes"]
+    assert codes["minItems"] == 1 and codes["items"]["maxLength"] == 64
+    seats = schemas["LicencePoolCreate"]["properties"]["seats"]
+    assert (seats["minimum"], seats["maximum"]) == (1, 10_000_000)
+    assert schemas["SyncBatch"]["properties"]["run_id"]["pattern"] == RUN_KEY_PATTERN
+    assert not re.fullmatch(RUN_KEY_PATTERN, "")
+    line = schemas["OrderLineIn"]["properties"]
+    assert line["quantity"]["minimum"] == 1 and line["unit_cost"]["pattern"]
+    assert schemas["DeviceModelCreate"]["properties"]["aliases"]["items"]["maxLength"] == 300
+    assert schemas["PersonCreate"]["anyOf"] == [
+        {"properties": {"active": {"const": False}}, "required": ["active"]},
+        {"properties": {"left_on": {"type": "null"}}},
+    ]
+    person = {"employee_number": unique("E"), "display_name": "x", "left_on": "2024-01-01"}
+    assert (await admin.post("/api/v1/people", json=person)).status_code == 422
+    r = await admin.post("/api/v1/people", json=person | {"active": False})
+    assert r.status_code == 201, r.text
+    r = await admin.post("/api/v1/mdm/sync", json={"run_id": ""})
+    assert r.status_code == 422, r.text
+
+
+def test_the_fuzzers_hooks_drop_only_what_no_schema_states() -> None:
+    from types import SimpleNamespace
+
+    from tests.fuzz_hooks import filter_failure
+
+    def failure(status: int, body: object, headers: dict[str, str] | None = None) -> bool:
+        case = SimpleNamespace(headers=headers or {})
+        response = SimpleNamespace(status_code=status, content=json.dumps(body).encode())
+        kept: bool = filter_failure(None, SimpleNamespace(code="ST202"), case, response)
+        return kept
+
+    def problems(*messages: str) -> dict[str, Any]:
+        return {"errors": [{"field": "f", "message": m} for m in messages]}
+
+    assert not failure(400, {}, {"If-Match": "0"})  # not the documented pattern
+    assert failure(400, {}, {"If-Match": '"0"'})
+    assert not failure(422, problems("no supplier with id 77"))
+    assert not failure(422, problems("IMEI check digit is wrong: expected 4"))
+    assert not failure(422, problems("Expected `int`, got `float`"))
+    assert failure(422, problems("no supplier with id 77", "name must not be empty"))
+    assert failure(422, problems("reference must not be empty"))
+    assert failure(422, {"detail": "x"})
