@@ -37,7 +37,7 @@ from api import (
     suppliers,
     vehicles,
 )
-from api.bodies import BODY_TYPES, body_types, check_body
+from api.bodies import BODY_TYPES, body_types, check_body, document_bodies
 from api.dependencies import FleetRequest, provide_actor, provide_page
 from api.docs import OfflineSwagger, docs_assets_router
 from api.errors import describe_exception, document_problems, problem_response
@@ -53,6 +53,7 @@ from api.parameters import (
     QUERY_PARAMETERS,
     TEMPORAL_PARAMETERS,
     check_parameters,
+    document_parameters,
     query_parameters,
     temporal_parameters,
 )
@@ -210,6 +211,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     document_problems(app.openapi_schema)  # built once here, served as built
+    document_bodies(app.openapi_schema, app)
+    document_parameters(app.openapi_schema)
     app.state[QUERY_PARAMETERS] = query_parameters(app)
     app.state[BODY_TYPES] = body_types(app)
     app.state[TEMPORAL_PARAMETERS] = temporal_parameters(app)

@@ -33,13 +33,13 @@ from fleetsvc.assets.register import MAX_BATCH, AssetCreate, create_asset, creat
 from fleetsvc.audit import Event
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.pagination import Page
-from fleetsvc.vocabulary import AssetStatus, Category
+from fleetsvc.vocabulary import AssetStatus, Category, documented
 
 IdQuery = RecordIdQuery
 
 
 class AssetBatch(msgspec.Struct, forbid_unknown_fields=True):
-    items: list[AssetCreate]
+    items: Annotated[list[AssetCreate], documented(minItems=1, maxItems=MAX_BATCH)]
 
 
 _JSON_TYPES = {dict: "object", list: "array", str: "str", int: "int", float: "float", bool: "bool"}

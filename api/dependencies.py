@@ -11,7 +11,7 @@ from litestar.exceptions import SerializationException
 from litestar.params import QueryParameter, SkipValidation
 
 from fleetsvc.auth import Actor
-from fleetsvc.pagination import MAX_LIMIT, PageRequest, page_request
+from fleetsvc.pagination import CURSOR_PATTERN, MAX_LIMIT, PageRequest, page_request
 
 # Built by our own providers, so Litestar need not validate them again.
 ActorDep = NamedDependency[SkipValidation[Actor]]
@@ -27,7 +27,12 @@ async def provide_page(
         ),
     ] = None,
     cursor: Annotated[
-        str | None, QueryParameter(description="next_cursor of the previous page")
+        str | None,
+        # Documented only, as limit: decode_cursor refuses a foreign one with its message.
+        QueryParameter(
+            description="next_cursor of the previous page",
+            schema_extra={"pattern": CURSOR_PATTERN},
+        ),
     ] = None,
 ) -> PageRequest:
     return page_request(limit, cursor)

@@ -3,6 +3,7 @@ change sends back (412 when stale)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +11,13 @@ from litestar import Request, Response
 from litestar.openapi.spec import OpenAPIType, Operation, Parameter, Schema
 
 from fleetsvc.errors import BadRequest
+
+# What If-Match takes: ``*``, or one ETag this service sent (``"3"``, or weak ``W/"3"``).
+# Versions are database integers: more digits than a bigint has was never an ETag of ours
+# (and Python refuses to read an integer of thousands of digits). The document states it
+# as this pattern, so a client generated from it sends only values we read.
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[0-9]{1,18}")$'
+_IF_MATCH = re.compile(r'(?:W/)?"([0-9]{1,18})"')
 
 
 def etag(version: int) -> str:
@@ -31,8 +39,11 @@ class HonoursIfMatch(Operation):
             name="If-Match",
             param_in="header",
             required=False,
-            schema=Schema(type=OpenAPIType.STRING),
-            description='The ETag you read (like "3"); 412 if the record has changed since',
+            schema=Schema(type=OpenAPIType.STRING, pattern=IF_MATCH_PATTERN),
+            description=(
+                'The ETag you read, quotes included (like "3"), or *; 412 if the record has'
+                " changed since"
+            ),
         )
         self.parameters = [*(self.parameters or []), header]
 
@@ -42,9 +53,8 @@ def if_match(request: Request[Any, Any, Any]) -> int | None:
     raw = request.headers.get("if-match")
     if raw is None or raw.strip() == "*":
         return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    # Versions are database integers: more digits than a bigint has was never an ETag of
-    # ours (and Python refuses to read an integer of thousands of digits).
-    if not (value.isascii() and value.isdigit()) or len(value) > 18:
+    # Exactly an ETag as sent (IF_MATCH_PATTERN): a bare 3 or ""3"" is a client's bug.
+    found = _IF_MATCH.fullmatch(raw.strip())
+    if found is None:
         raise BadRequest('If-Match must be an ETag this service returned, for example "3"')
-    return int(value)
+    return int(found[1])

@@ -10,29 +10,45 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIResponse, OpenAPIType
 from litestar.params import QueryParameter
 
 from api.guards import FINANCE
+from api.vocabulary import enum_of
 from db.engine import connection
-from fleetsvc.finance.forecast import ForecastParams, forecast_params, output_format
+from fleetsvc.finance.fiscal import FY_PATTERN
+from fleetsvc.finance.forecast import MAX_YEARS, ForecastParams, forecast_params, output_format
 from fleetsvc.finance.recurring import RecurringForecast, recurring_forecast
 from fleetsvc.finance.refresh import RefreshForecast, refresh_forecast
 from fleetsvc.finance.render import render
 from fleetsvc.spreadsheets import XLSX_MEDIA_TYPE
+from fleetsvc.vocabulary import ForecastGroup, OutputFormat
 
 FromYear = Annotated[
     str | None,
     QueryParameter(
         name="from",
         description="first financial year, like 2025/26 (default: the current one)",
+        schema_extra={"pattern": FY_PATTERN},
     ),
 ]
-Years = Annotated[str | None, QueryParameter(description="how many years, 1–20 (default 5)")]
+# The rules are documented only (schema_extra): forecast_params checks them, with its messages.
+Years = Annotated[
+    str | None,
+    QueryParameter(
+        description=f"how many years, 1–{MAX_YEARS} (default 5)",
+        schema_extra={"pattern": f"^0*(?:[1-9]|1[0-9]|{MAX_YEARS})$"},
+    ),
+]
 GroupBy = Annotated[
-    str | None, QueryParameter(description="model (default), category, contract or business_unit")
+    str | None,
+    QueryParameter(
+        description="model (default), category, contract or business_unit",
+        schema_extra=enum_of(ForecastGroup),
+    ),
 ]
 Format = Annotated[
     str | None,
     QueryParameter(
         name="format",
         description="json (default), csv or xlsx; Accept: text/csv also gives CSV",
+        schema_extra=enum_of(OutputFormat),
     ),
 ]
 

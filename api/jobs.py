@@ -76,9 +76,7 @@ def to_job(j: JobRecord) -> Job:
     )
 
 
-StatusFilter = Annotated[
-    str | None, QueryParameter(description=f"one of: {', '.join(JobStatus.ALL)}")
-]
+StatusFilter = Annotated[str | None, QueryParameter(schema_extra={"enum": list(JobStatus.ALL)})]
 KindFilter = Annotated[
     str | None, QueryParameter(max_length=64, description="a job kind, like mdm.pull")
 ]

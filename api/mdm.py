@@ -15,8 +15,9 @@ from db.engine import connection, transaction
 from fleetsvc.mdm import reconcile, runs, sync
 from fleetsvc.mdm.checks import ManagedDevice
 from fleetsvc.mdm.reconcile import Reconciliation
-from fleetsvc.mdm.runs import Run
+from fleetsvc.mdm.runs import RUN_KEY_PATTERN, Run
 from fleetsvc.settings import get_settings
+from fleetsvc.vocabulary import documented
 
 Limit = Annotated[
     int, QueryParameter(ge=1, le=1000, description="items shown per section, 1–1000 (default 100)")
@@ -38,7 +39,7 @@ BusinessUnitCode = Annotated[
 class SyncBatch(msgspec.Struct, forbid_unknown_fields=True):
     """One batch of a push run. ``final: true`` closes the run (``records`` may be empty)."""
 
-    run_id: str
+    run_id: Annotated[str, documented(pattern=RUN_KEY_PATTERN)]
     records: list[ManagedDevice] = msgspec.field(default_factory=list)
     batch: int | None = None
     final: bool = False

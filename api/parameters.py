@@ -10,7 +10,9 @@ from typing import Any
 
 from litestar import Litestar, Request
 from litestar.exceptions import NotFoundException
+from litestar.openapi.spec import OpenAPI, Parameter
 
+from fleetsvc import identifiers
 from fleetsvc.errors import FieldProblem, ValidationFailed
 
 # Where the app keeps query_parameters(app) and temporal_parameters(app) for
@@ -27,6 +29,21 @@ def query_parameters(app: Litestar) -> dict[int, frozenset[str]]:
         for handler, kwargs in getattr(route, "route_handler_map", {}).values():
             known[id(handler)] = frozenset(p.field_alias for p in kwargs.expected_query_params)
     return known
+
+
+def document_parameters(openapi: OpenAPI) -> None:
+    """A list filter named for an identifier (``serial``, ``imei``, ``iccid``, ``msisdn``,
+    ``vrm``) is read by that identifier's normaliser: the document states its rule
+    (``fleetsvc.identifiers``), so an empty or malformed one is not sent as valid."""
+    for item in (openapi.paths or {}).values():
+        for method in ("get", "post", "patch", "put", "delete"):
+            operation = getattr(item, method, None)
+            for p in getattr(operation, "parameters", None) or []:
+                rule = identifiers.FILTERS.get(p.name) if isinstance(p, Parameter) else None
+                if rule is None or p.param_in != "query" or p.schema is None:
+                    continue
+                for key, value in rule.items():
+                    setattr(p.schema, {"maxLength": "max_length"}.get(key, key), value)
 
 
 def temporal_parameters(app: Litestar) -> dict[int, dict[str, type]]:

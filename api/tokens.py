@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
@@ -10,13 +11,15 @@ from litestar.params import FromPath, JSONBody
 
 from api.dependencies import ActorDep
 from api.guards import ADMIN_ONLY
+from api.vocabulary import one_of
 from db.engine import connection, transaction
 from fleetsvc import auth
+from fleetsvc.vocabulary import Role, documented
 
 
 class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
-    role: str
+    name: Annotated[str, documented(maxLength=100, pattern=r"\S")]
+    role: Annotated[str, one_of(Role)]
 
 
 class Token(msgspec.Struct):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
 
 from fleetsvc.auth import Actor
+from fleetsvc.checks import SPACE, documented_cell_text
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
@@ -21,6 +23,7 @@ from fleetsvc.records import (
     struct_of,
     update_record,
 )
+from fleetsvc.vocabulary import documented
 from importers.fields import FieldError, clean_text
 
 BU_TABLE = "business_unit"
@@ -36,14 +39,23 @@ class BusinessUnit(msgspec.Struct):
     updated_at: datetime
 
 
+# A code once trimmed and upper-cased: 1 to 16 letters, digits or dashes, not dashes only.
+_CODE = re.compile(r"[A-Z0-9-]{0,15}[A-Z0-9][A-Z0-9-]{0,15}")
+Code = Annotated[
+    str,
+    documented(maxLength=16, pattern=f"^{SPACE}*[A-Za-z0-9-]*[A-Za-z0-9][A-Za-z0-9-]*{SPACE}*$"),
+]
+Name = Annotated[str, documented_cell_text(200)]
+
+
 class BusinessUnitCreate(msgspec.Struct, forbid_unknown_fields=True):
-    code: str
-    name: str
+    code: Code
+    name: Name
 
 
 class BusinessUnitUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    code: str | msgspec.UnsetType = msgspec.UNSET
-    name: str | msgspec.UnsetType = msgspec.UNSET
+    code: Code | msgspec.UnsetType = msgspec.UNSET
+    name: Name | msgspec.UnsetType = msgspec.UNSET
 
 
 def _check_business_unit(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -51,7 +63,7 @@ def _check_business_unit(values: Mapping[str, Any]) -> dict[str, Any]:
     problems = []
     if "code" in out:
         out["code"] = str(out["code"]).strip().upper()
-        if not out["code"] or len(out["code"]) > 16 or not out["code"].replace("-", "").isalnum():
+        if len(out["code"]) > 16 or not _CODE.fullmatch(out["code"]):
             problems.append(FieldProblem("code", "code must be 1 to 16 letters, digits or dashes"))
     if "name" in out:
         try:

@@ -13,13 +13,15 @@ import datetime as dt
 import re
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import TypeVar
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
+import msgspec
 
 from fleetsvc.errors import FieldProblem, ValidationFailed, a_or_an
 from fleetsvc.records import MAX_ID
-from importers.fields import FieldError, register_date
+from fleetsvc.vocabulary import documented
+from importers.fields import CONTROL_CHARACTERS, MAX_YEAR, MIN_YEAR, FieldError, register_date
 
 R = TypeVar("R")
 _MONEY = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
@@ -69,6 +71,79 @@ def day(problems: Problems, field: str, value: dt.date | None) -> None:
         problems.add(field, exc.message)
 
 
+# --- the rules in the OpenAPI document -------------------------------------------------------
+# A field's rule is checked by the domain, with its message; these state the same rule in
+# the document (``msgspec.Meta``'s extra schema, which Litestar copies and msgspec ignores),
+# so a client generated from it sends only values we accept.
+
+
+def _ranges(codes: Iterable[int]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for c in codes:
+        if out and out[-1][1] == c - 1:
+            out[-1] = (out[-1][0], c)
+        else:
+            out.append((c, c))
+    return out
+
+
+def _class(ranges: Iterable[tuple[int, int]]) -> str:
+    return "".join(f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges)
+
+
+# What str.strip() removes (all in the Basic Multilingual Plane), and the control characters
+# ``text`` refuses, as \uXXXX ranges: read alike by Python's re, ECMA-262 and Rust's regex,
+# which differ on what \s means.
+_SPACE = _class(_ranges(c for c in range(0x10000) if chr(c).isspace()))
+SPACE = f"[{_SPACE}]"
+SPACE_CHARACTERS = _SPACE  # a character class's contents, to combine
+_CONTROL = _class([(0x00, 0x1F), (0x7F, 0x9F)])
+CONTROL = _CONTROL
+# importers.fields.clean_text's: a tab is allowed, bidi controls are not.
+_CELL_CONTROL = CONTROL_CHARACTERS.removeprefix("[").removesuffix("]")
+
+
+def text_pattern(*, required: bool = True, control: str = _CONTROL) -> str:
+    """``text``'s rule as a pattern: once trimmed, not empty (when required) and free of
+    ``control`` characters (a character class's contents)."""
+    edge = f"[^{control}{_SPACE}]"  # the first and last character once trimmed
+    trimmed = f"{edge}(?:[^{control}]*{edge})?"
+    body = trimmed if required else f"(?:{trimmed})?"
+    return f"^{SPACE}*{body}{SPACE}*$"
+
+
+def text_rule(max_len: int, *, required: bool = True) -> dict[str, Any]:
+    """``text``'s rule as JSON Schema keywords (a query parameter's ``schema_extra``)."""
+    return {"maxLength": max_len, "pattern": text_pattern(required=required)}
+
+
+def documented_text(max_len: int, *, required: bool = True) -> msgspec.Meta:
+    """``text``'s rule for a Struct field: ``Annotated[str, documented_text(200)]``."""
+    return documented(**text_rule(max_len, required=required))
+
+
+def documented_cell_text(max_len: int, *, required: bool = True) -> msgspec.Meta:
+    """``importers.fields.clean_text``'s rule for a Struct field (a tab allowed)."""
+    pattern = text_pattern(required=required, control=_CELL_CONTROL)
+    return documented(maxLength=max_len, pattern=pattern)
+
+
+def _year_pattern(first: int, last: int) -> str:
+    """A pattern for the years ``first`` to ``last`` (four digits each)."""
+    return "(?:" + "|".join(str(y) for y in range(first, last + 1)) + ")"
+
+
+# A date ``day`` accepts (importers.fields.register_date): its year, as a pattern beside
+# the date's format.
+REGISTER_DATE = documented(pattern=f"^{_year_pattern(MIN_YEAR, MAX_YEAR - 1)}-")
+
+# A GBP amount as ``money`` reads it (the document's pattern).
+MONEY_PATTERN = f"^{SPACE}*[0-9]{{1,12}}(?:\\.[0-9]{{1,2}})?{SPACE}*$"
+# Struct fields that ``money`` and ``day`` check.
+Money = Annotated[str, documented(pattern=MONEY_PATTERN)]
+RegisterDay = Annotated[dt.date, REGISTER_DATE]
+
+
 def text(
     problems: Problems,
     field: str,
@@ -77,11 +152,12 @@ def text(
     max_len: int,
     required: bool = True,
 ) -> str:
-    """Trimmed text within ``max_len`` characters; no control characters."""
+    """Trimmed text within ``max_len`` characters as sent; no control characters
+    (``documented_text`` states the same rule in the OpenAPI document)."""
     out = value.strip()
     if required and not out:
         problems.add(field, f"{field} must not be empty")
-    elif len(out) > max_len:
+    elif len(value) > max_len:
         problems.add(field, f"{field} must be at most {max_len} characters")
     elif any(ord(c) < 32 or 127 <= ord(c) < 160 for c in out):
         problems.add(field, f"{field} must not contain control characters")

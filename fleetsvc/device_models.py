@@ -21,7 +21,17 @@ import msgspec
 
 from fleetsvc import audit
 from fleetsvc.auth import Actor
-from fleetsvc.checks import Problems, choice, filter_choice, like_pattern, money, text
+from fleetsvc.checks import (
+    Money,
+    Problems,
+    choice,
+    documented_text,
+    filter_choice,
+    like_pattern,
+    money,
+    text,
+    text_rule,
+)
 from fleetsvc.conflicts import ExplainClash
 from fleetsvc.errors import Conflict, NotFound
 from fleetsvc.pagination import Page, PageRequest
@@ -35,7 +45,7 @@ from fleetsvc.records import (
     struct_of,
     write_version,
 )
-from fleetsvc.vocabulary import Category, one_of
+from fleetsvc.vocabulary import Category, documented, one_of
 
 TABLE = "device_model"
 ENTITY = "device_model"
@@ -68,25 +78,37 @@ class DeviceModel(msgspec.Struct):
     updated_at: datetime
 
 
+Manufacturer = Annotated[str, documented_text(100)]
+ModelName = Annotated[str, documented_text(200)]
+LifecycleMonths = Annotated[int, documented(minimum=1, maximum=240)]
+# Litestar drops an item's own Annotated rule: the list states it.
+PartNumbers = Annotated[
+    list[str], documented(maxItems=MAX_LIST, items={"type": "string", **text_rule(64)})
+]
+Aliases = Annotated[
+    list[str], documented(maxItems=MAX_LIST, items={"type": "string", **text_rule(300)})
+]
+
+
 class DeviceModelCreate(msgspec.Struct, forbid_unknown_fields=True):
-    manufacturer: str
-    model_name: str
+    manufacturer: Manufacturer
+    model_name: ModelName
     category: Annotated[str, one_of(Category)]
-    lifecycle_months: int | None = None
-    replacement_cost: str | None = None
-    part_numbers: list[str] = []
-    aliases: list[str] = []
+    lifecycle_months: LifecycleMonths | None = None
+    replacement_cost: Money | None = None
+    part_numbers: PartNumbers = []
+    aliases: Aliases = []
 
 
 # A list, when given, replaces the whole list.
 class DeviceModelUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    manufacturer: str | msgspec.UnsetType = msgspec.UNSET
-    model_name: str | msgspec.UnsetType = msgspec.UNSET
+    manufacturer: Manufacturer | msgspec.UnsetType = msgspec.UNSET
+    model_name: ModelName | msgspec.UnsetType = msgspec.UNSET
     category: Annotated[str, one_of(Category)] | msgspec.UnsetType = msgspec.UNSET
-    lifecycle_months: int | msgspec.UnsetType | None = msgspec.UNSET
-    replacement_cost: str | msgspec.UnsetType | None = msgspec.UNSET
-    part_numbers: list[str] | msgspec.UnsetType = msgspec.UNSET
-    aliases: list[str] | msgspec.UnsetType = msgspec.UNSET
+    lifecycle_months: LifecycleMonths | msgspec.UnsetType | None = msgspec.UNSET
+    replacement_cost: Money | msgspec.UnsetType | None = msgspec.UNSET
+    part_numbers: PartNumbers | msgspec.UnsetType = msgspec.UNSET
+    aliases: Aliases | msgspec.UnsetType = msgspec.UNSET
 
 
 def part_number_key(value: str) -> str:

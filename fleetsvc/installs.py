@@ -14,7 +14,7 @@ import msgspec
 from fleetsvc.assets.lifecycle import check_move
 from fleetsvc.assets.moves import apply_move, close_install, lock_asset
 from fleetsvc.auth import Actor
-from fleetsvc.checks import Problems, contract_of_kind
+from fleetsvc.checks import Problems, RegisterDay, contract_of_kind, documented_cell_text
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed, a_or_an
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
@@ -58,16 +58,16 @@ class Install(msgspec.Struct):
 class InstallCreate(msgspec.Struct, forbid_unknown_fields=True):
     """Kit an installer fitted in a vehicle (``POST /vehicles/{id}/installs``)."""
 
-    job_reference: str
+    job_reference: Annotated[str, documented_cell_text(64)]
     tablet_id: RecordId
-    installed_on: dt.date
+    installed_on: RegisterDay
     dock_id: RecordId | None = None
     installer_contract_id: RecordId | None = None
 
 
 class InstallRemoval(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[str, one_of(RemovalReason)]
-    removed_on: dt.date | None = None
+    removed_on: RegisterDay | None = None
 
 
 def _install(row: asyncpg.Record) -> Install:

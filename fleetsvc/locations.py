@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
 
 from fleetsvc.auth import Actor
-from fleetsvc.checks import Problems, existing_id, like_pattern, text
+from fleetsvc.checks import SPACE, Problems, documented_text, existing_id, like_pattern, text
 from fleetsvc.errors import FieldProblem, NotFound, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
@@ -32,11 +32,16 @@ from fleetsvc.records import (
     update_record,
 )
 from fleetsvc.settings import get_settings
+from fleetsvc.vocabulary import documented
 
 LOCATION_TABLE = "location"
 LOCATION = "location"
 # The database's location_code_chk says the same.
 _CODE = re.compile(r"[A-Z0-9][A-Z0-9-]{0,31}")
+Code = Annotated[
+    str, documented(maxLength=32, pattern=f"^{SPACE}*[A-Za-z0-9][A-Za-z0-9-]{{0,31}}{SPACE}*$")
+]
+Name = Annotated[str, documented_text(200)]
 
 
 class Location(msgspec.Struct):
@@ -50,14 +55,14 @@ class Location(msgspec.Struct):
 
 
 class LocationCreate(msgspec.Struct, forbid_unknown_fields=True):
-    code: str
-    name: str
+    code: Code
+    name: Name
     business_unit_id: RecordId | None = None
 
 
 class LocationUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    code: str | msgspec.UnsetType = msgspec.UNSET
-    name: str | msgspec.UnsetType = msgspec.UNSET
+    code: Code | msgspec.UnsetType = msgspec.UNSET
+    name: Name | msgspec.UnsetType = msgspec.UNSET
     business_unit_id: RecordId | msgspec.UnsetType | None = msgspec.UNSET
 
 

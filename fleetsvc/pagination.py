@@ -20,6 +20,19 @@ MAX_LIMIT = 1000
 _PREFIX = "k1:"
 FOREIGN_CURSOR = "the cursor is not one this service issued"
 
+# A cursor as ``encode_cursor`` writes it, for the OpenAPI document: "k1:" and the id's
+# digits in unpadded URL-safe base64. "k1:" is ``azE6``; three ASCII digits are four
+# characters from these sets; one or two left over are two or three. 1 to 9 digits:
+# every record id below 10**9 (a cursor past MAX_ID is refused, as no list ends there).
+# Empty is no cursor (the first page).
+_DIGIT = "(?:[MN][DTjz]|O[DT])"  # a digit and the high bits of the next one
+_DIGITS3 = f"{_DIGIT}[AEIMQUYcgk][w-z0-5]"
+_DIGITS1 = "(?:[MN][AQgw]|O[AQ])"
+_DIGITS2 = f"{_DIGIT}[AEIMQUYcgk]"
+CURSOR_PATTERN = (
+    f"^(?:azE6(?:(?:{_DIGITS3}){{0,2}}(?:{_DIGITS1}|{_DIGITS2})|(?:{_DIGITS3}){{1,3}}))?$"
+)
+
 
 @dataclass(frozen=True, slots=True)
 class PageRequest:

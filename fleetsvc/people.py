@@ -12,7 +12,7 @@ import datetime as dt
 import re
 from collections.abc import Container, Mapping, Sequence
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import asyncpg
 import msgspec
@@ -20,10 +20,15 @@ import msgspec
 from fleetsvc.auth import Actor
 from fleetsvc.business_units import BU_TABLE
 from fleetsvc.checks import (
+    CONTROL,
+    SPACE,
+    SPACE_CHARACTERS,
     Problems,
+    RegisterDay,
     check_each,
     choice,
     day,
+    documented_text,
     existing_ids,
     filter_choice,
     given_once,
@@ -34,6 +39,7 @@ from fleetsvc.checks import (
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
     Filters,
+    RecordRef,
     changes_of,
     check_id,
     get_record,
@@ -44,12 +50,22 @@ from fleetsvc.records import (
     update_record,
 )
 from fleetsvc.recoveries.cases import open_cases
-from fleetsvc.vocabulary import PersonKind, one_of
+from fleetsvc.vocabulary import PersonKind, documented, one_of
 
 PERSON_TABLE = "person"
 PERSON_ENTITY = "person"
 # A UPN is written like an e-mail address: one @, no spaces, a dotted domain.
 _UPN = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+_UPN_PART = f"[^@.{SPACE_CHARACTERS}{CONTROL}]+"
+Upn = Annotated[
+    str,
+    documented(
+        maxLength=254,
+        pattern=f"^{SPACE}*[^@{SPACE_CHARACTERS}{CONTROL}]+@{_UPN_PART}(?:\\.{_UPN_PART})+{SPACE}*$",
+    ),
+]
+EmployeeNumber = Annotated[str, documented_text(32)]
+DisplayName = Annotated[str, documented_text(200)]
 # The columns a new person is written with, and their SQL types (for the bulk INSERT).
 _COLUMNS = {
     "employee_number": "text",
@@ -77,24 +93,30 @@ class Person(msgspec.Struct):
 
 
 class PersonCreate(msgspec.Struct, forbid_unknown_fields=True):
-    employee_number: str
-    display_name: str
-    upn: str | None = None
-    business_unit_id: int | None = None
+    employee_number: EmployeeNumber
+    display_name: DisplayName
+    upn: Upn | None = None
+    business_unit_id: RecordRef | None = None
     kind: Annotated[str, one_of(PersonKind)] = "officer"
     active: bool = True
-    left_on: date | None = None
+    left_on: RegisterDay | None = None
+
+    # left_on only for a leaver (active false); in the OpenAPI document (api.bodies).
+    OPENAPI_ANY_OF: ClassVar[list[dict[str, Any]]] = [
+        {"required": ["active"], "properties": {"active": {"const": False}}},
+        {"properties": {"left_on": {"type": "null"}}},
+    ]
 
 
 # {"active": false} marks a leaver.
 class PersonUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    employee_number: str | msgspec.UnsetType = msgspec.UNSET
-    display_name: str | msgspec.UnsetType = msgspec.UNSET
-    upn: str | msgspec.UnsetType | None = msgspec.UNSET
-    business_unit_id: int | msgspec.UnsetType | None = msgspec.UNSET
+    employee_number: EmployeeNumber | msgspec.UnsetType = msgspec.UNSET
+    display_name: DisplayName | msgspec.UnsetType = msgspec.UNSET
+    upn: Upn | msgspec.UnsetType | None = msgspec.UNSET
+    business_unit_id: RecordRef | msgspec.UnsetType | None = msgspec.UNSET
     kind: Annotated[str, one_of(PersonKind)] | msgspec.UnsetType = msgspec.UNSET
     active: bool | msgspec.UnsetType = msgspec.UNSET
-    left_on: date | msgspec.UnsetType | None = msgspec.UNSET
+    left_on: RegisterDay | msgspec.UnsetType | None = msgspec.UNSET
 
 
 def _check_fields(

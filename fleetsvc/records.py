@@ -25,6 +25,7 @@ from fleetsvc.auth import Actor
 from fleetsvc.conflicts import ExplainClash, unique_conflicts
 from fleetsvc.errors import NotFound, StaleVersion, ValidationFailed
 from fleetsvc.pagination import FOREIGN_CURSOR, Page, PageRequest, make_page
+from fleetsvc.vocabulary import documented
 
 
 def changes_of(update: msgspec.Struct) -> dict[str, Any]:
@@ -49,6 +50,9 @@ MAX_ID = 2**31 - 1
 # A record id in a request body: outside the database's range is a 422. Here, not in
 # ``api.schemas``, because the domain's Structs are request bodies too.
 RecordId = Annotated[int, msgspec.Meta(ge=1, le=MAX_ID)]
+# A reference whose range the domain checks (``checks.existing_id``: "no person with id 0"),
+# stated in the document only.
+RecordRef = Annotated[int, documented(minimum=1, maximum=MAX_ID)]
 
 
 def check_id(entity: str, record_id: int) -> int:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import asyncpg
 import msgspec
 
-from fleetsvc import audit
+from fleetsvc import audit, identifiers
 from fleetsvc.auth import Actor
 from fleetsvc.checks import Problems, contract_of_kind
 from fleetsvc.errors import (
@@ -36,7 +36,14 @@ from fleetsvc.records import (
     list_page,
     update_record,
 )
-from fleetsvc.vocabulary import TAKES_SIM, AssetStatus, ContractKind, SimStatus, one_of
+from fleetsvc.vocabulary import (
+    TAKES_SIM,
+    AssetStatus,
+    ContractKind,
+    SimStatus,
+    documented,
+    one_of,
+)
 from importers.fields import FieldError, normalise_iccid, normalise_msisdn
 
 SIM = "sim"
@@ -54,16 +61,20 @@ class Sim(msgspec.Struct):
     updated_at: dt.datetime
 
 
+Iccid = Annotated[str, documented(**identifiers.ICCID)]
+Msisdn = Annotated[str, documented(**identifiers.or_empty(identifiers.MSISDN))]
+
+
 class SimCreate(msgspec.Struct, forbid_unknown_fields=True):
-    iccid: str
-    msisdn: str | None = None
+    iccid: Iccid
+    msisdn: Msisdn | None = None
     contract_id: RecordId | None = None
     status: Annotated[str, one_of(SimStatus)] = "active"
 
 
 class SimUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    iccid: str | msgspec.UnsetType = msgspec.UNSET
-    msisdn: str | msgspec.UnsetType | None = msgspec.UNSET
+    iccid: Iccid | msgspec.UnsetType = msgspec.UNSET
+    msisdn: Msisdn | msgspec.UnsetType | None = msgspec.UNSET
     contract_id: RecordId | msgspec.UnsetType | None = msgspec.UNSET
     status: Annotated[str, one_of(SimStatus)] | msgspec.UnsetType = msgspec.UNSET
 

@@ -13,12 +13,14 @@ from typing import Annotated, Any
 import asyncpg
 import msgspec
 
+from fleetsvc import identifiers
 from fleetsvc.auth import Actor
 from fleetsvc.business_units import BU_TABLE
 from fleetsvc.checks import (
     Problems,
     check_each,
     choice,
+    documented_text,
     existing_ids,
     filter_choice,
     given_once,
@@ -30,6 +32,7 @@ from fleetsvc.errors import ValidationFailed
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
     Filters,
+    RecordRef,
     changes_of,
     check_id,
     get_record,
@@ -39,7 +42,7 @@ from fleetsvc.records import (
     struct_of,
     update_record,
 )
-from fleetsvc.vocabulary import VehicleStatus, one_of
+from fleetsvc.vocabulary import VehicleStatus, documented, one_of
 from importers.fields import FieldError, normalise_vrm
 
 VEHICLE_TABLE = "vehicle"
@@ -66,19 +69,24 @@ class Vehicle(msgspec.Struct):
     updated_at: datetime
 
 
+FleetNumber = Annotated[str, documented_text(32)]
+Vrm = Annotated[str, documented(**identifiers.VRM)]
+Description = Annotated[str, documented_text(200, required=False)]
+
+
 class VehicleCreate(msgspec.Struct, forbid_unknown_fields=True):
-    fleet_number: str
-    vrm: str
-    description: str = ""
-    business_unit_id: int | None = None
+    fleet_number: FleetNumber
+    vrm: Vrm
+    description: Description = ""
+    business_unit_id: RecordRef | None = None
     status: Annotated[str, one_of(VehicleStatus)] = "active"
 
 
 class VehicleUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    fleet_number: str | msgspec.UnsetType = msgspec.UNSET
-    vrm: str | msgspec.UnsetType = msgspec.UNSET
-    description: str | msgspec.UnsetType = msgspec.UNSET
-    business_unit_id: int | msgspec.UnsetType | None = msgspec.UNSET
+    fleet_number: FleetNumber | msgspec.UnsetType = msgspec.UNSET
+    vrm: Vrm | msgspec.UnsetType = msgspec.UNSET
+    description: Description | msgspec.UnsetType = msgspec.UNSET
+    business_unit_id: RecordRef | msgspec.UnsetType | None = msgspec.UNSET
     status: Annotated[str, one_of(VehicleStatus)] | msgspec.UnsetType = msgspec.UNSET
 
 

@@ -304,3 +304,9 @@ def one_of(vocab: Iterable[Vocabulary], *, nullable: bool = False) -> msgspec.Me
     schema beside an optional field's ``oneOf``, so ``Annotated[str, ...] | None`` needs
     ``nullable=True`` for ``null`` to stay valid in the document."""
     return msgspec.Meta(extra_json_schema={"extra": enum_of(vocab, nullable=nullable)})
+
+
+def documented(**schema: Any) -> msgspec.Meta:
+    """A Struct field's rule as JSON Schema keywords, in the document only (the domain checks
+    it, with its own message): ``name: Annotated[str, documented(maxLength=200)]``."""
+    return msgspec.Meta(extra_json_schema={"extra": schema})

@@ -34,7 +34,8 @@ _SEPARATORS = re.compile(r"[\s\-]+")
 _FLOAT_DIGITS = re.compile(r"\+?[0-9]+\.0+")
 # C0 and C1 control characters except tab, plus the bidirectional overrides and isolates
 # that can make a cell display differently from what it contains ("Trojan source").
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+CONTROL_CHARACTERS: Final = r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+_CONTROL = re.compile(CONTROL_CHARACTERS)
 # Zero-width and other invisible characters: harmless in free text, but in an identifier they
 # make two values that look identical compare different.
 _INVISIBLE = re.compile(r"[\u00ad\u200b-\u200f\u2060\ufeff]")

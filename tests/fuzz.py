@@ -107,6 +107,7 @@ def main() -> None:
     env = {
         **os.environ,
         **db_env,
+        "SCHEMATHESIS_HOOKS": str(ROOT / "tests" / "fuzz_hooks.py"),
         "FLEETSVC_PORT": str(port),
         "FLEETSVC_WORKERS": "1",
         "FLEETSVC_LOG_FORMAT": "json",
@@ -128,6 +129,8 @@ def main() -> None:
             done = subprocess.run(
                 [
                     st,
+                    "--config-file",
+                    str(ROOT / "tests" / "fuzz.toml"),
                     "run",
                     f"{origin}/schema/openapi.json",
                     "--checks",

@@ -14,7 +14,17 @@ import asyncpg
 import msgspec
 
 from fleetsvc.assets.document import Asset
-from fleetsvc.assets.fields import asset_fields, reference_problems
+from fleetsvc.assets.fields import (
+    AssetTag,
+    Day,
+    Imei,
+    Money,
+    Notes,
+    Reference,
+    Serial,
+    asset_fields,
+    reference_problems,
+)
 from fleetsvc.assets.lookup import ASSET, get_asset
 from fleetsvc.assets.moves import lock_asset
 from fleetsvc.auth import Actor
@@ -29,18 +39,18 @@ class AssetUpdate(msgspec.Struct, forbid_unknown_fields=True):
     """The fields a PATCH changes; a field left out is left as it is."""
 
     model_id: RecordId | msgspec.UnsetType = msgspec.UNSET
-    serial_number: str | msgspec.UnsetType = msgspec.UNSET
-    imei: str | msgspec.UnsetType | None = msgspec.UNSET
-    asset_tag: str | msgspec.UnsetType | None = msgspec.UNSET
+    serial_number: Serial | msgspec.UnsetType = msgspec.UNSET
+    imei: Imei | msgspec.UnsetType | None = msgspec.UNSET
+    asset_tag: AssetTag | msgspec.UnsetType | None = msgspec.UNSET
     purchase_order_id: RecordId | msgspec.UnsetType | None = msgspec.UNSET
     contract_id: RecordId | msgspec.UnsetType | None = msgspec.UNSET
-    supplier_order_ref: str | msgspec.UnsetType | None = msgspec.UNSET
-    delivery_ref: str | msgspec.UnsetType | None = msgspec.UNSET
-    unit_cost: str | msgspec.UnsetType | None = msgspec.UNSET
-    delivered_on: dt.date | msgspec.UnsetType | None = msgspec.UNSET
-    refresh_due_override: dt.date | msgspec.UnsetType | None = msgspec.UNSET
-    replacement_cost_override: str | msgspec.UnsetType | None = msgspec.UNSET
-    notes: str | msgspec.UnsetType = msgspec.UNSET
+    supplier_order_ref: Reference | msgspec.UnsetType | None = msgspec.UNSET
+    delivery_ref: Reference | msgspec.UnsetType | None = msgspec.UNSET
+    unit_cost: Money | msgspec.UnsetType | None = msgspec.UNSET
+    delivered_on: Day | msgspec.UnsetType | None = msgspec.UNSET
+    refresh_due_override: Day | msgspec.UnsetType | None = msgspec.UNSET
+    replacement_cost_override: Money | msgspec.UnsetType | None = msgspec.UNSET
+    notes: Notes | msgspec.UnsetType = msgspec.UNSET
 
 
 async def update_asset(

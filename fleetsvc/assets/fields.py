@@ -8,15 +8,18 @@ check through here, so both name a bad field the same way.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import asyncpg
 
+from fleetsvc import identifiers
+from fleetsvc.checks import REGISTER_DATE, documented_cell_text
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.records import MAX_ID
-from fleetsvc.vocabulary import CREATABLE
+from fleetsvc.vocabulary import CREATABLE, documented
 from importers.fields import (
     FieldError,
     clean_text,
@@ -29,6 +32,16 @@ from importers.fields import (
 T = TypeVar("T")
 
 MAX_MONEY = Decimal("9999999999.99")  # numeric(12, 2)
+
+# The fields' rules in the OpenAPI document (``_field`` checks them).
+Serial = Annotated[str, documented(**identifiers.SERIAL)]
+Imei = Annotated[str, documented(**identifiers.or_empty(identifiers.IMEI))]
+AssetTag = Annotated[str, documented_cell_text(32, required=False)]
+Reference = Annotated[str, documented_cell_text(64, required=False)]
+Notes = Annotated[str, documented_cell_text(10_000, required=False)]
+# An amount as a client should write it (parse_money also reads "£289" and "289,00").
+Money = Annotated[str, documented(pattern="^[0-9]{1,10}(?:\\.[0-9]{1,2})?$")]
+Day = Annotated[dt.date, REGISTER_DATE]
 
 
 def optional_text(value: Any, max_len: int) -> str | None:

@@ -22,6 +22,7 @@ from fleetsvc.assets.lifecycle import check_move, check_status, move_problems
 from fleetsvc.assets.lookup import ASSET, get_asset
 from fleetsvc.assets.placement import location_for_move, placement_problems
 from fleetsvc.auth import Actor
+from fleetsvc.checks import documented_cell_text
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, StaleVersion, ValidationFailed
 from fleetsvc.records import MAX_ID, RecordId, check_id
 from fleetsvc.recoveries.cases import settle
@@ -33,9 +34,9 @@ class Transition(msgspec.Struct, forbid_unknown_fields=True):
     """A move a caller asks for (``POST /assets/{id}/transitions``)."""
 
     to: Annotated[str, one_of(AssetStatus)]
-    reason: str
+    reason: Annotated[str, documented_cell_text(500)]
     person_id: RecordId | None = None
-    certificate_ref: str | None = None
+    certificate_ref: Annotated[str, documented_cell_text(100, required=False)] | None = None
     # Moving to in_stock, in_repair or rebuild: where it is kept (fleetsvc.assets.placement
     # says what it is when none is named).
     location_id: RecordId | None = None

@@ -5,7 +5,6 @@ whole batch, not one per item) and inserted in one statement with its events.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
@@ -14,7 +13,17 @@ import msgspec
 
 from fleetsvc import audit
 from fleetsvc.assets.document import Asset
-from fleetsvc.assets.fields import asset_fields, reference_problems
+from fleetsvc.assets.fields import (
+    AssetTag,
+    Day,
+    Imei,
+    Money,
+    Notes,
+    Reference,
+    Serial,
+    asset_fields,
+    reference_problems,
+)
 from fleetsvc.assets.lookup import get_asset, get_assets
 from fleetsvc.auth import Actor
 from fleetsvc.checks import existing_ids
@@ -31,19 +40,19 @@ class AssetCreate(msgspec.Struct, forbid_unknown_fields=True):
     """A new asset, as a caller gives it (``POST /assets``, an item of a batch)."""
 
     model_id: RecordId
-    serial_number: str
-    imei: str | None = None
-    asset_tag: str | None = None
+    serial_number: Serial
+    imei: Imei | None = None
+    asset_tag: AssetTag | None = None
     status: Annotated[str, one_of(CREATABLE)] = "in_stock"
     purchase_order_id: RecordId | None = None
     contract_id: RecordId | None = None
-    supplier_order_ref: str | None = None
-    delivery_ref: str | None = None
-    unit_cost: str | None = None
-    delivered_on: dt.date | None = None
-    refresh_due_override: dt.date | None = None
-    replacement_cost_override: str | None = None
-    notes: str = ""
+    supplier_order_ref: Reference | None = None
+    delivery_ref: Reference | None = None
+    unit_cost: Money | None = None
+    delivered_on: Day | None = None
+    refresh_due_override: Day | None = None
+    replacement_cost_override: Money | None = None
+    notes: Notes = ""
     # Where it is kept, arriving in stock (default: FLEETSVC_DEFAULT_LOCATION); a device
     # arriving in staging is kept at none.
     location_id: RecordId | None = None

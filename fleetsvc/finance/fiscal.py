@@ -10,7 +10,15 @@ import datetime as dt
 import re
 
 FY_FORMAT_HINT = "a financial year like 2025/26"
-_FY = re.compile(r"^(\d{4})/(\d{2})$")
+_FY = re.compile(r"([0-9]{4})/([0-9]{2})")
+# The OpenAPI document's pattern for a financial year: "2025/26", the second part the next
+# year's last two digits, from 1900/01 to 9899/00 (a forecast of up to 20 years must end
+# by 9998/99).
+FY_PATTERN = (
+    "^(?:19|[2-8][0-9]|9[0-8])(?:"
+    + "|".join(f"{n:02d}/{(n + 1) % 100:02d}" for n in range(100))
+    + ")$"
+)
 
 
 def fy_of(day: dt.date) -> int:
@@ -40,7 +48,7 @@ def fy_slug(year: int) -> str:
 def parse_fy(text: str) -> int:
     """``"2025/26"`` → ``2025``; raises ValueError for anything else (``2025-26``,
     ``2025/27``)."""
-    m = _FY.match(text.strip())
+    m = _FY.fullmatch(text.strip())
     if m is None:
         raise ValueError(FY_FORMAT_HINT)
     start, end = int(m.group(1)), int(m.group(2))

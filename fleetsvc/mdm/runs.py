@@ -19,7 +19,8 @@ from fleetsvc.pagination import Page, PageRequest, make_page
 from fleetsvc.vocabulary import MdmRunSource, MdmRunStatus, Vocabulary
 
 MAX_ISSUES_SHOWN: Final = 1_000
-_RUN_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}")
+RUN_KEY_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+_RUN_KEY = re.compile(RUN_KEY_PATTERN)
 
 
 def _documented(vocab: type[Vocabulary]) -> msgspec.Meta:

@@ -15,9 +15,12 @@ import msgspec
 from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.checks import (
+    Money,
     Problems,
+    RegisterDay,
     choice,
     day,
+    documented_text,
     existing_id,
     filter_choice,
     like_pattern,
@@ -28,6 +31,7 @@ from fleetsvc.errors import NotFound
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
     Filters,
+    RecordRef,
     changes_of,
     check_id,
     insert_row,
@@ -60,11 +64,15 @@ class Charge(msgspec.Struct):
     period: Annotated[str, one_of(ChargePeriod)]
 
 
+Reference = Annotated[str, documented_text(64)]
+Title = Annotated[str, documented_text(200, required=False)]
+
+
 class ChargeIn(msgspec.Struct, forbid_unknown_fields=True):
     applies_to: Annotated[str, one_of(ChargeAppliesTo)]
-    unit_amount: str
+    unit_amount: Money
     period: Annotated[str, one_of(ChargePeriod)]
-    description: str = ""
+    description: Annotated[str, documented_text(200, required=False)] = ""
     category: Annotated[str, one_of(Category, nullable=True)] | None = None
 
 
@@ -100,25 +108,25 @@ class Contract(msgspec.Struct):
 
 
 class ContractCreate(msgspec.Struct, forbid_unknown_fields=True):
-    reference: str
-    supplier_id: int
+    reference: Reference
+    supplier_id: RecordRef
     kind: Annotated[str, one_of(ContractKind)]
-    starts_on: dt.date
-    title: str = ""
-    ends_on: dt.date | None = None
-    value_cap: str | None = None
+    starts_on: RegisterDay
+    title: Title = ""
+    ends_on: RegisterDay | None = None
+    value_cap: Money | None = None
     charges: list[ChargeIn] = []
 
 
 # ``charges``, when given, replaces the whole list.
 class ContractUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    reference: str | msgspec.UnsetType = msgspec.UNSET
-    supplier_id: int | msgspec.UnsetType = msgspec.UNSET
+    reference: Reference | msgspec.UnsetType = msgspec.UNSET
+    supplier_id: RecordRef | msgspec.UnsetType = msgspec.UNSET
     kind: Annotated[str, one_of(ContractKind)] | msgspec.UnsetType = msgspec.UNSET
-    title: str | msgspec.UnsetType = msgspec.UNSET
-    starts_on: dt.date | msgspec.UnsetType = msgspec.UNSET
-    ends_on: dt.date | msgspec.UnsetType | None = msgspec.UNSET
-    value_cap: str | msgspec.UnsetType | None = msgspec.UNSET
+    title: Title | msgspec.UnsetType = msgspec.UNSET
+    starts_on: RegisterDay | msgspec.UnsetType = msgspec.UNSET
+    ends_on: RegisterDay | msgspec.UnsetType | None = msgspec.UNSET
+    value_cap: Money | msgspec.UnsetType | None = msgspec.UNSET
     charges: list[ChargeIn] | msgspec.UnsetType = msgspec.UNSET
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
@@ -17,8 +17,10 @@ import msgspec
 from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.checks import (
+    Money,
     Problems,
     check_each,
+    documented_text,
     existing_id,
     existing_ids,
     given_once,
@@ -33,6 +35,7 @@ from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
     MAX_ID,
     Filters,
+    RecordRef,
     changes_of,
     check_id,
     get_record,
@@ -42,6 +45,7 @@ from fleetsvc.records import (
     struct_of,
     update_record,
 )
+from fleetsvc.vocabulary import documented
 
 MAX_SEATS = 10_000_000
 
@@ -61,22 +65,27 @@ class LicencePool(msgspec.Struct):
     updated_at: datetime
 
 
+Product = Annotated[str, documented_text(200)]
+LicenceKey = Annotated[str, documented_text(100)]
+Seats = Annotated[int, documented(minimum=1, maximum=MAX_SEATS)]
+
+
 class LicencePoolCreate(msgspec.Struct, forbid_unknown_fields=True):
-    product: str
-    licence_key: str
-    seats: int
-    contract_id: int
-    purchase_order_id: int | None = None
-    unit_cost: str | None = None
+    product: Product
+    licence_key: LicenceKey
+    seats: Seats
+    contract_id: RecordRef
+    purchase_order_id: RecordRef | None = None
+    unit_cost: Money | None = None
 
 
 class LicencePoolUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    product: str | msgspec.UnsetType = msgspec.UNSET
-    licence_key: str | msgspec.UnsetType = msgspec.UNSET
-    seats: int | msgspec.UnsetType = msgspec.UNSET
-    contract_id: int | msgspec.UnsetType = msgspec.UNSET
-    purchase_order_id: int | msgspec.UnsetType | None = msgspec.UNSET
-    unit_cost: str | msgspec.UnsetType | None = msgspec.UNSET
+    product: Product | msgspec.UnsetType = msgspec.UNSET
+    licence_key: LicenceKey | msgspec.UnsetType = msgspec.UNSET
+    seats: Seats | msgspec.UnsetType = msgspec.UNSET
+    contract_id: RecordRef | msgspec.UnsetType = msgspec.UNSET
+    purchase_order_id: RecordRef | msgspec.UnsetType | None = msgspec.UNSET
+    unit_cost: Money | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class LicenceSeat(msgspec.Struct):

@@ -15,9 +15,12 @@ import msgspec
 from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.checks import (
+    Money,
     Problems,
+    RegisterDay,
     choice,
     day,
+    documented_text,
     existing_id,
     existing_ids,
     filter_choice,
@@ -28,6 +31,7 @@ from fleetsvc.errors import Conflict, NotFound
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
     Filters,
+    RecordRef,
     changes_of,
     check_id,
     insert_row,
@@ -36,7 +40,7 @@ from fleetsvc.records import (
     replace_children,
     write_version,
 )
-from fleetsvc.vocabulary import PurchaseOrderStatus, one_of
+from fleetsvc.vocabulary import PurchaseOrderStatus, documented, one_of
 
 MAX_LINES = 1000
 MAX_QUANTITY = 1_000_000
@@ -64,9 +68,9 @@ class UnorderedDelivery(msgspec.Struct):
 
 
 class OrderLineIn(msgspec.Struct, forbid_unknown_fields=True):
-    model_id: int
-    quantity: int
-    unit_cost: str
+    model_id: RecordRef
+    quantity: Annotated[int, documented(minimum=1, maximum=MAX_QUANTITY)]
+    unit_cost: Money
 
 
 class PurchaseOrder(msgspec.Struct):
@@ -85,21 +89,25 @@ class PurchaseOrder(msgspec.Struct):
     updated_at: dt.datetime
 
 
+Number = Annotated[str, documented_text(32)]
+Lines = Annotated[list[OrderLineIn], documented(maxItems=MAX_LINES)]
+
+
 class PurchaseOrderCreate(msgspec.Struct, forbid_unknown_fields=True):
-    number: str
-    contract_id: int
-    raised_on: dt.date
+    number: Number
+    contract_id: RecordRef
+    raised_on: RegisterDay
     status: Annotated[str, one_of(PurchaseOrderStatus)] = "open"
-    lines: list[OrderLineIn] = []
+    lines: Lines = []
 
 
 # ``lines``, when given, replaces them all.
 class PurchaseOrderUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    number: str | msgspec.UnsetType = msgspec.UNSET
-    contract_id: int | msgspec.UnsetType = msgspec.UNSET
-    raised_on: dt.date | msgspec.UnsetType = msgspec.UNSET
+    number: Number | msgspec.UnsetType = msgspec.UNSET
+    contract_id: RecordRef | msgspec.UnsetType = msgspec.UNSET
+    raised_on: RegisterDay | msgspec.UnsetType = msgspec.UNSET
     status: Annotated[str, one_of(PurchaseOrderStatus)] | msgspec.UnsetType = msgspec.UNSET
-    lines: list[OrderLineIn] | msgspec.UnsetType = msgspec.UNSET
+    lines: Lines | msgspec.UnsetType = msgspec.UNSET
 
 
 def _gbp(amount: Decimal) -> str:

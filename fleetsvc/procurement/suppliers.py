@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
 
 from fleetsvc.auth import Actor
-from fleetsvc.checks import Problems, like_pattern, text
+from fleetsvc.checks import Problems, documented_text, like_pattern, text
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
     Filters,
@@ -33,11 +33,11 @@ class Supplier(msgspec.Struct):
 
 
 class SupplierCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
+    name: Annotated[str, documented_text(200)]
 
 
 class SupplierUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    name: str | msgspec.UnsetType = msgspec.UNSET
+    name: Annotated[str, documented_text(200)] | msgspec.UnsetType = msgspec.UNSET
 
 
 def _check_supplier(values: Mapping[str, Any]) -> dict[str, Any]:

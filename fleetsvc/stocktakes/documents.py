@@ -9,13 +9,16 @@ from typing import Annotated
 
 import msgspec
 
+from fleetsvc.checks import text_rule
 from fleetsvc.records import RecordId
+from fleetsvc.stocktakes.codes import MAX_BATCH, MAX_CODE
 from fleetsvc.vocabulary import (
     AssetStatus,
     ScanOutcome,
     StocktakeAction,
     StocktakeSection,
     StocktakeStatus,
+    documented,
     one_of,
 )
 
@@ -29,7 +32,11 @@ class StocktakeOpen(msgspec.Struct, forbid_unknown_fields=True):
 class ScanBatch(msgspec.Struct, forbid_unknown_fields=True):
     """``POST /stocktakes/{id}/scans``: 1 to 1,000 codes, as the scanner typed them."""
 
-    codes: list[str]
+    # Litestar drops an item's own Annotated rule: the list states it.
+    codes: Annotated[
+        list[str],
+        documented(minItems=1, maxItems=MAX_BATCH, items={"type": "string", **text_rule(MAX_CODE)}),
+    ]
 
 
 class StocktakeClose(msgspec.Struct, forbid_unknown_fields=True):

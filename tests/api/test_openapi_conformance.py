@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import inspect
+import json
+import re
 from typing import Any
 
 import httpx
@@ -198,3 +200,262 @@ async def test_limit_range_and_the_optional_commit_body_are_documented(
     assert r.status_code == 422 and r.json()["errors"][0]["message"] == (
         "limit must be from 1 to 1000"
     )
+
+
+# --- the document states every rule the service enforces (schemathesis's ST202/ST203) ---
+
+
+def _parameter(doc: dict[str, Any], method: str, path: str, name: str) -> dict[str, Any]:
+    (found,) = [p for p in _operation(doc, method, path)["parameters"] if p["name"] == name]
+    schema: dict[str, Any] = found["schema"]
+    return schema
+
+
+async def test_if_match_is_an_etag_as_the_document_says(admin: httpx.AsyncClient) -> None:
+    # schemathesis sent If-Match: W/"" (allowed by a bare string, refused); the service read
+    # a bare 3 and ""3"" as "3" (refused by the document's pattern, accepted).
+    doc = await _doc(admin)
+    path = "/api/v1/business-units/{bu_id}"
+    (header,) = [p for p in _operation(doc, "PATCH", path)["parameters"] if p["name"] == "If-Match"]
+    pattern = re.compile(header["schema"]["pattern"])
+    unit = await admin.post("/api/v1/business-units", json={"code": unique("IM"), "name": "x"})
+    url = f"/api/v1/business-units/{unit.json()['id']}"
+    for value in ("3", '""1""', 'W/""', "", '"1", "2"', '"1"x'):
+        assert not pattern.fullmatch(value), value
+        r = await admin.patch(url, json={"name": "y"}, headers={"If-Match": value})
+        assert r.status_code == 400, (value, r.text)
+    for value, status in (('"1"', 200), ('W/"2"', 200), ('"1"', 412), ("*", 200)):
+        assert pattern.fullmatch(value), value
+        r = await admin.patch(url, json={"name": "z"}, headers={"If-Match": value})
+        assert r.status_code == status, (value, r.text)
+
+
+def test_every_cursor_the_service_issues_matches_the_documented_pattern() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from fleetsvc.pagination import CURSOR_PATTERN, decode_cursor, encode_cursor
+
+    pattern = re.compile(CURSOR_PATTERN)
+    for n in (1, 9, 10, 99, 100, 12345, 999_999_999, *range(1, 1200, 7)):
+        assert pattern.fullmatch(encode_cursor(n)), n
+    assert not pattern.fullmatch(encode_cursor(10**9))  # past every record id
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.from_regex(CURSOR_PATTERN, fullmatch=True))
+    def each_match_is_read(cursor: str) -> None:
+        assert cursor == "" or 0 <= decode_cursor(cursor) < 10**9
+
+    each_match_is_read()
+
+
+async def test_cursor_is_documented_on_every_list(admin: httpx.AsyncClient) -> None:
+    from fleetsvc.pagination import CURSOR_PATTERN
+
+    doc = await _doc(admin)
+    lists = [
+        op
+        for item in doc["paths"].values()
+        for op in item.values()
+        if any(p["name"] == "cursor" for p in op.get("parameters", []))
+    ]
+    assert len(lists) > 15
+    for op in lists:
+        (cursor,) = [p for p in op["parameters"] if p["name"] == "cursor"]
+        assert cursor["schema"]["pattern"] == CURSOR_PATTERN, op["operationId"]
+    r = await admin.get("/api/v1/business-units?cursor=AAAA")
+    assert r.status_code == 422 and not re.fullmatch(CURSOR_PATTERN, "AAAA")
+
+
+async def test_request_bodies_take_no_other_fields(admin: httpx.AsyncClient) -> None:
+    # schemathesis sent {"": {...}} and other unknown fields: refused (422), while the
+    # document allowed any additional property.
+    doc = await _doc(admin)
+    schemas = doc["components"]["schemas"]
+    for name in ("BusinessUnitCreate", "AssetUpdate", "ChargeIn", "TokenCreate", "Transition"):
+        assert schemas[name]["additionalProperties"] is False, name
+    assert "additionalProperties" not in schemas["BusinessUnit"]  # an answer, not a request
+    r = await admin.post("/api/v1/business-units", json={"code": unique("AP"), "name": "x", "": 1})
+    assert r.status_code == 422, r.text
+
+
+async def test_vocabularies_and_ranges_of_queries_are_enums_and_patterns(
+    admin: httpx.AsyncClient,
+) -> None:
+    from fleetsvc.finance.fiscal import FY_PATTERN, fy_label, parse_fy
+
+    doc = await _doc(admin)
+    jobs = _parameter(doc, "GET", "/api/v1/jobs", "status")
+    assert jobs["enum"] == ["queued", "running", "succeeded", "failed", "cancelled"]
+    refresh = "/api/v1/forecasts/refresh"
+    assert _parameter(doc, "GET", refresh, "group_by")["enum"] == [
+        "model",
+        "category",
+        "contract",
+        "business_unit",
+    ]
+    assert _parameter(doc, "GET", refresh, "format")["enum"] == ["json", "csv", "xlsx"]
+    years = re.compile(_parameter(doc, "GET", refresh, "years")["pattern"])
+    assert [n for n in range(-1, 40) if years.fullmatch(str(n))] == list(range(1, 21))
+    assert _parameter(doc, "GET", refresh, "from")["pattern"] == FY_PATTERN
+    fy = re.compile(FY_PATTERN)
+    for year in range(1900, 9899):
+        assert fy.fullmatch(fy_label(year)) and parse_fy(fy_label(year)) == year
+    for text in ("2025/27", "1899/00", "2025-26", "٢٠٢٥/٢٦", "9950/51", "2025/26\n"):
+        assert not fy.fullmatch(text), text
+    token = doc["components"]["schemas"]["TokenCreate"]["properties"]
+    assert token["role"]["enum"] == ["admin", "engineer", "stores", "finance", "mdm", "auditor"]
+    for query in ("years=", "group_by=", "format=", "from=%D9%A2%D9%A0%D9%A2%D9%A5/%D9%A2%D9%A6"):
+        r = await admin.get(f"{refresh}?{query}")
+        assert r.status_code == 422, (query, r.text)
+    assert (await admin.get("/api/v1/jobs?status=")).status_code == 422
+
+
+def test_the_text_pattern_is_the_text_rule() -> None:
+    # schemathesis sent "" and control characters where the document allowed any string.
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from fleetsvc.checks import Problems, text, text_pattern
+
+    required, optional = re.compile(text_pattern()), re.compile(text_pattern(required=False))
+
+    @settings(max_examples=1500, deadline=None)
+    @given(st.text(max_size=12) | st.from_regex(text_pattern(), fullmatch=True))
+    def same_verdict(value: str) -> None:
+        for pattern, needed in ((required, True), (optional, False)):
+            p = Problems()
+            text(p, "f", value, max_len=1000, required=needed)
+            assert bool(pattern.fullmatch(value)) == (not p.items), (value, needed)
+
+    same_verdict()
+    p = Problems()
+    text(p, "f", " abc ", max_len=4)  # the length is the value's as sent
+    assert p.items
+
+
+def test_identifier_patterns_are_read_by_their_normalisers() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from fleetsvc import identifiers
+    from importers.fields import (
+        luhn_check_digit,
+        normalise_iccid,
+        normalise_imei,
+        normalise_msisdn,
+        normalise_serial,
+        normalise_vrm,
+    )
+
+    def valid(rule: dict[str, Any]) -> st.SearchStrategy[str]:
+        return st.from_regex(rule["pattern"], fullmatch=True).filter(
+            lambda v: len(v) <= rule.get("maxLength", len(v))
+        )
+
+    @settings(max_examples=300, deadline=None)
+    @given(valid(identifiers.SERIAL), valid(identifiers.VRM), valid(identifiers.MSISDN))
+    def read(serial: str, vrm: str, msisdn: str) -> None:
+        normalise_serial(serial)
+        normalise_vrm(vrm)
+        normalise_msisdn(msisdn)
+
+    read()
+    for body in ("35209912000008", "894410000000000000", "8944100000000000001"):
+        full = body + luhn_check_digit(body)
+        rule = identifiers.IMEI if len(full) == 15 else identifiers.ICCID
+        assert re.fullmatch(rule["pattern"], full)
+        (normalise_imei if len(full) == 15 else normalise_iccid)(full)
+    for rule in (identifiers.SERIAL, identifiers.VRM, identifiers.MSISDN, identifiers.IMEI):
+        assert not re.fullmatch(rule["pattern"], "")
+
+
+async def test_identifier_filters_and_fields_state_their_rules(admin: httpx.AsyncClient) -> None:
+    # schemathesis sent serial=, iccid= and vrm= (an empty string the document allowed).
+    from fleetsvc import identifiers
+
+    doc = await _doc(admin)
+    assert (
+        _parameter(doc, "GET", "/api/v1/assets", "serial")["pattern"]
+        == (identifiers.SERIAL["pattern"])
+    )
+    assert _parameter(doc, "GET", "/api/v1/assets", "imei")["format"] == "imei"
+    assert _parameter(doc, "GET", "/api/v1/sims", "iccid")["format"] == "iccid"
+    assert (
+        _parameter(doc, "GET", "/api/v1/vehicles", "vrm")["pattern"] == identifiers.VRM["pattern"]
+    )
+    for query in ("/api/v1/assets?serial=", "/api/v1/sims?iccid=", "/api/v1/vehicles?vrm="):
+        assert (await admin.get(query)).status_code == 422, query
+    schemas = doc["components"]["schemas"]
+    asset = schemas["AssetCreate"]["properties"]
+    assert asset["serial_number"]["pattern"] == identifiers.SERIAL["pattern"]
+    assert re.fullmatch(asset["imei"]["pattern"], "")  # an empty IMEI is none
+    assert asset["delivered_on"]["pattern"].startswith("^(?:1990|")
+    for name, field in (("BusinessUnitCreate", "code"), ("LocationCreate", "code")):
+        pattern = re.compile(schemas[name]["properties"][field]["pattern"])
+        assert (
+            pattern.fullmatch("stn-1") and not pattern.fullmatch("") and not pattern.fullmatch("ÄB")
+        )
+    r = await admin.post("/api/v1/business-units", json={"code": "ÄB", "name": "x"})
+    assert r.status_code == 422, r.text  # an ASCII code, as the document says
+    r = await admin.post("/api/v1/business-units", json={"code": "---", "name": "x"})
+    assert r.status_code == 422, r.text
+    person = schemas["PersonCreate"]["properties"]
+    assert person["business_unit_id"]["minimum"] == 1
+    upn = re.compile(person["upn"]["pattern"])
+    assert upn.fullmatch("a.smith@force.police.uk") and not upn.fullmatch("a smith@x.uk")
+
+
+async def test_lists_ranges_and_rules_across_fields_are_documented(
+    admin: httpx.AsyncClient,
+) -> None:
+    # schemathesis sent an empty batch and scan, seats 0, an empty run_id, and a leaving
+    # date for someone active: each allowed by the document, each refused.
+    from fleetsvc.mdm.runs import RUN_KEY_PATTERN
+
+    schemas = (await _doc(admin))["components"]["schemas"]
+    items = schemas["AssetBatch"]["properties"]["items"]
+    assert (items["minItems"], items["maxItems"]) == (1, 1000)
+    codes = schemas["ScanBatch"]["properties"]["codes"]
+    assert codes["minItems"] == 1 and codes["items"]["maxLength"] == 64
+    seats = schemas["LicencePoolCreate"]["properties"]["seats"]
+    assert (seats["minimum"], seats["maximum"]) == (1, 10_000_000)
+    assert schemas["SyncBatch"]["properties"]["run_id"]["pattern"] == RUN_KEY_PATTERN
+    assert not re.fullmatch(RUN_KEY_PATTERN, "")
+    line = schemas["OrderLineIn"]["properties"]
+    assert line["quantity"]["minimum"] == 1 and line["unit_cost"]["pattern"]
+    assert schemas["DeviceModelCreate"]["properties"]["aliases"]["items"]["maxLength"] == 300
+    assert schemas["PersonCreate"]["anyOf"] == [
+        {"properties": {"active": {"const": False}}, "required": ["active"]},
+        {"properties": {"left_on": {"type": "null"}}},
+    ]
+    person = {"employee_number": unique("E"), "display_name": "x", "left_on": "2024-01-01"}
+    assert (await admin.post("/api/v1/people", json=person)).status_code == 422
+    r = await admin.post("/api/v1/people", json=person | {"active": False})
+    assert r.status_code == 201, r.text
+    r = await admin.post("/api/v1/mdm/sync", json={"run_id": ""})
+    assert r.status_code == 422, r.text
+
+
+def test_the_fuzzers_hooks_drop_only_what_no_schema_states() -> None:
+    from types import SimpleNamespace
+
+    from tests.fuzz_hooks import filter_failure
+
+    def failure(status: int, body: object, headers: dict[str, str] | None = None) -> bool:
+        case = SimpleNamespace(headers=headers or {})
+        response = SimpleNamespace(status_code=status, content=json.dumps(body).encode())
+        kept: bool = filter_failure(None, SimpleNamespace(code="ST202"), case, response)
+        return kept
+
+    def problems(*messages: str) -> dict[str, Any]:
+        return {"errors": [{"field": "f", "message": m} for m in messages]}
+
+    assert not failure(400, {}, {"If-Match": "0"})  # not the documented pattern
+    assert failure(400, {}, {"If-Match": '"0"'})
+    assert not failure(422, problems("no supplier with id 77"))
+    assert not failure(422, problems("IMEI check digit is wrong: expected 4"))
+    assert not failure(422, problems("Expected `int`, got `float`"))
+    assert failure(422, problems("no supplier with id 77", "name must not be empty"))
+    assert failure(422, problems("reference must not be empty"))
+    assert failure(422, {"detail": "x"})
