@@ -12,11 +12,12 @@ import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, BinaryIO, Final, Literal
-
-import openpyxl  # type: ignore[import-untyped,unused-ignore]
+from typing import IO, TYPE_CHECKING, BinaryIO, Final, Literal
 
 from importers.fields import CellValue
+
+if TYPE_CHECKING:
+    import openpyxl  # type: ignore[import-untyped,unused-ignore]
 
 CHUNK: Final = 1 << 20  # encoding and delimiter are sniffed from the first MiB
 MAX_XLSX_UNCOMPRESSED: Final = 200 << 20
@@ -255,6 +256,10 @@ def _csv_rows(lines: Iterator[str], delimiter: str) -> Iterator[RawRow]:
 def _open_xlsx(source: IO[bytes]) -> RawFile:
     _check_zip(source)
     source.seek(0)
+    # Imported here: openpyxl costs about 0.4 s of start-up that every command paid, and most
+    # never read a workbook.
+    import openpyxl  # type: ignore[import-untyped,unused-ignore]
+
     try:
         workbook = openpyxl.load_workbook(source, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for damaged files
