@@ -13,8 +13,11 @@ That report is only certain while nothing it was decided on has changed, so this
 taken only when the first commit created every item it had (no unchanged, rejected or
 conflicting rows, no licence lines) and, since it committed, none of its assets or SIMs has
 been changed (their version is still 1) and neither have its purchase orders or device
-models. Otherwise the file is read and evaluated as any other. Both paths run under the
-apply lock, so no commit slips in between the checks and the answer.
+models. A people feed (hr-people) is answered so when its first commit rejected no row and,
+since it, no person and no business unit has changed: every row is then unchanged (or a
+duplicate again), and the same people are not in it. Otherwise the file is read and
+evaluated as any other. Both paths run under the apply lock, so no commit slips in between
+the checks and the answer.
 """
 
 from __future__ import annotations
@@ -34,7 +37,12 @@ from fleetsvc.auth import Actor
 from fleetsvc.imports import orders, report
 from fleetsvc.imports.evaluate import APPLY_LOCK
 from fleetsvc.imports.queries import ENTITY
-from fleetsvc.imports.summary import DeliveryCounts, ImportSummary, PreviousImport
+from fleetsvc.imports.summary import (
+    DeliveryCounts,
+    ImportSummary,
+    PeopleCounts,
+    PreviousImport,
+)
 from fleetsvc.records import insert_row
 from fleetsvc.vocabulary import ImportStatus
 from importers import Profile
@@ -90,6 +98,10 @@ async def commit_again(
 ) -> int | None:
     """Record the commit of a file committed before, in the caller's transaction; the new
     import's id, or None when the file must be read and evaluated (see the module)."""
+    if profile.kind == "people":
+        return await _people_again(
+            conn, actor, profile, file_name, sha256, size, allow_partial=allow_partial
+        )
     if profile.kind != "delivery":
         return None
     earlier = await _earlier(conn, sha256, profile.name)
@@ -103,7 +115,12 @@ async def commit_again(
         return None
     summary = await _summary(conn, earlier)
     import_id = await _create(conn, actor, profile.name, file_name, sha256, size, summary)
-    counts = await _write_issues(conn, import_id, earlier, summary)
+    counts = DeliveryCounts(
+        rows=earlier.counts.rows,
+        unchanged=earlier.counts.new,
+        duplicates=earlier.counts.duplicates,
+        warnings=await _write_issues(conn, import_id, earlier.id, earlier.summary, summary),
+    )
     await conn.execute(
         "UPDATE delivery_import SET counts = $2::jsonb, committed_by = $3, committed_at = now(),"
         " allow_partial = $4 WHERE id = $1",
@@ -240,9 +257,13 @@ async def _create(
 
 
 async def _write_issues(
-    conn: asyncpg.Connection, import_id: int, earlier: _Earlier, summary: ImportSummary
-) -> DeliveryCounts:
-    """The file-level warnings, then the earlier commit's row issues; the counts."""
+    conn: asyncpg.Connection,
+    import_id: int,
+    earlier_id: int,
+    earlier: ImportSummary,
+    summary: ImportSummary,
+) -> int:
+    """The file-level warnings, then the earlier commit's row issues; the warnings."""
     warnings = summary.file_warnings
     await conn.execute(
         "INSERT INTO import_issue (import_id, row_number, severity, message)"
@@ -253,14 +274,76 @@ async def _write_issues(
         [w.row for w in warnings],
         [w.message for w in warnings],
     )
-    await conn.execute(_COPY_ROW_ISSUES, import_id, earlier.id, len(earlier.summary.file_warnings))
+    await conn.execute(_COPY_ROW_ISSUES, import_id, earlier_id, len(earlier.file_warnings))
     warned: int = await conn.fetchval(
         "SELECT count(*) FROM import_issue WHERE import_id = $1 AND severity = 'warning'",
         import_id,
     )
-    return DeliveryCounts(
-        rows=earlier.counts.rows,
-        unchanged=earlier.counts.new,
-        duplicates=earlier.counts.duplicates,
-        warnings=warned,
+    return warned
+
+
+# --- a people feed committed before ----------------------------------------------------------
+
+# Nobody and no business unit changed since the first commit: every row the file has would be
+# found unchanged (or a duplicate), and the same people not in it.
+_PEOPLE_UNTOUCHED = """
+SELECT NOT EXISTS (SELECT 1 FROM person WHERE updated_at > $1)
+   AND NOT EXISTS (SELECT 1 FROM business_unit WHERE updated_at > $1)
+"""
+
+
+async def _people_again(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    profile: Profile,
+    file_name: str,
+    sha256: str,
+    size: int,
+    *,
+    allow_partial: bool,
+) -> int | None:
+    """``commit_again`` for a people feed (hr-people): taken when the first commit rejected
+    no row and, since it, no person and no business unit has changed."""
+    row = await conn.fetchrow(
+        "SELECT id, committed_at, counts, summary FROM delivery_import"
+        " WHERE sha256 = $1 AND profile = $2 AND status = 'committed' ORDER BY id LIMIT 1",
+        sha256,
+        profile.name,
     )
+    if row is None:
+        return None
+    first = msgspec.json.decode(row["counts"], type=PeopleCounts)
+    if first.rejected or first.conflicts:
+        return None
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", APPLY_LOCK)
+    if not await conn.fetchval(_PEOPLE_UNTOUCHED, row["committed_at"]):
+        return None
+    earlier = msgspec.json.decode(row["summary"], type=ImportSummary)
+    previous = PreviousImport(id=row["id"], committed_at=report.when(row["committed_at"]))
+    # The file's own warnings and the people not in it, as the first commit found them.
+    kept = [w for w in earlier.file_warnings if not w.message.startswith("this file was")]
+    summary = msgspec.structs.replace(
+        earlier,
+        previous_import=previous,
+        message=None,
+        file_warnings=[report.previous_warning(previous), *kept],
+    )
+    import_id = await _create(conn, actor, profile.name, file_name, sha256, size, summary)
+    counts = PeopleCounts(
+        rows=first.rows,
+        unchanged=first.new + first.unchanged,
+        duplicates=first.duplicates,
+        not_in_file=first.not_in_file,
+        warnings=await _write_issues(conn, import_id, row["id"], earlier, summary),
+    )
+    await conn.execute(
+        "UPDATE delivery_import SET counts = $2::jsonb, committed_by = $3, committed_at = now(),"
+        " allow_partial = $4 WHERE id = $1",
+        import_id,
+        msgspec.json.encode(counts).decode(),
+        actor.name,
+        allow_partial,
+    )
+    after = {"status": ImportStatus.COMMITTED, **msgspec.structs.asdict(counts)}
+    await audit.record(conn, actor, ENTITY, import_id, ImportStatus.COMMITTED, after=after)
+    return import_id

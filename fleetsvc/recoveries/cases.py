@@ -155,26 +155,27 @@ async def settle(conn: asyncpg.Connection, actor: Actor, asset_ids: Sequence[int
         for line in closed
     ]
     done = await conn.fetch(_CLOSE_CASES, sorted({line["case_id"] for line in closed}))
-    events += [
-        audit.EventRow(
-            CASE, c["id"], "closed", {"status": "open"}, {"status": "closed", **_person(c)}
-        )
-        for c in done
-    ]
-    await audit.record_many(conn, actor, events)
+    await audit.record_many(conn, actor, [*events, *_closed(done)])
     return len(closed)
 
 
-def _person(case: asyncpg.Record) -> dict[str, int]:
-    return {"person_id": case["person_id"]}
+def _closed(cases: Sequence[asyncpg.Record]) -> list[audit.EventRow]:
+    """The ``closed`` events of cases whose last line closed."""
+    return [
+        audit.EventRow(
+            CASE,
+            c["id"],
+            "closed",
+            {"status": "open"},
+            {"status": "closed", "person_id": c["person_id"]},
+        )
+        for c in cases
+    ]
 
 
 async def close_if_done(conn: asyncpg.Connection, actor: Actor, case_id: int) -> bool:
     """After a line of the case changed (a write-off): a new version, and closed if no line
     is open; whether it closed."""
     done = await conn.fetch(_CLOSE_CASES, [case_id])
-    for c in done:
-        after = {"status": "closed", **_person(c)}
-        before = {"status": "open"}
-        await audit.record(conn, actor, CASE, c["id"], "closed", before=before, after=after)
+    await audit.record_many(conn, actor, _closed(done))
     return bool(done)

@@ -112,8 +112,17 @@ async def test_preview_then_commit_creates_people_and_commit_again_changes_nothi
     assert again["status"] == "committed", again
     assert (again["counts"]["new"], again["counts"]["unchanged"]) == (0, 3), again["counts"]
     assert again["previous_import"]["id"] == preview["id"]
+    assert again["file_warnings"][0]["message"].startswith("this file was committed as import")
     after = await person_of(rows[0]["Employee No"])
     assert after is not None and after["version"] == first["version"]
+
+    # Someone changed since: the file is read again, and puts the HR system's name back.
+    r = await stores.patch(f"/api/v1/people/{first['id']}", json={"display_name": "Renamed"})
+    assert r.status_code == 200, r.text
+    third = await feed(stores, rows, mode="commit")
+    assert (third["counts"]["new"], third["counts"]["unchanged"]) == (1, 2), third["counts"]
+    back = await person_of(rows[0]["Employee No"])
+    assert back is not None and back["display_name"] == "Siobhán O'Neill"
 
 
 async def test_updates_move_people_between_units_and_keep_a_blank_upn(
