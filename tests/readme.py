@@ -306,6 +306,21 @@ def runnable(markdown: str) -> Iterator[Block]:
     return (b for b in blocks(markdown) if b.runs)
 
 
+def without_refused(markdown: str) -> str:
+    """The README less the examples it says are refused (``# → 422``), which show a bad
+    identifier or parameter on purpose."""
+    refused = [
+        step.script
+        for block in blocks(markdown)
+        if block.runs
+        for step in block.steps()
+        if step.check is not None and step.check.status == 422
+    ]
+    for script in refused:
+        markdown = markdown.replace(script, "")
+    return markdown
+
+
 def free_port() -> int:
     import socket
 

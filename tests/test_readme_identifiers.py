@@ -6,20 +6,9 @@ import re
 from pathlib import Path
 
 from importers.fields import normalise_iccid, normalise_imei
-from tests.readme import blocks
+from tests.readme import without_refused
 
-_TEXT = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-# An example the README says is refused (`# → 422`) shows a bad identifier on purpose.
-_REFUSED = [
-    step.script
-    for block in blocks(_TEXT)
-    if block.runs
-    for step in block.steps()
-    if step.check is not None and step.check.status == 422
-]
-README = _TEXT
-for refused in _REFUSED:
-    README = README.replace(refused, "")
+README = without_refused((Path(__file__).resolve().parent.parent / "README.md").read_text())
 
 
 def test_readme_imeis_and_iccids_are_valid() -> None:
