@@ -36,6 +36,7 @@ from fleetsvc.checks import (
     like_pattern,
     text,
 )
+from fleetsvc.errors import Conflict
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
     Filters,
@@ -213,6 +214,11 @@ async def update_person(
 ) -> Person:
     check_id(PERSON_ENTITY, person_id)
     current = await get_record(conn, PERSON_TABLE, PERSON_ENTITY, person_id, for_update=True)
+    if current["pseudonymised_at"] is not None:
+        raise Conflict(
+            f"person {person_id} was pseudonymised under the retention rule; their record"
+            " can no longer be changed"
+        )
     row = await update_record(
         conn,
         actor,

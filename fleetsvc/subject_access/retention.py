@@ -38,10 +38,6 @@ def pseudonym(person_id: int) -> str:
     return f"{PERSON_PREFIX}{person_id}"
 
 
-def pseudonymised_employee_number(person_id: int) -> str:
-    return f"PERSON-{person_id}"
-
-
 def pseudonymised_email(person_id: int, user_id: int) -> str:
     """A pseudonymised page account's address: stable, so subject access still finds it
     (``person-0`` when the account matched an old address of theirs, not their UPN)."""

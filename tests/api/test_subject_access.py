@@ -197,6 +197,9 @@ async def test_a_pseudonymised_person_says_so_and_gives_what_remains(
     async with transaction() as conn:
         assert (await retention.pseudonymise(conn, ADMIN, [p["id"]])).people == 1
 
+    # Their record is kept as it is: a change is refused, clearly.
+    r = await eng.patch(f"/api/v1/people/{p['id']}", json={"display_name": p["name"]})
+    assert r.status_code == 409 and "pseudonymised" in r.json()["detail"], r.text
     auditor = await client_for("auditor")
     r = await auditor.get(f"/api/v1/people/{p['id']}/subject-access")
     assert r.status_code == 200, r.text
