@@ -2,6 +2,8 @@
 
 - ``run``: an import from the uploaded file to its report (preview or commit), and the
   commit of an import previewed earlier.
+- ``commit_jobs``: commits as jobs (``import.commit``), run by the process that received
+  them, waited for or answered 202, and failed cleanly when interrupted.
 - ``profiles``: which profile reads the file; ``staging``: its rows COPYed in, batch by batch.
 - ``evaluate``: the one transaction that classifies, reports, decides and applies.
 - ``plan``: the plan table and its rules; ``plan_deliveries`` and ``plan_installs``: how a
