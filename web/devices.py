@@ -43,6 +43,7 @@ from web.device_actions import (
     STATUS_TAGS,
     STATUS_WORDS,
     actions_for,
+    form_fields,
     ids_in,
     move_errors,
     refused_message,
@@ -258,6 +259,11 @@ class Devices(Controller):
             if "to" in errors:
                 return await self._device_page(
                     request, asset_id, status=422, refused="That is not a move this page offers."
+                )
+            unshown = [m for field, m in errors.items() if field not in form_fields(to)]
+            if unshown:  # a crafted form's field: said above the forms
+                return await self._device_page(
+                    request, asset_id, status=422, refused="; ".join(unshown)
                 )
             return await self._device_page(
                 request, asset_id, status=422, failed=to, errors=errors, values=values

@@ -397,3 +397,24 @@ async def test_a_long_timeline_is_paged(
         found = re.search(r'href="([^"]+)" rel="next"', timeline)
         url = found.group(1).replace("&amp;", "&") if found else None
     assert seen == [f"m{n}" for n in range(12)]
+
+
+async def test_a_crafted_move_is_refused_in_words_or_without_its_token(
+    signed_in_as: SignedInFactory,
+) -> None:
+    asset = await f.asset()
+    store = await f.location()
+    me = await signed_in_as("stores")
+    r = await _move(me, asset["id"], to="lost", location_id=str(store["id"]))
+    assert r.status_code == 422
+    assert "Location_id is only used when moving to in_stock, in_repair or rebuild" in r.text
+    r = await _move(me, asset["id"], to="mislaid")
+    assert r.status_code == 422 and "That is not a move this page offers." in r.text
+    r = await me.client.post(
+        f"/devices/{asset['id']}/move",
+        data={"to": "lost", "reason": "no token", "version": str(asset["version"])},
+    )
+    assert r.status_code == 403 and "This form could not be accepted" in r.text
+    r = await _move(me, asset["id"], to="lost", version="")
+    assert r.status_code == 400
+    assert await _status(asset["id"]) == ("in_stock", asset["version"])
