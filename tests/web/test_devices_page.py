@@ -418,3 +418,21 @@ async def test_a_crafted_move_is_refused_in_words_or_without_its_token(
     r = await _move(me, asset["id"], to="lost", version="")
     assert r.status_code == 400
     assert await _status(asset["id"]) == ("in_stock", asset["version"])
+
+
+async def test_every_move_form_carries_its_token_move_and_version(
+    signed_in_as: SignedInFactory,
+) -> None:
+    asset = await f.asset()
+    me = await signed_in_as("stores")
+    html = (await me.client.get(f"/devices/{asset['id']}")).text
+    forms = re.findall(
+        r'<form method="post" action="/devices/\d+/(move|people)"(.*?)</form>', html, re.S
+    )
+    assert len(forms) == 6  # the person search and five moves from stock
+    token = csrf_of(html)
+    for kind, body in forms:
+        assert f'name="csrf_token" value="{token}"' in body, kind
+        if kind == "move":
+            assert f'name="version" value="{asset["version"]}"' in body
+            assert re.search(r'name="to" value="[a-z_]+"', body)
