@@ -436,3 +436,15 @@ async def test_every_move_form_carries_its_token_move_and_version(
         if kind == "move":
             assert f'name="version" value="{asset["version"]}"' in body
             assert re.search(r'name="to" value="[a-z_]+"', body)
+
+
+async def test_the_list_escapes_what_it_shows(signed_in_as: SignedInFactory) -> None:
+    person = await f.person(display_name='<script>alert("x")</script> & Co')
+    model = await f.device_model(model_name=unique("<b>A32</b> "))
+    asset = await f.asset(model, status="deployed", person_id=person["id"], asset_tag="T<1>")
+    me = await signed_in_as("auditor")
+    r = await me.client.get("/devices", params={"model": str(model["id"])})
+    row = r.text.split(f'<a href="/devices/{asset["id"]}">', 1)[1].split("</tr>", 1)[0]
+    assert "<script>" not in row and "<b>" not in row
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co" in row
+    assert "&lt;b&gt;A32&lt;/b&gt;" in row and "T&lt;1&gt;" in row
