@@ -8,9 +8,10 @@ Each connection is its own signed-in user (a session each, as 32 stores staff wo
 the pages' guard touches its session on every request, and 32 requests on one session
 would queue on its row. The load generator is Python (httpx), one client per connection,
 the same for the pages and the JSON; it shares the machine's cores with the service, so
-the ratio says more than the absolute figures.
+the ratio says more than the absolute figures. The reads take turns, a slice at a time, so
+a change in the machine's load (other work on it) falls on the pages and the JSON alike.
 
-    .venv/bin/python -m bench.pages [--assets 20000] [--seconds 8] [--connections 32]
+    .venv/bin/python -m bench.pages [--assets 20000] [--seconds 8] [--connections 32] [--rounds 4]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import statistics
 import subprocess
 import time
 import uuid
+from dataclasses import dataclass, field
 
 import asyncpg
 import httpx
@@ -102,39 +104,62 @@ def _give_history(base: str, token: str, ids: list[int]) -> None:
                 ).raise_for_status()
 
 
-async def _load(
-    paths: list[str],
-    base: str,
-    headers: list[dict[str, str]],
-    seconds: int,
-    then: str | None = None,
-) -> LoadResult:
-    """GET ``paths`` at random for ``seconds``, one client (one connection) per header set;
-    with ``then``, each read is that path and the path plus ``then`` (one read, two GETs)."""
-    latencies: list[float] = []
-    errors = 0
+@dataclass
+class Tally:
+    """What the loads of one kind of read measured, slice after slice."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    seconds: float = 0.0
+
+    def result(self) -> LoadResult:
+        q = statistics.quantiles(self.latencies, n=100)
+        rps = len(self.latencies) / self.seconds
+        return LoadResult(rps, q[49], q[98], self.errors, "python, a client each, interleaved")
+
+
+@dataclass(frozen=True)
+class Read:
+    paths: list[str]
+    headers: list[dict[str, str]]
+    then: str | None = None  # a second GET of each path plus this, in the same read
+
+
+async def _load(read: Read, base: str, seconds: float, tally: Tally, seed: int) -> None:
+    """GET ``read.paths`` at random for ``seconds``, one client (one connection) per header
+    set; with ``read.then``, each read is that path and the path plus ``then``."""
     stop = time.monotonic() + seconds
-    rng = random.Random(3)
+    rng = random.Random(seed)
 
     async def worker(h: dict[str, str]) -> None:
-        nonlocal errors
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
         async with httpx.AsyncClient(base_url=base, headers=h, limits=limits) as client:
             while time.monotonic() < stop:
                 t = time.perf_counter()
-                path = rng.choice(paths)
+                path = rng.choice(read.paths)
                 r = await client.get(path)
-                if then is not None and r.status_code == 200:
-                    r = await client.get(path + then)
-                latencies.append((time.perf_counter() - t) * 1000)
+                if read.then is not None and r.status_code == 200:
+                    r = await client.get(path + read.then)
+                tally.latencies.append((time.perf_counter() - t) * 1000)
                 if r.status_code != 200:
-                    errors += 1
+                    tally.errors += 1
 
     started = time.monotonic()
-    await asyncio.gather(*(worker(h) for h in headers))
-    elapsed = time.monotonic() - started
-    q = statistics.quantiles(latencies, n=100)
-    return LoadResult(len(latencies) / elapsed, q[49], q[98], errors, "python, a client each")
+    await asyncio.gather(*(worker(h) for h in read.headers))
+    tally.seconds += time.monotonic() - started
+
+
+def interleaved(
+    reads: dict[str, Read], base: str, seconds: int, rounds: int
+) -> dict[str, LoadResult]:
+    """Each read for ``seconds`` in all, in ``rounds`` slices taken in turn (the order
+    reversed every other round): the machine's load, which drifts, falls on all alike."""
+    tallies = {name: Tally() for name in reads}
+    names = list(reads)
+    for n in range(rounds):
+        for name in names if n % 2 == 0 else reversed(names):
+            asyncio.run(_load(reads[name], base, seconds / rounds, tallies[name], n))
+    return {name: t.result() for name, t in tallies.items()}
 
 
 def _ratio(page: LoadResult, json: LoadResult) -> str:
@@ -161,6 +186,7 @@ def main() -> None:
     ap.add_argument("--assets", type=int, default=20_000)
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--rounds", type=int, default=4, help="slices each read's time is cut in")
     args = ap.parse_args()
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with bench_database() as url:
@@ -175,19 +201,26 @@ def main() -> None:
             cookies = [{"Cookie": _sign_in(base, email)} for _ in range(args.connections)]
             _check(base, cookies[0]["Cookie"], auth, moved[0])
             tokens = [auth] * args.connections
-            run = {"base": base, "seconds": args.seconds}
-            list_json = asyncio.run(_load(["/api/v1/assets?limit=100"], headers=tokens, **run))
-            list_page = asyncio.run(_load(["/devices"], headers=cookies, **run))
-            one_json = asyncio.run(
-                _load([f"/api/v1/assets/{i}" for i in moved], headers=tokens, **run)
+            devices = [f"/devices/{i}" for i in moved]
+            assets = [f"/api/v1/assets/{i}" for i in moved]
+            got = interleaved(
+                {
+                    "list_json": Read(["/api/v1/assets?limit=100"], tokens),
+                    "list_page": Read(["/devices"], cookies),
+                    "one_json": Read(assets, tokens),
+                    "one_page": Read(devices, cookies),
+                    # What a script reading what the page shows reads: the asset, its history.
+                    "pair_json": Read(assets, tokens, then="/events"),
+                },
+                base,
+                args.seconds,
+                args.rounds,
             )
-            one_page = asyncio.run(_load([f"/devices/{i}" for i in moved], headers=cookies, **run))
-            # What a script reading the same as the page reads: the asset, then its history.
-            pair_json = asyncio.run(
-                _load([f"/api/v1/assets/{i}" for i in moved], headers=tokens, then="/events", **run)
-            )
+        list_json, list_page = got["list_json"], got["list_page"]
+        one_json, one_page, pair_json = got["one_json"], got["one_page"], got["pair_json"]
         print_table(
-            f"{len(ids):,} assets; {args.connections} connections, {args.seconds} s each,"
+            f"{len(ids):,} assets; {args.connections} connections, {args.seconds} s each"
+            f" in {args.rounds} slices taken in turn,"
             f" signed in as stores (the page shows the moves); load by {list_json.tool}",
             [
                 load_row("JSON: GET /api/v1/assets?limit=100", list_json),

@@ -61,6 +61,18 @@ class Action:
     def needs_certificate(self) -> bool:
         return self.to == AssetStatus.DISPOSED
 
+    @property
+    def fields(self) -> frozenset[str]:
+        """The fields its form shows (a problem with any other is said above the forms)."""
+        shown = {"reason"}
+        if self.needs_person:
+            shown.add("person_id")
+        if self.takes_location:
+            shown.add("location_id")
+        if self.needs_certificate:
+            shown.add("certificate_ref")
+        return frozenset(shown)
+
 
 _ACTIONS: Final[Mapping[str, Action]] = {
     AssetStatus.DEPLOYED: Action(
@@ -109,6 +121,12 @@ def actions_for(status: str) -> list[Action]:
         else:
             out.append(_ACTIONS[to])
     return out
+
+
+def form_fields(to: str) -> frozenset[str]:
+    """The fields the form of a move to ``to`` shows (none: not a move the page offers)."""
+    action = _ACTIONS.get(to)
+    return action.fields if action is not None else frozenset()
 
 
 def refused_message(exc: TransitionRefused) -> str:

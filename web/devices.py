@@ -43,12 +43,13 @@ from web.device_actions import (
     STATUS_TAGS,
     STATUS_WORDS,
     actions_for,
+    form_fields,
     ids_in,
     move_errors,
     refused_message,
     timeline,
 )
-from web.formats import day
+from web.device_rows import device_rows
 from web.forms import actor, form_values
 from web.guards import DEVICE_ACTIONS, READ_REGISTER, signed_in
 from web.listing import page_links
@@ -94,45 +95,6 @@ def asset_filter(filters: Mapping[str, str | None], q: str | None = None) -> Ass
     )
 
 
-# One row of the list, as the template writes it (plain values, unpacked in its loop: the
-# list page is timed against the API's JSON, and each attribute Jinja looks up costs).
-DeviceRow = tuple[int, str, str, str, str, str, str | None, str, str, str, str, str]
-
-
-def device_row(a: Asset) -> DeviceRow:
-    """id, serial, its tag and IMEI, model, status tag and words, the holder's link, name and
-    number, where it is kept, its phone number, its refresh date."""
-    h = a.holder
-    if h is None:
-        href, holder, holder_sub = None, "", ""
-    elif h.kind == "person":
-        href, holder, holder_sub = (
-            f"/people/{h.person_id}",
-            h.display_name or "",
-            h.employee_number or "",
-        )
-    else:
-        href, holder, holder_sub = (
-            f"/vehicles/{h.vehicle_id}",
-            h.vrm or "",
-            f"fleet {h.fleet_number}",
-        )
-    return (
-        a.id,
-        a.serial_number,
-        " · ".join(x for x in (a.asset_tag, a.imei) if x),
-        f"{a.model.manufacturer} {a.model.model_name}",
-        STATUS_TAGS.get(a.status, "muted"),
-        STATUS_WORDS.get(a.status, a.status),
-        href,
-        holder,
-        holder_sub,
-        a.location or "—",
-        a.sim.msisdn if a.sim and a.sim.msisdn else "—",
-        day(a.refresh_due_on) if a.refresh_due_on else "—",
-    )
-
-
 def _status_context() -> dict[str, Any]:
     return {"status_words": STATUS_WORDS, "status_tags": STATUS_TAGS}
 
@@ -173,7 +135,7 @@ class Devices(Controller):
         return page(
             request,
             "devices.html",
-            rows=[device_row(as_asset(doc)) for doc in found.items],
+            rows=device_rows(as_asset(doc) for doc in found.items),
             shown=len(found.items),
             links=page_links("/devices", kept, found, cursor),
             filters=filters,
@@ -258,6 +220,11 @@ class Devices(Controller):
             if "to" in errors:
                 return await self._device_page(
                     request, asset_id, status=422, refused="That is not a move this page offers."
+                )
+            unshown = [m for field, m in errors.items() if field not in form_fields(to)]
+            if unshown:  # a crafted form's field: said above the forms
+                return await self._device_page(
+                    request, asset_id, status=422, refused="; ".join(unshown)
                 )
             return await self._device_page(
                 request, asset_id, status=422, failed=to, errors=errors, values=values

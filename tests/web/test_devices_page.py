@@ -397,3 +397,54 @@ async def test_a_long_timeline_is_paged(
         found = re.search(r'href="([^"]+)" rel="next"', timeline)
         url = found.group(1).replace("&amp;", "&") if found else None
     assert seen == [f"m{n}" for n in range(12)]
+
+
+async def test_a_crafted_move_is_refused_in_words_or_without_its_token(
+    signed_in_as: SignedInFactory,
+) -> None:
+    asset = await f.asset()
+    store = await f.location()
+    me = await signed_in_as("stores")
+    r = await _move(me, asset["id"], to="lost", location_id=str(store["id"]))
+    assert r.status_code == 422
+    assert "Location_id is only used when moving to in_stock, in_repair or rebuild" in r.text
+    r = await _move(me, asset["id"], to="mislaid")
+    assert r.status_code == 422 and "That is not a move this page offers." in r.text
+    r = await me.client.post(
+        f"/devices/{asset['id']}/move",
+        data={"to": "lost", "reason": "no token", "version": str(asset["version"])},
+    )
+    assert r.status_code == 403 and "This form could not be accepted" in r.text
+    r = await _move(me, asset["id"], to="lost", version="")
+    assert r.status_code == 400
+    assert await _status(asset["id"]) == ("in_stock", asset["version"])
+
+
+async def test_every_move_form_carries_its_token_move_and_version(
+    signed_in_as: SignedInFactory,
+) -> None:
+    asset = await f.asset()
+    me = await signed_in_as("stores")
+    html = (await me.client.get(f"/devices/{asset['id']}")).text
+    forms = re.findall(
+        r'<form method="post" action="/devices/\d+/(move|people)"(.*?)</form>', html, re.S
+    )
+    assert len(forms) == 6  # the person search and five moves from stock
+    token = csrf_of(html)
+    for kind, body in forms:
+        assert f'name="csrf_token" value="{token}"' in body, kind
+        if kind == "move":
+            assert f'name="version" value="{asset["version"]}"' in body
+            assert re.search(r'name="to" value="[a-z_]+"', body)
+
+
+async def test_the_list_escapes_what_it_shows(signed_in_as: SignedInFactory) -> None:
+    person = await f.person(display_name='<script>alert("x")</script> & Co')
+    model = await f.device_model(model_name=unique("<b>A32</b> "))
+    asset = await f.asset(model, status="deployed", person_id=person["id"], asset_tag="T<1>")
+    me = await signed_in_as("auditor")
+    r = await me.client.get("/devices", params={"model": str(model["id"])})
+    row = r.text.split(f'<a href="/devices/{asset["id"]}">', 1)[1].split("</tr>", 1)[0]
+    assert "<script>" not in row and "<b>" not in row
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co" in row
+    assert "&lt;b&gt;A32&lt;/b&gt;" in row and "T&lt;1&gt;" in row
