@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -24,6 +25,7 @@ from api.vocabulary import enum_of
 from db.engine import connection
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.imports import queries, run
+from fleetsvc.imports.profiles import delivery_profiles
 from fleetsvc.imports.queries import ImportRowIssue
 from fleetsvc.imports.summary import DeliveryImport
 from fleetsvc.imports.upload import Upload
@@ -49,6 +51,11 @@ def _flag(value: str | None, name: str) -> bool:
     raise ValidationFailed.one(name, f"{name} must be true or false")
 
 
+def _profile_dirs() -> list[Path]:
+    profiles_dir = get_settings().profiles_dir
+    return [profiles_dir] if profiles_dir else []
+
+
 @dataclass
 class MultipartUpload(Operation):
     """The upload handler reads its multipart body itself; this documents the form."""
@@ -67,6 +74,7 @@ class MultipartUpload(Operation):
                 "profile": Schema(
                     type=OpenAPIType.STRING,
                     description="import profile, like vodafone-despatch or cdw-asn",
+                    enum=[p.name for p in delivery_profiles(_profile_dirs())],
                 ),
                 "mode": Schema(type=OpenAPIType.STRING, enum=[str(m) for m in ImportMode]),
                 "allow_partial": Schema(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from litestar import Controller, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.dependencies import ActorDep, PageDep
@@ -44,6 +45,16 @@ class SyncBatch(msgspec.Struct, forbid_unknown_fields=True):
     batch: int | None = None
     final: bool = False
 
+    # Records need their batch number (api.bodies states it).
+    OPENAPI_ALL_OF: ClassVar[list[dict[str, Any]]] = [
+        {
+            "anyOf": [
+                {"properties": {"records": {"maxItems": 0}}},
+                {"required": ["batch"], "properties": {"batch": {"type": "integer"}}},
+            ]
+        }
+    ]
+
 
 class RunReport(Run, frozen=True):
     """A run with its reconciliation (``GET /mdm/runs/{run_key}``)."""
@@ -61,6 +72,7 @@ class MdmController(Controller):
         opt=MDM_SYNC,
         status_code=200,
         summary="Push one batch of MDM device records (the MDM's JSON schema)",
+        responses={404: ResponseSpec(None, description="No open run has this run_id")},
     )
     async def push(self, data: JSONBody[SyncBatch], actor: ActorDep) -> Run:
         async with transaction() as conn:

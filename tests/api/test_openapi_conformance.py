@@ -425,10 +425,24 @@ async def test_lists_ranges_and_rules_across_fields_are_documented(
     line = schemas["OrderLineIn"]["properties"]
     assert line["quantity"]["minimum"] == 1 and line["unit_cost"]["pattern"]
     assert schemas["DeviceModelCreate"]["properties"]["aliases"]["items"]["maxLength"] == 300
-    assert schemas["PersonCreate"]["anyOf"] == [
-        {"properties": {"active": {"const": False}}, "required": ["active"]},
-        {"properties": {"left_on": {"type": "null"}}},
+    assert schemas["PersonCreate"]["allOf"] == [
+        {
+            "anyOf": [
+                {"properties": {"active": {"const": False}}, "required": ["active"]},
+                {"properties": {"left_on": {"type": "null"}}},
+            ]
+        }
     ]
+    (person_only,) = schemas["Transition"]["allOf"][0]["anyOf"][1]["properties"]
+    assert person_only == "person_id"
+    assert "allOf" in schemas["SyncBatch"] and "allOf" in schemas["AssetCreate"]
+    r = await admin.post("/api/v1/mdm/sync", json={"run_id": "no-such-run", "final": True})
+    assert r.status_code == 404, r.text
+    doc = await _doc(admin)
+    assert "404" in _operation(doc, "POST", "/api/v1/mdm/sync")["responses"]
+    upload = _operation(doc, "POST", "/api/v1/imports")["requestBody"]["content"]
+    profile = upload["multipart/form-data"]["schema"]["properties"]["profile"]
+    assert "vodafone-despatch" in profile["enum"]
     person = {"employee_number": unique("E"), "display_name": "x", "left_on": "2024-01-01"}
     assert (await admin.post("/api/v1/people", json=person)).status_code == 422
     r = await admin.post("/api/v1/people", json=person | {"active": False})
@@ -456,6 +470,10 @@ def test_the_fuzzers_hooks_drop_only_what_no_schema_states() -> None:
     assert not failure(422, problems("no supplier with id 77"))
     assert not failure(422, problems("IMEI check digit is wrong: expected 4"))
     assert not failure(422, problems("Expected `int`, got `float`"))
+    assert not failure(
+        422, problems("an asset with this serial number is already registered (id 4)")
+    )
+    assert not failure(422, problems("the dock cannot be the tablet"))
     assert failure(422, problems("no supplier with id 77", "name must not be empty"))
     assert failure(422, problems("reference must not be empty"))
     assert failure(422, {"detail": "x"})
