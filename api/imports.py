@@ -68,6 +68,7 @@ class MultipartUpload(Operation):
             properties={
                 "file": Schema(
                     type=OpenAPIType.STRING,
+                    min_length=1,  # an empty file is refused
                     content_media_type="application/octet-stream",
                     description="the supplier's CSV or XLSX file",
                 ),

@@ -42,7 +42,7 @@ class SyncBatch(msgspec.Struct, forbid_unknown_fields=True):
 
     run_id: Annotated[str, documented(pattern=RUN_KEY_PATTERN)]
     records: list[ManagedDevice] = msgspec.field(default_factory=list)
-    batch: int | None = None
+    batch: Annotated[int, documented(minimum=1, maximum=sync.MAX_BATCH_NO)] | None = None
     final: bool = False
 
     # Records need their batch number (api.bodies states it).

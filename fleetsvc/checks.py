@@ -13,6 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Annotated, Any, TypeVar
 
 import asyncpg
@@ -101,6 +102,22 @@ _CONTROL = _class([(0x00, 0x1F), (0x7F, 0x9F)])
 CONTROL = _CONTROL
 # importers.fields.clean_text's: a tab is allowed, bidi controls are not.
 _CELL_CONTROL = CONTROL_CHARACTERS.removeprefix("[").removesuffix("]")
+
+
+@cache
+def printable_pattern() -> str:
+    """A pattern for the text ``str.isprintable()`` takes that is not spaces only (a token's
+    name): no character Python counts unprintable (controls, separators other than the
+    space, unassigned ones)."""
+    ranges = _ranges(
+        c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF and not chr(c).isprintable()
+    )
+    escaped = "".join(
+        (f"\\U{a:08x}" if a > 0xFFFF else f"\\u{a:04x}")
+        + ("" if a == b else "-" + (f"\\U{b:08x}" if b > 0xFFFF else f"\\u{b:04x}"))
+        for a, b in ranges
+    )
+    return f"^\\u0020*[^{escaped}\\u0020][^{escaped}]*$"
 
 
 def text_pattern(*, required: bool = True, control: str = _CONTROL) -> str:

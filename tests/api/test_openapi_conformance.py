@@ -474,6 +474,43 @@ def test_the_fuzzers_hooks_drop_only_what_no_schema_states() -> None:
         422, problems("an asset with this serial number is already registered (id 4)")
     )
     assert not failure(422, problems("the dock cannot be the tablet"))
+    renamed = (
+        "no location was named, and the default location STORES (FLEETSVC_DEFAULT_LOCATION)"
+        " does not exist: name a location, or create one with the code STORES"
+    )
+    assert not failure(422, problems(renamed))
     assert failure(422, problems("no supplier with id 77", "name must not be empty"))
     assert failure(422, problems("reference must not be empty"))
     assert failure(422, {"detail": "x"})
+
+
+async def test_token_names_batches_files_and_free_text_state_their_rules(
+    admin: httpx.AsyncClient,
+) -> None:
+    # schemathesis sent a token name with a private-use character, batch 0, an empty
+    # file and a NUL in a free-text filter.
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from api.parameters import NO_NUL
+    from fleetsvc.checks import printable_pattern
+
+    doc = await _doc(admin)
+    schemas = doc["components"]["schemas"]
+    assert schemas["TokenCreate"]["properties"]["name"]["pattern"] == printable_pattern()
+    name = re.compile(printable_pattern())
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.text(max_size=8))
+    def same_verdict(value: str) -> None:
+        assert bool(name.fullmatch(value)) == (bool(value.strip()) and value.isprintable())
+
+    same_verdict()
+    batch = schemas["SyncBatch"]["properties"]["batch"]
+    assert (batch["minimum"], batch["maximum"]) == (1, 1_000_000)
+    form = _operation(doc, "POST", "/api/v1/imports")["requestBody"]["content"]
+    assert form["multipart/form-data"]["schema"]["properties"]["file"]["minLength"] == 1
+    assert _parameter(doc, "GET", "/api/v1/stocktakes", "location")["pattern"] == NO_NUL
+    assert _parameter(doc, "GET", "/api/v1/mdm/runs/{run_key}", "run_key")["pattern"] == NO_NUL
+    assert "pattern" not in _parameter(doc, "GET", "/api/v1/assets", "refresh_due_before")
+    assert (await admin.get("/api/v1/stocktakes?location=a%00b")).status_code == 422
