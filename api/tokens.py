@@ -14,13 +14,13 @@ from api.guards import ADMIN_ONLY
 from api.vocabulary import one_of
 from db.engine import connection, transaction
 from fleetsvc import auth
-from fleetsvc.checks import printable_pattern
+from fleetsvc.checks import name_pattern
 from fleetsvc.vocabulary import Role, documented
 
 
 class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
-    # A name is printable text (auth._check): stated as a pattern of the characters it takes.
-    name: Annotated[str, documented(maxLength=100, pattern=printable_pattern())]
+    # A name is printable text (auth._check); the document states name_pattern's part of it.
+    name: Annotated[str, documented(maxLength=100, pattern=name_pattern())]
     role: Annotated[str, one_of(Role)]
 
 
