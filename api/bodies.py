@@ -88,16 +88,17 @@ def document_bodies(openapi: OpenAPI, app: Litestar) -> None:
     """State in the document that a request body's object takes no other fields
     (``additionalProperties: false``): each such Struct refuses unknown fields with a 422,
     which Litestar's schema does not say. A Struct's rules across its fields
-    (``OPENAPI_ANY_OF``, a ClassVar: "left_on only for a leaver") are stated too."""
+    (``OPENAPI_ALL_OF``, a ClassVar of JSON Schema rules: "left_on only for a leaver") are
+    stated too."""
     closed = closed_structs(_json_bodies(app))
     for key, schema in (openapi.components.schemas or {}).items():
         cls = closed.get(str(getattr(schema, "title", None))) or closed.get(key)
         if cls is None or not isinstance(schema, Schema):
             continue
         schema.additional_properties = False
-        rules = getattr(cls, "OPENAPI_ANY_OF", None)
+        rules = getattr(cls, "OPENAPI_ALL_OF", None)
         if rules:
-            schema.any_of = [_schema(rule) for rule in rules]
+            schema.all_of = [_schema(rule) for rule in rules]
 
 
 def _schema(rule: dict[str, Any]) -> Schema:
@@ -105,6 +106,10 @@ def _schema(rule: dict[str, Any]) -> Schema:
     out = dict(rule)
     if "properties" in out:
         out["properties"] = {k: _schema(v) for k, v in out["properties"].items()}
+    if "anyOf" in out:
+        out["any_of"] = [_schema(v) for v in out.pop("anyOf")]
+    if "maxItems" in out:
+        out["max_items"] = out.pop("maxItems")
     if "type" in out:
         out["type"] = OpenAPIType(out["type"])
     return Schema(**out)

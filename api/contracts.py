@@ -17,7 +17,10 @@ from fleetsvc.procurement import contracts
 from fleetsvc.procurement.contracts import Contract, ContractCreate, ContractUpdate
 from fleetsvc.vocabulary import ContractKind
 
-DaysAhead = Annotated[int | None, QueryParameter(ge=0, le=36500)]
+# Litestar checks the range; the document states it too (it drops ge/le of an optional).
+DaysAhead = Annotated[
+    int | None, QueryParameter(ge=0, le=36500, schema_extra={"minimum": 0, "maximum": 36500})
+]
 
 
 class ContractController(Controller):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -25,6 +26,7 @@ from api.vocabulary import enum_of
 from db.engine import connection
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.imports import commit_jobs, queries, run
+from fleetsvc.imports.profiles import delivery_profiles
 from fleetsvc.imports.queries import ImportRowIssue
 from fleetsvc.imports.summary import DeliveryImport
 from fleetsvc.imports.upload import Upload
@@ -66,6 +68,11 @@ def _flag(value: str | None, name: str) -> bool:
     raise ValidationFailed.one(name, f"{name} must be true or false")
 
 
+def _profile_dirs() -> list[Path]:
+    profiles_dir = get_settings().profiles_dir
+    return [profiles_dir] if profiles_dir else []
+
+
 @dataclass
 class MultipartUpload(Operation):
     """The upload handler reads its multipart body itself; this documents the form."""
@@ -78,12 +85,14 @@ class MultipartUpload(Operation):
             properties={
                 "file": Schema(
                     type=OpenAPIType.STRING,
+                    min_length=1,  # an empty file is refused
                     content_media_type="application/octet-stream",
                     description="the supplier's CSV or XLSX file",
                 ),
                 "profile": Schema(
                     type=OpenAPIType.STRING,
                     description="import profile, like vodafone-despatch or cdw-asn",
+                    enum=[p.name for p in delivery_profiles(_profile_dirs())],
                 ),
                 "mode": Schema(type=OpenAPIType.STRING, enum=[str(m) for m in ImportMode]),
                 "allow_partial": Schema(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from litestar import Controller, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from api.dependencies import ActorDep, PageDep
@@ -41,8 +42,18 @@ class SyncBatch(msgspec.Struct, forbid_unknown_fields=True):
 
     run_id: Annotated[str, documented(pattern=RUN_KEY_PATTERN)]
     records: list[ManagedDevice] = msgspec.field(default_factory=list)
-    batch: int | None = None
+    batch: Annotated[int, documented(minimum=1, maximum=sync.MAX_BATCH_NO)] | None = None
     final: bool = False
+
+    # Records need their batch number (api.bodies states it).
+    OPENAPI_ALL_OF: ClassVar[list[dict[str, Any]]] = [
+        {
+            "anyOf": [
+                {"properties": {"records": {"maxItems": 0}}},
+                {"required": ["batch"], "properties": {"batch": {"type": "integer"}}},
+            ]
+        }
+    ]
 
 
 class RunReport(Run, frozen=True):
@@ -61,6 +72,7 @@ class MdmController(Controller):
         opt=MDM_SYNC,
         status_code=200,
         summary="Push one batch of MDM device records (the MDM's JSON schema)",
+        responses={404: ResponseSpec(None, description="No open run has this run_id")},
     )
     async def push(self, data: JSONBody[SyncBatch], actor: ActorDep) -> Run:
         async with transaction() as conn:

@@ -10,7 +10,7 @@ from typing import Any
 
 from litestar import Litestar, Request
 from litestar.exceptions import NotFoundException
-from litestar.openapi.spec import OpenAPI, Parameter
+from litestar.openapi.spec import OpenAPI, OpenAPIType, Parameter, Schema
 
 from fleetsvc import identifiers
 from fleetsvc.errors import FieldProblem, ValidationFailed
@@ -31,19 +31,38 @@ def query_parameters(app: Litestar) -> dict[int, frozenset[str]]:
     return known
 
 
+# A text parameter with no rule of its own still takes no NUL (check_parameters).
+NO_NUL = "^[^\\u0000]*$"
+
+
 def document_parameters(openapi: OpenAPI) -> None:
     """A list filter named for an identifier (``serial``, ``imei``, ``iccid``, ``msisdn``,
     ``vrm``) is read by that identifier's normaliser: the document states its rule
-    (``fleetsvc.identifiers``), so an empty or malformed one is not sent as valid."""
+    (``fleetsvc.identifiers``), so an empty or malformed one is not sent as valid. Any other
+    text parameter of a query or path states that it takes no NUL."""
     for item in (openapi.paths or {}).values():
         for method in ("get", "post", "patch", "put", "delete"):
             operation = getattr(item, method, None)
             for p in getattr(operation, "parameters", None) or []:
-                rule = identifiers.FILTERS.get(p.name) if isinstance(p, Parameter) else None
-                if rule is None or p.param_in != "query" or p.schema is None:
+                if not isinstance(p, Parameter) or p.schema is None:
                     continue
-                for key, value in rule.items():
+                if p.param_in not in ("query", "path") or not isinstance(p.schema, Schema):
+                    continue
+                rule = identifiers.FILTERS.get(p.name) if p.param_in == "query" else None
+                for key, value in (rule or {}).items():
                     setattr(p.schema, {"maxLength": "max_length"}.get(key, key), value)
+                if _is_free_text(p.schema):
+                    p.schema.pattern = NO_NUL
+
+
+def _is_free_text(schema: Schema) -> bool:
+    """A string (or optional string) with no pattern, enum or format of its own."""
+    kinds = [s.type for s in schema.one_of or [] if isinstance(s, Schema)] or [schema.type]
+    if OpenAPIType.STRING not in kinds:
+        return False
+    own = (schema.pattern, schema.enum, schema.format, schema.const)
+    inner = [(s.pattern, s.enum, s.format) for s in schema.one_of or [] if isinstance(s, Schema)]
+    return all(v is None for v in own) and all(v is None for t in inner for v in t)
 
 
 def temporal_parameters(app: Litestar) -> dict[int, dict[str, type]]:

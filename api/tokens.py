@@ -14,11 +14,13 @@ from api.guards import ADMIN_ONLY
 from api.vocabulary import one_of
 from db.engine import connection, transaction
 from fleetsvc import auth
+from fleetsvc.checks import name_pattern
 from fleetsvc.vocabulary import Role, documented
 
 
 class TokenCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, documented(maxLength=100, pattern=r"\S")]
+    # A name is printable text (auth._check); the document states name_pattern's part of it.
+    name: Annotated[str, documented(maxLength=100, pattern=name_pattern())]
     role: Annotated[str, one_of(Role)]
 
 

@@ -103,6 +103,15 @@ CONTROL = _CONTROL
 _CELL_CONTROL = CONTROL_CHARACTERS.removeprefix("[").removesuffix("]")
 
 
+def name_pattern() -> str:
+    """A pattern for a name of spaces and visible characters, not spaces only (a token's
+    name): no control character and no space but U+0020. ``str.isprintable()`` refuses a
+    few more (private-use and unassigned characters, format controls): a pattern of all of
+    them is 20 KB, too large for a fuzzer to generate from, so the document states this."""
+    visible = f"[^{_CONTROL}{_SPACE}]"
+    return f"^\\u0020*{visible}(?:\\u0020*{visible})*\\u0020*$"
+
+
 def text_pattern(*, required: bool = True, control: str = _CONTROL) -> str:
     """``text``'s rule as a pattern: once trimmed, not empty (when required) and free of
     ``control`` characters (a character class's contents)."""

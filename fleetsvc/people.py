@@ -103,9 +103,13 @@ class PersonCreate(msgspec.Struct, forbid_unknown_fields=True):
     left_on: RegisterDay | None = None
 
     # left_on only for a leaver (active false); in the OpenAPI document (api.bodies).
-    OPENAPI_ANY_OF: ClassVar[list[dict[str, Any]]] = [
-        {"required": ["active"], "properties": {"active": {"const": False}}},
-        {"properties": {"left_on": {"type": "null"}}},
+    OPENAPI_ALL_OF: ClassVar[list[dict[str, Any]]] = [
+        {
+            "anyOf": [
+                {"required": ["active"], "properties": {"active": {"const": False}}},
+                {"properties": {"left_on": {"type": "null"}}},
+            ]
+        }
     ]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import asyncpg
 import msgspec
@@ -26,7 +26,7 @@ from fleetsvc.checks import documented_cell_text
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, StaleVersion, ValidationFailed
 from fleetsvc.records import MAX_ID, RecordId, check_id
 from fleetsvc.recoveries.cases import settle
-from fleetsvc.vocabulary import VEHICLE_KIT, AssetStatus, one_of
+from fleetsvc.vocabulary import KEPT_AT_LOCATION, VEHICLE_KIT, AssetStatus, one_of
 from importers.fields import clean_text
 
 
@@ -40,6 +40,22 @@ class Transition(msgspec.Struct, forbid_unknown_fields=True):
     # Moving to in_stock, in_repair or rebuild: where it is kept (fleetsvc.assets.placement
     # says what it is when none is named).
     location_id: RecordId | None = None
+
+    # A person only when deploying; a location only when it is kept at one (api.bodies).
+    OPENAPI_ALL_OF: ClassVar[list[dict[str, Any]]] = [
+        {
+            "anyOf": [
+                {"properties": {"to": {"const": AssetStatus.DEPLOYED.value}}},
+                {"properties": {"person_id": {"type": "null"}}},
+            ]
+        },
+        {
+            "anyOf": [
+                {"properties": {"to": {"enum": [s.value for s in KEPT_AT_LOCATION]}}},
+                {"properties": {"location_id": {"type": "null"}}},
+            ]
+        },
+    ]
 
 
 _LOCK_SQL = (

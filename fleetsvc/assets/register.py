@@ -6,7 +6,7 @@ whole batch, not one per item) and inserted in one statement with its events.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import asyncpg
 import msgspec
@@ -31,7 +31,7 @@ from fleetsvc.conflicts import unique_conflicts
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.locations import default_location_id
 from fleetsvc.records import RecordId
-from fleetsvc.vocabulary import CREATABLE, KEPT_AT_LOCATION, one_of
+from fleetsvc.vocabulary import CREATABLE, KEPT_AT_LOCATION, AssetStatus, one_of
 
 MAX_BATCH = 1000
 
@@ -56,6 +56,16 @@ class AssetCreate(msgspec.Struct, forbid_unknown_fields=True):
     # Where it is kept, arriving in stock (default: FLEETSVC_DEFAULT_LOCATION); a device
     # arriving in staging is kept at none.
     location_id: RecordId | None = None
+
+    # A device arriving in staging is kept at no location (api.bodies states it).
+    OPENAPI_ALL_OF: ClassVar[list[dict[str, Any]]] = [
+        {
+            "anyOf": [
+                {"properties": {"status": {"const": AssetStatus.IN_STOCK.value}}},
+                {"properties": {"location_id": {"type": "null"}}},
+            ]
+        }
+    ]
 
 
 # AssetCreate's fields, with the SQL type each is unnested as.

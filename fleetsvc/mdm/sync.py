@@ -42,6 +42,7 @@ log = get_logger("fleetsvc.mdm")
 MAX_BATCH: Final = 5_000
 PULL_BATCH: Final = 1_000
 FILE_BATCH: Final = 5_000
+MAX_BATCH_NO: Final = 1_000_000  # a push run's batches are numbered 1 to this
 
 
 async def push_batch(
@@ -61,8 +62,8 @@ async def push_batch(
             " — split it into more batches of the same run"
         )
     check_run_key(run_key)
-    if batch_no is not None and not 1 <= batch_no <= 1_000_000:
-        raise ValidationFailed.one("batch", "batch must be a number from 1 to 1000000")
+    if batch_no is not None and not 1 <= batch_no <= MAX_BATCH_NO:
+        raise ValidationFailed.one("batch", f"batch must be a number from 1 to {MAX_BATCH_NO}")
     if devices and batch_no is None:
         raise ValidationFailed.one("batch", "a batch with records needs its batch number")
     if batch_no is None:

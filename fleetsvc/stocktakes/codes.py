@@ -79,7 +79,8 @@ def read_codes(codes: Sequence[str], field: str = "codes") -> list[ScannedCode]:
     p = Problems()
     trimmed = [c.strip() for c in codes]
     for n, code in enumerate(trimmed):
-        problem = _problem(code)
+        # The length is the code's as sent (the document's maxLength), spaces included.
+        problem = _problem(code if len(codes[n]) <= MAX_CODE else codes[n])
         if problem is not None:
             p.add(f"{field}.{n}", problem)
     p.raise_if_any()

@@ -425,10 +425,24 @@ async def test_lists_ranges_and_rules_across_fields_are_documented(
     line = schemas["OrderLineIn"]["properties"]
     assert line["quantity"]["minimum"] == 1 and line["unit_cost"]["pattern"]
     assert schemas["DeviceModelCreate"]["properties"]["aliases"]["items"]["maxLength"] == 300
-    assert schemas["PersonCreate"]["anyOf"] == [
-        {"properties": {"active": {"const": False}}, "required": ["active"]},
-        {"properties": {"left_on": {"type": "null"}}},
+    assert schemas["PersonCreate"]["allOf"] == [
+        {
+            "anyOf": [
+                {"properties": {"active": {"const": False}}, "required": ["active"]},
+                {"properties": {"left_on": {"type": "null"}}},
+            ]
+        }
     ]
+    (person_only,) = schemas["Transition"]["allOf"][0]["anyOf"][1]["properties"]
+    assert person_only == "person_id"
+    assert "allOf" in schemas["SyncBatch"] and "allOf" in schemas["AssetCreate"]
+    r = await admin.post("/api/v1/mdm/sync", json={"run_id": "no-such-run", "final": True})
+    assert r.status_code == 404, r.text
+    doc = await _doc(admin)
+    assert "404" in _operation(doc, "POST", "/api/v1/mdm/sync")["responses"]
+    upload = _operation(doc, "POST", "/api/v1/imports")["requestBody"]["content"]
+    profile = upload["multipart/form-data"]["schema"]["properties"]["profile"]
+    assert "vodafone-despatch" in profile["enum"]
     person = {"employee_number": unique("E"), "display_name": "x", "left_on": "2024-01-01"}
     assert (await admin.post("/api/v1/people", json=person)).status_code == 422
     r = await admin.post("/api/v1/people", json=person | {"active": False})
@@ -456,6 +470,50 @@ def test_the_fuzzers_hooks_drop_only_what_no_schema_states() -> None:
     assert not failure(422, problems("no supplier with id 77"))
     assert not failure(422, problems("IMEI check digit is wrong: expected 4"))
     assert not failure(422, problems("Expected `int`, got `float`"))
+    assert not failure(
+        422, problems("an asset with this serial number is already registered (id 4)")
+    )
+    assert not failure(422, problems("the dock cannot be the tablet"))
+    renamed = (
+        "no location was named, and the default location STORES (FLEETSVC_DEFAULT_LOCATION)"
+        " does not exist: name a location, or create one with the code STORES"
+    )
+    assert not failure(422, problems(renamed))
     assert failure(422, problems("no supplier with id 77", "name must not be empty"))
     assert failure(422, problems("reference must not be empty"))
     assert failure(422, {"detail": "x"})
+
+
+async def test_token_names_batches_files_and_free_text_state_their_rules(
+    admin: httpx.AsyncClient,
+) -> None:
+    # schemathesis sent a token name with a private-use character, batch 0, an empty
+    # file and a NUL in a free-text filter.
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from api.parameters import NO_NUL
+    from fleetsvc.checks import name_pattern
+
+    doc = await _doc(admin)
+    schemas = doc["components"]["schemas"]
+    assert schemas["TokenCreate"]["properties"]["name"]["pattern"] == name_pattern()
+    name = re.compile(name_pattern())
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.text(max_size=8) | st.from_regex(name_pattern(), fullmatch=True))
+    def accepted_when_it_matches(value: str) -> None:
+        if name.fullmatch(value) and value.isprintable():
+            assert value.strip()  # what matches and is printable is a name
+        if value.strip() and value.isprintable() and value.isascii():
+            assert name.fullmatch(value), value  # every printable ASCII name matches
+
+    accepted_when_it_matches()
+    batch = schemas["SyncBatch"]["properties"]["batch"]
+    assert (batch["minimum"], batch["maximum"]) == (1, 1_000_000)
+    form = _operation(doc, "POST", "/api/v1/imports")["requestBody"]["content"]
+    assert form["multipart/form-data"]["schema"]["properties"]["file"]["minLength"] == 1
+    assert _parameter(doc, "GET", "/api/v1/stocktakes", "location")["pattern"] == NO_NUL
+    assert _parameter(doc, "GET", "/api/v1/mdm/runs/{run_key}", "run_key")["pattern"] == NO_NUL
+    assert "pattern" not in _parameter(doc, "GET", "/api/v1/assets", "refresh_due_before")
+    assert (await admin.get("/api/v1/stocktakes?location=a%00b")).status_code == 422

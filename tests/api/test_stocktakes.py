@@ -313,6 +313,8 @@ async def test_bad_scans_are_refused_and_nothing_is_recorded(client_for: ClientF
         ({"codes": [kept["serial_number"], ""]}, "codes.1", "empty"),
         ({"codes": ["   \r\n"]}, "codes.0", "empty"),
         ({"codes": [kept["serial_number"], "X" * 10_000]}, "codes.1", "10,000"),
+        # At most 64 as sent, as the document says: spaces around count.
+        ({"codes": ["\u2006" * 10 + "X" * 60]}, "codes.0", "this one has 70"),
         ({"codes": ["A\x00B"]}, "codes.0", "control character"),
         ({"codes": [f"C{n}" for n in range(1001)]}, "codes", "at most 1,000"),
         ({"codes": []}, "codes", "at least one"),
