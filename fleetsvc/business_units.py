@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
 import asyncpg
 import msgspec
@@ -58,30 +57,33 @@ class BusinessUnitUpdate(msgspec.Struct, forbid_unknown_fields=True):
     name: Name | msgspec.UnsetType = msgspec.UNSET
 
 
-def _check_business_unit(values: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(values)
+B = TypeVar("B", BusinessUnitCreate, BusinessUnitUpdate)
+
+
+def _check_business_unit(data: B) -> B:
+    tidied: dict[str, str] = {}
     problems = []
-    if "code" in out:
-        out["code"] = str(out["code"]).strip().upper()
-        if len(out["code"]) > 16 or not _CODE.fullmatch(out["code"]):
+    if isinstance(data.code, str):
+        code = tidied["code"] = data.code.strip().upper()
+        if len(code) > 16 or not _CODE.fullmatch(code):
             problems.append(FieldProblem("code", "code must be 1 to 16 letters, digits or dashes"))
-    if "name" in out:
+    if isinstance(data.name, str):
         try:
-            out["name"] = clean_text(str(out["name"]), 200)
+            name = tidied["name"] = clean_text(data.name, 200)
         except FieldError as exc:
             problems.append(FieldProblem("name", exc.message))
         else:
-            if not out["name"]:
+            if not name:
                 problems.append(FieldProblem("name", "name must be 1 to 200 characters"))
     if problems:
         raise ValidationFailed(problems)
-    return out
+    return msgspec.structs.replace(data, **tidied)
 
 
 async def create_business_unit(
     conn: asyncpg.Connection, actor: Actor, data: BusinessUnitCreate
 ) -> BusinessUnit:
-    values = _check_business_unit({"code": data.code, "name": data.name})
+    values = msgspec.structs.asdict(_check_business_unit(data))
     row = await insert_record(conn, actor, table=BU_TABLE, entity=BU_ENTITY, values=values)
     return struct_of(BusinessUnit, row)
 
@@ -103,7 +105,7 @@ async def update_business_unit(
         table=BU_TABLE,
         entity=BU_ENTITY,
         record_id=bu_id,
-        changes=_check_business_unit(changes_of(changes)),
+        changes=changes_of(_check_business_unit(changes)),
         expected_version=expected_version,
     )
     return struct_of(BusinessUnit, row)

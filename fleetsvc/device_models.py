@@ -10,11 +10,11 @@ refresh date of every asset of that model, in one set-based statement with its e
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import asyncpg
 import msgspec
@@ -43,6 +43,7 @@ from fleetsvc.records import (
     list_page,
     lock_current,
     struct_of,
+    value_or_none,
     write_version,
 )
 from fleetsvc.vocabulary import Category, documented, one_of
@@ -125,38 +126,55 @@ def manufacturer_key(value: str) -> str:
     return _SPACES.sub(" ", value).strip().lower()
 
 
-def _check(values: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(values)
+class _Checked(msgspec.Struct):
+    """A model's fields as checked (for a change, those it sets): names tidied, the cost a
+    Decimal, the part numbers and aliases as their keys, sorted."""
+
+    manufacturer: str | msgspec.UnsetType = msgspec.UNSET
+    model_name: str | msgspec.UnsetType = msgspec.UNSET
+    category: str | msgspec.UnsetType = msgspec.UNSET
+    lifecycle_months: int | msgspec.UnsetType | None = msgspec.UNSET
+    replacement_cost: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+    part_numbers: list[str] | msgspec.UnsetType = msgspec.UNSET
+    aliases: list[str] | msgspec.UnsetType = msgspec.UNSET
+
+
+def _check(data: DeviceModelCreate | DeviceModelUpdate) -> _Checked:
     p = Problems()
-    if "manufacturer" in out:
-        out["manufacturer"] = _SPACES.sub(
-            " ", text(p, "manufacturer", out["manufacturer"], max_len=100)
-        )
-    if "model_name" in out:
-        out["model_name"] = _SPACES.sub(" ", text(p, "model_name", out["model_name"], max_len=200))
-    if "category" in out:
-        choice(p, "category", out["category"], Category)
-    months = out.get("lifecycle_months")
-    if months is not None and not 1 <= months <= 240:
-        p.add("lifecycle_months", "lifecycle_months must be from 1 to 240 (or null)")
-    if "replacement_cost" in out:
-        out["replacement_cost"] = money(p, "replacement_cost", out["replacement_cost"])
-    for name, key, max_len in (
-        ("part_numbers", part_number_key, 64),
-        ("aliases", alias_key, 300),
-    ):
-        if name not in out:
-            continue
-        items: list[str] = []
-        if len(out[name]) > MAX_LIST:
-            p.add(name, f"{name} may hold at most {MAX_LIST} entries")
-        for i, raw in enumerate(out[name]):
-            item = key(text(p, f"{name}.{i}", raw, max_len=max_len))
-            if item and item not in items:
-                items.append(item)
-        out[name] = sorted(items)
+    out = _Checked()
+    if isinstance(data.manufacturer, str):
+        out.manufacturer = _SPACES.sub(" ", text(p, "manufacturer", data.manufacturer, max_len=100))
+    if isinstance(data.model_name, str):
+        out.model_name = _SPACES.sub(" ", text(p, "model_name", data.model_name, max_len=200))
+    if isinstance(data.category, str):
+        choice(p, "category", data.category, Category)
+        out.category = data.category
+    if not isinstance(data.lifecycle_months, msgspec.UnsetType):
+        months = out.lifecycle_months = data.lifecycle_months
+        if months is not None and not 1 <= months <= 240:
+            p.add("lifecycle_months", "lifecycle_months must be from 1 to 240 (or null)")
+    if not isinstance(data.replacement_cost, msgspec.UnsetType):
+        out.replacement_cost = money(p, "replacement_cost", data.replacement_cost)
+    if not isinstance(data.part_numbers, msgspec.UnsetType):
+        out.part_numbers = _keys(p, "part_numbers", data.part_numbers, part_number_key, 64)
+    if not isinstance(data.aliases, msgspec.UnsetType):
+        out.aliases = _keys(p, "aliases", data.aliases, alias_key, 300)
     p.raise_if_any()
     return out
+
+
+def _keys(
+    p: Problems, name: str, given: Sequence[str], key: Callable[[str], str], max_len: int
+) -> list[str]:
+    """A list of part numbers or aliases as their keys, each once, sorted."""
+    items: list[str] = []
+    if len(given) > MAX_LIST:
+        p.add(name, f"{name} may hold at most {MAX_LIST} entries")
+    for i, raw in enumerate(given):
+        item = key(text(p, f"{name}.{i}", raw, max_len=max_len))
+        if item and item not in items:
+            items.append(item)
+    return sorted(items)
 
 
 def _name_clash(manufacturer: str, model_name: str) -> ExplainClash:
@@ -251,7 +269,7 @@ async def _set_aliases(
 async def create_model(
     conn: asyncpg.Connection, actor: Actor, data: DeviceModelCreate
 ) -> DeviceModel:
-    checked = _check(msgspec.structs.asdict(data))
+    checked = changes_of(_check(data))
     part_numbers = checked.pop("part_numbers", [])
     aliases = checked.pop("aliases", [])
     row = await insert_row(
@@ -288,20 +306,29 @@ async def update_model(
     """Change a model; replace its part numbers or aliases; move its assets' refresh dates."""
     await lock_current(conn, TABLE, ENTITY, model_id, expected_version)
     current = await get_model(conn, model_id)
-    changed = await _what_changes(conn, current, _check(changes_of(changes)))
-    if not changed:
+    changed = await _what_changes(conn, current, _check(changes))
+    values = changes_of(changed)
+    if not values:
         return current
-    manufacturer = changed.get("manufacturer", current.manufacturer)
-    model_name = changed.get("model_name", current.model_name)
+    manufacturer = current.manufacturer
+    if isinstance(changed.manufacturer, str):
+        manufacturer = changed.manufacturer
+    model_name = current.model_name
+    if isinstance(changed.model_name, str):
+        model_name = changed.model_name
     await write_version(
         conn,
         TABLE,
         model_id,
-        {k: v for k, v in changed.items() if k not in LISTS},
+        {k: v for k, v in values.items() if k not in LISTS},
         explain=_name_clash(manufacturer, model_name),
     )
     await _set_lists(
-        conn, model_id, manufacturer, changed.get("part_numbers"), changed.get("aliases")
+        conn,
+        model_id,
+        manufacturer,
+        value_or_none(changed.part_numbers),
+        value_or_none(changed.aliases),
     )
     await audit.record(
         conn,
@@ -309,23 +336,23 @@ async def update_model(
         ENTITY,
         model_id,
         "updated",
-        before={k: getattr(current, k) for k in changed},
-        after=changed,
+        before={k: getattr(current, k) for k in values},
+        after=values,
     )
-    if "lifecycle_months" in changed:
+    if "lifecycle_months" in values:
         await recompute_refresh_dates(conn, actor, model_id)
     return await get_model(conn, model_id)
 
 
 async def _what_changes(
-    conn: asyncpg.Connection, current: DeviceModel, checked: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The checked values that differ from the model as it is; a new manufacturer only
-    for a model no asset is of."""
-    changed = {k: v for k, v in checked.items() if getattr(current, k) != v}
-    if "manufacturer" in changed and manufacturer_key(changed["manufacturer"]) != manufacturer_key(
-        current.manufacturer
-    ):
+    conn: asyncpg.Connection, current: DeviceModel, checked: _Checked
+) -> _Checked:
+    """The checked values that differ from the model as it is (the others unset); a new
+    manufacturer only for a model no asset is of."""
+    changed = _Checked(**{k: v for k, v in changes_of(checked).items() if getattr(current, k) != v})
+    if isinstance(changed.manufacturer, str) and manufacturer_key(
+        changed.manufacturer
+    ) != manufacturer_key(current.manufacturer):
         # Assets carry their maker (serial numbers are unique per maker): keep them true.
         held = await conn.fetchval("SELECT count(*) FROM asset WHERE model_id = $1", current.id)
         if held:
@@ -335,7 +362,8 @@ async def _what_changes(
                 field="manufacturer",
             )
         # Aliases hang off the manufacturer: a new manufacturer re-files them under it.
-        changed.setdefault("aliases", list(current.aliases))
+        if isinstance(changed.aliases, msgspec.UnsetType):
+            changed.aliases = list(current.aliases)
     return changed
 
 

@@ -9,9 +9,8 @@ names none (``default_location_id``); the migration that brought locations made 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
 import asyncpg
 import msgspec
@@ -71,25 +70,28 @@ def location_code(value: str) -> str:
     return value.strip().upper()
 
 
-async def _check(conn: asyncpg.Connection, values: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(values)
+L = TypeVar("L", LocationCreate, LocationUpdate)
+
+
+async def _check(conn: asyncpg.Connection, data: L) -> L:
+    tidied: dict[str, str] = {}
     p = Problems()
-    if "code" in out:
-        out["code"] = location_code(str(out["code"]))
-        if not _CODE.fullmatch(out["code"]):
+    if isinstance(data.code, str):
+        code = tidied["code"] = location_code(data.code)
+        if not _CODE.fullmatch(code):
             p.add("code", "code must be 1 to 32 letters, digits or dashes, starting with one")
-    if "name" in out:
-        out["name"] = text(p, "name", str(out["name"]), max_len=200)
-    if "business_unit_id" in out:
+    if isinstance(data.name, str):
+        tidied["name"] = text(p, "name", data.name, max_len=200)
+    if not isinstance(data.business_unit_id, msgspec.UnsetType):
         await existing_id(
-            conn, p, "business_unit_id", "business_unit", "business unit", out["business_unit_id"]
+            conn, p, "business_unit_id", "business_unit", "business unit", data.business_unit_id
         )
     p.raise_if_any()
-    return out
+    return msgspec.structs.replace(data, **tidied)
 
 
 async def create_location(conn: asyncpg.Connection, actor: Actor, data: LocationCreate) -> Location:
-    values = await _check(conn, msgspec.structs.asdict(data))
+    values = msgspec.structs.asdict(await _check(conn, data))
     row = await insert_record(conn, actor, table=LOCATION_TABLE, entity=LOCATION, values=values)
     return struct_of(Location, row)
 
@@ -111,7 +113,7 @@ async def update_location(
         table=LOCATION_TABLE,
         entity=LOCATION,
         record_id=location_id,
-        changes=await _check(conn, changes_of(changes)),
+        changes=changes_of(await _check(conn, changes)),
         expected_version=expected_version,
     )
     return struct_of(Location, row)

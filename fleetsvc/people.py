@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Container, Sequence
 from datetime import date, datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import asyncpg
 import msgspec
@@ -49,6 +49,7 @@ from fleetsvc.records import (
     list_page,
     struct_of,
     update_record,
+    value_or_none,
 )
 from fleetsvc.recoveries.cases import open_cases
 from fleetsvc.vocabulary import PersonKind, documented, one_of
@@ -124,59 +125,67 @@ class PersonUpdate(msgspec.Struct, forbid_unknown_fields=True):
     left_on: RegisterDay | msgspec.UnsetType | None = msgspec.UNSET
 
 
-def _check_fields(
-    p: Problems,
-    out: dict[str, Any],
-    units: Container[int],
-    current: asyncpg.Record | None = None,
-) -> None:
-    """Check and tidy a person's fields in place; ``units`` are the business units that
-    exist among those named."""
-    if "employee_number" in out:
-        out["employee_number"] = text(
-            p, "employee_number", out["employee_number"], max_len=32
+# A person as created, or the fields a change sets: checked the same way.
+P = TypeVar("P", PersonCreate, PersonUpdate)
+
+
+def _checked(p: Problems, data: P, units: Container[int], current: Person | None = None) -> P:
+    """A person's fields checked and tidied (for a change, those it sets); ``units`` are
+    the business units that exist among those named."""
+    tidied: dict[str, object] = {}
+    if isinstance(data.employee_number, str):
+        tidied["employee_number"] = text(
+            p, "employee_number", data.employee_number, max_len=32
         ).upper()
-    if "upn" in out and out["upn"] is not None:
-        out["upn"] = text(p, "upn", out["upn"], max_len=254).lower()
-        if out["upn"] and not _UPN.fullmatch(out["upn"]):
+    if isinstance(data.upn, str):
+        upn = tidied["upn"] = text(p, "upn", data.upn, max_len=254).lower()
+        if upn and not _UPN.fullmatch(upn):
             p.add("upn", "upn must look like an e-mail address, such as a.smith@force.police.uk")
-    if "display_name" in out:
-        out["display_name"] = text(p, "display_name", out["display_name"], max_len=200)
-    if "kind" in out:
-        choice(p, "kind", out["kind"], PersonKind)
-    if "business_unit_id" in out:
-        known_id(p, "business_unit_id", "business unit", out["business_unit_id"], units)
-    day(p, "left_on", out.get("left_on"))
-    _leaver_dates(p, out, current)
+    if isinstance(data.display_name, str):
+        tidied["display_name"] = text(p, "display_name", data.display_name, max_len=200)
+    if isinstance(data.kind, str):
+        choice(p, "kind", data.kind, PersonKind)
+    if not isinstance(data.business_unit_id, msgspec.UnsetType):
+        known_id(p, "business_unit_id", "business unit", data.business_unit_id, units)
+    day(p, "left_on", value_or_none(data.left_on))
+    return msgspec.structs.replace(data, **tidied, **_leaver_dates(p, data, current))
 
 
-def _leaver_dates(p: Problems, out: dict[str, Any], current: asyncpg.Record | None) -> None:
+def _leaver_dates(p: Problems, data: P, current: Person | None) -> dict[str, dt.date | None]:
     """A leaver has a leaving date (today unless given); someone active has none."""
-    active = out.get("active", current["active"] if current is not None else True)
-    left_on = out["left_on"] if "left_on" in out else (current["left_on"] if current else None)
+    active = data.active
+    if isinstance(active, msgspec.UnsetType):
+        active = current.active if current is not None else True
+    left_on = data.left_on
+    if isinstance(left_on, msgspec.UnsetType):
+        left_on = current.left_on if current else None
     if active:
-        if out.get("left_on") is not None:
+        if value_or_none(data.left_on) is not None:
             p.add("left_on", "left_on can only be set when active is false (a leaver)")
         elif left_on is not None:
-            out["left_on"] = None  # rejoined
+            return {"left_on": None}  # rejoined
     elif left_on is None:
-        out["left_on"] = dt.date.today()
+        return {"left_on": dt.date.today()}
+    return {}
 
 
-async def _check_person(
-    conn: asyncpg.Connection, values: Mapping[str, Any], current: asyncpg.Record | None = None
-) -> dict[str, Any]:
-    out = dict(values)
+async def _check_person(conn: asyncpg.Connection, data: P, current: Person | None = None) -> P:
     p = Problems()
-    units = await existing_ids(conn, BU_TABLE, [out.get("business_unit_id")])
-    _check_fields(p, out, units, current)
+    units = await existing_ids(conn, BU_TABLE, [value_or_none(data.business_unit_id)])
+    checked = _checked(p, data, units, current)
     p.raise_if_any()
-    return out
+    return checked
 
 
 async def create_person(conn: asyncpg.Connection, actor: Actor, data: PersonCreate) -> Person:
-    checked = await _check_person(conn, msgspec.structs.asdict(data))
-    row = await insert_record(conn, actor, table=PERSON_TABLE, entity=PERSON_ENTITY, values=checked)
+    checked = await _check_person(conn, data)
+    row = await insert_record(
+        conn,
+        actor,
+        table=PERSON_TABLE,
+        entity=PERSON_ENTITY,
+        values=msgspec.structs.asdict(checked),
+    )
     return struct_of(Person, row)
 
 
@@ -187,10 +196,11 @@ async def create_people(
     every item at once (fields named ``people.3.upn``), then one INSERT and one COPY of
     their ``created`` events. The new ids come back in the order of ``items``; an employee
     number or UPN given twice is a 422, one that exists already a 409 naming the person."""
-    rows = [msgspec.structs.asdict(item) for item in items]
     p = Problems()
-    units = await existing_ids(conn, BU_TABLE, (r["business_unit_id"] for r in rows))
-    check_each(p, "people", rows, lambda p, row: _check_fields(p, row, units))
+    units = await existing_ids(conn, BU_TABLE, (item.business_unit_id for item in items))
+    checked: list[PersonCreate] = []
+    check_each(p, "people", items, lambda p, item: checked.append(_checked(p, item, units)))
+    rows = [msgspec.structs.asdict(item) for item in checked]
     given_once(p, rows, "people", ("employee_number", "upn"))
     p.raise_if_any()
     return await insert_records(
@@ -229,7 +239,7 @@ async def update_person(
         table=PERSON_TABLE,
         entity=PERSON_ENTITY,
         record_id=person_id,
-        changes=await _check_person(conn, changes_of(changes), current),
+        changes=changes_of(await _check_person(conn, changes, struct_of(Person, current))),
         expected_version=expected_version,
     )
     if current["active"] and not row["active"]:

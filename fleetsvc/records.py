@@ -38,6 +38,13 @@ def changes_of(update: msgspec.Struct) -> dict[str, Any]:
 
 
 S = TypeVar("S", bound=msgspec.Struct)
+T = TypeVar("T")
+
+
+def value_or_none(value: T | msgspec.UnsetType) -> T | None:
+    """A field a change may leave unset, as None when it does (for the checks that look
+    up what it names)."""
+    return None if isinstance(value, msgspec.UnsetType) else value
 
 
 def struct_of(cls: type[S], row: asyncpg.Record) -> S:

@@ -7,8 +7,9 @@ every fitting with its dates. The two move together, in one transaction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Annotated, Any
+from collections.abc import Callable
+from functools import partial
+from typing import Annotated, TypeVar
 
 import asyncpg
 import msgspec
@@ -102,30 +103,49 @@ def _sim(row: asyncpg.Record) -> Sim:
     return msgspec.convert(dict(row), Sim)
 
 
-def sim_fields(values: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+# A SIM as created, or the fields a change (or a list's filters) sets: checked the same way.
+S = TypeVar("S", SimCreate, SimUpdate)
+
+
+def _msisdn(value: str | None) -> str | None:
+    return None if value in (None, "") else normalise_msisdn(str(value))
+
+
+def _status(value: str) -> str:
+    if not SimStatus.has(value):
+        raise FieldError(f"status must be one of {SimStatus.listed()}")
+    return value
+
+
+def _contract_id(value: int | None) -> int | None:
+    if value is not None and not 1 <= value <= MAX_ID:
+        raise FieldError("contract_id is not a valid id")
+    return value
+
+
+def sim_fields(data: S) -> S:
+    """A SIM's fields checked and normalised: the ICCID and MSISDN as the register keeps
+    them (each problem named by its field)."""
+    tidied: dict[str, object] = {}
     problems: list[FieldProblem] = []
-    for key, value in values.items():
+
+    def check(key: str, normalise: Callable[[], object]) -> None:
         try:
-            if key == "iccid":
-                out[key] = normalise_iccid(str(value))
-            elif key == "msisdn":
-                out[key] = None if value in (None, "") else normalise_msisdn(str(value))
-            elif key == "status":
-                if not SimStatus.has(value):
-                    raise FieldError(f"status must be one of {SimStatus.listed()}")
-                out[key] = value
-            elif key == "contract_id":
-                if value is not None and not 1 <= value <= MAX_ID:
-                    raise FieldError("contract_id is not a valid id")
-                out[key] = value
-            else:
-                out[key] = value
+            tidied[key] = normalise()
         except FieldError as exc:
             problems.append(FieldProblem(key, exc.message))
+
+    if isinstance(data.iccid, str):
+        check("iccid", partial(normalise_iccid, data.iccid))
+    if not isinstance(data.msisdn, msgspec.UnsetType):
+        check("msisdn", partial(_msisdn, data.msisdn))
+    if not isinstance(data.contract_id, msgspec.UnsetType):
+        check("contract_id", partial(_contract_id, data.contract_id))
+    if isinstance(data.status, str):
+        check("status", partial(_status, data.status))
     if problems:
         raise ValidationFailed(problems)
-    return out
+    return msgspec.structs.replace(data, **tidied)
 
 
 async def _check_airtime_contract(conn: asyncpg.Connection, contract_id: int | None) -> None:
@@ -135,9 +155,10 @@ async def _check_airtime_contract(conn: asyncpg.Connection, contract_id: int | N
 
 
 async def create_sim(conn: asyncpg.Connection, actor: Actor, new: SimCreate) -> Sim:
-    clean = sim_fields(msgspec.structs.asdict(new))
-    await _check_airtime_contract(conn, clean.get("contract_id"))
-    return _sim(await insert_record(conn, actor, table=SIM, entity=SIM, values=clean))
+    clean = sim_fields(new)
+    await _check_airtime_contract(conn, clean.contract_id)
+    values = msgspec.structs.asdict(clean)
+    return _sim(await insert_record(conn, actor, table=SIM, entity=SIM, values=values))
 
 
 async def get_sim(conn: asyncpg.Connection, sim_id: int) -> Sim:
@@ -151,7 +172,7 @@ async def update_sim(
     changes: SimUpdate,
     expected_version: int | None,
 ) -> Sim:
-    clean = sim_fields(changes_of(changes))
+    clean = changes_of(sim_fields(changes))
     if "contract_id" in clean:
         await _check_airtime_contract(conn, clean["contract_id"])
     row = await update_record(
@@ -177,14 +198,12 @@ async def list_sims(
     asset_id: int | None = None,
 ) -> Page[Sim]:
     f = Filters()
-    wanted: dict[str, Any] = {}
-    if iccid is not None:
-        wanted["iccid"] = iccid
-    if msisdn is not None:
-        wanted["msisdn"] = msisdn
-    if status is not None:
-        wanted["status"] = status
-    for key, value in sim_fields(wanted).items():
+    wanted = SimUpdate(
+        iccid=msgspec.UNSET if iccid is None else iccid,
+        msisdn=msgspec.UNSET if msisdn is None else msisdn,
+        status=msgspec.UNSET if status is None else status,
+    )
+    for key, value in changes_of(sim_fields(wanted)).items():
         f.add(f"{key} = {{}}", value)
     if contract_id is not None:
         f.add("contract_id = {}", contract_id)

@@ -6,9 +6,9 @@ same checks, set-based (``create_vehicles``: the demo's fleet).
 
 from __future__ import annotations
 
-from collections.abc import Container, Mapping, Sequence
+from collections.abc import Container, Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
 import asyncpg
 import msgspec
@@ -41,6 +41,7 @@ from fleetsvc.records import (
     list_page,
     struct_of,
     update_record,
+    value_or_none,
 )
 from fleetsvc.vocabulary import VehicleStatus, documented, one_of
 from importers.fields import FieldError, normalise_vrm
@@ -90,37 +91,48 @@ class VehicleUpdate(msgspec.Struct, forbid_unknown_fields=True):
     status: Annotated[str, one_of(VehicleStatus)] | msgspec.UnsetType = msgspec.UNSET
 
 
-def _check_fields(p: Problems, out: dict[str, Any], units: Container[int]) -> None:
-    """Check and tidy a vehicle's fields in place; ``units`` are the business units that
-    exist among those named."""
-    if "fleet_number" in out:
-        out["fleet_number"] = text(p, "fleet_number", out["fleet_number"], max_len=32).upper()
-    if "vrm" in out:
+# A vehicle as created, or the fields a change sets: checked the same way.
+V = TypeVar("V", VehicleCreate, VehicleUpdate)
+
+
+def _checked(p: Problems, data: V, units: Container[int]) -> V:
+    """A vehicle's fields checked and tidied (for a change, those it sets); ``units`` are
+    the business units that exist among those named."""
+    tidied: dict[str, object] = {}
+    if isinstance(data.fleet_number, str):
+        tidied["fleet_number"] = text(p, "fleet_number", data.fleet_number, max_len=32).upper()
+    if isinstance(data.vrm, str):
         try:
-            out["vrm"] = normalise_vrm(out["vrm"])
+            tidied["vrm"] = normalise_vrm(data.vrm)
         except FieldError as exc:
             p.add("vrm", exc.message)
-    if "description" in out:
-        out["description"] = text(p, "description", out["description"], max_len=200, required=False)
-    if "status" in out:
-        choice(p, "status", out["status"], VehicleStatus)
-    if "business_unit_id" in out:
-        known_id(p, "business_unit_id", "business unit", out["business_unit_id"], units)
+    if isinstance(data.description, str):
+        tidied["description"] = text(
+            p, "description", data.description, max_len=200, required=False
+        )
+    if isinstance(data.status, str):
+        choice(p, "status", data.status, VehicleStatus)
+    if not isinstance(data.business_unit_id, msgspec.UnsetType):
+        known_id(p, "business_unit_id", "business unit", data.business_unit_id, units)
+    return msgspec.structs.replace(data, **tidied)
 
 
-async def _check_vehicle(conn: asyncpg.Connection, values: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(values)
+async def _check_vehicle(conn: asyncpg.Connection, data: V) -> V:
     p = Problems()
-    units = await existing_ids(conn, BU_TABLE, [out.get("business_unit_id")])
-    _check_fields(p, out, units)
+    units = await existing_ids(conn, BU_TABLE, [value_or_none(data.business_unit_id)])
+    checked = _checked(p, data, units)
     p.raise_if_any()
-    return out
+    return checked
 
 
 async def create_vehicle(conn: asyncpg.Connection, actor: Actor, data: VehicleCreate) -> Vehicle:
-    checked = await _check_vehicle(conn, msgspec.structs.asdict(data))
+    checked = await _check_vehicle(conn, data)
     row = await insert_record(
-        conn, actor, table=VEHICLE_TABLE, entity=VEHICLE_ENTITY, values=checked
+        conn,
+        actor,
+        table=VEHICLE_TABLE,
+        entity=VEHICLE_ENTITY,
+        values=msgspec.structs.asdict(checked),
     )
     return struct_of(Vehicle, row)
 
@@ -132,10 +144,11 @@ async def create_vehicles(
     every item at once (fields named ``vehicles.3.vrm``), then one INSERT and one COPY of
     their ``created`` events. The new ids come back in the order of ``items``; a fleet
     number or VRM given twice is a 422, one that exists already a 409 naming the vehicle."""
-    rows = [msgspec.structs.asdict(item) for item in items]
     p = Problems()
-    units = await existing_ids(conn, BU_TABLE, (r["business_unit_id"] for r in rows))
-    check_each(p, "vehicles", rows, lambda p, row: _check_fields(p, row, units))
+    units = await existing_ids(conn, BU_TABLE, (item.business_unit_id for item in items))
+    checked: list[VehicleCreate] = []
+    check_each(p, "vehicles", items, lambda p, item: checked.append(_checked(p, item, units)))
+    rows = [msgspec.structs.asdict(item) for item in checked]
     given_once(p, rows, "vehicles", ("fleet_number", "vrm"))
     p.raise_if_any()
     return await insert_records(
@@ -168,7 +181,7 @@ async def update_vehicle(
         table=VEHICLE_TABLE,
         entity=VEHICLE_ENTITY,
         record_id=vehicle_id,
-        changes=await _check_vehicle(conn, changes_of(changes)),
+        changes=changes_of(await _check_vehicle(conn, changes)),
         expected_version=expected_version,
     )
     return struct_of(Vehicle, row)

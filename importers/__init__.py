@@ -14,14 +14,8 @@ from importers.fields import (
     parse_quantity,
     parse_timestamp,
 )
-from importers.parse import (
-    ParsedFile,
-    ParsedRow,
-    RowIssue,
-    SkipCounts,
-    detect_profile,
-    parse_file,
-)
+from importers.header import detect_profile
+from importers.parse import ParsedFile, SkipCounts, parse_file
 from importers.profiles import (
     FieldSpec,
     Profile,
@@ -33,6 +27,7 @@ from importers.profiles import (
     load_profile,
 )
 from importers.reader import FileRejected
+from importers.rows import ParsedRow, RowIssue
 
 __all__ = [
     "FieldError",

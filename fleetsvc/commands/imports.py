@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
     from fleetsvc.imports.summary import DeliveryImport
+    from fleetsvc.settings import Settings
 
 
 def register(main: click.Group) -> None:
@@ -52,89 +57,32 @@ def import_command(
     and nothing was committed.
     """
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        Progress,
-        SpinnerColumn,
-        TaskProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
 
     from fleetsvc.commands import import_report
-    from fleetsvc.commands.common import cli_actor, load, run_with_database
-    from fleetsvc.imports import commit_jobs, run
-    from fleetsvc.jobs.worker import own_worker
+    from fleetsvc.commands.common import load, run_with_database
     from fleetsvc.vocabulary import ImportStatus
 
     import_report.refuse_contradictions(
         file, commit=commit, allow_partial=allow_partial, rejected_out=rejected_out
     )
     settings = load()
+    upload = _Upload(
+        file=file,
+        profile=profile,
+        allow_partial=allow_partial,
+        location=location,
+        profile_dirs=(settings.profiles_dir,) if settings.profiles_dir else (),
+    )
     console = Console(stderr=True)
 
     async def job() -> tuple[DeliveryImport, Path | None, import_report.Issues]:
-        with Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TaskProgressColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            transient=True,
-        ) as bar:
+        with _progress_bar(console) as bar:
             task = bar.add_task(f"reading {file.name}", total=None)
-            checking = "committing" if commit else "previewing"
-
-            def progress(rows: int, share: float | None) -> None:
-                # A bar over the bytes of the file read (a pulsing one when that is unknown),
-                # then the checks and writes, which happen once the whole file is read.
-                if share is not None and share >= 1.0:
-                    text = f"{rows:,} rows read from {file.name}; {checking}"
-                else:
-                    text = f"{rows:,} rows read from {file.name}"
-                bar.update(task, description=text, total=None if share is None else 1.0)
-                if share is not None:
-                    bar.update(task, completed=share)
-
-            def watch(phase: str, rows: int, share: float | None) -> None:
-                if phase == "reading":
-                    progress(rows, share)
-                else:
-                    bar.update(task, description=f"{rows:,} rows read from {file.name}; {phase}")
-
-            dirs = [settings.profiles_dir] if settings.profiles_dir else []
+            shown = _ProgressShown(bar, task, file, "committing" if commit else "previewing")
             if commit:
-                # A job of this process (so a killed command leaves nothing stuck: its lease
-                # expires and the import is failed), waited for to its end.
-                started = await commit_jobs.start_upload(
-                    cli_actor(),
-                    path=file,
-                    file_name=file.name,
-                    profile_name=profile,
-                    allow_partial=allow_partial,
-                    extra_profile_dirs=tuple(dirs),
-                    location=location,
-                    watcher=watch,
-                    remove_file=False,
-                )
-                try:
-                    item = await commit_jobs.finished(started, None)
-                finally:
-                    await own_worker(settings).close()
-                assert item is not None
+                item = await _commit(settings, upload, shown)
             else:
-                item = await run.run_import(
-                    cli_actor(),
-                    path=file,
-                    file_name=file.name,
-                    profile_name=profile,
-                    mode="preview",
-                    allow_partial=allow_partial,
-                    extra_profile_dirs=dirs,
-                    progress=progress,
-                    location=location,
-                )
+                item = await _preview(upload, shown)
         written = None
         if item.tally().blocking:
             written = rejected_out or Path(f"rejected-{item.id}.csv")
@@ -144,6 +92,106 @@ def import_command(
     item, written, issues = run_with_database(settings, job)
     import_report.print_report(Console(), item, issues, written)
     sys.exit(0 if item.status == ImportStatus.COMMITTED or not item.tally().blocking else 1)
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """What the command was asked to import, as both the preview and the commit take it."""
+
+    file: Path
+    profile: str
+    allow_partial: bool
+    location: str | None
+    profile_dirs: tuple[Path, ...]
+
+
+def _progress_bar(console: Console) -> Progress:
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TaskProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+class _ProgressShown:
+    """The bar's one task: the bytes of the file read, then the checks and writes."""
+
+    def __init__(self, bar: Progress, task: TaskID, file: Path, checking: str) -> None:
+        self.bar, self.task, self.file, self.checking = bar, task, file, checking
+
+    def progress(self, rows: int, share: float | None) -> None:
+        # A bar over the bytes of the file read (a pulsing one when that is unknown),
+        # then the checks and writes, which happen once the whole file is read.
+        if share is not None and share >= 1.0:
+            text = f"{rows:,} rows read from {self.file.name}; {self.checking}"
+        else:
+            text = f"{rows:,} rows read from {self.file.name}"
+        self.bar.update(self.task, description=text, total=None if share is None else 1.0)
+        if share is not None:
+            self.bar.update(self.task, completed=share)
+
+    def watch(self, phase: str, rows: int, share: float | None) -> None:
+        if phase == "reading":
+            self.progress(rows, share)
+        else:
+            text = f"{rows:,} rows read from {self.file.name}; {phase}"
+            self.bar.update(self.task, description=text)
+
+
+async def _commit(settings: Settings, upload: _Upload, shown: _ProgressShown) -> DeliveryImport:
+    """A job of this process (so a killed command leaves nothing stuck: its lease expires
+    and the import is failed), waited for to its end."""
+    from fleetsvc.commands.common import cli_actor
+    from fleetsvc.imports import commit_jobs
+    from fleetsvc.jobs.worker import own_worker
+
+    started = await commit_jobs.start_upload(
+        cli_actor(),
+        path=upload.file,
+        file_name=upload.file.name,
+        profile_name=upload.profile,
+        allow_partial=upload.allow_partial,
+        extra_profile_dirs=upload.profile_dirs,
+        location=upload.location,
+        watcher=shown.watch,
+        remove_file=False,
+    )
+    try:
+        item = await commit_jobs.finished(started, None)
+    finally:
+        await own_worker(settings).close()
+    assert item is not None
+    return item
+
+
+async def _preview(upload: _Upload, shown: _ProgressShown) -> DeliveryImport:
+    from fleetsvc.commands.common import cli_actor
+    from fleetsvc.imports import run
+
+    return await run.run_import(
+        cli_actor(),
+        path=upload.file,
+        file_name=upload.file.name,
+        profile_name=upload.profile,
+        mode="preview",
+        allow_partial=upload.allow_partial,
+        extra_profile_dirs=list(upload.profile_dirs),
+        progress=shown.progress,
+        location=upload.location,
+    )
 
 
 async def _write_rejected(import_id: int, path: Path) -> None:

@@ -51,7 +51,8 @@ from fleetsvc.jobs.kinds import (
     Result,
     register,
 )
-from fleetsvc.jobs.worker import DatabaseGone, own_worker
+from fleetsvc.jobs.outages import DatabaseGone
+from fleetsvc.jobs.worker import own_worker
 from fleetsvc.records import check_id
 from fleetsvc.settings import get_settings
 from fleetsvc.vocabulary import ImportStatus, Role

@@ -14,27 +14,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import random
 import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, TypeVar
+from typing import Final, TypeVar
 
 import asyncpg
 import msgspec
 
 from db.engine import get_engine, hooks_for_task, prepare_connection, transaction
-from fleetsvc.errors import FleetError
 from fleetsvc.jobs import kinds, queue, schedule
-from fleetsvc.jobs.kinds import (
-    JobCancelled,
-    JobContext,
-    JobKind,
-    JobRecord,
-    LeaseLost,
-    RetryLater,
-)
+from fleetsvc.jobs.fence import WorkHooks
+from fleetsvc.jobs.kinds import JobCancelled, JobContext, JobRecord, LeaseLost
+from fleetsvc.jobs.outages import Backoff, DatabaseGone, database_gone
+from fleetsvc.jobs.outcomes import Outcome, failure
 from fleetsvc.logs import get_logger
 from fleetsvc.settings import Schedule, Settings
 
@@ -48,94 +42,12 @@ POLL_SECONDS: Final = 5.0
 # successful renewal: before the lease expires and another worker may take the job.
 ABANDON_AT: Final = 0.8
 
-_GONE_ERRORS: Final = (
-    OSError,  # refused, reset, no socket: the server is down or restarting
-    asyncio.TimeoutError,  # connecting timed out
-    asyncpg.PostgresConnectionError,  # class 08: the connection broke
-    asyncpg.CannotConnectNowError,  # 57P03: starting up or shutting down
-    asyncpg.AdminShutdownError,  # 57P01: shut down, or our session was terminated
-    asyncpg.CrashShutdownError,  # 57P02
-    asyncpg.TooManyConnectionsError,
-)
-
-
-def database_gone(exc: BaseException) -> bool:
-    """A failure that says the database went away, not that the work was wrong."""
-    if isinstance(exc, _GONE_ERRORS):
-        return True
-    return isinstance(exc, asyncpg.InterfaceError) and "closed" in str(exc)
-
-
-class DatabaseGone(Exception):
-    """The worker's database connection is gone; the message says why (no password)."""
-
-
-class _Backoff:
-    def __init__(self, first: float = 0.5, cap: float = 30.0) -> None:
-        self.first, self.cap, self.tries = first, cap, 0
-
-    def next(self) -> float:
-        delay: float = min(self.cap, self.first * 2**self.tries)
-        self.tries += 1
-        return delay * (0.75 + random.random() / 2)  # noqa: S311 - jitter
-
-    def reset(self) -> None:
-        self.tries = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    status: Literal["succeeded", "failed", "cancelled", "retry", "released"]
-    result: Mapping[str, object] | None = None
-    error: str | None = None
-    delay: float = 0.0
-
 
 @dataclass(slots=True)
 class _Running:
     job: JobRecord
     ctx: JobContext
     task: asyncio.Task[None] = field(repr=False)
-
-
-class _WorkHooks:
-    """Around each transaction a job's work opens: check, inside that very transaction,
-    that this worker still holds the lease and nobody asked the job to stop, and note the
-    database session the work runs on (so a worker taking the job back can end it).
-
-    A stop is raised once: the kind's own clean-up after it (marking its run failed) runs.
-    """
-
-    def __init__(self, worker: Worker, ctx: JobContext, kind: JobKind[Any]) -> None:
-        self.worker, self.ctx, self.kind = worker, ctx, kind
-        self.stopped = False
-        self.noted_pid: int | None = None
-
-    async def _fence(self, conn: asyncpg.Connection) -> None:
-        if self.stopped:
-            return
-        try:
-            self.ctx.check()
-            await queue.fence(conn, self.ctx.job.id, self.worker.owner)
-        except (JobCancelled, LeaseLost) as exc:
-            self.stopped = True
-            if isinstance(exc, LeaseLost):
-                self.ctx.lost = True
-            raise
-
-    async def begin(self, conn: asyncpg.Connection) -> None:
-        if self.kind.statement_timeout is not None:
-            ms = int(self.kind.statement_timeout * 1000)
-            await conn.execute(f"SET LOCAL statement_timeout = '{ms}ms'")
-        await self._fence(conn)
-        pid = conn.get_server_pid()
-        if pid != self.noted_pid:
-            job_id, owner = self.ctx.job.id, self.worker.owner
-            await self.worker.control(lambda c: queue.note_backend(c, job_id, owner, pid))
-            self.noted_pid = pid
-
-    async def before_commit(self, conn: asyncpg.Connection) -> None:
-        await self._fence(conn)
 
 
 class Worker:
@@ -264,7 +176,7 @@ class Worker:
             log.info("worker_stopped", owner=self.owner)
 
     async def _claim_loop(self, stop: asyncio.Event) -> None:
-        backoff = _Backoff()
+        backoff = Backoff()
         next_take_back = 0.0
         while not stop.is_set():
             self._wake.clear()
@@ -353,7 +265,7 @@ class Worker:
         except msgspec.ValidationError as exc:
             return Outcome("failed", error=f"the payload is not valid for a {kind.name} job: {exc}")
         try:
-            with hooks_for_task(_WorkHooks(self, ctx, kind)):
+            with hooks_for_task(WorkHooks(ctx, kind, self.owner, self.control)):
                 result = await kind.run(ctx, payload)
         except JobCancelled:
             return Outcome("cancelled", error="cancelled: it stopped at the caller's request")
@@ -366,33 +278,8 @@ class Worker:
                 return Outcome("released")
             raise
         except Exception as exc:
-            return None if ctx.lost else self._failure(kind, job, exc)
+            return None if ctx.lost else failure(kind, job, exc)
         return Outcome("succeeded", result=dict(result) if result is not None else None)
-
-    def _failure(self, kind: JobKind[Any], job: JobRecord, exc: Exception) -> Outcome:
-        attempts_left = job.attempts < job.max_attempts
-        delay = queue.backoff_seconds(job.attempts)
-        if database_gone(exc):
-            what = f"the database connection was lost ({type(exc).__name__})"
-            if kind.retry_safe and attempts_left:
-                return Outcome("retry", error=f"{what}; trying again", delay=delay)
-            why = (
-                "not retried: its kind is not safe to run again"
-                if not kind.retry_safe
-                else f"gave up after {job.attempts} attempts"
-            )
-            return Outcome("failed", error=f"{what}; {why}")
-        if isinstance(exc, RetryLater):
-            if attempts_left:
-                return Outcome("retry", error=exc.message, delay=delay)
-            return Outcome("failed", error=f"{exc.message}; gave up after {job.attempts} attempts")
-        if isinstance(exc, FleetError):
-            return Outcome("failed", error=exc.message)
-        log.error("job_crashed", job_id=job.id, kind=job.kind, exc_info=exc)
-        return Outcome(
-            "failed",
-            error=f"internal error ({type(exc).__name__}); the worker's log has the details",
-        )
 
     async def _write_outcome(self, job_id: int, outcome: Outcome) -> bool:
         """Write the outcome for a job this worker holds; False if it no longer does."""
@@ -415,7 +302,7 @@ class Worker:
         """Write the outcome, retrying while the database is away and the lease still holds;
         after that the job is taken back (and settled) by whichever worker comes first.
         False when it was not written (the job is no longer this worker's)."""
-        backoff = _Backoff(first=0.2)
+        backoff = Backoff(first=0.2)
         while True:
             try:
                 return await self._write_outcome(job.id, outcome)

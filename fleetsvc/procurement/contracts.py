@@ -5,9 +5,8 @@ orders: the value committed, the cap left, how soon they end.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import asyncpg
 import msgspec
@@ -39,6 +38,7 @@ from fleetsvc.records import (
     lock_current,
     replace_children,
     struct_of,
+    value_or_none,
     write_version,
 )
 from fleetsvc.vocabulary import (
@@ -180,29 +180,51 @@ def _contract_of(
     )
 
 
+class _Checked(msgspec.Struct):
+    """A contract's fields as checked (for a change, those it sets): text tidied, the cap a
+    Decimal, the charges checked."""
+
+    reference: str | msgspec.UnsetType = msgspec.UNSET
+    supplier_id: int | msgspec.UnsetType = msgspec.UNSET
+    kind: str | msgspec.UnsetType = msgspec.UNSET
+    title: str | msgspec.UnsetType = msgspec.UNSET
+    starts_on: dt.date | msgspec.UnsetType = msgspec.UNSET
+    ends_on: dt.date | msgspec.UnsetType | None = msgspec.UNSET
+    value_cap: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+    charges: list[Charge] | msgspec.UnsetType = msgspec.UNSET
+
+
 async def _check_contract(
-    conn: asyncpg.Connection, values: Mapping[str, Any], current: asyncpg.Record | None = None
-) -> dict[str, Any]:
-    out = dict(values)
+    conn: asyncpg.Connection,
+    data: ContractCreate | ContractUpdate,
+    current: asyncpg.Record | None = None,
+) -> _Checked:
     p = Problems()
-    if "reference" in out:
-        out["reference"] = text(p, "reference", out["reference"], max_len=64)
-    if "supplier_id" in out:
-        await existing_id(conn, p, "supplier_id", "supplier", "supplier", out["supplier_id"])
-    if "kind" in out:
-        choice(p, "kind", out["kind"], ContractKind)
-    if "title" in out:
-        out["title"] = text(p, "title", out["title"], max_len=200, required=False)
-    if "value_cap" in out:
-        out["value_cap"] = money(p, "value_cap", out["value_cap"])
-    day(p, "starts_on", out.get("starts_on"))
-    day(p, "ends_on", out.get("ends_on"))
-    starts = out.get("starts_on", current["starts_on"] if current is not None else None)
-    ends = out.get("ends_on", current["ends_on"] if current is not None else None)
+    out = _Checked(starts_on=data.starts_on, ends_on=data.ends_on)
+    if isinstance(data.reference, str):
+        out.reference = text(p, "reference", data.reference, max_len=64)
+    if isinstance(data.supplier_id, int):
+        out.supplier_id = data.supplier_id
+        await existing_id(conn, p, "supplier_id", "supplier", "supplier", data.supplier_id)
+    if isinstance(data.kind, str):
+        out.kind = data.kind
+        choice(p, "kind", data.kind, ContractKind)
+    if isinstance(data.title, str):
+        out.title = text(p, "title", data.title, max_len=200, required=False)
+    if not isinstance(data.value_cap, msgspec.UnsetType):
+        out.value_cap = money(p, "value_cap", data.value_cap)
+    day(p, "starts_on", value_or_none(data.starts_on))
+    day(p, "ends_on", value_or_none(data.ends_on))
+    starts: dt.date | None = current["starts_on"] if current is not None else None
+    if not isinstance(data.starts_on, msgspec.UnsetType):
+        starts = data.starts_on
+    ends: dt.date | None = current["ends_on"] if current is not None else None
+    if not isinstance(data.ends_on, msgspec.UnsetType):
+        ends = data.ends_on
     if starts is not None and ends is not None and ends < starts:
         p.add("ends_on", "ends_on must be on or after starts_on")
-    if "charges" in out:
-        out["charges"] = [_check_charge(p, i, c) for i, c in enumerate(out["charges"])]
+    if not isinstance(data.charges, msgspec.UnsetType):
+        out.charges = [_check_charge(p, i, c) for i, c in enumerate(data.charges)]
     p.raise_if_any()
     return out
 
@@ -236,7 +258,7 @@ async def _set_charges(conn: asyncpg.Connection, contract_id: int, charges: list
 
 
 async def create_contract(conn: asyncpg.Connection, actor: Actor, data: ContractCreate) -> Contract:
-    checked = await _check_contract(conn, msgspec.structs.asdict(data))
+    checked = changes_of(await _check_contract(conn, data))
     charges = checked.pop("charges", [])
     row = await insert_row(conn, "contract", checked)
     await _set_charges(conn, row["id"], charges)
@@ -273,7 +295,7 @@ async def update_contract(
 ) -> Contract:
     """Change a contract; ``charges``, when given, replaces the whole list."""
     current = await lock_current(conn, "contract", "contract", contract_id, expected_version)
-    checked = await _check_contract(conn, changes_of(changes), current)
+    checked = changes_of(await _check_contract(conn, changes, current))
     changed = {k: v for k, v in checked.items() if k != "charges" and current[k] != v}
     before = {k: current[k] for k in changed}
     if "charges" in checked:

@@ -6,10 +6,10 @@ the pool, so the last seat goes to exactly one of the requests racing for it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 import asyncpg
 import msgspec
@@ -108,28 +108,44 @@ def _pool_of(row: asyncpg.Record) -> LicencePool:
     )
 
 
-async def _check_pool(conn: asyncpg.Connection, values: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(values)
+class _Checked(msgspec.Struct):
+    """A pool's fields as checked (for a change, those it sets): text tidied, the unit cost
+    a Decimal."""
+
+    product: str | msgspec.UnsetType = msgspec.UNSET
+    licence_key: str | msgspec.UnsetType = msgspec.UNSET
+    seats: int | msgspec.UnsetType = msgspec.UNSET
+    contract_id: int | msgspec.UnsetType = msgspec.UNSET
+    purchase_order_id: int | msgspec.UnsetType | None = msgspec.UNSET
+    unit_cost: Decimal | msgspec.UnsetType | None = msgspec.UNSET
+
+
+async def _check_pool(
+    conn: asyncpg.Connection, data: LicencePoolCreate | LicencePoolUpdate
+) -> _Checked:
     p = Problems()
-    if "product" in out:
-        out["product"] = text(p, "product", out["product"], max_len=200)
-    if "licence_key" in out:
-        out["licence_key"] = text(p, "licence_key", out["licence_key"], max_len=100)
-    if "seats" in out and not 1 <= out["seats"] <= MAX_SEATS:
+    out = _Checked(
+        seats=data.seats, contract_id=data.contract_id, purchase_order_id=data.purchase_order_id
+    )
+    if isinstance(data.product, str):
+        out.product = text(p, "product", data.product, max_len=200)
+    if isinstance(data.licence_key, str):
+        out.licence_key = text(p, "licence_key", data.licence_key, max_len=100)
+    if isinstance(data.seats, int) and not 1 <= data.seats <= MAX_SEATS:
         p.add("seats", f"seats must be from 1 to {MAX_SEATS}")
-    if "contract_id" in out:
-        await existing_id(conn, p, "contract_id", "contract", "contract", out["contract_id"])
-    if "purchase_order_id" in out:
+    if isinstance(data.contract_id, int):
+        await existing_id(conn, p, "contract_id", "contract", "contract", data.contract_id)
+    if not isinstance(data.purchase_order_id, msgspec.UnsetType):
         await existing_id(
             conn,
             p,
             "purchase_order_id",
             "purchase_order",
             "purchase order",
-            out["purchase_order_id"],
+            data.purchase_order_id,
         )
-    if "unit_cost" in out:
-        out["unit_cost"] = money(p, "unit_cost", out["unit_cost"])
+    if not isinstance(data.unit_cost, msgspec.UnsetType):
+        out.unit_cost = money(p, "unit_cost", data.unit_cost)
     p.raise_if_any()
     return out
 
@@ -137,7 +153,7 @@ async def _check_pool(conn: asyncpg.Connection, values: Mapping[str, Any]) -> di
 async def create_pool(
     conn: asyncpg.Connection, actor: Actor, data: LicencePoolCreate
 ) -> LicencePool:
-    checked = await _check_pool(conn, msgspec.structs.asdict(data))
+    checked = changes_of(await _check_pool(conn, data))
     row = await insert_record(
         conn, actor, table="licence_pool", entity="licence_pool", values=checked
     )
@@ -160,7 +176,7 @@ async def update_pool(
     expected_version: int | None,
 ) -> LicencePool:
     await lock_current(conn, "licence_pool", "licence_pool", pool_id, expected_version)
-    checked = await _check_pool(conn, changes_of(changes))
+    checked = changes_of(await _check_pool(conn, changes))
     if "seats" in checked:
         used = await _seats_used(conn, pool_id)
         if checked["seats"] < used:

@@ -38,6 +38,8 @@ from fleetsvc.records import (
     list_page,
     lock_current,
     replace_children,
+    struct_of,
+    value_or_none,
     write_version,
 )
 from fleetsvc.vocabulary import PurchaseOrderStatus, documented, one_of
@@ -189,30 +191,51 @@ async def _orders_of(
     return orders
 
 
-async def _check_order(conn: asyncpg.Connection, values: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(values)
+class _Line(msgspec.Struct):
+    """An order line as written: the model, how many, the unit cost as a Decimal."""
+
+    model_id: int
+    quantity: int
+    unit_cost: Decimal
+
+
+class _Checked(msgspec.Struct):
+    """An order's fields as checked (for a change, those it sets): the number tidied, the
+    lines checked."""
+
+    number: str | msgspec.UnsetType = msgspec.UNSET
+    contract_id: int | msgspec.UnsetType = msgspec.UNSET
+    raised_on: dt.date | msgspec.UnsetType = msgspec.UNSET
+    status: str | msgspec.UnsetType = msgspec.UNSET
+    lines: list[_Line] | msgspec.UnsetType = msgspec.UNSET
+
+
+async def _check_order(
+    conn: asyncpg.Connection, data: PurchaseOrderCreate | PurchaseOrderUpdate
+) -> _Checked:
     p = Problems()
-    if "number" in out:
-        out["number"] = text(p, "number", out["number"], max_len=32)
-    if "contract_id" in out:
-        await existing_id(conn, p, "contract_id", "contract", "contract", out["contract_id"])
-    if "status" in out:
-        choice(p, "status", out["status"], PurchaseOrderStatus)
-    day(p, "raised_on", out.get("raised_on"))
-    if "lines" in out:
-        out["lines"] = await _check_lines(conn, p, out["lines"])
+    out = _Checked(contract_id=data.contract_id, raised_on=data.raised_on, status=data.status)
+    if isinstance(data.number, str):
+        out.number = text(p, "number", data.number, max_len=32)
+    if isinstance(data.contract_id, int):
+        await existing_id(conn, p, "contract_id", "contract", "contract", data.contract_id)
+    if isinstance(data.status, str):
+        choice(p, "status", data.status, PurchaseOrderStatus)
+    day(p, "raised_on", value_or_none(data.raised_on))
+    if not isinstance(data.lines, msgspec.UnsetType):
+        out.lines = await _check_lines(conn, p, data.lines)
     p.raise_if_any()
     return out
 
 
 async def _check_lines(
     conn: asyncpg.Connection, p: Problems, lines: Sequence[OrderLineIn]
-) -> list[dict[str, Any]]:
+) -> list[_Line]:
     if len(lines) > MAX_LINES:
         p.add("lines", f"a purchase order may have at most {MAX_LINES} lines")
         return []
     known = await existing_ids(conn, "device_model", (ln.model_id for ln in lines))
-    out: list[dict[str, Any]] = []
+    out: list[_Line] = []
     seen: dict[int, int] = {}
     for i, ln in enumerate(lines):
         at = f"lines.{i}"
@@ -227,18 +250,14 @@ async def _check_lines(
         seen.setdefault(ln.model_id, i)
         if not 1 <= ln.quantity <= MAX_QUANTITY:
             p.add(f"{at}.quantity", f"quantity must be from 1 to {MAX_QUANTITY}")
-        out.append(
-            {
-                "model_id": ln.model_id,
-                "quantity": ln.quantity,
-                "unit_cost": money(p, f"{at}.unit_cost", ln.unit_cost),
-            }
-        )
+        cost = money(p, f"{at}.unit_cost", ln.unit_cost)
+        # None only when refused: the problems are raised before the line is used.
+        out.append(_Line(ln.model_id, ln.quantity, cost if cost is not None else Decimal(0)))
     return out
 
 
-def _lines_value(lines: Sequence[Mapping[str, Any]]) -> Decimal:
-    return sum((ln["quantity"] * ln["unit_cost"] for ln in lines), Decimal("0.00"))
+def _lines_value(lines: Sequence[_Line]) -> Decimal:
+    return sum((ln.quantity * ln.unit_cost for ln in lines), Decimal("0.00"))
 
 
 async def _check_cap(
@@ -273,16 +292,14 @@ async def _check_cap(
         )
 
 
-async def _set_lines(
-    conn: asyncpg.Connection, order_id: int, lines: Sequence[Mapping[str, Any]]
-) -> None:
+async def _set_lines(conn: asyncpg.Connection, order_id: int, lines: Sequence[_Line]) -> None:
     await replace_children(
         conn,
         "purchase_order_line",
         "purchase_order_id",
         order_id,
         _LINE_COLUMNS,
-        [tuple(ln[c] for c in _LINE_COLUMNS) for ln in lines],
+        [msgspec.structs.astuple(ln) for ln in lines],
     )
 
 
@@ -290,7 +307,7 @@ async def create_order(
     conn: asyncpg.Connection, actor: Actor, data: PurchaseOrderCreate
 ) -> PurchaseOrder:
     """Refused (409) when its value would take the contract over its value cap."""
-    checked = await _check_order(conn, msgspec.structs.asdict(data))
+    checked = changes_of(await _check_order(conn, data))
     lines = checked.pop("lines", [])
     if checked.get("status", "open") != "cancelled":
         await _check_cap(conn, checked["contract_id"], None, _lines_value(lines))
@@ -321,11 +338,11 @@ async def update_order(
     current = await lock_current(
         conn, "purchase_order", "purchase_order", order_id, expected_version
     )
-    checked = await _check_order(conn, changes_of(changes))
+    checked = changes_of(await _check_order(conn, changes))
     changed = {k: v for k, v in checked.items() if k != "lines" and current[k] != v}
     before: dict[str, Any] = {k: current[k] for k in changed}
     old_lines = [
-        dict(r)
+        struct_of(_Line, r)
         for r in await conn.fetch(
             "SELECT model_id, quantity, unit_cost FROM purchase_order_line"
             " WHERE purchase_order_id = $1 ORDER BY id",
@@ -353,7 +370,7 @@ async def _check_cap_again(
     conn: asyncpg.Connection,
     current: asyncpg.Record,
     changed: Mapping[str, Any],
-    old_lines: Sequence[Mapping[str, Any]],
+    old_lines: Sequence[_Line],
 ) -> None:
     """A change that commits more (new lines, another contract, or an order no longer
     cancelled) is checked against the contract's cap again."""

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
 import asyncpg
 import msgspec
@@ -40,13 +39,15 @@ class SupplierUpdate(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, documented_text(200)] | msgspec.UnsetType = msgspec.UNSET
 
 
-def _check_supplier(values: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(values)
+S = TypeVar("S", SupplierCreate, SupplierUpdate)
+
+
+def _check_supplier(data: S) -> S:
     p = Problems()
-    if "name" in out:
-        out["name"] = text(p, "name", out["name"], max_len=200)
+    if isinstance(data.name, str):
+        data = msgspec.structs.replace(data, name=text(p, "name", data.name, max_len=200))
     p.raise_if_any()
-    return out
+    return data
 
 
 async def create_supplier(conn: asyncpg.Connection, actor: Actor, data: SupplierCreate) -> Supplier:
@@ -55,7 +56,7 @@ async def create_supplier(conn: asyncpg.Connection, actor: Actor, data: Supplier
         actor,
         table="supplier",
         entity="supplier",
-        values=_check_supplier(msgspec.structs.asdict(data)),
+        values=msgspec.structs.asdict(_check_supplier(data)),
     )
     return struct_of(Supplier, row)
 
@@ -79,7 +80,7 @@ async def update_supplier(
         table="supplier",
         entity="supplier",
         record_id=supplier_id,
-        changes=_check_supplier(changes_of(changes)),
+        changes=changes_of(_check_supplier(changes)),
         expected_version=expected_version,
     )
     return struct_of(Supplier, row)

@@ -95,7 +95,7 @@ def _events_sheet(name: str, events: Sequence[Event]) -> Sheet:
     )
 
 
-def subject_access_xlsx(report: SubjectAccess) -> bytes:
+def _person_sheet(report: SubjectAccess) -> Sheet:
     p = report.person
     person_rows: list[tuple[str, Any]] = [
         ("id", p.id),
@@ -108,64 +108,100 @@ def subject_access_xlsx(report: SubjectAccess) -> bytes:
     ]
     if report.notice:
         person_rows.append(("notice", report.notice))
-    sheets = [
-        _sheet("Person", ("field", "value"), person_rows),
-        _sheet(
-            "Versions",
-            ("version", "event", "occurred_at", "actor", "action", *_PERSON_FIELDS),
-            [
-                (
-                    v.version,
-                    v.event_id,
-                    v.occurred_at,
-                    v.actor_name,
-                    v.action,
-                    *(v.record.get(f) for f in _PERSON_FIELDS),
-                )
-                for v in report.versions
-            ],
-        ),
-        _sheet(
-            "Devices",
+    return _sheet("Person", ("field", "value"), person_rows)
+
+
+def _versions_sheet(report: SubjectAccess) -> Sheet:
+    return _sheet(
+        "Versions",
+        ("version", "event", "occurred_at", "actor", "action", *_PERSON_FIELDS),
+        [
             (
-                "asset",
-                "serial",
-                "imei",
-                "asset_tag",
-                "manufacturer",
-                "model",
-                "category",
-                "status now",
-                "held from",
-                "held until",
-                "end reason",
-            ),
-            [
-                (
-                    d.asset_id,
-                    d.serial_number,
-                    d.imei,
-                    d.asset_tag,
-                    d.manufacturer,
-                    d.model_name,
-                    d.category,
-                    d.status_now,
-                    d.held_from,
-                    d.held_until,
-                    d.end_reason,
-                )
-                for d in report.devices
-            ],
+                v.version,
+                v.event_id,
+                v.occurred_at,
+                v.actor_name,
+                v.action,
+                *(v.record.get(f) for f in _PERSON_FIELDS),
+            )
+            for v in report.versions
+        ],
+    )
+
+
+def _devices_sheet(report: SubjectAccess) -> Sheet:
+    return _sheet(
+        "Devices",
+        (
+            "asset",
+            "serial",
+            "imei",
+            "asset_tag",
+            "manufacturer",
+            "model",
+            "category",
+            "status now",
+            "held from",
+            "held until",
+            "end reason",
         ),
-        _sheet(
-            "SIMs",
-            ("asset", "sim", "iccid", "msisdn", "fitted", "removed"),
-            [
-                (d.asset_id, s.sim_id, s.iccid, s.msisdn, s.fitted_at, s.removed_at)
-                for d in report.devices
-                for s in d.sims
-            ],
-        ),
+        [
+            (
+                d.asset_id,
+                d.serial_number,
+                d.imei,
+                d.asset_tag,
+                d.manufacturer,
+                d.model_name,
+                d.category,
+                d.status_now,
+                d.held_from,
+                d.held_until,
+                d.end_reason,
+            )
+            for d in report.devices
+        ],
+    )
+
+
+def _sims_sheet(report: SubjectAccess) -> Sheet:
+    return _sheet(
+        "SIMs",
+        ("asset", "sim", "iccid", "msisdn", "fitted", "removed"),
+        [
+            (d.asset_id, s.sim_id, s.iccid, s.msisdn, s.fitted_at, s.removed_at)
+            for d in report.devices
+            for s in d.sims
+        ],
+    )
+
+
+def _accounts_sheet(report: SubjectAccess) -> Sheet:
+    return _sheet(
+        "Accounts",
+        ("user", "email", "role", "active", "created", "disabled", "last sign-in", "sessions"),
+        [
+            (
+                a.id,
+                a.email,
+                a.role,
+                a.active,
+                a.created_at,
+                a.disabled_at,
+                a.last_sign_in_at,
+                a.sessions,
+            )
+            for a in report.user_accounts
+        ],
+    )
+
+
+def subject_access_xlsx(report: SubjectAccess) -> bytes:
+    sheets = [
+        _person_sheet(report),
+        _versions_sheet(report),
+        _devices_sheet(report),
+        _sims_sheet(report),
         _sheet(
             "Recovery cases",
             ("case", "status", "record", "lines"),
@@ -176,23 +212,7 @@ def subject_access_xlsx(report: SubjectAccess) -> bytes:
             MdmRecord.__struct_fields__,
             [[getattr(m, f) for f in MdmRecord.__struct_fields__] for m in report.mdm_records],
         ),
-        _sheet(
-            "Accounts",
-            ("user", "email", "role", "active", "created", "disabled", "last sign-in", "sessions"),
-            [
-                (
-                    a.id,
-                    a.email,
-                    a.role,
-                    a.active,
-                    a.created_at,
-                    a.disabled_at,
-                    a.last_sign_in_at,
-                    a.sessions,
-                )
-                for a in report.user_accounts
-            ],
-        ),
+        _accounts_sheet(report),
         _events_sheet("Events about", report.events_about),
         _events_sheet("Events by", report.events_by),
     ]

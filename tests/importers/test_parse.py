@@ -1,4 +1,5 @@
-"""Header detection, row parsing, row rules, profiles, and the sample files end to end."""
+"""Row parsing and the sample files end to end: encodings, Excel-mangled numbers, dates,
+money, blank and totals rows, hostile content, streaming (importers/parse.py, importers/rows.py)."""
 
 import datetime as dt
 import io
@@ -13,75 +14,21 @@ import pytest
 
 from importers import (
     FileRejected,
-    ParsedFile,
-    ParsedRow,
-    Profile,
-    ProfileError,
-    builtin_profiles,
     detect_profile,
     get_profile,
-    load_profile,
     luhn_check_digit,
     parse_file,
 )
-
-SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-REPO = Path(__file__).resolve().parents[2]
-PROFILE_DIR = REPO / "importers" / "profiles"
-
-VODAFONE_HEADER = (
-    "Despatch Date,Vodafone Order No,Customer PO,Delivery Note,Product Code,"
-    "Product Description,IMEI,Serial Number,SIM ICCID,MSISDN,Quantity"
+from tests.importers.files import (
+    CDW_HEADER,
+    REPO,
+    SAMPLES,
+    VODAFONE_HEADER,
+    cdw_row,
+    messages,
+    parse,
+    vodafone_row,
 )
-VODAFONE_ROW = (
-    "14/11/2022,VF-ORD-880000,4500071322,DN700000,SM-A325FZKGEUB,"
-    "Samsung Galaxy A32,{imei},R58R0000000,8944100000000000018,07955 000000,1"
-)
-CDW_HEADER = (
-    "CDW Order #,Customer PO #,Ship Date,Manufacturer,Mfr Part #,CDW Part #,Description,"
-    "Serial #,Qty Shipped,Unit Price (GBP),Licence Key"
-)
-CDW_ROW = (
-    "CDW1,4500061069,22/11/2021,Panasonic,FZ-L1AHAABVB,6600000,Toughpad,"
-    "{serial},{qty},£689.00,{key}"
-)
-BABCOCK_HEADER = (
-    "Job Reference,Completion Date,Fleet Number,VRM,Vehicle,Workshop,Tablet Serial,"
-    "Dock Serial,Engineer ID,Job Status,Comments"
-)
-
-
-def vodafone_row(imei: str = "352099110000003") -> str:
-    return VODAFONE_ROW.format(imei=imei)
-
-
-def cdw_row(serial: str = "PF0000000X", qty: str = "1", key: str = "") -> str:
-    return CDW_ROW.format(serial=serial, qty=qty, key=key)
-
-
-def babcock_row(
-    status: str = "Completed", tablet: str = "PF0000000X", date: str = "01/12/2021"
-) -> str:
-    return f"BAB-1,{date},00001,bx21 aaa,BMW 330e,Park Royal,{tablet},DK0000004,E1000,{status},"
-
-
-def parse(
-    lines: list[str], profile: str = "vodafone-despatch", **kwargs: int
-) -> tuple[ParsedFile, list[ParsedRow]]:
-    data = "\r\n".join(lines).encode() + b"\r\n"
-    parsed = parse_file(io.BytesIO(data), "upload.csv", get_profile(profile), **kwargs)
-    return parsed, list(parsed)
-
-
-def rejection(lines: list[str], profile: str = "vodafone-despatch") -> str:
-    with pytest.raises(FileRejected) as caught:
-        parse(lines, profile)
-    return caught.value.message
-
-
-def messages(rows: list[ParsedRow]) -> list[str]:
-    return [issue.message for row in rows for issue in row.errors]
-
 
 # --- the sample files ----------------------------------------------------------------------------
 
@@ -170,149 +117,6 @@ def test_undecodable_byte_later_in_file_rejects_naming_the_line() -> None:
     parsed = parse_file(io.BytesIO(data), "x.csv", get_profile("vodafone-despatch"))
     with pytest.raises(FileRejected, match="line 9,003"):
         list(parsed)
-
-
-# --- quirk 2: headers ----------------------------------------------------------------------------
-
-
-def test_headers_any_case_padded_nbsp_any_order_extra_columns() -> None:
-    header = [f"  {name.upper()}\u00a0 " for name in VODAFONE_HEADER.split(",")]
-    values = vodafone_row().split(",")
-    order = list(reversed(range(len(header))))
-    lines = [
-        ",".join([header[i] for i in order] + ["Warehouse", "Picker"]),
-        ",".join([values[i] for i in order] + ["Leeds", "Sam"]),
-    ]
-    parsed, rows = parse(lines)
-    assert rows[0].errors == []
-    assert rows[0].values["imei"] == "352099110000003"
-    assert parsed.columns["imei"] == "IMEI"  # the header text as in the file, tidied
-    assert [issue.message for issue in parsed.file_warnings] == [
-        "columns not used by vodafone-despatch were ignored: Warehouse, Picker"
-    ]
-
-
-def test_repeated_whitespace_inside_a_header_is_ignored() -> None:
-    _, rows = parse([VODAFONE_HEADER.replace("Despatch Date", "Despatch   Date"), vodafone_row()])
-    assert rows[0].values["delivered_on"] == dt.date(2022, 11, 14)
-
-
-def test_title_rows_above_the_header_in_csv() -> None:
-    parsed, rows = parse(
-        ["Advanced Shipment Notification", "Customer: MPS", "", CDW_HEADER, cdw_row()], "cdw-asn"
-    )
-    assert parsed.header_row == 4
-    assert [row.row for row in rows] == [5]
-
-
-def test_repeated_header_mid_file_is_skipped_with_a_warning() -> None:
-    parsed, rows = parse([VODAFONE_HEADER, vodafone_row(), VODAFONE_HEADER.lower(), vodafone_row()])
-    assert [row.row for row in rows] == [2, 4]
-    assert parsed.skipped.repeated_header == 1
-    (warning,) = parsed.file_warnings
-    assert warning.row == 3 and "header row is repeated" in warning.message
-
-
-def _reordered(line: str) -> str:
-    """A Vodafone line with Vodafone Order No and Delivery Note swapped (columns 2 and 4)."""
-    cells = line.split(",")
-    cells[1], cells[3] = cells[3], cells[1]
-    return ",".join(cells)
-
-
-def test_header_repeated_with_its_columns_in_another_order_is_followed() -> None:
-    # Two files pasted together, the second saved with two text columns swapped: its rows
-    # must not be read by the first header (the references would be swapped, silently).
-    parsed, rows = parse(
-        [
-            VODAFONE_HEADER,
-            vodafone_row(),
-            _reordered(VODAFONE_HEADER),
-            _reordered(vodafone_row("352099110000011")),
-        ]
-    )
-    assert [row.row for row in rows] == [2, 4] and messages(rows) == []
-    assert rows[1].values["supplier_order_ref"] == "VF-ORD-880000"
-    assert rows[1].values["delivery_ref"] == "DN700000"
-    assert parsed.skipped.repeated_header == 1
-    (warning,) = parsed.file_warnings
-    assert warning.row == 3 and "its columns in another order" in warning.message
-
-
-def test_header_repeated_with_an_extra_unused_column_is_skipped() -> None:
-    parsed, rows = parse(
-        [VODAFONE_HEADER, vodafone_row(), VODAFONE_HEADER + ",Picker", vodafone_row() + ",Sam"]
-    )
-    assert [row.row for row in rows] == [2, 4] and messages(rows) == []
-    assert parsed.skipped.repeated_header == 1
-
-
-def test_header_repeated_with_other_fields_rejects_the_file() -> None:
-    other = VODAFONE_HEADER.replace(",MSISDN", "")
-    message = rejection([VODAFONE_HEADER, vodafone_row(), other, vodafone_row()])
-    assert message.startswith("row 3 is another header row, with other columns than the header")
-    assert "(differing: MSISDN)" in message and "upload them separately" in message
-
-
-def test_value_under_no_header_rejects_the_row() -> None:
-    # An unquoted comma in the last column pushes a value past the header: that value would
-    # be dropped, and the row's other values are in doubt.
-    cdw = [CDW_HEADER, cdw_row(), cdw_row(serial="", qty="250", key="NMX-1,2")]
-    _, rows = parse(cdw, "cdw-asn")
-    assert rows[0].errors == []
-    (error,) = rows[1].errors
-    assert (error.row, error.column, error.value) == (3, None, "2")
-    assert error.message.startswith("column L has a value but no header")
-    # A column with no header in the middle of the file is looked at too.
-    header = VODAFONE_HEADER.replace("Quantity", "Quantity,,Notes")
-    _, rows = parse([header, vodafone_row() + ",,fine", vodafone_row() + ",odd,"])
-    assert rows[0].errors == []
-    (error,) = rows[1].errors
-    assert error.value == "odd" and error.message.startswith("column L has a value but no header")
-
-
-def test_trailing_empty_columns_and_a_totals_count_past_the_header_are_fine() -> None:
-    _, rows = parse([VODAFONE_HEADER, vodafone_row() + ",,,", "Total,,,,,,,,,,,1"])
-    assert [row.row for row in rows] == [2] and rows[0].errors == []
-
-
-def test_missing_required_columns_are_named() -> None:
-    header = VODAFONE_HEADER.replace("Customer PO,", "").replace("IMEI,", "")
-    message = rejection([header, "x"])
-    assert message == "the header on row 1 is missing required columns: Customer PO, IMEI"
-
-
-def test_wrong_profile_says_what_the_file_looks_like() -> None:
-    message = rejection([CDW_HEADER, cdw_row()], "vodafone-despatch")
-    assert "this looks like a cdw-asn file" in message
-
-
-def test_xlsx_of_another_profile_says_what_it_looks_like() -> None:
-    with (SAMPLES / "cdw-asn.xlsx").open("rb") as stream, pytest.raises(FileRejected) as caught:
-        parse_file(stream, "cdw-asn.xlsx", get_profile("babcock-install"))
-    assert "this looks like a cdw-asn file (header on row 4)" in caught.value.message
-
-
-def test_no_header_at_all() -> None:
-    assert "no header row for babcock-install" in rejection(["a,b,c", "1,2,3"], "babcock-install")
-
-
-def test_header_beyond_row_50_is_not_found() -> None:
-    assert "no header row" in rejection(["title"] * 50 + [VODAFONE_HEADER, vodafone_row()])
-
-
-def test_two_columns_for_one_field_is_rejected() -> None:
-    header = VODAFONE_HEADER + ",Dispatch Date"
-    assert "both hold Despatch Date" in rejection([header, vodafone_row() + ",15/11/2022"])
-
-
-def test_xlsx_for_a_csv_only_profile_is_rejected() -> None:
-    workbook = openpyxl.Workbook()
-    workbook.active.append(VODAFONE_HEADER.split(","))
-    out = io.BytesIO()
-    workbook.save(out)
-    with pytest.raises(FileRejected, match="must be CSV; this is XLSX"):
-        parse_file(io.BytesIO(out.getvalue()), "v.xlsx", get_profile("vodafone-despatch"))
 
 
 # --- quirk 3: Excel-mangled numbers --------------------------------------------------------------
@@ -524,54 +328,6 @@ def test_binary_file_renamed_csv_is_rejected() -> None:
         )
 
 
-# --- row rules -----------------------------------------------------------------------------------
-
-
-def test_cdw_rules() -> None:
-    lines = [
-        CDW_HEADER,
-        cdw_row(serial="", key="NMX-1", qty="250"),  # licence seats
-        cdw_row(serial="", key=""),  # neither
-        cdw_row(serial="PF1", qty="2"),  # serialised but two items
-    ]
-    _, rows = parse(lines, "cdw-asn")
-    assert rows[0].ok and rows[0].values["quantity"] == 250
-    assert messages([rows[1]]) == ["the row has neither a Serial # nor a Licence Key"]
-    (error,) = rows[2].errors
-    assert error.column == "Qty Shipped" and error.value == "2" and "must be 1" in error.message
-
-
-def test_vodafone_quantity_must_be_one() -> None:
-    _, (row,) = parse([VODAFONE_HEADER, vodafone_row()[:-1] + "3"])
-    assert messages([row]) == ["Quantity must be 1: a despatch row is one handset"]
-
-
-def test_babcock_status_and_rules() -> None:
-    lines = [
-        BABCOCK_HEADER,
-        babcock_row("COMPLETED"),
-        babcock_row("aborted", tablet="", date=""),
-        babcock_row("Completed", tablet=""),
-        babcock_row("Done"),
-    ]
-    _, rows = parse(lines, "babcock-install")
-    assert (
-        rows[0].ok
-        and rows[0].values["job_status"] == "completed"
-        and rows[0].values["vrm"] == "BX21AAA"
-    )
-    assert rows[0].values["fleet_number"] == "00001"  # text: leading zeros kept
-    assert rows[1].ok and rows[1].values["job_status"] == "aborted"
-    assert messages([rows[2]]) == ["Tablet Serial is required when Job Status is completed"]
-    assert messages([rows[3]]) == ["must be one of: aborted, completed, deferred"]
-
-
-def test_required_value_missing() -> None:
-    _, (row,) = parse([VODAFONE_HEADER, vodafone_row("")])
-    (error,) = row.errors
-    assert (error.column, error.message) == ("IMEI", "a value is required")
-
-
 # --- MDM rows ------------------------------------------------------------------------------------
 
 
@@ -640,81 +396,3 @@ def test_200k_row_csv_streams_in_bounded_memory(tmp_path: Path) -> None:
     assert int(good) == int(total) == 200_000
     assert int(peak_growth) < 30 * 1024 * 1024, f"peak grew by {int(peak_growth) / 1e6:.1f} MB"
     print(f"200,000 rows in {float(seconds):.1f} s")
-
-
-# --- profiles ------------------------------------------------------------------------------------
-
-
-def test_builtin_profiles_are_the_five_toml_files() -> None:
-    profiles = builtin_profiles()
-    assert set(profiles) == {
-        "vodafone-despatch",
-        "cdw-asn",
-        "babcock-install",
-        "intune-devices",
-        "hr-people",
-    }
-    assert {path.stem for path in PROFILE_DIR.glob("*.toml")} == set(profiles)
-    assert profiles["cdw-asn"].formats == ("csv", "xlsx")
-    assert {p.kind for p in profiles.values()} == {"delivery", "install", "mdm", "people"}
-
-
-def test_a_profile_can_be_added_from_a_file(tmp_path: Path) -> None:
-    (tmp_path / "acme.toml").write_text(
-        'name = "acme-despatch"\ndescription = "Acme"\nkind = "delivery"\n'
-        '[[fields]]\nname = "serial_number"\naliases = ["S/N", "Serial"]\nparser = "serial"\n'
-        "required_column = true\nrequired_value = true\n"
-    )
-    profile = get_profile("acme-despatch", [tmp_path])
-    assert isinstance(profile, Profile) and profile.formats == ("csv",)
-    rows = list(parse_file(io.BytesIO(b"s/n\r\nab1\r\n"), "a.csv", profile))
-    assert rows[0].values == {"serial_number": "AB1"}
-
-
-def test_unknown_profile() -> None:
-    with pytest.raises(
-        ProfileError, match="unknown import profile 'nope'; known profiles: babcock-install"
-    ):
-        get_profile("nope")
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("name = ", "not valid TOML"),
-        ('name = "x"\ndescription = "d"\nkind = "other"', "kind must be one of"),
-        ('name = "x"\ndescription = "d"\nkind = "mdm"\nfields = []', "at least one [[fields]]"),
-        (
-            'name = "x"\ndescription = "d"\nkind = "mdm"\n[[fields]]\nname = "a"\naliases = ["A"]\n'
-            'parser = "magic"\nrequired_column = true',
-            "unknown parser 'magic'",
-        ),
-        (
-            'name = "x"\ndescription = "d"\nkind = "mdm"\n[[fields]]\nname = "a"\naliases = ["A"]\n'
-            'parser = "text"\nrequired_column = true\n[[fields]]\nname = "b"\naliases = [" a "]\n'
-            'parser = "text"',
-            "alias of both a and b",
-        ),
-        (
-            'name = "x"\ndescription = "d"\nkind = "mdm"\n[[fields]]\nname = "a"\naliases = ["A"]\n'
-            'parser = "text"\nrequired_column = true\n[[rules]]\nkind = "one_of"\nfields = ["zz"]',
-            "unknown field 'zz'",
-        ),
-        (
-            'name = "x"\ndescription = "d"\nkind = "mdm"\n[[fields]]\nname = "a"\naliases = ["A"]\n'
-            'parser = "enum"\nrequired_column = true',
-            "choices are needed",
-        ),
-        (
-            'name = "x"\ndescription = "d"\nkind = "mdm"\ncolour = "red"\n[[fields]]\nname = "a"\n'
-            'aliases = ["A"]\nparser = "text"\nrequired_column = true',
-            "unknown profile key(s): colour",
-        ),
-    ],
-)
-def test_bad_profile_files_are_explained(tmp_path: Path, text: str, message: str) -> None:
-    path = tmp_path / "bad.toml"
-    path.write_text(text)
-    with pytest.raises(ProfileError) as caught:
-        load_profile(path)
-    assert message in caught.value.message and str(path) in caught.value.message

@@ -1,18 +1,12 @@
-"""Single-value normalisers and parsers: every Excel mangling in the formats doc, and properties."""
-
-import datetime as dt
-import re
-from decimal import Decimal
+"""IMEI, ICCID, MSISDN, serial and VRM: every Excel mangling in the formats doc, and
+properties (importers/fields/identifiers.py)."""
 
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from importers.fields import (
-    PARSERS,
     FieldError,
-    cell_text,
-    clean_text,
     clean_upper,
     luhn_check_digit,
     normalise_iccid,
@@ -20,16 +14,13 @@ from importers.fields import (
     normalise_msisdn,
     normalise_serial,
     normalise_vrm,
-    parse_choice,
-    parse_date,
-    parse_money,
-    parse_quantity,
-    parse_timestamp,
 )
 
 IMEI = "352099001761481"
+IMEI_BODY = "35209900176148"
+ICCID_BODY = "894411223344556677"
+ICCID = ICCID_BODY + luhn_check_digit(ICCID_BODY)
 
-digits = st.text(alphabet="0123456789", min_size=1, max_size=30)
 imei_bodies = st.text(alphabet="0123456789", min_size=14, max_size=14)
 iccid_bodies = st.integers(16, 17).flatmap(
     lambda n: st.text(alphabet="0123456789", min_size=n, max_size=n).map(lambda s: "89" + s)
@@ -275,211 +266,59 @@ def test_vrm_property_spaced_lower_case_round_trips(plate: str) -> None:
     assert normalise_vrm(normalise_vrm(spaced)) == plate
 
 
-# --- dates and times -----------------------------------------------------------------------------
-
-JAN_3 = dt.date(2023, 1, 3)
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "03/01/2023",
-        "03/01/2023 00:00",  # a date-and-time cell, as Excel saves it to CSV
-        "03/01/2023 14:30:15",
-        "3/1/2023",
-        "03/01/23",
-        "2023-01-03",
-        "3-Jan-23",
-        "03 January 2023",
-        "3 Jan 2023",
-        "44929",
-        44929,
-        44929.0,
-        44929.5,  # a time of day on 3 January
-        dt.datetime(2023, 1, 3, 0, 0),
-        JAN_3,
-    ],
-)
-def test_dates_accepted(value: object) -> None:
-    assert parse_date(value) == JAN_3  # type: ignore[arg-type]
-
-
-def test_day_first_always() -> None:
-    assert parse_date("01/02/2023") == dt.date(2023, 2, 1)
-    assert parse_date("12/11/2022") == dt.date(2022, 11, 12)
-
-
-@pytest.mark.parametrize(
-    "value",
-    ["31/02/2023", "2023-13-01", "01/02", "12/31/2023", "Jan 3 2023", "3-Foo-23", "tomorrow", ""],
-)
-def test_ambiguous_or_impossible_dates_rejected_saying_what_is_accepted(value: str) -> None:
-    with pytest.raises(FieldError, match="DD/MM/YYYY"):
-        parse_date(value)
-
-
-@pytest.mark.parametrize("value", [12, 99999, "10000", True, dt.time(12, 0)])
-def test_implausible_serials_and_non_dates_rejected(value: object) -> None:
-    with pytest.raises(FieldError):
-        parse_date(value)  # type: ignore[arg-type]
-
-
-def test_timestamps() -> None:
-    utc = dt.UTC
-    assert parse_timestamp("2026-10-21 20:35:00.0000000") == dt.datetime(
-        2026, 10, 21, 20, 35, tzinfo=utc
-    )
-    assert parse_timestamp("2026-10-21T20:35:00.1234567Z") == dt.datetime(
-        2026, 10, 21, 20, 35, 0, 123456, tzinfo=utc
-    )
-    assert parse_timestamp("2026-10-21T21:35:00+01:00") == dt.datetime(
-        2026, 10, 21, 20, 35, tzinfo=utc
-    )
-    assert parse_timestamp(dt.datetime(2026, 10, 21, 20, 35)).tzinfo == utc
-
-
-@pytest.mark.parametrize("value", ["21/10/2026 20:35", "2026-02-30 10:00:00", "yesterday"])
-def test_bad_timestamps_rejected(value: str) -> None:
-    with pytest.raises(FieldError):
-        parse_timestamp(value)
-
-
-# --- money and quantity --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("£1,234.50", "1234.50"),
-        ("1234.5", "1234.50"),
-        ("1,234.50 GBP", "1234.50"),
-        (" £689.00", "689.00"),
-        ("GBP 41", "41.00"),
-        ("689,00", "689.00"),  # decimal comma from a semicolon-locale Excel
-        ("1.500", "1.50"),  # trailing zeros are not extra pence
-        (689.0, "689.00"),
-        (0.1, "0.10"),
-        (1234, "1234.00"),
-        (Decimal("12.3"), "12.30"),
-    ],
-)
-def test_money_accepted(value: object, expected: str) -> None:
-    result = parse_money(value)  # type: ignore[arg-type]
-    assert result == Decimal(expected) and str(result) == expected
-
-
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [
-        ("-5.00", "negative"),
-        ("(5.00)", "negative"),
-        ("£-5", "negative"),
-        (-1.0, "negative"),
-        ("1.234", "more than two decimal places"),
-        (0.1 + 0.2, "more than two decimal places"),  # the float is not 0.30
-        ("$12", "not recognised"),
-        ("12,3456", "not recognised"),
-        ("NaN", "not recognised"),
-        ("1e3", "not recognised"),
-        ("twelve", "not recognised"),
-    ],
-)
-def test_money_rejected(value: object, message: str) -> None:
-    with pytest.raises(FieldError, match=message):
-        parse_money(value)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"), [("1", 1), ("1.0", 1), (250, 250), (1.0, 1), ("1,000", 1000)]
-)
-def test_quantity_accepted(value: object, expected: int) -> None:
-    assert parse_quantity(value) == expected  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize("value", ["1.5", "0", "-1", 0, 1.5, "one", True])
-def test_quantity_rejected(value: object) -> None:
-    with pytest.raises(FieldError, match="whole number"):
-        parse_quantity(value)  # type: ignore[arg-type]
-
-
-# --- text, choices, registry ---------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("value", ["=SUM(A1:A9)", "+44 cmd", "-2+3", "@SUM(1)", '=HYPERLINK("x")'])
-def test_formula_like_text_kept_unchanged(value: str) -> None:
-    assert clean_text(value) == value
-
-
-def test_clean_text_strips_and_collapses_nbsp() -> None:
-    assert clean_text("\u00a0Havis dock\u00a0 ") == "Havis dock"
-    assert clean_text("a\tb") == "a\tb"
-
-
-@pytest.mark.parametrize(
-    ("value", "shown"), [("a\x00b", "U+0000"), ("a\nb", "a line break"), ("a\u202eb", "U+202E")]
-)
-def test_control_characters_rejected(value: str, shown: str) -> None:
-    with pytest.raises(FieldError, match=re.escape(shown)):
-        clean_text(value)
-
-
-def test_over_long_text_rejected() -> None:
-    with pytest.raises(FieldError, match="text is 1,001 characters; the limit is 1,000"):
-        clean_text("x" * 1001)
-
-
-def test_choice_is_case_and_space_insensitive() -> None:
-    options = {"completed": "completed", "aborted": "aborted", "ingraceperiod": "in_grace_period"}
-    assert parse_choice(" COMPLETED ", options) == "completed"
-    assert parse_choice("In grace period", options) == "in_grace_period"
-    with pytest.raises(FieldError, match="must be one of: aborted, completed, in_grace_period"):
-        parse_choice("Done", options)
-
-
-def test_cell_text_of_spreadsheet_values() -> None:
-    assert cell_text(352099001761481.0) == "352099001761481"
-    assert (
-        cell_text(8.9441e18) == "8.9441e+18"
-    )  # too big to be exact: left for the parser to refuse
-    assert cell_text(dt.datetime(2021, 11, 22)) == "2021-11-22"
-    assert cell_text(None) == ""
-
-
-def test_registry_covers_the_parsers_profiles_use() -> None:
-    expected = {"text", "upper", "serial", "imei", "iccid", "msisdn", "vrm", "date", "timestamp"}
-    assert expected | {"money", "quantity", "enum"} <= set(PARSERS)
-    value, warning = PARSERS["imei"](352099001761481, "352099001761481", {})
-    assert (value, warning) == (IMEI, None)
-
-
-@pytest.mark.parametrize("value", ["1" * 30, "£12,345,678,901.00", 1e40, "10000000000"])
-def test_huge_prices_are_row_errors_not_crashes(value: object) -> None:
-    with pytest.raises(FieldError, match="price is too large"):
-        parse_money(value)  # type: ignore[arg-type]
-
-
-def test_largest_price_is_accepted() -> None:
-    assert parse_money("9999999999.99") == Decimal("9999999999.99")
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("'=HYPERLINK(1)", "=HYPERLINK(1)"),  # neutralised by an export: restored
-        ("'-DN 7", "-DN 7"),
-        (" '+44 ", "+44"),
-        ("'@SUM", "@SUM"),
-        ("=HYPERLINK(1)", "=HYPERLINK(1)"),  # kept as text, exactly
-        ("'quoted'", "'quoted'"),  # an apostrophe before anything else is data
-        ("'", "'"),
-    ],
-)
-def test_clean_text_takes_off_only_the_exports_neutralising_apostrophe(
-    value: str, expected: str
-) -> None:
-    assert clean_text(value) == expected
-
-
 def test_identifiers_lose_the_neutralising_apostrophe_too() -> None:
     assert normalise_serial("'-A1") == "-A1"
     assert clean_upper("'=pn-1") == "=PN-1"
+
+
+# --- fast paths: a clean cell and the same value spelt messily normalise alike, and
+# a clean-looking bad value is still refused with the same message
+
+
+def test_luhn_check_digit_matches_a_known_imei() -> None:
+    # 49015420323751 is the textbook IMEI body; its check digit is 8.
+    assert luhn_check_digit("49015420323751") == "8"
+    assert luhn_check_digit("7992739871") == "3"
+
+
+@pytest.mark.parametrize("messy", [f" {IMEI} ", f"'{IMEI}", f"{IMEI}.0", IMEI[:7] + " " + IMEI[7:]])
+def test_a_clean_imei_and_a_messy_spelling_normalise_alike(messy: str) -> None:
+    assert normalise_imei(IMEI) == normalise_imei(messy) == (IMEI, None)
+
+
+def test_a_clean_looking_imei_with_a_wrong_check_digit_is_still_refused() -> None:
+    wrong = IMEI_BODY + str((int(IMEI[-1]) + 1) % 10)
+    with pytest.raises(FieldError, match="IMEI check digit is wrong: expected"):
+        normalise_imei(wrong)
+
+
+def test_a_clean_iccid_and_a_spaced_one_normalise_alike() -> None:
+    assert normalise_iccid(ICCID) == normalise_iccid(f"{ICCID[:4]} {ICCID[4:]}") == ICCID
+    wrong = ICCID_BODY + str((int(ICCID[-1]) + 1) % 10)
+    with pytest.raises(FieldError, match="ICCID check digit is wrong"):
+        normalise_iccid(wrong)
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["07700 900123", "07700900123", "+44 7700 900123", "+44 (0)7700 900123", "7700900123"],
+)
+def test_uk_mobile_spellings_normalise_alike(spelling: str) -> None:
+    assert normalise_msisdn(spelling) == "+447700900123"
+
+
+def test_a_uk_number_of_the_wrong_length_is_still_refused() -> None:
+    with pytest.raises(FieldError, match="not a valid UK number"):
+        normalise_msisdn("0770 900123")
+
+
+@pytest.mark.parametrize(
+    ("cell", "serial"), [("r58r12345678", "R58R12345678"), (" R58R1 ", "R58R1")]
+)
+def test_serials_are_upper_cased_and_trimmed(cell: str, serial: str) -> None:
+    assert normalise_serial(cell) == serial
+
+
+def test_a_serial_longer_than_the_limit_is_still_refused() -> None:
+    with pytest.raises(FieldError, match="the limit is 64"):
+        normalise_serial("A" * 65)
