@@ -29,9 +29,11 @@ from api import (
     notices,
     people,
     purchase_orders,
+    recoveries,
     reports,
     sims,
     stocktakes,
+    subject_access,
     suppliers,
     vehicles,
 )
@@ -59,7 +61,7 @@ from api.tokens import TokenController
 from db.engine import close_pool, open_pool
 from fleetsvc import __version__
 from fleetsvc.jobs import kinds
-from fleetsvc.jobs.worker import run_workers
+from fleetsvc.jobs.worker import own_worker, run_workers
 from fleetsvc.logs import configure_logging
 from fleetsvc.settings import Settings, get_settings
 
@@ -106,6 +108,8 @@ API_CONTROLLERS: list[type] = [
     *reports.CONTROLLERS,
     *jobs.CONTROLLERS,
     *notices.CONTROLLERS,
+    *recoveries.CONTROLLERS,
+    *subject_access.CONTROLLERS,
 ]
 
 
@@ -154,16 +158,17 @@ def create_app(settings: Settings | None = None) -> Litestar:
         On shutdown (uvicorn's, on SIGTERM) they stop claiming, let the jobs in flight
         finish for FLEETSVC_JOB_STOP_SECONDS, and release the rest, before the pool closes.
         """
-        if settings.jobs.workers == 0:
-            yield
-            return
         stop = asyncio.Event()
-        task = asyncio.create_task(run_workers(settings, settings.jobs.workers, stop))
+        task = None
+        if settings.jobs.workers > 0:
+            task = asyncio.create_task(run_workers(settings, settings.jobs.workers, stop))
         try:
             yield
         finally:
             stop.set()
-            await task
+            if task is not None:
+                await task
+            await own_worker(settings).stop_own()  # the import commits this process runs
 
     api_v1 = Router(
         path="/api/v1",

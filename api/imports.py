@@ -13,8 +13,9 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Stream
 
 from api.dependencies import ActorDep, PageDep
@@ -23,7 +24,7 @@ from api.schemas import PageOf, page_of
 from api.vocabulary import enum_of
 from db.engine import connection
 from fleetsvc.errors import FieldProblem, ValidationFailed
-from fleetsvc.imports import queries, run
+from fleetsvc.imports import commit_jobs, queries, run
 from fleetsvc.imports.queries import ImportRowIssue
 from fleetsvc.imports.summary import DeliveryImport
 from fleetsvc.imports.upload import Upload
@@ -32,6 +33,22 @@ from fleetsvc.vocabulary import ImportMode, ImportRowStatus, ImportStatus
 
 StatusFilter = Annotated[str | None, QueryParameter(schema_extra=enum_of(ImportStatus))]
 RowStatusFilter = Annotated[str | None, QueryParameter(schema_extra=enum_of(ImportRowStatus))]
+
+
+PreferHeader = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Prefer",
+        description="respond-async (RFC 7240): answer 202 at once, without waiting for the commit",
+        required=False,
+    ),
+]
+STILL_RUNNING = ResponseSpec(
+    DeliveryImport,
+    description="The commit runs on as a job (asked with Prefer: respond-async, or it took"
+    " longer than FLEETSVC_IMPORT_WAIT_SECONDS): Location is the import, whose status, counts"
+    ".rows so far and phase show its progress; GET it until it is no longer running",
+)
 
 
 class CommitRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -106,9 +123,10 @@ class ImportController(Controller):
         operation_class=MultipartUpload,
         summary="Upload a supplier delivery file"
         " (multipart: file, profile, mode, allow_partial, location)",
+        responses={202: STILL_RUNNING},
     )
     async def upload(
-        self, request: Request[Any, Any, Any], actor: ActorDep
+        self, request: Request[Any, Any, Any], actor: ActorDep, prefer: PreferHeader = None
     ) -> Response[DeliveryImport]:
         settings = get_settings()
         upload = Upload()
@@ -129,13 +147,28 @@ class ImportController(Controller):
             if problems:
                 raise ValidationFailed(problems)
             assert upload.path is not None
+            mode = (upload.fields.get("mode") or "preview").strip().lower()
+            partial = _flag(upload.fields.get("allow_partial"), "allow_partial")
+            if mode == ImportMode.COMMIT:
+                started = await commit_jobs.start_upload(
+                    actor,
+                    path=upload.path,
+                    file_name=upload.file_name,
+                    profile_name=upload.fields["profile"].strip(),
+                    allow_partial=partial,
+                    extra_profile_dirs=(settings.profiles_dir,) if settings.profiles_dir else (),
+                    location=upload.fields.get("location"),
+                )
+                if started.job_id is not None:
+                    upload.hand_over()  # the job removes the file when it ends
+                return await _answer(started, prefer, status_code=201)
             item = await run.run_import(
                 actor,
                 path=upload.path,
                 file_name=upload.file_name,
                 profile_name=upload.fields["profile"].strip(),
-                mode=(upload.fields.get("mode") or "preview").strip().lower(),
-                allow_partial=_flag(upload.fields.get("allow_partial"), "allow_partial"),
+                mode=mode,
+                allow_partial=partial,
                 extra_profile_dirs=[settings.profiles_dir] if settings.profiles_dir else [],
                 location=upload.fields.get("location"),
             )
@@ -196,6 +229,7 @@ class ImportController(Controller):
         opt=IMPORTS,
         status_code=200,
         operation_class=OptionalBody,
+        responses={202: STILL_RUNNING},
     )
     async def commit(
         self,
@@ -203,9 +237,42 @@ class ImportController(Controller):
         actor: ActorDep,
         data: JSONBody[CommitRequest | None] = None,
         allow_partial: FromQuery[bool | None] = None,
-    ) -> DeliveryImport:
+        prefer: PreferHeader = None,
+    ) -> Response[DeliveryImport]:
+        """Commit a previewed import as a job; answered when it ends, or 202 (see upload)."""
         partial = bool(allow_partial) or bool(data and data.allow_partial)
-        return await run.commit_import(actor, import_id, allow_partial=partial)
+        started = await commit_jobs.start_commit(actor, import_id, allow_partial=partial)
+        return await _answer(started, prefer, status_code=200)
+
+
+def _respond_async(prefer: str | None) -> bool:
+    """Whether ``Prefer`` (RFC 7240: comma-separated, each maybe with parameters) asks for
+    an answer at once."""
+    if not prefer:
+        return False
+    return any(p.split(";")[0].strip().lower() == "respond-async" for p in prefer.split(","))
+
+
+async def _answer(
+    started: commit_jobs.Started, prefer: str | None, *, status_code: int
+) -> Response[DeliveryImport]:
+    """The import as today once its commit job has ended (waiting up to
+    FLEETSVC_IMPORT_WAIT_SECONDS, none with ``Prefer: respond-async``); else 202 with its
+    Location, where its status, rows read so far and phase show."""
+    at_once = _respond_async(prefer)
+    wait = 0.0 if at_once else get_settings().import_wait_seconds
+    location = {"Location": f"/api/v1/imports/{started.import_id}"}
+    item = await commit_jobs.finished(started, wait)
+    if item is not None:
+        return Response(
+            item, status_code=status_code, headers=location if status_code == 201 else {}
+        )
+    async with connection() as conn:
+        item = await queries.get_import(conn, started.import_id)
+    headers = {**location, "Retry-After": "2"}
+    if at_once:
+        headers["Preference-Applied"] = "respond-async"
+    return Response(item, status_code=202, headers=headers)
 
 
 CONTROLLERS: list[type[Controller]] = [ImportController]

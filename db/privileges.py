@@ -38,6 +38,9 @@ REDUCED: Final[Mapping[str, tuple[str, ...]]] = {
     # What the demo did and created: written once, never changed (fleetsvc.demo).
     "demo_step": ("SELECT", "INSERT"),
     "demo_record": ("SELECT", "INSERT"),
+    # Recovery cases and lines close, never vanish: the history of what a leaver returned.
+    "recovery_case": ("SELECT", "INSERT", "UPDATE"),
+    "recovery_line": ("SELECT", "INSERT", "UPDATE"),
 }
 SEQUENCE_RIGHTS: Final = ("USAGE",)  # nextval for serial ids
 

@@ -1,7 +1,9 @@
 """People: who holds devices (employee number, UPN, business unit, kind, leaver).
 
 One person at a time through the API (``create_person``), or many at once with the
-same checks, set-based (``create_people``: an HR feed, the demo's 45,000).
+same checks, set-based (``create_people``: the demo's 45,000; the HR feed is an import,
+``fleetsvc.imports.plan_people``). A person who becomes a leaver (``update_person``, which
+the API and the pages call) has a recovery case opened for the devices they hold.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from fleetsvc.records import (
     struct_of,
     update_record,
 )
+from fleetsvc.recoveries.cases import open_cases
 from fleetsvc.vocabulary import PersonKind, one_of
 
 PERSON_TABLE = "person"
@@ -197,6 +200,9 @@ async def update_person(
         changes=await _check_person(conn, changes_of(changes), current),
         expected_version=expected_version,
     )
+    if current["active"] and not row["active"]:
+        # A leaver: a recovery case lists the devices they hold, in this transaction.
+        await open_cases(conn, actor, [person_id])
     return struct_of(Person, row)
 
 

@@ -8,7 +8,7 @@ device (the person's unit, or the vehicle's for kit in a vehicle; otherwise
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import asyncpg
@@ -48,12 +48,26 @@ ORDER BY a.id
 LIMIT $1
 """
 
+# Leavers' recovery cases: open ones, and those overdue (fleetsvc.recoveries.queries), the
+# longest overdue first.
+_RECOVERIES_SQL = """
+SELECT c.id, c.due_on, b.code AS business_unit,
+       (SELECT count(*) FROM recovery_line l WHERE l.case_id = c.id AND l.status = 'open')
+           AS lines_open,
+       count(*) OVER () AS total
+FROM recovery_case c LEFT JOIN business_unit b ON b.id = c.business_unit_id
+WHERE c.status = 'open' AND c.due_on < current_date
+ORDER BY c.due_on, c.id
+LIMIT $1
+"""
+
 _FACTS_SQL = """
 SELECT
     (SELECT count(*) FROM install WHERE removed_on IS NULL) AS vehicles_with_kit,
     (SELECT count(*) FROM install WHERE removed_on IS NULL)
       + (SELECT count(*) FROM install WHERE removed_on IS NULL AND dock_id IS NOT NULL)
-      AS devices_in_vehicles
+      AS devices_in_vehicles,
+    (SELECT count(*) FROM recovery_case WHERE status = 'open') AS recoveries_open
 """
 
 _CONTRACTS_SQL = """
@@ -156,6 +170,14 @@ class LeaverDevice:
 
 
 @dataclass(frozen=True, slots=True)
+class OverdueRecovery:
+    case_id: int
+    due_on: dt.date
+    business_unit: str | None
+    lines_open: int
+
+
+@dataclass(frozen=True, slots=True)
 class EndingContract:
     id: int
     reference: str
@@ -177,6 +199,9 @@ class Summary:
     mdm_headroom: int
     contracts_ending: list[EndingContract]
     contracts: list[ContractPosition]
+    recoveries_open: int = 0
+    recoveries_overdue: int = 0
+    overdue_sample: list[OverdueRecovery] = field(default_factory=list)
 
 
 async def summary(
@@ -187,6 +212,7 @@ async def summary(
         for r in await conn.fetch(_COUNTS_SQL, UNASSIGNED)
     ]
     leavers = await conn.fetch(_LEAVERS_SQL, LEAVER_SAMPLE)
+    overdue = await conn.fetch(_RECOVERIES_SQL, LEAVER_SAMPLE)
     facts = await conn.fetchrow(_FACTS_SQL)
     assert facts is not None
     contracts = await conn.fetch(_CONTRACTS_SQL, contracts_within_days)
@@ -209,4 +235,10 @@ async def summary(
             for r in contracts
         ],
         contracts=positions,
+        recoveries_open=facts["recoveries_open"],
+        recoveries_overdue=overdue[0]["total"] if overdue else 0,
+        overdue_sample=[
+            OverdueRecovery(r["id"], r["due_on"], r["business_unit"], r["lines_open"])
+            for r in overdue
+        ],
     )

@@ -89,6 +89,10 @@ class Settings:
     public_url: str | None = None
     session_idle_minutes: int = 30
     default_location: str = "STORES"
+    recovery_due_days: int = 14  # a leaver's recovery case is overdue after this many days
+    leaver_retention_days: int = 2190
+    # How long an upload or commit waits for its import's job before answering 202.
+    import_wait_seconds: float = 20.0
 
     @property
     def secure_cookies(self) -> bool:
@@ -208,6 +212,7 @@ SCHEDULES: tuple[tuple[str, str, str | None], ...] = (
     ("FLEETSVC_MDM_PULL_CRON", "mdm.pull", None),
     ("FLEETSVC_PREVIEW_CLEANUP_CRON", "imports.expire_previews", "30 2 * * *"),
     ("FLEETSVC_NOTICE_CRON", "notice.send", "0 7 * * *"),
+    ("FLEETSVC_PSEUDONYMISE_CRON", "people.pseudonymise", "15 3 * * *"),
 )
 _OFF = ("off", "none", "never")
 
@@ -385,6 +390,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         public_url=_public_url(env),
         session_idle_minutes=_int(env, "FLEETSVC_SESSION_IDLE_MINUTES", 30, 1, 24 * 60),
         default_location=_default_location(env),
+        recovery_due_days=_int(env, "FLEETSVC_RECOVERY_DUE_DAYS", 14, 1, 3650),
+        leaver_retention_days=_int(env, "FLEETSVC_LEAVER_RETENTION_DAYS", 2190, 1, 36500),
+        import_wait_seconds=_float(env, "FLEETSVC_IMPORT_WAIT_SECONDS", 20.0, 0.0, 3600.0),
     )
 
 

@@ -251,6 +251,21 @@ class StocktakeAction(Vocabulary):
     NOT_MOVED = "not_moved"
 
 
+class RecoveryStatus(Vocabulary):
+    """A leaver's recovery case: open while any device is still to recover."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class RecoveryLineStatus(Vocabulary):
+    """One device of a recovery case: still with the leaver, back, or written off."""
+
+    OPEN = "open"
+    RECOVERED = "recovered"
+    WRITTEN_OFF = "written_off"
+
+
 class ForecastGroup(Vocabulary):
     """What a refresh forecast is grouped by."""
 

@@ -608,6 +608,19 @@ def clean_upper(value: str) -> str:
     return clean_text(value, 200).upper()
 
 
+# A UPN is written like an e-mail address: one @, no spaces, a dotted domain (the same rule
+# as fleetsvc.people's).
+_UPN = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+
+
+def normalise_upn(value: str) -> str:
+    """A user principal name (work e-mail address), trimmed and lower-cased."""
+    text = clean_text(value, 254).lower()
+    if not _UPN.fullmatch(text):
+        raise FieldError("must look like an e-mail address, such as a.smith@force.police.uk")
+    return text
+
+
 def choice_key(value: str) -> str:
     """The form choices are compared in: case, spaces and punctuation ignored."""
     return _NOT_ALNUM.sub("", value.casefold())
@@ -660,6 +673,7 @@ PARSERS: Final[Mapping[str, Converter]] = {
     "iccid": _text_input(normalise_iccid),
     "msisdn": _text_input(normalise_msisdn),
     "vrm": _text_input(normalise_vrm),
+    "upn": _text_input(normalise_upn),
     "date": _cell_input(parse_date),
     "timestamp": _cell_input(parse_timestamp),
     "money": _cell_input(parse_money),
@@ -682,6 +696,7 @@ DIRECT_PARSERS: Final[Mapping[str, tuple[int, Callable[..., object]]]] = {
     "iccid": (TEXT, normalise_iccid),
     "msisdn": (TEXT, normalise_msisdn),
     "vrm": (TEXT, normalise_vrm),
+    "upn": (TEXT, normalise_upn),
     "date": (CELL, parse_date),
     "timestamp": (CELL, parse_timestamp),
     "money": (CELL, parse_money),

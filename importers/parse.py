@@ -347,7 +347,14 @@ def _plan_columns(header: RawRow, profile: Profile) -> tuple[list[_Column], list
         spec = profile.field(name)
         columns[name] = _Column(spec, position, text, PARSERS[spec.parser], spec.options())
     warnings = []
-    if unknown:
+    if unknown and profile.kind == "people":
+        # Data minimisation: HR exports carry more than the register may keep.
+        message = (
+            f"columns the register does not keep were ignored: {', '.join(unknown)}; their "
+            "values are personal data it may not hold, and were not read, stored or logged"
+        )
+        warnings.append(RowIssue(header.number, None, None, message, "warning"))
+    elif unknown:
         message = f"columns not used by {profile.name} were ignored: {', '.join(unknown)}"
         warnings.append(RowIssue(header.number, None, None, message, "warning"))
     return list(columns.values()), warnings

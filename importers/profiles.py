@@ -16,7 +16,7 @@ from typing import Final, Literal
 from importers.fields import PARSERS, choice_key
 
 BUILTIN_DIR: Final = Path(__file__).with_name("profiles")
-KINDS: Final = ("delivery", "install", "mdm")
+KINDS: Final = ("delivery", "install", "mdm", "people")
 FORMATS: Final = ("csv", "xlsx")
 RULE_KINDS: Final = ("required", "one_of", "equals")
 
@@ -83,7 +83,7 @@ class Profile:
 
     name: str
     description: str
-    kind: str  # "delivery" | "install" | "mdm"
+    kind: str  # "delivery" | "install" | "mdm" | "people"
     fields: tuple[FieldSpec, ...]
     formats: tuple[str, ...]  # ("csv",) or ("csv", "xlsx")
     rules: tuple[RowRule, ...] = ()

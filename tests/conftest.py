@@ -109,7 +109,11 @@ async def databases() -> AsyncIterator[Databases]:
     # as `fleetsvc worker` processes), so none of them competes for another test's jobs.
     os.environ.setdefault("FLEETSVC_WORKERS", "0")
     # No schedules in the workers tests start: a test queues the jobs it runs.
-    for schedule in ("FLEETSVC_NOTICE_CRON", "FLEETSVC_PREVIEW_CLEANUP_CRON"):
+    for schedule in (
+        "FLEETSVC_NOTICE_CRON",
+        "FLEETSVC_PREVIEW_CLEANUP_CRON",
+        "FLEETSVC_PSEUDONYMISE_CRON",
+    ):
         os.environ.setdefault(schedule, "off")
     from db.migrate import migrate
 

@@ -34,6 +34,7 @@ from web import (
     vehicles,
 )
 from web.csrf import check_form_token
+from web.devices import HANDLERS as DEVICE_PAGES
 from web.errors import PageError, error_page
 from web.guards import page_guard
 from web.security import security_headers
@@ -118,6 +119,7 @@ def pages_router() -> Router:
             *forecasts.HANDLERS,
             *mdm.HANDLERS,
             *procurement.HANDLERS,
+            *DEVICE_PAGES,
             *people.HANDLERS,
             *vehicles.HANDLERS,
         ],

@@ -35,6 +35,9 @@ READ_REGISTER = EVERYONE
 IMPORTS = roles(Role.ADMIN, Role.STORES)
 FORECASTS = roles(Role.ADMIN, Role.FINANCE, Role.AUDITOR, Role.ENGINEER, Role.STORES)
 WRITE_PROCUREMENT = roles(Role.ADMIN, Role.STORES, Role.FINANCE)
+# Moving a device through its lifecycle (issue, return, repair, lost, dispose): the API's
+# WRITE_REGISTER.
+DEVICE_ACTIONS = roles(Role.ADMIN, Role.ENGINEER, Role.STORES)
 
 
 class SignInRequired(NotAuthenticated):

@@ -9,8 +9,10 @@ The handlers are thin over ``fleetsvc.imports`` (``run_import``, ``commit_import
 from the import itself (``progress_of``), which a little script polls (``/progress``);
 without the script the page has a refresh link, and it can be left and come back to.
 
-A second "commit" commits once: the form carries no key of its own, the import does the
-work (``commit_staged`` locks the import and commits only one that is not committed yet).
+A commit is a job (``commit_jobs``): the click waits a few seconds for it, then shows the
+import's page, whose progress view follows the job's phase. A second "commit" commits once:
+it answers with the job already queued or running for the import, and the job itself
+(``commit_staged``) locks the import and commits only one that is not committed yet.
 """
 
 from __future__ import annotations
@@ -25,8 +27,15 @@ from litestar.response import Redirect, Stream, Template
 
 from db.engine import connection, transaction
 from fleetsvc import sessions, users
-from fleetsvc.errors import BadRequest, Conflict, FieldProblem, TooLarge, ValidationFailed
-from fleetsvc.imports import queries, run
+from fleetsvc.errors import (
+    BadRequest,
+    Conflict,
+    FieldProblem,
+    TooLarge,
+    Unavailable,
+    ValidationFailed,
+)
+from fleetsvc.imports import commit_jobs, queries, run
 from fleetsvc.imports.profiles import delivery_profiles
 from fleetsvc.imports.summary import DeliveryImport
 from fleetsvc.imports.upload import Upload
@@ -43,6 +52,8 @@ from web.render import page
 Text = Annotated[str | None, QueryParameter(max_length=64)]
 # How often the progress view asks again, in milliseconds (the page's script reads it).
 POLL_MS: Final = 1500
+# How long a commit click waits for its job before showing the page with its progress.
+COMMIT_WAIT_SECONDS: Final = 5.0
 # What a page still being worked on is (with job-run commits: a commit queued or running).
 IN_PROGRESS: Final = frozenset({ImportStatus.RUNNING})
 
@@ -59,13 +70,24 @@ class ImportProgress(msgspec.Struct):
 
 def progress_of(item: DeliveryImport) -> ImportProgress:
     rows = item.counts.get("rows", 0)
-    busy = item.status in IN_PROGRESS
-    text = (
-        f"{rows:,} rows read so far; the checks run once the whole file is read."
-        if busy
-        else f"{item.status.capitalize()}: {rows:,} rows."
-    )
+    # A commit job queued or running has a phase; the import may still say "previewed".
+    busy = item.status in IN_PROGRESS or item.phase is not None
+    if not busy:
+        text = f"{item.status.capitalize()}: {rows:,} rows."
+    elif item.phase in _COMMIT_PHASES:
+        text = f"Committing {rows:,} rows: {_COMMIT_PHASES[item.phase]}."
+    else:
+        text = f"{rows:,} rows read so far; the checks run once the whole file is read."
     return ImportProgress(item.id, item.status, busy, rows, text)
+
+
+_COMMIT_PHASES: Final = {
+    "queued": "waiting to start",
+    "running": "starting",
+    "classifying": "checking each row against the register",
+    "reporting": "writing the report",
+    "applying": "writing the new rows into the register",
+}
 
 
 def _profiles() -> list[Any]:
@@ -234,9 +256,14 @@ class Imports(Controller):
         partial = (await form_values(request)).get("allow_partial") == "true"
         me = signed_in(request)
         try:
-            item = await run.commit_import(actor(request), import_id, allow_partial=partial)
-            flash = _not_committed(item)
-        except Conflict as exc:
+            # A job: a second click gets the same one; a long commit shows its progress on
+            # the import's page, which can be left and come back to.
+            started = await commit_jobs.start_commit(
+                actor(request), import_id, allow_partial=partial
+            )
+            item = await commit_jobs.finished(started, COMMIT_WAIT_SECONDS)
+            flash = None if item is None else _not_committed(item)
+        except (Conflict, Unavailable) as exc:
             flash = Flash("error", f"Not committed: {exc.message}.")
         if flash is not None:
             async with transaction() as conn:

@@ -27,6 +27,7 @@ class NavItem:
 # Phase 2 pages add their item here; each shows only to the roles its handler admits.
 NAVIGATION: Sequence[NavItem] = (
     NavItem("Dashboard", "home"),
+    NavItem("Devices", "devices"),
     # The stores, finance and MDM pages.
     NavItem("Imports", "imports"),
     NavItem("Forecasts", "forecasts"),

@@ -26,6 +26,7 @@ from db.tables.procurement import (
     PurchaseOrderLine,
     Supplier,
 )
+from db.tables.recoveries import RecoveryCase, RecoveryLine
 from db.tables.stock import Location, Stocktake, StocktakeItem, StocktakeScan
 from db.tables.users import AppUser, SavedSearch, UserSession
 
@@ -67,6 +68,8 @@ ALL_TABLES = [
     StocktakeItem,
     DemoStep,
     DemoRecord,
+    RecoveryCase,
+    RecoveryLine,
 ]
 
 __all__ = [t.__name__ for t in ALL_TABLES] + ["ALL_TABLES"]

@@ -19,6 +19,7 @@ from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.reference import LazyTableReference
 from piccolo.table import Table
 
+from db.tables.jobs import Job
 from db.tables.stock import Location
 
 
@@ -43,6 +44,13 @@ class DeliveryImport(Table, tablename="delivery_import", help_text="One uploaded
         default=None,
         on_delete=OnDelete.restrict,
         help_text="where a delivery's devices arrive",
+    )
+    job_id = ForeignKey(
+        Job,
+        null=True,
+        default=None,
+        on_delete=OnDelete.restrict,
+        help_text="the job that commits it (the latest)",
     )
 
 

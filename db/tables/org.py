@@ -1,6 +1,6 @@
 """Business units, people and vehicles: who and what holds devices."""
 
-from piccolo.columns import Boolean, Date, ForeignKey, Varchar
+from piccolo.columns import Boolean, Date, ForeignKey, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
@@ -24,6 +24,9 @@ class Person(
     kind = Varchar(length=32, default="officer")
     active = Boolean(default=True)
     left_on = Date(null=True, default=None)
+    pseudonymised_at = Timestamptz(
+        null=True, default=None, help_text="when retention replaced their name with a pseudonym"
+    )
 
 
 class Vehicle(

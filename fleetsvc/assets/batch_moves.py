@@ -29,6 +29,7 @@ from fleetsvc.checks import Problems, check_each, day, given_once
 from fleetsvc.errors import Conflict, TransitionRefused
 from fleetsvc.locations import default_location_id
 from fleetsvc.records import MAX_ID, RecordId
+from fleetsvc.recoveries.cases import settle
 from fleetsvc.vocabulary import KEPT_AT_LOCATION, VEHICLE_KIT, AssetStatus, one_of
 from importers.fields import FieldError, clean_text
 
@@ -141,7 +142,18 @@ async def move_assets(conn: asyncpg.Connection, actor: Actor, moves: Sequence[As
     }
     await _start_issues(conn, items)
     await audit.record_many(conn, actor, _events(items, locked, moved))
+    # Leavers' devices back: their recovery lines (moves.apply_move does the same).
+    await settle(conn, actor, _left_deployed(items, locked))
     return len(moved)
+
+
+def _left_deployed(items: Sequence[dict[str, Any]], locked: dict[int, asyncpg.Record]) -> list[int]:
+    return [
+        m["asset_id"]
+        for m in items
+        if locked[m["asset_id"]]["status"] == AssetStatus.DEPLOYED
+        and m["to"] != AssetStatus.DEPLOYED
+    ]
 
 
 def _refuse_what_the_table_refuses(

@@ -24,6 +24,7 @@ from fleetsvc.assets.placement import location_for_move, placement_problems
 from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, StaleVersion, ValidationFailed
 from fleetsvc.records import MAX_ID, RecordId, check_id
+from fleetsvc.recoveries.cases import settle
 from fleetsvc.vocabulary import VEHICLE_KIT, AssetStatus, one_of
 from importers.fields import clean_text
 
@@ -198,6 +199,8 @@ async def apply_move(
     before, after = move_event(asset, row, to, reason, person_id)
     after.update(holder or {})
     await audit.record(conn, actor, ASSET, asset_id, "transition", before=before, after=after)
+    if asset["status"] == AssetStatus.DEPLOYED and to != AssetStatus.DEPLOYED:
+        await settle(conn, actor, [asset_id])  # a leaver's device back: its recovery line
     return row
 
 

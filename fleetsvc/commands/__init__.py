@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
-from fleetsvc.commands import audit, demo, forecast, imports, mdm, users, worker
+from fleetsvc.commands import audit, demo, forecast, imports, mdm, people, users, worker
 
 
 def register(main: click.Group) -> None:
-    for module in (imports, forecast, mdm, demo, worker, users, audit):
+    for module in (imports, forecast, mdm, demo, worker, users, audit, people):
         module.register(main)

@@ -63,7 +63,8 @@ def import_command(
 
     from fleetsvc.commands import import_report
     from fleetsvc.commands.common import cli_actor, load, run_with_database
-    from fleetsvc.imports import run
+    from fleetsvc.imports import commit_jobs, run
+    from fleetsvc.jobs.worker import own_worker
     from fleetsvc.vocabulary import ImportStatus
 
     import_report.refuse_contradictions(
@@ -96,17 +97,44 @@ def import_command(
                 if share is not None:
                     bar.update(task, completed=share)
 
-            item = await run.run_import(
-                cli_actor(),
-                path=file,
-                file_name=file.name,
-                profile_name=profile,
-                mode="commit" if commit else "preview",
-                allow_partial=allow_partial,
-                extra_profile_dirs=[settings.profiles_dir] if settings.profiles_dir else [],
-                progress=progress,
-                location=location,
-            )
+            def watch(phase: str, rows: int, share: float | None) -> None:
+                if phase == "reading":
+                    progress(rows, share)
+                else:
+                    bar.update(task, description=f"{rows:,} rows read from {file.name}; {phase}")
+
+            dirs = [settings.profiles_dir] if settings.profiles_dir else []
+            if commit:
+                # A job of this process (so a killed command leaves nothing stuck: its lease
+                # expires and the import is failed), waited for to its end.
+                started = await commit_jobs.start_upload(
+                    cli_actor(),
+                    path=file,
+                    file_name=file.name,
+                    profile_name=profile,
+                    allow_partial=allow_partial,
+                    extra_profile_dirs=tuple(dirs),
+                    location=location,
+                    watcher=watch,
+                    remove_file=False,
+                )
+                try:
+                    item = await commit_jobs.finished(started, None)
+                finally:
+                    await own_worker(settings).close()
+                assert item is not None
+            else:
+                item = await run.run_import(
+                    cli_actor(),
+                    path=file,
+                    file_name=file.name,
+                    profile_name=profile,
+                    mode="preview",
+                    allow_partial=allow_partial,
+                    extra_profile_dirs=dirs,
+                    progress=progress,
+                    location=location,
+                )
         written = None
         if item.tally().blocking:
             written = rejected_out or Path(f"rejected-{item.id}.csv")

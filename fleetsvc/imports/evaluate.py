@@ -22,19 +22,35 @@ from fleetsvc.auth import Actor
 from fleetsvc.imports import (
     apply_deliveries,
     apply_installs,
+    apply_people,
     orders,
     plan,
     plan_deliveries,
     plan_installs,
+    plan_people,
     report,
 )
 from fleetsvc.imports.queries import ENTITY
-from fleetsvc.imports.summary import DeliveryCounts, ImportSummary, InstallCounts
+from fleetsvc.imports.summary import (
+    DeliveryCounts,
+    ImportSummary,
+    InstallCounts,
+    PeopleCounts,
+    StoredWarning,
+)
 from fleetsvc.vocabulary import ImportStatus
 
 # Applies are serialised: a plan made in the transaction is then true when it is applied.
 APPLY_LOCK: Final = 0x696D706F72747331  # "imports1"
 WORK_MEM: Final = "64MB"
+
+AnyCounts = DeliveryCounts | InstallCounts | PeopleCounts
+# Each profile kind's plan.
+PLANS: Final = {
+    "delivery": plan_deliveries.PLAN,
+    "install": plan_installs.PLAN,
+    "people": plan_people.PLAN,
+}
 
 # Told as each step of an evaluation starts (a job can show it as its phase).
 Phase = Literal["classifying", "reporting", "applying"]
@@ -49,6 +65,7 @@ class _Import:
     sha256: str
     profile: str
     summary: ImportSummary
+    not_in_file: int = 0  # a people feed: active people the file does not list
 
 
 async def evaluate(
@@ -96,17 +113,20 @@ async def _lock(conn: asyncpg.Connection, import_id: int, *, apply: bool) -> _Im
     return _Import(row["id"], row["sha256"], row["profile"], summary)
 
 
-async def _classify(
-    conn: asyncpg.Connection, imp: _Import, staged_rows: int
-) -> DeliveryCounts | InstallCounts:
+async def _classify(conn: asyncpg.Connection, imp: _Import, staged_rows: int) -> AnyCounts:
     """Build the plan of the profile's kind and count its outcomes."""
-    installs = imp.summary.kind == "install"
-    await plan.build(conn, imp.id, plan_installs.PLAN if installs else plan_deliveries.PLAN)
+    kind = imp.summary.kind
+    await plan.build(conn, imp.id, PLANS[kind])
     # The plan's statistics were taken before the rules decided the outcomes: every later
     # statement filters on outcome, and without this the planner takes "new" rows for none.
     await conn.execute("ANALYZE import_plan (outcome)")
-    if installs:
+    if kind == "install":
         return await plan_installs.count(conn, staged_rows)
+    if kind == "people":
+        counts = await plan_people.count(conn, staged_rows)
+        counts.not_in_file, imp.summary.not_in_file = await plan_people.not_in_file(conn)
+        imp.not_in_file = counts.not_in_file
+        return counts
     return await plan_deliveries.count(conn, staged_rows)
 
 
@@ -118,7 +138,11 @@ async def _summarise(conn: asyncpg.Connection, imp: _Import) -> None:
     summary.previous_import = await report.previous_import(conn, imp.id, imp.sha256, imp.profile)
     if summary.previous_import is not None:
         warnings.insert(0, report.previous_warning(summary.previous_import))
-    if summary.kind == "install":
+    if summary.kind == "people":
+        summary.po_lines, summary.licences = [], []
+        if imp.not_in_file:
+            warnings.append(_not_in_file_warning(imp.not_in_file, len(summary.not_in_file)))
+    elif summary.kind == "install":
         summary.po_lines, summary.licences = [], []
     else:
         summary.po_lines = await orders.po_lines(conn, imp.id)
@@ -128,9 +152,19 @@ async def _summarise(conn: asyncpg.Connection, imp: _Import) -> None:
     summary.file_warnings = warnings
 
 
-def _decide(
-    counts: DeliveryCounts | InstallCounts, *, apply: bool, allow_partial: bool
-) -> ImportStatus:
+def _not_in_file_warning(total: int, shown: int) -> StoredWarning:
+    listed = "" if shown >= total else f" (the first {shown:,} listed)"
+    return StoredWarning(
+        row=None,
+        message=f"{total:,} people in post in the register are not in this file{listed}: "
+        "nobody is "
+        "deleted or marked a leaver for that; if this is a full export, check whether "
+        "they have left (not_in_file lists them by id)",
+        generated=True,
+    )
+
+
+def _decide(counts: AnyCounts, *, apply: bool, allow_partial: bool) -> ImportStatus:
     if not apply:
         return ImportStatus.PREVIEWED
     if counts.blocking and not allow_partial:
@@ -138,9 +172,7 @@ def _decide(
     return ImportStatus.COMMITTED
 
 
-def _message(
-    status: ImportStatus, counts: DeliveryCounts | InstallCounts, current: str | None
-) -> str | None:
+def _message(status: ImportStatus, counts: AnyCounts, current: str | None) -> str | None:
     if status == ImportStatus.REJECTED:
         return (
             f"{counts.rejected:,} row(s) rejected and {counts.conflicts:,} in conflict: "
@@ -156,10 +188,12 @@ async def _apply(
     conn: asyncpg.Connection,
     actor: Actor,
     import_id: int,
-    counts: DeliveryCounts | InstallCounts,
+    counts: AnyCounts,
 ) -> None:
     if isinstance(counts, InstallCounts):
         counts.installs = await apply_installs.apply(conn, actor, import_id)
+    elif isinstance(counts, PeopleCounts):
+        await apply_people.apply(conn, actor, counts)
     else:
         await apply_deliveries.apply(conn, actor, import_id, counts)
 
@@ -170,7 +204,7 @@ async def _record(
     imp: _Import,
     status: ImportStatus,
     allow_partial: bool,
-    counts: DeliveryCounts | InstallCounts,
+    counts: AnyCounts,
 ) -> None:
     """The import's status, counts and summary, its event, and its staged rows gone once
     committed."""

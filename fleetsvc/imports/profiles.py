@@ -24,10 +24,21 @@ MDM_MESSAGE: Final = (
 _TYPED_PARSERS: Final = {
     "delivered_on": {"date"},
     "completed_on": {"date"},
+    "left_on": {"date"},
     "quantity": {"quantity"},
     "unit_cost": {"money"},
 }
-_TEXT_PARSERS: Final = {"text", "upper", "serial", "imei", "iccid", "msisdn", "vrm", "enum"}
+_TEXT_PARSERS: Final = {
+    "text",
+    "upper",
+    "serial",
+    "imei",
+    "iccid",
+    "msisdn",
+    "vrm",
+    "enum",
+    "upn",
+}
 
 
 def import_profile(name: str, extra_dirs: Sequence[Path] = ()) -> Profile:

@@ -32,7 +32,10 @@ ENTITY: Final = "delivery_import"
 IMPORT_COLUMNS: Final = (
     "id, profile, file_name, sha256, size_bytes, status, allow_partial, created_by,"
     " created_role, created_at, committed_by, committed_at, counts, summary,"
-    " (SELECT l.code FROM location l WHERE l.id = delivery_import.location_id) AS location"
+    " (SELECT l.code FROM location l WHERE l.id = delivery_import.location_id) AS location,"
+    " job_id, (SELECT COALESCE(j.progress ->> 'phase', j.status) FROM job j"
+    " WHERE j.id = delivery_import.job_id"
+    " AND j.status IN ('queued', 'running')) AS phase"
 )
 
 
@@ -71,6 +74,9 @@ def import_of(row: asyncpg.Record) -> DeliveryImport:
         header_row=summary.header_row,
         message=summary.message,
         location=row["location"],
+        not_in_file=summary.not_in_file,
+        job_id=row["job_id"],
+        phase=row["phase"],
     )
 
 

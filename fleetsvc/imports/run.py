@@ -132,13 +132,7 @@ async def stage_file(
     try:
         parsed, data_rows = await _open(stream, file_name, profile)
         fields = list(parsed.columns)
-        summary = ImportSummary(
-            kind=profile.kind,
-            format=parsed.format,
-            fields=fields,
-            headers=[parsed.columns[name] for name in fields],
-            header_row=parsed.header_row,
-        )
+        summary = _layout(parsed, profile)
         async with transaction() as conn:
             await expire_old_previews(conn, get_settings().preview_days)
             import_id = await _create(
@@ -161,10 +155,129 @@ async def stage_file(
             raise
     finally:
         await asyncio.to_thread(stream.close)
+    _read(summary, parsed)
+    return StagedFile(import_id, rows, summary)
+
+
+def _layout(parsed: ParsedFile, profile: Profile) -> ImportSummary:
+    """The summary an import starts with: the file's layout."""
+    fields = list(parsed.columns)
+    return ImportSummary(
+        kind=profile.kind,
+        format=parsed.format,
+        fields=fields,
+        headers=[parsed.columns[name] for name in fields],
+        header_row=parsed.header_row,
+    )
+
+
+def _read(summary: ImportSummary, parsed: ParsedFile) -> None:
+    """What the summary learns once the whole file is read."""
     summary.file_warnings = report.file_warnings(parsed)
     skipped = parsed.skipped
     summary.skipped = Skipped(skipped.blank, skipped.repeated_header, skipped.totals)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedFile:
+    """An upload to commit, checked before any import exists for it: its profile, where its
+    devices arrive, its digest and its layout (its header and first row were read)."""
+
+    path: Path
+    file_name: str
+    profile: Profile
+    location_id: int | None
+    sha256: str
+    size: int
+    summary: ImportSummary
+
+
+async def check_file(
+    path: Path,
+    file_name: str,
+    profile_name: str,
+    *,
+    extra_profile_dirs: Sequence[Path] = (),
+    location: str | None = None,
+) -> CheckedFile:
+    """Refuse now what a commit of the file would refuse before reading its rows: an unknown
+    profile or location, a file with no header or no data rows."""
+    profile = import_profile(profile_name, extra_profile_dirs)
+    name = (file_name or path.name)[:255]
+    location_id = await _arrival(profile, location)
+    sha256, size = await asyncio.to_thread(_digest, path)
+    stream = await asyncio.to_thread(path.open, "rb")
+    try:
+        parsed, _rows = await _open(stream, name, profile)
+    finally:
+        await asyncio.to_thread(stream.close)
+    return CheckedFile(path, name, profile, location_id, sha256, size, _layout(parsed, profile))
+
+
+async def create_checked(conn: asyncpg.Connection, actor: Actor, checked: CheckedFile) -> int:
+    """Create the import of a checked file (``running``, nothing staged), in the caller's
+    transaction; its id."""
+    await expire_old_previews(conn, get_settings().preview_days)
+    c = checked
+    return await _create(
+        conn, actor, c.profile, c.file_name, c.sha256, c.size, c.summary, c.location_id
+    )
+
+
+async def stage_checked(
+    import_id: int, checked: CheckedFile, progress: Progress | None
+) -> StagedFile:
+    """COPY a checked file's rows into the staging table of its import. A file found
+    unreadable part-way fails the import (its message) and is a ``ValidationFailed``; any
+    other failure is the caller's to record."""
+    summary = msgspec.structs.replace(checked.summary)
+    stream = await asyncio.to_thread(checked.path.open, "rb")
+    try:
+        parsed, data_rows = await _open(stream, checked.file_name, checked.profile)
+        size = checked.size
+
+        def share() -> float | None:
+            if parsed.format != "csv" or not size:
+                return None
+            return min(stream.tell() / size, 1.0)
+
+        try:
+            rows = await stage(
+                import_id, parsed, data_rows, checked.profile.kind, summary.fields, progress, share
+            )
+        except FileRejected as exc:
+            await _fail(import_id, exc.message)
+            raise _file_problem(exc.message) from None
+    finally:
+        await asyncio.to_thread(stream.close)
+    _read(summary, parsed)
     return StagedFile(import_id, rows, summary)
+
+
+async def apply_staged_file(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    staged: StagedFile,
+    *,
+    allow_partial: bool,
+    on_phase: OnPhase | None = None,
+) -> None:
+    """Commit a file just staged, in the caller's transaction (what ``run_import`` does for a
+    commit once the file is read)."""
+    await conn.execute(
+        "UPDATE delivery_import SET summary = $2::jsonb WHERE id = $1",
+        staged.import_id,
+        msgspec.json.encode(staged.summary).decode(),
+    )
+    await evaluate(
+        conn,
+        actor,
+        staged.import_id,
+        apply=True,
+        allow_partial=allow_partial,
+        staged_rows=staged.rows,
+        on_phase=on_phase,
+    )
 
 
 async def _open(

@@ -53,6 +53,14 @@ STAGED_FIELDS: Final = (
     "engineer_id",
     "job_status",
     "comments",
+    "employee_number",
+    "forenames",
+    "surname",
+    "upn",
+    "business_unit_code",
+    "business_unit_name",
+    "person_kind",
+    "left_on",
 )
 STAGED_COLUMNS: Final = ("import_id", "row_number", "parse_ok", "issues", "cells", *STAGED_FIELDS)
 
@@ -73,6 +81,12 @@ MAX_LENGTHS: Final = {
     "tablet_serial": 64,
     "dock_serial": 64,
     "engineer_id": 32,
+    "employee_number": 32,
+    "forenames": 100,
+    "surname": 99,  # with the forenames and a space, a display name holds 200
+    "upn": 254,
+    "business_unit_code": 16,
+    "business_unit_name": 200,
 }
 
 

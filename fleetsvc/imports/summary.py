@@ -94,6 +94,9 @@ class ImportSummary(msgspec.Struct, kw_only=True):
     po_lines: list[PurchaseOrderLine] = []
     licences: list[LicenceLine] = []
     message: str | None = None  # why nothing was committed, or why the import failed
+    # A people feed: active people the register holds that the file does not list (ids,
+    # the first NOT_IN_FILE_SHOWN); nobody is deleted for being missing.
+    not_in_file: list[int] = []
 
 
 class StagedCounts(msgspec.Struct):
@@ -153,6 +156,18 @@ class InstallCounts(Counts, kw_only=True):
     vehicles_created: int = 0
 
 
+class PeopleCounts(Counts, kw_only=True):
+    """A people feed's counts: ``new`` counts people created or changed, of whom
+    ``leavers`` leave; ``not_in_file`` active people the file does not list; a commit's
+    ``cases_opened`` recovery cases for leavers holding devices."""
+
+    created: int = 0
+    updated: int = 0
+    leavers: int = 0
+    not_in_file: int = 0
+    cases_opened: int = 0
+
+
 class DeliveryImport(msgspec.Struct):
     """One uploaded file and what it did (or would do)."""
 
@@ -177,6 +192,12 @@ class DeliveryImport(msgspec.Struct):
     header_row: int | None
     message: str | None
     location: str | None = None  # the code of the location a delivery's devices arrive at
+    # A people feed: ids of active people the register holds that the file does not list.
+    not_in_file: list[int] = []
+    # The job that commits it (the latest), and while that job runs, its phase: reading,
+    # classifying, reporting, applying (GET /imports/{id} shows a long commit's progress).
+    job_id: int | None = None
+    phase: str | None = None
 
     def tally(self) -> Counts:
         """The counts every import has, typed."""

@@ -115,6 +115,10 @@ class Upload:
             self._pending.clear()
             await asyncio.to_thread(self._file.write, data)
 
+    def hand_over(self) -> None:
+        """The received file is someone else's now (a job's): ``discard`` leaves it."""
+        self.path = None
+
     async def discard(self) -> None:
         if self._file is not None:
             await asyncio.to_thread(self._file.close)

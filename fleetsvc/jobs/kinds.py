@@ -212,7 +212,7 @@ class PluginError(Exception):
     """A module named in FLEETSVC_JOB_PLUGINS cannot be imported; the message is one line."""
 
 
-BUILTIN_MODULES: Final = ("fleetsvc.jobs.tasks",)
+BUILTIN_MODULES: Final = ("fleetsvc.jobs.tasks", "fleetsvc.imports.commit_jobs")
 
 
 def load_kinds(plugins: Sequence[str] = ()) -> list[str]:

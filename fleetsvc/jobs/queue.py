@@ -102,6 +102,45 @@ async def enqueue(
     return record_of(row)
 
 
+async def enqueue_own(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    kind: str,
+    payload: msgspec.Struct,
+    *,
+    owner: str,
+    lease_seconds: float,
+) -> JobRecord:
+    """Queue a job that the caller's own process runs at once (in the caller's transaction).
+
+    It is written ``running`` under ``owner``'s lease (its first attempt), so no other worker
+    claims it: its work needs what only this process has (an uploaded file on its disk). If
+    the process dies, the lease expires and any worker takes the job back as any other.
+    """
+    found = kinds.get(kind)
+    if found is None:
+        raise LookupError(f"no job kind {kind!r}; known: {', '.join(kinds.names())}")
+    data = msgspec.to_builtins(payload)
+    msgspec.convert(data, found.payload)
+    row = await conn.fetchrow(
+        "INSERT INTO job (kind, payload, status, attempts, max_attempts, queued_by, queued_role,"
+        " request_id, lease_owner, lease_expires_at, started_at)"
+        " VALUES ($1, $2::jsonb, 'running', 1, $3, $4, $5, $6, $7,"
+        " now() + make_interval(secs => $8), now())"
+        f" RETURNING {COLUMNS}",
+        kind,
+        encode(data),
+        found.max_attempts,
+        actor.name,
+        actor.role,
+        actor.request_id,
+        owner,
+        float(lease_seconds),
+    )
+    assert row is not None
+    return record_of(row)
+
+
 _CLAIM = f"""
 WITH next AS (
     SELECT id FROM job

@@ -26,11 +26,13 @@ from fleetsvc.jobs.kinds import (
 from fleetsvc.mdm import graph, runs
 from fleetsvc.notices import content, delivery
 from fleetsvc.settings import Settings, SettingsError
+from fleetsvc.subject_access.retention import pseudonymise_due
 from fleetsvc.vocabulary import Role
 
 MDM_PULL = "mdm.pull"
 EXPIRE_PREVIEWS = "imports.expire_previews"
 NOTICE = content.NOTICE_KIND
+PSEUDONYMISE = "people.pseudonymise"
 
 
 class Scheduled(msgspec.Struct, forbid_unknown_fields=True):
@@ -107,6 +109,13 @@ async def send_notice(ctx: JobContext, payload: Scheduled) -> Result:
     return {**result, **until}
 
 
+async def pseudonymise_leavers(ctx: JobContext, payload: Scheduled) -> Result:
+    """Leavers past FLEETSVC_LEAVER_RETENTION_DAYS, their devices dealt with, pseudonymised."""
+    days = ctx.settings.leaver_retention_days
+    done = await pseudonymise_due(ctx.actor, days)
+    return {"retention_days": days, "people": done.people, "values_erased": done.values_erased}
+
+
 register(
     JobKind(
         MDM_PULL,
@@ -132,6 +141,16 @@ register(
         Scheduled,
         send_notice,
         "Send the daily notice of what needs attention (webhook and/or e-mail)",
+    )
+)
+
+register(
+    JobKind(
+        PSEUDONYMISE,
+        Scheduled,
+        pseudonymise_leavers,
+        "Pseudonymise leavers past FLEETSVC_LEAVER_RETENTION_DAYS (fleetsvc people pseudonymise"
+        " --due)",
     )
 )
 

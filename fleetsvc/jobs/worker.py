@@ -12,6 +12,7 @@ before the lease runs out, so that no job ever runs in two workers at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import socket
@@ -161,6 +162,7 @@ class Worker:
         self._wake = asyncio.Event()
         self._running: dict[int, _Running] = {}
         self._releasing = False
+        self._beats: asyncio.Task[None] | None = None
 
     # --- the control connection ---------------------------------------------------------
 
@@ -206,6 +208,36 @@ class Worker:
             if database_gone(exc):
                 raise DatabaseGone(f"{type(exc).__name__}: {exc}"[:200]) from exc
             raise
+
+    # --- jobs a process queues for itself ---------------------------------------------------
+
+    def run_own(self, job: JobRecord, granted: float) -> asyncio.Task[None]:
+        """Run ``job``, queued by this process under this worker's lease
+        (``queue.enqueue_own``, the lease granted at ``time.monotonic()`` ``granted``), with
+        heartbeats while any such job runs; the task ends when the job's outcome is written.
+        Jobs whose lease expired are taken back first: this process may be the only one
+        running jobs (a CLI, or an API-only replica)."""
+        self._start(job, granted)
+        if self._beats is None or self._beats.done():
+            self._beats = asyncio.create_task(self._heartbeats(while_running=True))
+        return self._running[job.id].task
+
+    async def close(self) -> None:
+        """Close the control connection (a command that ran its own jobs is ending)."""
+        await self._drop_connection()
+
+    async def stop_own(self) -> None:
+        """The process is stopping: let the jobs it queued for itself finish for
+        FLEETSVC_JOB_STOP_SECONDS, then release the rest (their kind's hook runs)."""
+        await self._drain()
+        if self._beats is not None:
+            self._beats.cancel()
+        await self._drop_connection()
+
+    async def take_back(self) -> None:
+        """Take back jobs whose lease expired (as the claim loop does now and then)."""
+        with contextlib.suppress(DatabaseGone):
+            await self._take_back()
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -395,8 +427,8 @@ class Worker:
 
     # --- leases --------------------------------------------------------------------------------
 
-    async def _heartbeats(self) -> None:
-        while True:
+    async def _heartbeats(self, *, while_running: bool = False) -> None:
+        while not while_running or self._running:
             await asyncio.sleep(self.lease / 3)
             ids = list(self._running)
             if ids:
@@ -471,6 +503,18 @@ async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) ->
     finally:
         for waiter in waiters:
             waiter.cancel()
+
+
+_OWN: dict[int, Worker] = {}
+
+
+def own_worker(settings: Settings) -> Worker:
+    """This process's worker for the jobs it queues for itself (one per process)."""
+    pid = os.getpid()
+    if pid not in _OWN:
+        _OWN.clear()
+        _OWN[pid] = Worker(settings, 0, schedules=())
+    return _OWN[pid]
 
 
 async def run_workers(settings: Settings, concurrency: int, stop: asyncio.Event) -> None:

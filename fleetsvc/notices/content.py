@@ -97,6 +97,25 @@ async def _leavers(conn: asyncpg.Connection, summary: reports.Summary) -> Sectio
     return Section("leavers_devices", "Devices held by leavers", summary.leaver_devices, items)
 
 
+def _overdue_recoveries(summary: reports.Summary) -> Section:
+    """Leavers' recovery cases open past their due date, by case (no names)."""
+    items: list[Item] = [
+        {
+            "case_id": r.case_id,
+            "due_on": _day(r.due_on),
+            "business_unit": r.business_unit,
+            "devices_outstanding": r.lines_open,
+        }
+        for r in summary.overdue_sample[:ITEMS]
+    ]
+    return Section(
+        "recoveries_overdue",
+        "Leavers' recovery cases overdue",
+        summary.recoveries_overdue,
+        items,
+    )
+
+
 def _not_seen(report: reconcile.Reconciliation) -> Section:
     items: list[Item] = [
         {
@@ -167,6 +186,7 @@ async def build_notice(
         sections=[
             *_contracts(summary),
             await _leavers(conn, summary),
+            _overdue_recoveries(summary),
             _not_seen(reconciliation),
             _over_delivered(summary),
             _failed_jobs(failed, failed_count),

@@ -25,6 +25,7 @@ async def test_the_preview_shows_what_needs_attention_without_names(
         "contracts_ending_within_30_days",
         "contracts_ending_within_180_days",
         "leavers_devices",
+        "recoveries_overdue",
         "devices_not_seen",
         "purchase_orders_over_delivered",
         "failed_jobs",

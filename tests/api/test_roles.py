@@ -50,6 +50,7 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", f"{A}/people/{{person_id:int}}"): EVERY,
     ("PATCH", f"{A}/people/{{person_id:int}}"): REGISTER,
     ("GET", f"{A}/people/{{person_id:int}}/assets"): EVERY,
+    ("GET", f"{A}/people/{{person_id:int}}/subject-access"): AUDIT,
     ("GET", f"{A}/business-units"): EVERY,
     ("POST", f"{A}/business-units"): REGISTER,
     ("GET", f"{A}/business-units/{{bu_id:int}}"): EVERY,
@@ -64,6 +65,10 @@ MATRIX: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", f"{A}/models"): REGISTER,
     ("GET", f"{A}/models/{{model_id:int}}"): EVERY,
     ("PATCH", f"{A}/models/{{model_id:int}}"): REGISTER,
+    # leavers' recovery cases
+    ("GET", f"{A}/recoveries"): EVERY,
+    ("GET", f"{A}/recoveries/{{case_id:int}}"): EVERY,
+    ("POST", f"{A}/recoveries/{{case_id:int}}/lines/{{line_id:int}}/write-off"): STORES,
     # locations
     ("GET", f"{A}/locations"): EVERY,
     ("POST", f"{A}/locations"): STORES,

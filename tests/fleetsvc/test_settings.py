@@ -228,8 +228,10 @@ def test_job_and_notice_defaults() -> None:
     assert [(x.kind, x.cron) for x in s.jobs.schedules] == [
         ("imports.expire_previews", "30 2 * * *"),
         ("notice.send", "0 7 * * *"),
+        ("people.pseudonymise", "15 3 * * *"),
     ]  # the MDM pull is off until FLEETSVC_MDM_PULL_CRON is set
     assert not s.notices.has_destination
+    assert s.leaver_retention_days == 2190
 
 
 def test_notice_destinations_are_read() -> None:

@@ -35,6 +35,8 @@ CHECKED = {
     ("stocktake_item", "stocktake_item_section_chk"): v.StocktakeSection,
     ("stocktake_item", "stocktake_item_action_chk"): v.StocktakeAction,
     ("asset", "asset_location_chk"): v.KEPT_AT_LOCATION,
+    ("recovery_case", "recovery_case_status_chk"): v.RecoveryStatus,
+    ("recovery_line", "recovery_line_status_chk"): v.RecoveryLineStatus,
 }
 
 

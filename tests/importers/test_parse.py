@@ -645,12 +645,18 @@ def test_200k_row_csv_streams_in_bounded_memory(tmp_path: Path) -> None:
 # --- profiles ------------------------------------------------------------------------------------
 
 
-def test_builtin_profiles_are_the_four_toml_files() -> None:
+def test_builtin_profiles_are_the_five_toml_files() -> None:
     profiles = builtin_profiles()
-    assert set(profiles) == {"vodafone-despatch", "cdw-asn", "babcock-install", "intune-devices"}
+    assert set(profiles) == {
+        "vodafone-despatch",
+        "cdw-asn",
+        "babcock-install",
+        "intune-devices",
+        "hr-people",
+    }
     assert {path.stem for path in PROFILE_DIR.glob("*.toml")} == set(profiles)
     assert profiles["cdw-asn"].formats == ("csv", "xlsx")
-    assert {p.kind for p in profiles.values()} == {"delivery", "install", "mdm"}
+    assert {p.kind for p in profiles.values()} == {"delivery", "install", "mdm", "people"}
 
 
 def test_a_profile_can_be_added_from_a_file(tmp_path: Path) -> None:

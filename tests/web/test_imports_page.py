@@ -240,3 +240,38 @@ async def test_roles_that_may_not_import_see_no_import_actions(
     r = await me.post(f"/imports/{import_id}/commit", {"allow_partial": "false"})
     assert r.status_code == 403
     assert await assets_of(import_id) == []
+
+
+async def test_a_long_commit_shows_its_progress_and_a_second_click_commits_once(
+    signed_in_as: SignedInFactory, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.api.test_imports_jobs import apply_lock_held
+
+    monkeypatch.setattr("web.imports.COMMIT_WAIT_SECONDS", 0.1)
+    o = await order(quantity=4)
+    me = await signed_in_as("stores")
+    import_id = import_id_of(await upload(me, csv_bytes([handset(o) for _ in range(4)])))
+    async with apply_lock_held(database_url):  # the commit waits in its transaction
+        for _ in range(2):
+            r = await me.post(f"/imports/{import_id}/commit", {"allow_partial": "false"})
+            assert r.status_code == 303 and r.headers["location"] == f"/imports/{import_id}"
+        page = await me.client.get(f"/imports/{import_id}")
+        assert f'data-progress-url="/imports/{import_id}/progress"' in page.text
+        assert "Still working on this file." in page.text
+        assert f'action="/imports/{import_id}/commit"' not in page.text  # no third click
+        body = (await me.client.get(f"/imports/{import_id}/progress")).json()
+        assert body["in_progress"] is True and body["text"].startswith("Committing 4 rows")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while (await me.client.get(f"/imports/{import_id}/progress")).json()["in_progress"]:
+        assert loop.time() < deadline
+        await asyncio.sleep(0.05)
+    assert len(await assets_of(import_id)) == 4
+    assert [a for a, _ in await _events(import_id)].count("committed") == 1
+    async with connection() as conn:
+        jobs = await conn.fetchval(
+            "SELECT count(*) FROM job WHERE kind = 'import.commit'"
+            " AND (payload ->> 'import_id')::int = $1",
+            import_id,
+        )
+    assert jobs == 1

@@ -18,6 +18,7 @@ STORES = ("admin", "stores")
 IMPORTS = ("admin", "stores")
 FORECASTS = ("admin", "engineer", "stores", "finance", "auditor")
 PROCUREMENT = ("admin", "stores", "finance")
+DEVICE_MOVES = ("admin", "engineer", "stores")
 
 MATRIX: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("GET", "/"): EVERYONE,
@@ -68,6 +69,11 @@ MATRIX: dict[tuple[str, str], tuple[str, ...] | str] = {
     ("POST", "/procurement/purchase-orders"): PROCUREMENT,
     ("GET", "/procurement/purchase-orders/{order_id:int}/edit"): PROCUREMENT,
     ("POST", "/procurement/purchase-orders/{order_id:int}"): PROCUREMENT,
+    ("GET", "/devices"): EVERYONE,
+    ("POST", "/devices/search"): EVERYONE,
+    ("GET", "/devices/{asset_id:int}"): EVERYONE,
+    ("POST", "/devices/{asset_id:int}/people"): DEVICE_MOVES,
+    ("POST", "/devices/{asset_id:int}/move"): DEVICE_MOVES,
     # The people and vehicles pages.
     ("GET", "/people"): EVERYONE,
     ("POST", "/people/search"): EVERYONE,

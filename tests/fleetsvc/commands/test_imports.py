@@ -209,3 +209,17 @@ async def test_cli_file_for_another_profile_says_which_and_changes_nothing(
     [line] = err.strip().splitlines()
     assert line.startswith("fleetsvc: ") and "cdw-asn" in line
     assert await _imports() == before
+
+
+async def test_cli_imports_the_hr_people_sample(database_url: str, tmp_path: Path) -> None:
+    async with connection() as conn:
+        await conn.execute(
+            "INSERT INTO business_unit (code, name) SELECT c, c || ' unit'"
+            " FROM unnest(ARRAY['CW','NW','NE','SE','SW','MO7','MSC','HQ']) c"
+            " ON CONFLICT (code) DO NOTHING"
+        )
+    code, out, err = await _cli(
+        database_url, str(SAMPLES / "hr-people.csv"), "--profile", "hr-people", cwd=tmp_path
+    )
+    assert code == 0, out + err
+    assert "previewed" in out and "personal data" in out

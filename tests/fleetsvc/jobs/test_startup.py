@@ -66,4 +66,10 @@ def test_test_kinds_exist_only_where_a_plugin_names_them() -> None:
     production = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
     )
-    assert production.stdout.split() == ["imports.expire_previews", "mdm.pull", "notice.send"]
+    assert production.stdout.split() == [
+        "import.commit",
+        "imports.expire_previews",
+        "mdm.pull",
+        "notice.send",
+        "people.pseudonymise",
+    ]

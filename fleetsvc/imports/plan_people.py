@@ -1,0 +1,123 @@
+"""How a people feed's row (hr-people) is classified: new, unchanged, duplicate or rejected.
+
+The rules, in order: a row identical to an earlier one is a duplicate (counted once); rows
+sharing an employee number, or a UPN, with other details are all rejected (the file does
+not say which is right); a business unit code no unit has is rejected, naming the unit the
+file called it; a UPN another person holds is rejected, naming their employee number. A
+person whose record already says what the row says is unchanged; what is left is new (a
+person to create, or one to update: ``person_id`` tells). A blank UPN keeps the one the
+register holds; a leaving date makes the person a leaver on that date, a blank one keeps
+them (or brings them back) in post.
+
+Active people the register holds that the file does not list are counted and listed by id
+(``not_in_file``): a full export that no longer lists someone deletes nobody.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import asyncpg
+
+from fleetsvc.imports.plan import REPEATS_OF, Plan, same_key_rejects
+from fleetsvc.imports.summary import PeopleCounts
+
+# How many of the people not in the file the summary lists (all are counted).
+NOT_IN_FILE_SHOWN: Final = 1000
+
+PEOPLE_PLAN: Final = """
+CREATE TEMP TABLE import_plan ON COMMIT DROP AS
+SELECT s.row_number, s.parse_ok, 'person'::text AS kind, s.employee_number,
+       btrim(concat_ws(' ', s.forenames, s.surname)) AS display_name, s.upn,
+       s.business_unit_code, s.business_unit_name, s.person_kind, s.left_on,
+       CASE WHEN s.parse_ok THEN NULL ELSE 'rejected' END AS outcome,
+       NULL::text AS issue_field, NULL::text AS message,
+       p.id AS person_id, p.active AS was_active, b.id AS business_unit_id,
+       h.employee_number AS upn_holder
+FROM import_staged_row s
+LEFT JOIN person p ON p.employee_number = s.employee_number
+LEFT JOIN business_unit b ON b.code = s.business_unit_code
+LEFT JOIN person h ON h.upn = s.upn AND h.employee_number <> s.employee_number
+WHERE s.import_id = $1
+"""
+
+_DUPLICATES: Final = """
+UPDATE import_plan p SET outcome = 'duplicate',
+    message = format('the same person as row %s: counted once', d.first_row)
+FROM (
+    SELECT row_number, first_value(row_number) OVER (
+        PARTITION BY employee_number, display_name, upn, business_unit_code, person_kind,
+                     left_on
+        ORDER BY row_number) AS first_row
+    FROM import_plan WHERE outcome IS NULL
+) d
+WHERE p.row_number = d.row_number AND d.first_row <> d.row_number
+"""
+# Identical rows share an employee number: with none repeated, there are none to find.
+REPEATS_OF[_DUPLICATES] = "employee_number"
+
+PEOPLE_RULES: Final = (
+    _DUPLICATES,
+    same_key_rejects(("employee_number",), "employee number", "employee_number"),
+    same_key_rejects(("upn",), "UPN", "upn"),
+    """
+UPDATE import_plan SET outcome = 'rejected', issue_field = 'business_unit_code',
+    message = format('no business unit has the code %s%s; add the unit first or correct the row',
+                     business_unit_code,
+                     CASE WHEN business_unit_name IS NULL THEN ''
+                          ELSE format(' (%s in the file)', business_unit_name) END)
+WHERE outcome IS NULL AND business_unit_id IS NULL
+""",
+    """
+UPDATE import_plan SET outcome = 'rejected', issue_field = 'upn',
+    message = format('UPN %s is already held by employee %s', upn, upn_holder)
+WHERE outcome IS NULL AND upn_holder IS NOT NULL
+""",
+    """
+UPDATE import_plan x SET outcome = 'unchanged'
+FROM person p
+WHERE x.outcome IS NULL AND p.id = x.person_id
+  AND p.display_name = x.display_name AND p.upn IS NOT DISTINCT FROM COALESCE(x.upn, p.upn)
+  AND p.business_unit_id = x.business_unit_id AND p.kind = x.person_kind
+  AND p.active = (x.left_on IS NULL) AND p.left_on IS NOT DISTINCT FROM x.left_on
+""",
+    "UPDATE import_plan SET outcome = 'new' WHERE outcome IS NULL",
+)
+
+PLAN: Final = Plan(PEOPLE_PLAN, PEOPLE_RULES)
+
+# Per outcome: rows, then what a commit does (people created, updated, leaving).
+PEOPLE_OUTCOMES: Final = """
+SELECT outcome, count(*) AS n,
+       count(*) FILTER (WHERE person_id IS NULL) AS created,
+       count(*) FILTER (WHERE left_on IS NOT NULL AND was_active IS DISTINCT FROM false)
+           AS leavers
+FROM import_plan GROUP BY outcome
+"""
+
+# Active people the file does not name (a row rejected still names its person).
+NOT_IN_FILE: Final = """
+SELECT p.id, count(*) OVER () AS total FROM person p
+WHERE p.active AND NOT EXISTS (
+    SELECT 1 FROM import_plan x WHERE x.employee_number = p.employee_number)
+ORDER BY p.id
+LIMIT $1
+"""
+
+
+async def count(conn: asyncpg.Connection, staged_rows: int) -> PeopleCounts:
+    """The plan's rows by outcome, what the new ones do, and who is not in the file."""
+    counts = PeopleCounts(rows=staged_rows)
+    for r in await conn.fetch(PEOPLE_OUTCOMES):
+        counts.add(r["outcome"], r["n"])
+        if r["outcome"] == "new":
+            counts.created += r["created"]
+            counts.updated += r["n"] - r["created"]
+            counts.leavers += r["leavers"]
+    return counts
+
+
+async def not_in_file(conn: asyncpg.Connection) -> tuple[int, list[int]]:
+    """How many active people the file does not list, and the first ``NOT_IN_FILE_SHOWN``."""
+    rows = await conn.fetch(NOT_IN_FILE, NOT_IN_FILE_SHOWN)
+    return (rows[0]["total"] if rows else 0), [r["id"] for r in rows]
