@@ -24,6 +24,7 @@ from fleetsvc.business_units import list_business_units
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.pagination import PageRequest, decode_cursor
 from fleetsvc.people import Person, PersonUpdate
+from fleetsvc.recoveries import queries as recoveries
 from fleetsvc.sessions import Flash
 from web.formats import day
 from web.forms import actor, form_values
@@ -35,6 +36,7 @@ from web.search import recall, remember
 
 SEARCH_KIND: Final = "people"
 LEAVERS: Final = "leavers"
+CASES_SHOWN: Final = 20
 
 Handle = Annotated[str | None, QueryParameter(max_length=43)]
 Cursor = Annotated[str | None, QueryParameter(max_length=64)]
@@ -116,6 +118,13 @@ class People(Controller):
         async with connection() as conn:
             person = await people.get_person(conn, person_id)
             checklist = await holdings.person_checklist(conn, person_id)
+            cases = await recoveries.list_recoveries(
+                conn, PageRequest(CASES_SHOWN), person_id=person_id
+            )
+            # The newest case in full (a rejoiner who left again has more than one).
+            latest = (
+                await recoveries.get_recovery(conn, cases.items[-1].id) if cases.items else None
+            )
         units = await _unit_codes()
         return page(
             request,
@@ -124,6 +133,7 @@ class People(Controller):
             person=person,
             unit=units.get(person.business_unit_id) if person.business_unit_id else None,
             checklist=checklist,
+            recovery=latest,
             shown_now=holdings.HELD_NOW_CAP,
             shown_before=holdings.HISTORY_SHOWN,
             today=dt.date.today(),
