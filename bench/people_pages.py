@@ -4,7 +4,9 @@ same run, at 32 connections (aim: a page costs no more than 2× its JSON):
 - the dashboard (``/``) and ``GET /api/v1/reports/summary``;
 - a person's page (the leaver checklist) and ``GET /api/v1/people/{id}/assets``;
 - the people list (50 a page) and ``GET /api/v1/people?limit=50``;
-- a vehicle's page and ``GET /api/v1/vehicles/{id}/installs``.
+- a vehicle's page and ``GET /api/v1/vehicles/{id}/installs``;
+- and the floor every page pays: ``/account`` (the session, the navigation, little else)
+  against ``GET /api/v1/people/{id}``.
 
 On the demo fleet with its handsets in full and the rest small (``tests/web/demo_seed``'s
 size). The page requests carry a signed-in session's cookie, the API's a token.
@@ -96,6 +98,9 @@ def main() -> None:
         token = make_token(url, "stores")
         api = {"Authorization": f"Bearer {token}"}
         pairs = [
+            # The floor every page pays (the session read and touched, the navigation): a
+            # page that reads almost nothing, against one person's JSON.
+            ("floor: /account", ["/account"], [f"/api/v1/people/{i}" for i in people]),
             ("dashboard", ["/"], ["/api/v1/reports/summary"]),
             (
                 "person (checklist)",

@@ -24,26 +24,27 @@ HELD_NOW_CAP: Final = 500
 _DEVICE_COLUMNS = """a.id AS asset_id, a.serial_number, a.imei, a.asset_tag, a.status,
        m.manufacturer, m.model_name, m.category"""
 
-_HELD_NOW_SQL = f"""
-SELECT {_DEVICE_COLUMNS}, s.msisdn, g.started_at, NULL::timestamptz AS ended_at,
-       NULL::text AS end_reason
-FROM asset a
-JOIN device_model m ON m.id = a.model_id
-LEFT JOIN sim s ON s.asset_id = a.id
-LEFT JOIN assignment g ON g.asset_id = a.id AND g.person_id = a.person_id
-     AND g.ended_at IS NULL
-WHERE a.person_id = $1
-ORDER BY a.id
-LIMIT $2"""
-
-_HELD_BEFORE_SQL = f"""
-SELECT {_DEVICE_COLUMNS}, NULL::text AS msisdn, g.started_at, g.ended_at, g.end_reason
-FROM assignment g
-JOIN asset a ON a.id = g.asset_id
-JOIN device_model m ON m.id = a.model_id
-WHERE g.person_id = $1 AND g.ended_at IS NOT NULL
-ORDER BY g.ended_at DESC, g.id DESC
-LIMIT $2"""
+# What the person holds now (their open assignment's start, where there is one) and, after
+# it, what they held before, newest first: one statement for the whole checklist.
+_CHECKLIST_SQL = f"""
+(SELECT {_DEVICE_COLUMNS}, s.msisdn, g.started_at, NULL::timestamptz AS ended_at,
+        NULL::text AS end_reason, true AS held_now
+ FROM asset a
+ JOIN device_model m ON m.id = a.model_id
+ LEFT JOIN sim s ON s.asset_id = a.id
+ LEFT JOIN assignment g ON g.asset_id = a.id AND g.person_id = a.person_id
+      AND g.ended_at IS NULL
+ WHERE a.person_id = $1
+ ORDER BY a.id
+ LIMIT $2)
+UNION ALL
+(SELECT {_DEVICE_COLUMNS}, NULL::text, g.started_at, g.ended_at, g.end_reason, false
+ FROM assignment g
+ JOIN asset a ON a.id = g.asset_id
+ JOIN device_model m ON m.id = a.model_id
+ WHERE g.person_id = $1 AND g.ended_at IS NOT NULL
+ ORDER BY g.ended_at DESC, g.id DESC
+ LIMIT $3)"""
 
 _LEAVERS_HOLDING_SQL = """
 SELECT p.id, p.employee_number, p.display_name, p.left_on, b.code AS business_unit,
@@ -148,11 +149,17 @@ def _holding(row: asyncpg.Record) -> Holding:
 async def person_checklist(conn: asyncpg.Connection, person_id: int) -> Checklist:
     """What the person holds now and held before; NotFound for no such person."""
     check_id("person", person_id)
-    if not await conn.fetchval("SELECT true FROM person WHERE id = $1", person_id):
+    rows = await conn.fetch(_CHECKLIST_SQL, person_id, HELD_NOW_CAP, HISTORY_SHOWN)
+    if not rows and not await conn.fetchval("SELECT true FROM person WHERE id = $1", person_id):
         raise NotFound("person", person_id)
-    now = await conn.fetch(_HELD_NOW_SQL, person_id, HELD_NOW_CAP)
-    before = await conn.fetch(_HELD_BEFORE_SQL, person_id, HISTORY_SHOWN)
-    return Checklist([_holding(r) for r in now], [_holding(r) for r in before])
+    now = sorted((_holding(r) for r in rows if r["held_now"]), key=lambda h: h.asset_id)
+    # UNION ALL keeps no order of its own: newest first again.
+    before = sorted(
+        (_holding(r) for r in rows if not r["held_now"]),
+        key=lambda h: h.ended_at or dt.datetime.min.replace(tzinfo=dt.UTC),
+        reverse=True,
+    )
+    return Checklist(now, before)
 
 
 async def leavers_holding(conn: asyncpg.Connection, page: PageRequest) -> Page[LeaverHolding]:
@@ -174,9 +181,9 @@ async def vehicle_kit(conn: asyncpg.Connection, vehicle_id: int) -> list[FittedK
     """The vehicle's installs: the one fitted now first, then the removed ones, newest
     first (``HISTORY_SHOWN`` at most); NotFound for no such vehicle."""
     check_id("vehicle", vehicle_id)
-    if not await conn.fetchval("SELECT true FROM vehicle WHERE id = $1", vehicle_id):
-        raise NotFound("vehicle", vehicle_id)
     rows = await conn.fetch(_KIT_SQL, vehicle_id, HISTORY_SHOWN)
+    if not rows and not await conn.fetchval("SELECT true FROM vehicle WHERE id = $1", vehicle_id):
+        raise NotFound("vehicle", vehicle_id)
     return [FittedKit(**{k: r[k] for k in FittedKit.__dataclass_fields__}) for r in rows]
 
 

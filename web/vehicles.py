@@ -6,7 +6,8 @@ changes to the vehicle's own record from the audit trail.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, Final
 
 from litestar import Controller, Request, get
@@ -16,9 +17,12 @@ from litestar.response import Template
 from db.engine import connection
 from fleetsvc import audit, holdings, users, vehicles
 from fleetsvc.audit import EventFilter
-from fleetsvc.business_units import list_business_units
+from fleetsvc.business_units import get_business_unit, list_business_units
+from fleetsvc.holdings import FittedKit
 from fleetsvc.pagination import PageRequest, decode_cursor
+from fleetsvc.vehicles import Vehicle
 from fleetsvc.vocabulary import VehicleStatus
+from web.formats import words
 from web.guards import READ_REGISTER
 from web.listing import PAGE_SIZE, everything, page_links
 from web.render import page
@@ -52,6 +56,45 @@ def changes(event: audit.Event, unit_codes: Mapping[int, str]) -> list[tuple[str
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class VehicleRow:
+    """One row of the vehicles list as the page shows it (the template only places it)."""
+
+    id: int
+    fleet_number: str
+    vrm: str
+    description: str
+    unit: str
+    status: str
+    active: bool
+    tablet_id: int | None
+    tablet: str
+    tablet_model: str
+
+
+def vehicle_rows(
+    found: Sequence[Vehicle], fitted: Mapping[int, FittedKit], units: Mapping[int, str]
+) -> list[VehicleRow]:
+    rows = []
+    for v in found:
+        k = fitted.get(v.id)
+        rows.append(
+            VehicleRow(
+                id=v.id,
+                fleet_number=v.fleet_number,
+                vrm=v.vrm,
+                description=v.description or "—",
+                unit=units.get(v.business_unit_id, "—") if v.business_unit_id else "—",
+                status=words(v.status),
+                active=v.status == VehicleStatus.ACTIVE,
+                tablet_id=k.tablet_id if k else None,
+                tablet=k.tablet_serial if k else "",
+                tablet_model=k.tablet_model if k else "",
+            )
+        )
+    return rows
+
+
 class Vehicles(Controller):
     path = "/vehicles"
     opt = READ_REGISTER
@@ -80,8 +123,7 @@ class Vehicles(Controller):
             request,
             "vehicles.html",
             found=found,
-            fitted=fitted,
-            units={u.id: u.code for u in units},
+            rows=vehicle_rows(found.items, fitted, {u.id: u.code for u in units}),
             filters=filters,
             statuses=tuple(VehicleStatus),
             links=page_links("/vehicles", filters, found, cursor),
@@ -98,8 +140,17 @@ class Vehicles(Controller):
                 PageRequest(EVENTS_SHOWN),
             )
             who = await users.emails_of(conn, (e.actor_name for e in events.items))
-            units = await everything(lambda p: list_business_units(conn, p))
-        unit = next((u for u in units if u.id == vehicle.business_unit_id), None)
+            unit = (
+                await get_business_unit(conn, vehicle.business_unit_id)
+                if vehicle.business_unit_id
+                else None
+            )
+            # Unit codes only when an event names a unit (a move between units).
+            moved = any(
+                "business_unit_id" in {**(e.before or {}), **(e.after or {})} for e in events.items
+            )
+            units = await everything(lambda p: list_business_units(conn, p)) if moved else []
+        codes = {u.id: u.code for u in units}
         return page(
             request,
             "vehicle.html",
@@ -110,7 +161,7 @@ class Vehicles(Controller):
             events=events.items,
             more_events=events.next_cursor is not None,
             who=who,
-            changes=lambda event: changes(event, {u.id: u.code for u in units}),
+            changes=lambda event: changes(event, codes),
         )
 
 

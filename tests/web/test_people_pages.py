@@ -123,6 +123,10 @@ async def test_stores_mark_a_leaver_from_the_page(
     assert "Marked as a leaver from 30 Nov 2026." in shown.text
     assert "leaver since 30 Nov 2026" in shown.text
     assert "1 device to recover" in shown.text and "Mark as a leaver" not in shown.text
+    # Their recovery case opened with the leaving, the phone its one open line.
+    case = shown.text.split('id="recovery"', 1)[1].split('id="holds-now"', 1)[0]
+    assert "Recovery case" in case and "1 of 1 device" in case
+    assert f'href="/devices/{phone["id"]}"' in case and ">open<" in case
     async with connection() as conn:
         event = await conn.fetchrow(
             "SELECT actor_name, actor_role FROM event WHERE entity = 'person' AND entity_id = $1"
