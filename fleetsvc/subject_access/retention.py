@@ -145,7 +145,9 @@ LEFT JOIN person p ON lower(p.upn) = lower(u.email) AND p.id = ANY($1::int[])
 """
 # The import rows that are theirs: a staged, rejected or issue row with a cell (or value)
 # that is one of their values. A whole row goes with it: an HR feed row names them by
-# employee number and UPN, and by forename and surname in cells of their own.
+# employee number and UPN, and by forename and surname in cells of their own. UNION ALL:
+# the duplicates are harmless, and a UNION's sort made the planner probe the known values
+# by index once per cell (1.8 s for 45,000 staged rows, against 0.8 s hashed).
 _ROWS_TABLE = "pseudonymise_rows"
 _ROWS_SQL = f"""
 CREATE TEMP TABLE IF NOT EXISTS {_ROWS_TABLE} (import_id integer, row_number integer)
@@ -156,12 +158,12 @@ SELECT r.import_id, r.row_number FROM import_staged_row r
 CROSS JOIN LATERAL jsonb_array_elements_text(
     CASE jsonb_typeof(r.cells) WHEN 'array' THEN r.cells ELSE '[]'::jsonb END) AS c(cell)
 JOIN {_K} k ON k.v = lower(btrim(c.cell))
-UNION
+UNION ALL
 SELECT r.import_id, r.row_number FROM import_rejected_row r
 CROSS JOIN LATERAL jsonb_each_text(
     CASE jsonb_typeof(r.cells) WHEN 'object' THEN r.cells ELSE '{{}}'::jsonb END) AS e
 JOIN {_K} k ON k.v = lower(btrim(e.value))
-UNION
+UNION ALL
 SELECT i.import_id, i.row_number FROM import_issue i
 JOIN {_K} k ON k.v = lower(btrim(i.value))
 WHERE i.row_number IS NOT NULL;
