@@ -24,7 +24,10 @@ from fleetsvc.vocabulary import documented
 from importers.fields import CONTROL_CHARACTERS, MAX_YEAR, MIN_YEAR, FieldError, register_date
 
 R = TypeVar("R")
-_MONEY = re.compile(r"[0-9]{1,12}(\.[0-9]{1,2})?")
+# Pounds as the register keeps them: numeric(12, 2), so at most 10 digits before the point
+# (a contract's value cap is numeric(14, 2): 12).
+MONEY_DIGITS = 10
+_MONEY = re.compile(r"([0-9]{1,12})(\.[0-9]{1,2})?")
 _PENNY = Decimal("0.01")
 
 
@@ -42,12 +45,20 @@ class Problems:
             raise ValidationFailed(self.items)
 
 
-def money(problems: Problems, field: str, value: str | None) -> Decimal | None:
-    """A GBP amount from a decimal string such as ``"289.00"``; None stays None."""
+def money(
+    problems: Problems, field: str, value: str | None, *, digits: int = MONEY_DIGITS
+) -> Decimal | None:
+    """A GBP amount from a decimal string such as ``"289.00"``, at most ``digits`` digits
+    before the point (the column's); None stays None."""
     if value is None:
         return None
     text = value.strip()
-    if not _MONEY.fullmatch(text):
+    found = _MONEY.fullmatch(text)
+    if found is not None and len(found[1]) > digits:
+        most = f"£{int('9' * digits):,}.99"
+        problems.add(field, f"{field.rsplit('.', 1)[-1]} must be at most {most}")
+        return None
+    if found is None:
         problems.add(
             field,
             f"{field.rsplit('.', 1)[-1]} must be an amount in pounds with at most two decimal"
@@ -146,10 +157,14 @@ def _year_pattern(first: int, last: int) -> str:
 # the date's format.
 REGISTER_DATE = documented(pattern=f"^{_year_pattern(MIN_YEAR, MAX_YEAR - 1)}-")
 
-# A GBP amount as ``money`` reads it (the document's pattern).
-MONEY_PATTERN = f"^{SPACE}*[0-9]{{1,12}}(?:\\.[0-9]{{1,2}})?{SPACE}*$"
+
+def money_pattern(digits: int = MONEY_DIGITS) -> str:
+    """A GBP amount as ``money`` reads it (the document's pattern)."""
+    return f"^{SPACE}*[0-9]{{1,{digits}}}(?:\\.[0-9]{{1,2}})?{SPACE}*$"
+
+
 # Struct fields that ``money`` and ``day`` check.
-Money = Annotated[str, documented(pattern=MONEY_PATTERN)]
+Money = Annotated[str, documented(pattern=money_pattern())]
 RegisterDay = Annotated[dt.date, REGISTER_DATE]
 
 

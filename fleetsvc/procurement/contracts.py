@@ -24,6 +24,7 @@ from fleetsvc.checks import (
     filter_choice,
     like_pattern,
     money,
+    money_pattern,
     text,
 )
 from fleetsvc.errors import NotFound
@@ -47,6 +48,7 @@ from fleetsvc.vocabulary import (
     ChargePeriod,
     ContractKind,
     PurchaseOrderStatus,
+    documented,
     one_of,
 )
 
@@ -64,6 +66,8 @@ class Charge(msgspec.Struct):
     period: Annotated[str, one_of(ChargePeriod)]
 
 
+VALUE_CAP_DIGITS = 12  # numeric(14, 2)
+ValueCap = Annotated[str, documented(pattern=money_pattern(VALUE_CAP_DIGITS))]
 Reference = Annotated[str, documented_text(64)]
 Title = Annotated[str, documented_text(200, required=False)]
 
@@ -114,7 +118,7 @@ class ContractCreate(msgspec.Struct, forbid_unknown_fields=True):
     starts_on: RegisterDay
     title: Title = ""
     ends_on: RegisterDay | None = None
-    value_cap: Money | None = None
+    value_cap: ValueCap | None = None
     charges: list[ChargeIn] = []
 
 
@@ -126,7 +130,7 @@ class ContractUpdate(msgspec.Struct, forbid_unknown_fields=True):
     title: Title | msgspec.UnsetType = msgspec.UNSET
     starts_on: RegisterDay | msgspec.UnsetType = msgspec.UNSET
     ends_on: RegisterDay | msgspec.UnsetType | None = msgspec.UNSET
-    value_cap: Money | msgspec.UnsetType | None = msgspec.UNSET
+    value_cap: ValueCap | msgspec.UnsetType | None = msgspec.UNSET
     charges: list[ChargeIn] | msgspec.UnsetType = msgspec.UNSET
 
 
@@ -212,7 +216,7 @@ async def _check_contract(
     if isinstance(data.title, str):
         out.title = text(p, "title", data.title, max_len=200, required=False)
     if not isinstance(data.value_cap, msgspec.UnsetType):
-        out.value_cap = money(p, "value_cap", data.value_cap)
+        out.value_cap = money(p, "value_cap", data.value_cap, digits=VALUE_CAP_DIGITS)
     day(p, "starts_on", value_or_none(data.starts_on))
     day(p, "ends_on", value_or_none(data.ends_on))
     starts: dt.date | None = current["starts_on"] if current is not None else None

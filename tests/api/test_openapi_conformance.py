@@ -517,3 +517,23 @@ async def test_token_names_batches_files_and_free_text_state_their_rules(
     assert _parameter(doc, "GET", "/api/v1/mdm/runs/{run_key}", "run_key")["pattern"] == NO_NUL
     assert "pattern" not in _parameter(doc, "GET", "/api/v1/assets", "refresh_due_before")
     assert (await admin.get("/api/v1/stocktakes?location=a%00b")).status_code == 422
+
+
+async def test_money_is_what_its_column_holds(admin: httpx.AsyncClient) -> None:
+    # schemathesis sent 12 digits of pounds for a charge: the document and money() allowed
+    # them, numeric(12, 2) did not ("a value in the request is out of range").
+    from fleetsvc.checks import money_pattern
+
+    schemas = (await _doc(admin))["components"]["schemas"]
+    charge = re.compile(schemas["ChargeIn"]["properties"]["unit_amount"]["pattern"])
+    assert charge.fullmatch("9999999999.99") and not charge.fullmatch("10000000000")
+    assert schemas["ContractCreate"]["properties"]["value_cap"]["pattern"] == money_pattern(12)
+    model = {"manufacturer": "Acme", "model_name": unique("M"), "category": "smartphone"}
+    r = await admin.post("/api/v1/models", json=model | {"replacement_cost": "123456789012"})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {
+            "field": "replacement_cost",
+            "message": "replacement_cost must be at most £9,999,999,999.99",
+        }
+    ]
