@@ -32,7 +32,8 @@ SELECT s.row_number, s.parse_ok, 'person'::text AS kind, s.employee_number,
        s.business_unit_code, s.business_unit_name, s.person_kind, s.left_on,
        CASE WHEN s.parse_ok THEN NULL ELSE 'rejected' END AS outcome,
        NULL::text AS issue_field, NULL::text AS message,
-       p.id AS person_id, p.active AS was_active, b.id AS business_unit_id,
+       p.id AS person_id, p.active AS was_active, p.pseudonymised_at IS NOT NULL AS pseudonymised,
+       b.id AS business_unit_id,
        h.employee_number AS upn_holder,
        -- The register already says what the row says (read here, in the one join).
        COALESCE(p.display_name = btrim(concat_ws(' ', s.forenames, s.surname))
@@ -66,6 +67,14 @@ PEOPLE_RULES: Final = (
     _DUPLICATES,
     same_key_rejects(("employee_number",), "employee number", "employee_number"),
     same_key_rejects(("upn",), "UPN", "upn"),
+    # A pseudonymised person's record holds only their pseudonym; a row naming them by it
+    # (PERSON-<id>) may not give them a name again.
+    """
+UPDATE import_plan SET outcome = 'rejected', issue_field = 'employee_number',
+    message = format('employee number %s is a pseudonymised former member of staff, whose '
+                     'record can no longer change; remove the row', employee_number)
+WHERE outcome IS NULL AND pseudonymised
+""",
     """
 UPDATE import_plan SET outcome = 'rejected', issue_field = 'business_unit_code',
     message = format('no business unit has the code %s%s; add the unit first or correct the row',

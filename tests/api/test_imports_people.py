@@ -13,6 +13,8 @@ from typing import Any
 import openpyxl
 
 from db.engine import connection, transaction
+from fleetsvc.auth import Actor
+from fleetsvc.subject_access.retention import pseudonymise
 from tests import factories
 from tests.api.test_imports import csv_bytes, issues, upload
 from tests.conftest import ClientFactory, unique
@@ -294,3 +296,23 @@ async def test_an_xlsx_feed_with_excel_dates_and_a_windows_1252_csv(
     assert r.json()["status"] == "committed", r.json()
     person = await person_of(other["Employee No"])
     assert person is not None and person["display_name"] == "Amélie O'Neill"
+
+
+async def test_a_row_naming_a_pseudonymised_person_by_their_pseudonym_is_rejected(
+    client_for: ClientFactory,
+) -> None:
+    stores = await client_for("stores")
+    bu = await factories.business_unit()
+    gone = await factories.person(active=False, left_on=dt.date(2015, 1, 1))
+    async with transaction() as conn:
+        await pseudonymise(conn, Actor("test", "admin"), [gone["id"]])
+    rows = [person_row(bu, **{"Employee No": f"PERSON-{gone['id']}"})]
+    preview = await feed(stores, rows)
+    assert preview["counts"]["rejected"] == 1, preview
+    (issue,) = await issues(stores, preview["id"], "rejected")
+    assert issue["row"] == 2 and issue["column"] == "Employee No"
+    assert "pseudonymised" in issue["message"]
+    r = await stores.post(f"/api/v1/imports/{preview['id']}/commit")
+    assert r.status_code == 200 and r.json()["status"] == "rejected", r.text
+    after = await person_of(f"PERSON-{gone['id']}")
+    assert after is not None and after["display_name"] == f"person-{gone['id']}"
