@@ -181,6 +181,25 @@ def _check(base: str, cookie: str, auth: dict[str, str], asset_id: int) -> None:
     assert len(body["items"]) == 100
 
 
+def _report(title: str, assets: int, args: argparse.Namespace, got: dict[str, LoadResult]) -> None:
+    list_json, list_page = got["list_json"], got["list_page"]
+    one_json, one_page, pair_json = got["one_json"], got["one_page"], got["pair_json"]
+    print_table(
+        f"{assets:,} assets; {title}, {args.seconds} s each in {args.rounds} slices taken in"
+        f" turn, signed in as stores (the page shows the moves); load by {list_json.tool}",
+        [
+            load_row("JSON: GET /api/v1/assets?limit=100", list_json),
+            load_row("page: GET /devices (100 rows)", list_page),
+            load_row("JSON: GET /api/v1/assets/{id}", one_json),
+            load_row("page: GET /devices/{id} (facts, timeline, moves)", one_page),
+            load_row("JSON: GET /api/v1/assets/{id}, then its /events", pair_json),
+        ],
+    )
+    print(f"\nlist page / JSON: {_ratio(list_page, list_json)} (aim: at most 2x)")
+    print(f"device page / JSON: {_ratio(one_page, one_json)} (aim: at most 2x)")
+    print(f"device page / JSON asset and events: {_ratio(one_page, pair_json)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--assets", type=int, default=20_000)
@@ -203,36 +222,27 @@ def main() -> None:
             tokens = [auth] * args.connections
             devices = [f"/devices/{i}" for i in moved]
             assets = [f"/api/v1/assets/{i}" for i in moved]
-            got = interleaved(
-                {
-                    "list_json": Read(["/api/v1/assets?limit=100"], tokens),
-                    "list_page": Read(["/devices"], cookies),
-                    "one_json": Read(assets, tokens),
-                    "one_page": Read(devices, cookies),
-                    # What a script reading what the page shows reads: the asset, its history.
-                    "pair_json": Read(assets, tokens, then="/events"),
-                },
+            reads = {
+                "list_json": Read(["/api/v1/assets?limit=100"], tokens),
+                "list_page": Read(["/devices"], cookies),
+                "one_json": Read(assets, tokens),
+                "one_page": Read(devices, cookies),
+                # What a script reading what the page shows reads: the asset, its history.
+                "pair_json": Read(assets, tokens, then="/events"),
+            }
+            got = interleaved(reads, base, args.seconds, args.rounds)
+            # One connection: each read's own cost, without 32 queued behind one another.
+            alone = interleaved(
+                {k: Read(r.paths, r.headers[:1], r.then) for k, r in reads.items()},
                 base,
                 args.seconds,
                 args.rounds,
             )
-        list_json, list_page = got["list_json"], got["list_page"]
-        one_json, one_page, pair_json = got["one_json"], got["one_page"], got["pair_json"]
-        print_table(
-            f"{len(ids):,} assets; {args.connections} connections, {args.seconds} s each"
-            f" in {args.rounds} slices taken in turn,"
-            f" signed in as stores (the page shows the moves); load by {list_json.tool}",
-            [
-                load_row("JSON: GET /api/v1/assets?limit=100", list_json),
-                load_row("page: GET /devices (100 rows)", list_page),
-                load_row("JSON: GET /api/v1/assets/{id}", one_json),
-                load_row("page: GET /devices/{id} (facts, timeline, moves)", one_page),
-                load_row("JSON: GET /api/v1/assets/{id}, then its /events", pair_json),
-            ],
-        )
-        print(f"\nlist page / JSON: {_ratio(list_page, list_json)} (aim: at most 2x)")
-        print(f"device page / JSON: {_ratio(one_page, one_json)} (aim: at most 2x)")
-        print(f"device page / JSON asset and events: {_ratio(one_page, pair_json)}")
+        for title, results in (
+            (f"{args.connections} connections", got),
+            ("1 connection (each read's own cost, nothing queued)", alone),
+        ):
+            _report(title, len(ids), args, results)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
