@@ -53,6 +53,7 @@ async def shoot(page: Any, base: str, shot: Shot, sign_in: SignIn) -> None:
     await _open(other, "Return to stock")
     await other.fill("#field-in_stock-reason", "returned: wrong person")
     await other.click("button:has-text('Return to stock')")
+    await other.locator(".notice--ok").wait_for()  # the change is saved before the page closes
     await other.close()
     await _open(page, "Send to repair")
     await page.click("button:has-text('Send to repair')")
