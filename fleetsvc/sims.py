@@ -181,6 +181,9 @@ async def list_sims(
     if iccid is not None:
         wanted["iccid"] = iccid
     if msisdn is not None:
+        if not msisdn.strip():
+            # In a body an empty number is none; as a filter it would match nothing.
+            raise ValidationFailed.one("msisdn", "phone number is empty")
         wanted["msisdn"] = msisdn
     if status is not None:
         wanted["status"] = status
