@@ -75,8 +75,10 @@ async def _check(conn: asyncpg.Connection, values: Mapping[str, Any]) -> dict[st
     out = dict(values)
     p = Problems()
     if "code" in out:
-        out["code"] = location_code(str(out["code"]))
-        if not _CODE.fullmatch(out["code"]):
+        sent = str(out["code"])
+        out["code"] = location_code(sent)
+        # 32 characters as sent (the document's maxLength), spaces around included.
+        if len(sent) > 32 or not _CODE.fullmatch(out["code"]):
             p.add("code", "code must be 1 to 32 letters, digits or dashes, starting with one")
     if "name" in out:
         out["name"] = text(p, "name", str(out["name"]), max_len=200)

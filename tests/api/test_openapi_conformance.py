@@ -545,3 +545,10 @@ async def test_a_job_id_beyond_the_ids_range_is_not_found(admin: httpx.AsyncClie
     # which the operation did not document.
     assert (await admin.get("/api/v1/jobs/2478538953")).status_code == 404
     assert (await admin.post("/api/v1/jobs/1582955641887798/cancel")).status_code == 404
+
+
+async def test_a_location_code_is_32_characters_as_sent(admin: httpx.AsyncClient) -> None:
+    # schemathesis sent a code padded with U+0085 past the documented maxLength: accepted.
+    code = "\u0085" + "A" * 31 + "\u0085"
+    r = await admin.post("/api/v1/locations", json={"code": code, "name": "x"})
+    assert r.status_code == 422, r.text
