@@ -78,7 +78,8 @@ async def _check(conn: asyncpg.Connection, data: L) -> L:
     p = Problems()
     if isinstance(data.code, str):
         code = tidied["code"] = location_code(data.code)
-        if not _CODE.fullmatch(code):
+        # 32 characters as sent (the document's maxLength), spaces around included.
+        if len(data.code) > 32 or not _CODE.fullmatch(code):
             p.add("code", "code must be 1 to 32 letters, digits or dashes, starting with one")
     if isinstance(data.name, str):
         tidied["name"] = text(p, "name", data.name, max_len=200)

@@ -198,6 +198,9 @@ async def list_sims(
     asset_id: int | None = None,
 ) -> Page[Sim]:
     f = Filters()
+    if msisdn is not None and not msisdn.strip():
+        # In a body an empty number is none; as a filter it would match nothing.
+        raise ValidationFailed.one("msisdn", "phone number is empty")
     wanted = SimUpdate(
         iccid=msgspec.UNSET if iccid is None else iccid,
         msisdn=msgspec.UNSET if msisdn is None else msisdn,

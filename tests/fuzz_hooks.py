@@ -15,10 +15,11 @@ named here, and the run's summary counts the failures it dropped:
   pattern, not from the registered format;
 - a JSON integer written with a fraction (``563.0``): JSON Schema counts it an integer,
   the service reads JSON types exactly (issue 14, item 5);
-- a reference to a record that does not exist, to a contract of another kind or to a
-  cancelled SIM, closing an MDM run that received no records, or an identifier already
-  registered (in a batch, where each item's problem is a 422): the register's state, as a
-  404 or 409 is (schemathesis expects those);
+- a date in the future (relative to today), a removal before its install;
+- a reference to a record that does not exist, to a contract or asset of another kind, to a
+  cancelled SIM, fewer licence seats than are in use, closing an MDM run that received no
+  records, or an identifier already registered (in a batch, where each item's problem is a
+  422): the register's state, as a 404 or 409 is (schemathesis expects those);
 - a dock that is the install's tablet: JSON Schema cannot compare two fields' values;
 - no default location: the fuzzer itself renamed it (a PATCH of its code);
 - a private-use or unassigned character in a token name: ``str.isprintable()`` refuses
@@ -65,6 +66,13 @@ _UNSTATABLE = {
     # str.isprintable() beyond what the document's pattern states (checks.name_pattern).
     "an unprintable character in a token name": re.compile(
         r"a token name must not contain control characters"
+    ),
+    "an asset of another category": re.compile(r"asset [0-9]+ is an? [a-z_ ]+, not an? [a-z_ ]+"),
+    "a removal before its install": re.compile(r"removed_on cannot be before the install date"),
+    # Relative to today, which a schema cannot name.
+    "a date in the future": re.compile(r"[a-z_]+ cannot be in the future"),
+    "fewer licence seats than are in use": re.compile(
+        r"seats cannot be fewer than the [0-9]+ seats in use"
     ),
     "closing a run that received no records": re.compile(
         r"the run has received no records; a run with no devices cannot be closed"

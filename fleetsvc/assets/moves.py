@@ -41,7 +41,8 @@ class Transition(msgspec.Struct, forbid_unknown_fields=True):
     # says what it is when none is named).
     location_id: RecordId | None = None
 
-    # A person only when deploying; a location only when it is kept at one (api.bodies).
+    # A person only when deploying; a location only when it is kept at one; a certificate
+    # only when disposing (api.bodies states these).
     OPENAPI_ALL_OF: ClassVar[list[dict[str, Any]]] = [
         {
             "anyOf": [
@@ -53,6 +54,12 @@ class Transition(msgspec.Struct, forbid_unknown_fields=True):
             "anyOf": [
                 {"properties": {"to": {"enum": [s.value for s in KEPT_AT_LOCATION]}}},
                 {"properties": {"location_id": {"type": "null"}}},
+            ]
+        },
+        {
+            "anyOf": [
+                {"properties": {"to": {"const": AssetStatus.DISPOSED.value}}},
+                {"properties": {"certificate_ref": {"type": "null"}}},
             ]
         },
     ]

@@ -21,7 +21,7 @@ from fleetsvc.jobs import kinds
 from fleetsvc.jobs.kinds import JobRecord, JobStatus
 from fleetsvc.jobs.queue import COLUMNS, FINISHED_CHANNEL, record_of
 from fleetsvc.pagination import Page, PageRequest, make_page
-from fleetsvc.records import Filters
+from fleetsvc.records import Filters, check_id
 from fleetsvc.vocabulary import Role
 
 
@@ -58,6 +58,7 @@ async def list_jobs(
 
 
 async def get_job(conn: asyncpg.Connection, role: str, job_id: int) -> JobRecord:
+    check_id("job", job_id)  # beyond the ids' range: no such job (404), not a driver error
     row = await conn.fetchrow(f"SELECT {COLUMNS} FROM job WHERE id = $1", job_id)
     job = None if row is None else record_of(row)
     if job is None or not kinds.may_see(role, job):
@@ -67,6 +68,7 @@ async def get_job(conn: asyncpg.Connection, role: str, job_id: int) -> JobRecord
 
 async def cancel_job(conn: asyncpg.Connection, actor: Actor, job_id: int) -> JobRecord:
     """Cancel a queued job now, or ask a running one to stop (in the caller's transaction)."""
+    check_id("job", job_id)
     row = await conn.fetchrow(f"SELECT {COLUMNS} FROM job WHERE id = $1 FOR UPDATE", job_id)
     job = None if row is None else record_of(row)
     if job is None or not kinds.may_see(actor.role, job):
