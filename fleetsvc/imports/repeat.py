@@ -121,17 +121,7 @@ async def commit_again(
         duplicates=earlier.counts.duplicates,
         warnings=await _write_issues(conn, import_id, earlier.id, earlier.summary, summary),
     )
-    await conn.execute(
-        "UPDATE delivery_import SET counts = $2::jsonb, committed_by = $3, committed_at = now(),"
-        " allow_partial = $4 WHERE id = $1",
-        import_id,
-        msgspec.json.encode(counts).decode(),
-        actor.name,
-        allow_partial,
-    )
-    after = {"status": ImportStatus.COMMITTED, **msgspec.structs.asdict(counts)}
-    await audit.record(conn, actor, ENTITY, import_id, ImportStatus.COMMITTED, after=after)
-    return import_id
+    return await _mark_committed(conn, actor, import_id, counts, allow_partial)
 
 
 async def commit_again_of_path(
@@ -336,6 +326,17 @@ async def _people_again(
         not_in_file=first.not_in_file,
         warnings=await _write_issues(conn, import_id, row["id"], earlier, summary),
     )
+    return await _mark_committed(conn, actor, import_id, counts, allow_partial)
+
+
+async def _mark_committed(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    import_id: int,
+    counts: msgspec.Struct,
+    allow_partial: bool,
+) -> int:
+    """The import committed with the counts its earlier twin's report gives, and its event."""
     await conn.execute(
         "UPDATE delivery_import SET counts = $2::jsonb, committed_by = $3, committed_at = now(),"
         " allow_partial = $4 WHERE id = $1",
