@@ -1,7 +1,9 @@
-"""Applying a people feed's new rows, set-based: the people to create in one INSERT, the
-people to change in one UPDATE, one event each (written by ``audit.record_from_query``, so
-names, UPNs and employee numbers are held by reference), and a recovery case for each
-person who became a leaver holding devices (``fleetsvc.recoveries.cases.open_cases``).
+"""Applying a people feed's new rows, set-based: the people to create in one INSERT with
+their events (``audit.record_rows``, which stores their names, UPNs and employee numbers
+apart straight from the rows: the first full feed's 45,000 people), the people to change in
+one UPDATE with theirs (``audit.record_from_query``; both hold personal values by
+reference), and a recovery case for each person who became a leaver holding devices
+(``fleetsvc.recoveries.cases.open_cases``).
 """
 
 from __future__ import annotations
@@ -21,24 +23,25 @@ CREATE TEMP TABLE person_changed (
 ) ON COMMIT DROP
 """
 
+# The people to create, in file order; their ``created`` events come with them
+# (``audit.record_rows``: names, UPNs and employee numbers stored apart, by reference).
 INSERT_PEOPLE: Final = """
-WITH added AS (
-    INSERT INTO person (employee_number, display_name, upn, business_unit_id, kind, active,
-                        left_on)
-    SELECT employee_number, display_name, upn, business_unit_id, person_kind, left_on IS NULL,
-           left_on
-    FROM import_plan WHERE outcome = 'new' AND person_id IS NULL
-    ORDER BY row_number
-    RETURNING id, employee_number, display_name, upn, business_unit_id, kind, active, left_on
-)
-INSERT INTO person_changed
-SELECT id, 'created', NULL,
-       jsonb_build_object('employee_number', employee_number, 'display_name', display_name,
-                          'upn', upn, 'business_unit_id', business_unit_id, 'kind', kind,
-                          'active', active, 'left_on', left_on),
-       false
-FROM added
+INSERT INTO person (employee_number, display_name, upn, business_unit_id, kind, active, left_on)
+SELECT employee_number, display_name, upn, business_unit_id, person_kind, left_on IS NULL,
+       left_on
+FROM import_plan WHERE outcome = 'new' AND person_id IS NULL
+ORDER BY row_number
+RETURNING id, employee_number, display_name, upn, business_unit_id, kind, active, left_on
 """
+CREATED_COLUMNS: Final = (
+    "employee_number",
+    "display_name",
+    "upn",
+    "business_unit_id",
+    "kind",
+    "active",
+    "left_on",
+)
 
 # Each changed field as (name, old, new); the event holds only those that changed.
 _FIELDS: Final = (
@@ -86,7 +89,7 @@ async def apply(conn: asyncpg.Connection, actor: Actor, counts: PeopleCounts) ->
     cases of those who became leavers."""
     await conn.execute(_CHANGED_TABLE)
     await conn.execute("SET LOCAL enable_nestloop = off")  # see plan.build
-    await conn.execute(INSERT_PEOPLE)
+    await audit.record_rows(conn, actor, "person", "created", INSERT_PEOPLE, CREATED_COLUMNS)
     await conn.execute(UPDATE_PEOPLE)
     await conn.execute("RESET enable_nestloop")
     await audit.record_from_query(conn, actor, _EVENTS)

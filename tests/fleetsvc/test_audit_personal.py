@@ -165,6 +165,60 @@ async def test_every_writer_keeps_personal_values_out_of_the_event_row() -> None
     assert "a device's name" in rows[3]["after"]
 
 
+async def test_record_rows_writes_what_record_from_query_would() -> None:
+    """The HR feed's fast path: events for new rows, their personal values stored straight
+    from the rows; read back the same as the generic writer's, a NULL left as it is."""
+    people = [await factories.person(), await factories.person()]
+    n = unique()
+    rows = [
+        (people[0]["id"], f"Rows {n}", f"R{n}", f"r{n}@x.example", 3),
+        (people[1]["id"], f"Rows Two {n}", f"RT{n}", None, None),
+    ]
+    source = (
+        "SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::int[])"
+        " AS u(id, display_name, employee_number, upn, business_unit_id)"
+    )
+    columns = ("display_name", "employee_number", "upn", "business_unit_id")
+    args = [list(c) for c in zip(*rows, strict=True)]
+    actor = Actor(unique("rows-"), "admin")
+    async with transaction() as conn:
+        written = await audit.record_rows(conn, actor, "person", "created", source, columns, *args)
+        await audit.record_from_query(
+            conn,
+            actor,
+            f"SELECT 'person' AS entity, u.id AS entity_id, 'created' AS action, NULL::jsonb"
+            f" AS before, to_jsonb(u) - 'id' AS after FROM ({source}) u ORDER BY u.id",
+            *args,
+        )
+    assert written == 2
+    async with connection() as conn:
+        found = await conn.fetch(
+            "SELECT * FROM event WHERE actor_name = $1 ORDER BY id", actor.name
+        )
+        stored = await conn.fetch(
+            "SELECT v.person_id, v.field FROM personal_value v WHERE v.id IN (SELECT"
+            " (e.after -> f ->> '$personal')::bigint FROM event e, unnest($2::text[]) f"
+            " WHERE e.actor_name = $1 AND e.after -> f ? '$personal') ORDER BY v.id",
+            actor.name,
+            ["display_name", "employee_number", "upn"],
+        )
+        read = await audit.decode_events(conn, found)
+    fast, generic = read[:2], read[2:]
+    assert [(e["entity_id"], e["after"]) for e in fast] == [
+        (e["entity_id"], e["after"]) for e in generic
+    ]
+    assert fast[0]["after"] == dict(zip(columns, rows[0][1:], strict=True))
+    assert fast[1]["after"]["upn"] is None
+    assert all(str(v) not in str(r["after"]) for r in found for v in rows[0][1:4])
+    # Each value is its person's (5 a writer: 3 for the first, 2 for the second).
+    assert sorted((r["person_id"], r["field"]) for r in stored[:5]) == sorted(
+        [(people[0]["id"], f) for f in ("display_name", "employee_number", "upn")]
+        + [(people[1]["id"], f) for f in ("display_name", "employee_number")]
+    )
+    with pytest.raises(ValueError, match="identifier"):
+        await audit.record_rows(conn, actor, "person", "x'; --", source, columns)
+
+
 async def test_forgetting_names_what_it_cannot_do() -> None:
     async with transaction() as conn:
         with pytest.raises(NotFound):
