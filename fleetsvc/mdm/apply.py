@@ -226,11 +226,51 @@ WITH changed AS (
 INSERT INTO mdm_changed SELECT id, before, after FROM changed
 """
 
-# One event per change, with only the fields that changed.
-_EVENTS_SQL = """
-SELECT 'asset' AS entity, id AS entity_id, 'mdm_synced' AS action, before, after
-FROM mdm_changed ORDER BY id
+# One event per change, with only the fields that changed, written by one statement made
+# for these events (``audit.record_from_query`` looks for every personal field of every
+# entity in each event; these are asset events, whose one personal field is the MDM
+# user's UPN): each UPN is stored in personal_value, owned by the person with that UPN if
+# the register has one, and the event holds its reference, as ``audit`` writes them.
+_UPN: Final = "mdm_user_upn"
+
+
+def _with_ref(doc: str, side: str) -> str:
+    """``doc`` with its UPN replaced by the reference ``side`` (a row of pv) holds, if any."""
+    ref = f"jsonb_build_object('{_UPN}', jsonb_build_object('{audit.REF}', {side}.pv_id))"
+    return f"CASE WHEN {side}.pv_id IS NULL THEN {doc} ELSE {doc} || {ref} END"
+
+
+_EVENTS_SQL = f"""
+WITH c AS MATERIALIZED (
+    SELECT id, before, after, row_number() OVER (ORDER BY id) AS n FROM mdm_changed
+), pv AS MATERIALIZED (
+    SELECT nextval('personal_value_id_seq') AS pv_id, c.n, v.side, v.value
+    FROM c CROSS JOIN LATERAL (
+        VALUES (1, c.before ->> '{_UPN}'), (2, c.after ->> '{_UPN}')
+    ) AS v(side, value)
+    WHERE v.value IS NOT NULL
+), stored AS (
+    INSERT INTO personal_value (id, person_id, field, value)
+    SELECT pv_id,
+           (SELECT p.id FROM person p WHERE lower(p.upn) = lower(pv.value) ORDER BY p.id LIMIT 1),
+           '{_UPN}', value
+    FROM pv
+)
+INSERT INTO event (actor_name, actor_role, request_id, entity, entity_id, action, before, after)
+SELECT $1, $2, $3, 'asset', c.id, 'mdm_synced', {_with_ref("c.before", "b")},
+       {_with_ref("c.after", "a")}
+FROM c
+LEFT JOIN pv b ON b.n = c.n AND b.side = 1
+LEFT JOIN pv a ON a.n = c.n AND a.side = 2
+ORDER BY c.n
 """
+
+
+async def record_events(conn: asyncpg.Connection, actor: Actor) -> int:
+    """The batch's ``mdm_synced`` events, from ``mdm_changed``; returns how many."""
+    result = await conn.execute(_EVENTS_SQL, actor.name, actor.role, actor.request_id)
+    return int(result.split()[-1])
+
 
 # Every record is kept as the MDM's latest word on its device, unless it is older than
 # what is already held (a replayed old export must not turn the clock back).
@@ -317,7 +357,7 @@ async def _apply_records(
     await conn.execute(_MATCH_SQL)
     await conn.execute(_FREE_SQL)
     await conn.execute(_APPLY_SQL)
-    await audit.record_from_query(conn, actor, _EVENTS_SQL)
+    await record_events(conn, actor)
     await conn.execute(_UPSERT_SQL, run_id)
     row = await conn.fetchrow(
         "SELECT (SELECT count(*) FROM mdm_stage WHERE asset_id IS NOT NULL) AS matched,"
