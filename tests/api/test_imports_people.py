@@ -241,11 +241,15 @@ async def test_a_leaving_date_makes_a_leaver_and_opens_their_recovery_case(
     [case] = r.json()["items"]
     r = await stores.get(f"/api/v1/recoveries/{case['id']}")
     assert [line["asset_id"] for line in r.json()["items"]] == [phone["id"]]
-    # Back in post: a blank leaving date.
-    rows[1]["Leaving Date"] = ""
-    body = await feed(stores, rows[1:], mode="commit")
+    # Back in post: a blank leaving date; the one who held a phone has their case cancelled.
+    rows[0]["Leaving Date"] = rows[1]["Leaving Date"] = ""
+    body = await feed(stores, rows, mode="commit")
+    assert body["counts"]["cases_cancelled"] == 1, body
     back = await person_of(planned["employee_number"])
     assert back is not None and back["active"] is True and back["left_on"] is None
+    r = await stores.get(f"/api/v1/recoveries/{case['id']}")
+    assert (r.json()["status"], r.json()["reason"]) == ("cancelled", "returned")
+    assert [line["status"] for line in r.json()["items"]] == ["cancelled"]
 
 
 async def test_the_sample_feed_reads_as_documented(client_for: ClientFactory) -> None:
