@@ -3,7 +3,8 @@
 One person at a time through the API (``create_person``), or many at once with the
 same checks, set-based (``create_people``: the demo's 45,000; the HR feed is an import,
 ``fleetsvc.imports.plan_people``). A person who becomes a leaver (``update_person``, which
-the API and the pages call) has a recovery case opened for the devices they hold.
+the API and the pages call) has a recovery case opened for the devices they hold; one who
+comes back has it cancelled.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ from fleetsvc.records import (
     update_record,
     value_or_none,
 )
-from fleetsvc.recoveries.cases import open_cases
+from fleetsvc.recoveries.cases import cancel_cases, open_cases
 from fleetsvc.vocabulary import PersonKind, documented, one_of
 
 PERSON_TABLE = "person"
@@ -256,6 +257,9 @@ async def update_person(
     if current["active"] and not row["active"]:
         # A leaver: a recovery case lists the devices they hold, in this transaction.
         await open_cases(conn, actor, [person_id])
+    elif row["active"] and not current["active"]:
+        # Back in post: their open case no longer counts (cancelled, reason returned).
+        await cancel_cases(conn, actor, [person_id])
     return struct_of(Person, row)
 
 

@@ -252,18 +252,28 @@ class StocktakeAction(Vocabulary):
 
 
 class RecoveryStatus(Vocabulary):
-    """A leaver's recovery case: open while any device is still to recover."""
+    """A leaver's recovery case: open while any device is still to recover; cancelled when
+    the leaver came back (``RecoveryCancelReason``)."""
 
     OPEN = "open"
     CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class RecoveryCancelReason(Vocabulary):
+    """Why a recovery case was cancelled: the leaver is back in post."""
+
+    RETURNED = "returned"
 
 
 class RecoveryLineStatus(Vocabulary):
-    """One device of a recovery case: still with the leaver, back, or written off."""
+    """One device of a recovery case: still with the leaver, back, written off, or
+    cancelled with its case (the leaver returned, keeping it)."""
 
     OPEN = "open"
     RECOVERED = "recovered"
     WRITTEN_OFF = "written_off"
+    CANCELLED = "cancelled"
 
 
 class ForecastGroup(Vocabulary):

@@ -1,5 +1,6 @@
 """Recovering a leaver's devices: one case per leaver, one line per device they held (with
-the licence seats on it), each line closed when its device is back or written off.
+the licence seats on it), each line closed when its device is back or written off; a
+leaver who comes back has their case cancelled.
 
 The rules Piccolo cannot say (vocabularies, one open case per person, one open line per
 device, a line closing only once its device has left the leaver) are in the recoveries
@@ -35,6 +36,9 @@ class RecoveryCase(
     opened_at = Timestamptz(default=TimestamptzNow())
     opened_by = Varchar(length=100)
     closed_at = Timestamptz(null=True, default=None)
+    reason = Varchar(
+        length=32, null=True, default=None, help_text="why it was cancelled (returned)"
+    )
 
 
 class RecoveryLine(Table, tablename="recovery_line", help_text="One device of a recovery case."):
@@ -48,7 +52,9 @@ class RecoveryLine(Table, tablename="recovery_line", help_text="One device of a 
         default="[]", help_text="the licence seats on the device when the case opened"
     )
     status = Varchar(length=16, default="open")
-    reason = Varchar(length=500, null=True, default=None, help_text="why it was written off")
+    reason = Varchar(
+        length=500, null=True, default=None, help_text="why it was written off or cancelled"
+    )
     closed_to = Varchar(
         length=16, null=True, default=None, help_text="the status the device moved to"
     )

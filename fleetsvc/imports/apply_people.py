@@ -2,8 +2,9 @@
 their events (``audit.record_rows``, which stores their names, UPNs and employee numbers
 apart straight from the rows: the first full feed's 45,000 people), the people to change in
 one UPDATE with theirs (``audit.record_from_query``; both hold personal values by
-reference), and a recovery case for each person who became a leaver holding devices
-(``fleetsvc.recoveries.cases.open_cases``).
+reference), a recovery case for each person who became a leaver holding devices
+(``fleetsvc.recoveries.cases.open_cases``), and the open case of each leaver the file
+brings back (a blank leaving date) cancelled (``cancel_cases``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import asyncpg
 from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.imports.summary import PeopleCounts
-from fleetsvc.recoveries.cases import open_cases
+from fleetsvc.recoveries.cases import cancel_cases, open_cases
 
 _CHANGED_TABLE: Final = """
 CREATE TEMP TABLE person_changed (
-    person_id integer, action text, before jsonb, after jsonb, became_leaver boolean
+    person_id integer, action text, before jsonb, after jsonb, became_leaver boolean,
+    returned boolean
 ) ON COMMIT DROP
 """
 
@@ -73,9 +75,10 @@ WITH changed AS (
     FROM import_plan x JOIN person o ON o.id = x.person_id
     WHERE x.outcome = 'new' AND p.id = x.person_id
     RETURNING p.id, {_changed_json(1)} AS before, {_changed_json(2)} AS after,
-              o.active AND NOT p.active AS became_leaver
+              o.active AND NOT p.active AS became_leaver, p.active AND NOT o.active AS returned
 )
-INSERT INTO person_changed SELECT id, 'updated', before, after, became_leaver FROM changed
+INSERT INTO person_changed
+SELECT id, 'updated', before, after, became_leaver, returned FROM changed
 """
 
 _EVENTS: Final = """
@@ -95,3 +98,5 @@ async def apply(conn: asyncpg.Connection, actor: Actor, counts: PeopleCounts) ->
     await audit.record_from_query(conn, actor, _EVENTS)
     leavers = await conn.fetch("SELECT person_id FROM person_changed WHERE became_leaver")
     counts.cases_opened = await open_cases(conn, actor, [r["person_id"] for r in leavers])
+    back = await conn.fetch("SELECT person_id FROM person_changed WHERE returned")
+    counts.cases_cancelled = await cancel_cases(conn, actor, [r["person_id"] for r in back])

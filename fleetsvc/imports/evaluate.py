@@ -38,6 +38,7 @@ from fleetsvc.imports.summary import (
     PeopleCounts,
     StoredWarning,
 )
+from fleetsvc.settings import get_settings
 from fleetsvc.vocabulary import ImportStatus
 
 # Applies are serialised: a plan made in the transaction is then true when it is applied.
@@ -117,6 +118,8 @@ async def _classify(conn: asyncpg.Connection, imp: _Import, staged_rows: int) ->
     """Build the plan of the profile's kind and count its outcomes."""
     kind = imp.summary.kind
     await plan.build(conn, imp.id, PLANS[kind])
+    if kind == "people":
+        await plan_people.past_retention(conn, get_settings().leaver_retention_days)
     # The plan's statistics were taken before the rules decided the outcomes: every later
     # statement filters on outcome, and without this the planner takes "new" rows for none.
     await conn.execute("ANALYZE import_plan (outcome)")

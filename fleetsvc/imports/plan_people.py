@@ -11,6 +11,14 @@ them (or brings them back) in post.
 
 Active people the register holds that the file does not list are counted and listed by id
 (``not_in_file``): a full export that no longer lists someone deletes nobody.
+
+An employee number is unique among the people the register holds. A pseudonymised leaver
+holds ``PERSON-<id>`` instead of theirs, which the register no longer knows: a row with
+that old number is someone new (a re-hire is a new record; nothing links them to their
+pseudonymised past). A row that would create someone who left longer ago than the
+retention period (``FLEETSVC_LEAVER_RETENTION_DAYS``) is rejected (``past_retention``):
+an HR export that still lists old leavers would otherwise name again people retention
+pseudonymised.
 """
 
 from __future__ import annotations
@@ -111,6 +119,22 @@ WHERE p.active AND NOT EXISTS (
 ORDER BY p.id
 LIMIT $1
 """
+
+
+# $1 the retention period in days. After the rules: of the rows that would create someone,
+# those who left before it began.
+PAST_RETENTION: Final = """
+UPDATE import_plan SET outcome = 'rejected', issue_field = 'left_on',
+    message = format('left on %s, longer ago than the retention period (%s days): the register '
+                     'keeps no one who left that long ago, and may have pseudonymised them; '
+                     'remove the row', left_on, $1::int)
+WHERE outcome = 'new' AND person_id IS NULL AND left_on < current_date - $1::int
+"""
+
+
+async def past_retention(conn: asyncpg.Connection, retention_days: int) -> None:
+    """Reject the rows that would create someone who left before the retention period."""
+    await conn.execute(PAST_RETENTION, retention_days)
 
 
 async def count(conn: asyncpg.Connection, staged_rows: int) -> PeopleCounts:

@@ -159,13 +159,15 @@ class InstallCounts(Counts, kw_only=True):
 class PeopleCounts(Counts, kw_only=True):
     """A people feed's counts: ``new`` counts people created or changed, of whom
     ``leavers`` leave; ``not_in_file`` active people the file does not list; a commit's
-    ``cases_opened`` recovery cases for leavers holding devices."""
+    ``cases_opened`` recovery cases for leavers holding devices, and ``cases_cancelled``
+    the open cases of leavers the file brings back (a blank leaving date)."""
 
     created: int = 0
     updated: int = 0
     leavers: int = 0
     not_in_file: int = 0
     cases_opened: int = 0
+    cases_cancelled: int = 0
 
 
 class DeliveryImport(msgspec.Struct):

@@ -5,7 +5,10 @@ set-based, in the caller's transaction, each change an event.
 who are leavers and hold a device no open line lists get a case (or their open case gains
 the line). ``settle`` takes the devices a move took out of ``deployed``: a device back in
 stock, in repair or awaiting rebuild is ``recovered``; one marked lost or stolen is
-``written_off``; a case whose last line closed closes.
+``written_off``; a case whose last line closed closes. ``cancel_cases`` takes people who
+came back (the feed cleared their leaving date, or ``active`` set true again): their open
+case and its open lines are ``cancelled`` (reason ``returned``), so nothing of theirs
+counts as overdue, and leaving again opens a new case.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import asyncpg
 from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.settings import get_settings
+from fleetsvc.vocabulary import RecoveryCancelReason, RecoveryLineStatus, RecoveryStatus
 
 CASE: Final = "recovery_case"
 LINE: Final = "recovery_line"
@@ -83,6 +87,31 @@ WITH touched AS (
     RETURNING c.id, c.person_id, c.status
 )
 SELECT id, person_id FROM touched WHERE status = 'closed' ORDER BY id
+"""
+
+
+# $1 people, $2 who. The open cases of those among them who are in post again, and the
+# open lines of those cases (the device stays with them): cancelled.
+_CANCEL: Final = """
+WITH cancelled AS (
+    UPDATE recovery_case c
+    SET status = 'cancelled', reason = 'returned', closed_at = now(),
+        version = c.version + 1, updated_at = now()
+    FROM person p
+    WHERE c.person_id = ANY($1::int[]) AND c.status = 'open' AND p.id = c.person_id
+      AND p.active
+    RETURNING c.id, c.person_id
+), lines AS (
+    UPDATE recovery_line l
+    SET status = 'cancelled', reason = 'returned', closed_to = a.status, closed_at = now(),
+        closed_by = $2
+    FROM cancelled c, asset a
+    WHERE l.case_id = c.id AND l.status = 'open' AND a.id = l.asset_id
+    RETURNING l.id, l.case_id, l.asset_id, l.closed_to
+)
+SELECT c.id AS case_id, c.person_id, l.id AS line_id, l.asset_id, l.closed_to
+FROM cancelled c LEFT JOIN lines l ON l.case_id = c.id
+ORDER BY c.id, l.id
 """
 
 
@@ -157,6 +186,48 @@ async def settle(conn: asyncpg.Connection, actor: Actor, asset_ids: Sequence[int
     done = await conn.fetch(_CLOSE_CASES, sorted({line["case_id"] for line in closed}))
     await audit.record_many(conn, actor, [*events, *_closed(done)])
     return len(closed)
+
+
+async def cancel_cases(conn: asyncpg.Connection, actor: Actor, person_ids: Sequence[int]) -> int:
+    """Cancel the open cases of these people who are in post again (reason ``returned``),
+    with their open lines, each an event; returns the cases cancelled."""
+    if not person_ids:
+        return 0
+    rows = await conn.fetch(_CANCEL, sorted(set(person_ids)), actor.name)
+    events: list[audit.EventRow] = []
+    cases: dict[int, tuple[int, list[int]]] = {}
+    for r in rows:
+        case = cases.setdefault(r["case_id"], (r["person_id"], []))
+        if r["line_id"] is None:
+            continue
+        case[1].append(r["asset_id"])
+        events.append(
+            audit.EventRow(
+                LINE,
+                r["line_id"],
+                RecoveryLineStatus.CANCELLED,
+                {"status": "open"},
+                {
+                    "status": RecoveryLineStatus.CANCELLED,
+                    "case_id": r["case_id"],
+                    "asset_id": r["asset_id"],
+                    "asset_status": r["closed_to"],
+                    "reason": RecoveryCancelReason.RETURNED,
+                },
+            )
+        )
+    for case_id, (person_id, assets) in cases.items():
+        after = {
+            "status": RecoveryStatus.CANCELLED,
+            "reason": RecoveryCancelReason.RETURNED,
+            "person_id": person_id,
+            "asset_ids": assets,
+        }
+        events.append(
+            audit.EventRow(CASE, case_id, RecoveryStatus.CANCELLED, {"status": "open"}, after)
+        )
+    await audit.record_many(conn, actor, events)
+    return len(cases)
 
 
 def _closed(cases: Sequence[asyncpg.Record]) -> list[audit.EventRow]:

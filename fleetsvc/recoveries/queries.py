@@ -2,8 +2,9 @@
 how many are overdue (for the summary report and the daily notice).
 
 A case is overdue while it is open after its due date (opened for a leaving date, due
-``FLEETSVC_RECOVERY_DUE_DAYS`` after the later of that date and the day it opened). People
-are named by id only: their names stay in ``person``.
+``FLEETSVC_RECOVERY_DUE_DAYS`` after the later of that date and the day it opened); a closed
+case, or one cancelled because the leaver came back, never is. People are named by id only:
+their names stay in ``person``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from fleetsvc.errors import NotFound
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import Filters, check_id, list_page
 from fleetsvc.recoveries.cases import CASE
-from fleetsvc.vocabulary import RecoveryLineStatus, RecoveryStatus, one_of
+from fleetsvc.vocabulary import RecoveryCancelReason, RecoveryLineStatus, RecoveryStatus, one_of
 
 OVERDUE_SQL: Final = "(c.status = 'open' AND c.due_on < current_date)"
 
@@ -55,6 +56,8 @@ class RecoveryCase(msgspec.Struct):
     overdue: bool
     opened_at: dt.datetime
     closed_at: dt.datetime | None
+    # Why a cancelled case was cancelled (returned: the leaver is back in post).
+    reason: Annotated[str, one_of(RecoveryCancelReason)] | None
     lines_open: int
     lines: int
     version: int
@@ -67,7 +70,7 @@ class RecoveryCaseDetail(RecoveryCase):
 _CASES: Final = f"""
 SELECT * FROM (
     SELECT c.id, c.person_id, c.business_unit_id, c.status, c.left_on, c.due_on,
-           {OVERDUE_SQL} AS overdue, c.opened_at, c.closed_at, c.version,
+           {OVERDUE_SQL} AS overdue, c.opened_at, c.closed_at, c.reason, c.version,
            (SELECT count(*) FILTER (WHERE l.status = 'open') FROM recovery_line l
             WHERE l.case_id = c.id)::int AS lines_open,
            (SELECT count(*) FROM recovery_line l WHERE l.case_id = c.id)::int AS lines

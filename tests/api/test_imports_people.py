@@ -241,11 +241,15 @@ async def test_a_leaving_date_makes_a_leaver_and_opens_their_recovery_case(
     [case] = r.json()["items"]
     r = await stores.get(f"/api/v1/recoveries/{case['id']}")
     assert [line["asset_id"] for line in r.json()["items"]] == [phone["id"]]
-    # Back in post: a blank leaving date.
-    rows[1]["Leaving Date"] = ""
-    body = await feed(stores, rows[1:], mode="commit")
+    # Back in post: a blank leaving date; the one who held a phone has their case cancelled.
+    rows[0]["Leaving Date"] = rows[1]["Leaving Date"] = ""
+    body = await feed(stores, rows, mode="commit")
+    assert body["counts"]["cases_cancelled"] == 1, body
     back = await person_of(planned["employee_number"])
     assert back is not None and back["active"] is True and back["left_on"] is None
+    r = await stores.get(f"/api/v1/recoveries/{case['id']}")
+    assert (r.json()["status"], r.json()["reason"]) == ("cancelled", "returned")
+    assert [line["status"] for line in r.json()["items"]] == ["cancelled"]
 
 
 async def test_the_sample_feed_reads_as_documented(client_for: ClientFactory) -> None:
@@ -316,3 +320,41 @@ async def test_a_row_naming_a_pseudonymised_person_by_their_pseudonym_is_rejecte
     assert r.status_code == 200 and r.json()["status"] == "rejected", r.text
     after = await person_of(f"PERSON-{gone['id']}")
     assert after is not None and after["display_name"] == f"person-{gone['id']}"
+
+
+async def test_a_pseudonymised_leavers_old_number_is_someone_new_unless_long_gone(
+    client_for: ClientFactory,
+) -> None:
+    """The register no longer knows a pseudonymised leaver's employee number: a row with it
+    in post is a new person (a re-hire is a new record); a row that would create someone
+    who left before the retention period is rejected, naming the row and its Leaving Date,
+    so an export still listing old leavers does not name them again."""
+    stores = await client_for("stores")
+    bu = await factories.business_unit()
+    gone = await factories.person(active=False, left_on=dt.date(2015, 1, 30))
+    async with transaction() as conn:
+        await pseudonymise(conn, Actor("test", "admin"), [gone["id"]])
+    number = gone["employee_number"]
+    old_row = person_row(bu, **{"Employee No": number, "Leaving Date": "30/01/2015"})
+    preview = await feed(stores, [old_row])
+    assert (preview["counts"]["rejected"], preview["counts"]["new"]) == (1, 0), preview
+    (issue,) = await issues(stores, preview["id"], "rejected")
+    assert (issue["row"], issue["column"], issue["value"]) == (2, "Leaving Date", "30/01/2015")
+    assert "retention period (2190 days)" in issue["message"]
+    assert await person_of(number) is None
+
+    rehired = person_row(bu, **{"Employee No": number})
+    body = await feed(stores, [rehired], mode="commit")
+    assert body["status"] == "committed" and body["counts"]["created"] == 1, body
+    new = await person_of(number)
+    assert new is not None and new["id"] != gone["id"] and new["active"] is True
+    async with connection() as conn:
+        old = await conn.fetchrow("SELECT * FROM person WHERE id = $1", gone["id"])
+    assert old is not None and old["employee_number"] == f"PERSON-{gone['id']}"
+    assert old["pseudonymised_at"] is not None
+    # Someone who left recently, new to the register, is still created as a leaver.
+    recent = person_row(
+        bu, **{"Leaving Date": f"{dt.date.today() - dt.timedelta(days=30):%d/%m/%Y}"}
+    )
+    body = await feed(stores, [recent], mode="commit")
+    assert body["status"] == "committed" and body["counts"]["created"] == 1, body

@@ -332,7 +332,7 @@ async def test_batch_with_final_applies_and_closes_in_one_call(
 async def test_a_failing_batch_applies_nothing(
     client_for: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fleetsvc import audit
+    from fleetsvc.mdm import apply
 
     mdm = await client_for("mdm")
     a = await factories.asset()
@@ -342,7 +342,7 @@ async def test_a_failing_batch_applies_nothing(
     async def broken(*args: Any, **kwargs: Any) -> int:
         raise RuntimeError("the database went away half way through the batch")
 
-    monkeypatch.setattr(audit, "record_from_query", broken)
+    monkeypatch.setattr(apply, "record_events", broken)
     r = await push(mdm, run_id, 1, [record])
     assert r.status_code == 500
     assert "Traceback" not in r.text

@@ -96,3 +96,30 @@ def test_the_fuzzers_hooks_drop_state_dependent_refusals_only() -> None:
     assert not kept(problems(leaver), {"left_on": "2024-01-01"})
     assert kept(problems(leaver), {"active": True, "left_on": "2024-01-01"})
     assert kept(problems("asset 12 is a vehicle dock, which takes no SIM", "bad"))
+    header = "no header row for babcock-install in the first 50 rows; it needs the columns X"
+    assert not kept({"errors": [{"field": "file", "message": header}]})
+    assert kept({"errors": [{"field": "file", "message": "a file is required"}]})
+    assert kept({"errors": [{"field": "file", "message": header}, {"field": "mode"}]})
+
+
+async def test_a_write_off_states_its_reason_is_required(admin: httpx.AsyncClient) -> None:
+    # schemathesis sent {"reason": ""} as valid: "say why the device is written off".
+    doc, _ = await _schemas(admin)
+    reason = doc["components"]["schemas"]["WriteOff"]["properties"]["reason"]
+    rule = jsonschema_rs.Draft202012Validator(reason)
+    assert reason["maxLength"] == 500
+    assert not rule.is_valid("") and not rule.is_valid(" \u3000 ")
+    assert rule.is_valid("lost in a flood")
+    r = await admin.post("/api/v1/recoveries/1/lines/1/write-off", json={"reason": " "})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reason", r.text
+
+
+async def test_if_match_names_its_format_for_generators(admin: httpx.AsyncClient) -> None:
+    # schemathesis's coverage phase drew If-Match from letters and digits (its pattern needs
+    # quotes) and sent "0" as valid; a registered format makes it draw ETags.
+    from api.etags import IF_MATCH_PATTERN
+
+    doc, _ = await _schemas(admin)
+    patch = doc["paths"]["/api/v1/business-units/{bu_id}"]["patch"]
+    (header,) = [p for p in patch["parameters"] if p["name"] == "If-Match"]
+    assert header["schema"] == {"type": "string", "pattern": IF_MATCH_PATTERN, "format": "etag"}

@@ -217,3 +217,73 @@ async def test_a_stocktake_that_finds_a_leavers_device_recovers_it(
     assert r.status_code == 200, r.text
     case = await _case_of(stores, person["id"])
     assert case["status"] == "closed" and case["items"][0]["status"] == "recovered"
+
+
+async def test_a_leaver_who_comes_back_has_their_case_cancelled(
+    client_for: ClientFactory,
+) -> None:
+    """PATCH active true: the open case and its lines are cancelled (reason returned), no
+    longer overdue or counted; the status filter finds it; leaving again opens a new case
+    listing the same device."""
+    eng = await client_for("engineer")
+    auditor = await client_for("auditor")
+    left = dt.date.today() - dt.timedelta(days=40)
+    person, [phone] = await _leaver_with(eng, 1, left_on=left)
+    async with transaction() as conn:
+        await conn.execute(
+            "UPDATE recovery_case SET due_on = current_date - 16 WHERE person_id = $1",
+            person["id"],
+        )
+    case = await _case_of(auditor, person["id"])
+    assert case["overdue"] is True and case["reason"] is None
+    before = (await auditor.get("/api/v1/reports/summary")).json()
+
+    r = await eng.patch(f"/api/v1/people/{person['id']}", json={"active": True})
+    assert r.status_code == 200, r.text
+    case = await _case_of(auditor, person["id"])
+    assert (case["status"], case["reason"], case["overdue"]) == ("cancelled", "returned", False)
+    assert case["closed_at"] is not None and case["lines_open"] == 0
+    [line] = case["items"]
+    assert (line["status"], line["reason"], line["asset_status"]) == (
+        "cancelled",
+        "returned",
+        "deployed",
+    )
+    after = (await auditor.get("/api/v1/reports/summary")).json()
+    assert after["recoveries_overdue"] == before["recoveries_overdue"] - 1
+    r = await auditor.get("/api/v1/recoveries", params={"status": "cancelled", "limit": 1000})
+    assert r.status_code == 200, r.text
+    assert case["id"] in [c["id"] for c in r.json()["items"]]
+    r = await auditor.get("/api/v1/events", params={"entity": "recovery_case", "limit": 1000})
+    [event] = [e for e in r.json()["items"] if e["entity_id"] == case["id"] and
+               e["action"] == "cancelled"]  # fmt: skip
+    assert event["after"]["reason"] == "returned"
+    assert event["after"]["asset_ids"] == [phone["id"]]
+
+    # Leaving again: a new case, listing the device again.
+    r = await eng.patch(f"/api/v1/people/{person['id']}", json={"active": False})
+    assert r.status_code == 200, r.text
+    r = await auditor.get("/api/v1/recoveries", params={"person_id": person["id"]})
+    statuses = sorted((c["status"], c["lines_open"]) for c in r.json()["items"])
+    assert statuses == [("cancelled", 0), ("open", 1)]
+
+
+async def test_the_database_holds_the_case_statuses_and_the_cancel_reason() -> None:
+    person = await factories.person(active=False, left_on=dt.date(2020, 1, 31))
+    case = await factories.insert(
+        "recovery_case",
+        person_id=person["id"],
+        status="open",
+        left_on=dt.date(2020, 1, 31),
+        due_on=dt.date(2020, 2, 14),
+        opened_by="tests",
+    )
+    for sql, constraint in (
+        ("status = 'withdrawn', closed_at = now()", "recovery_case_status_chk"),
+        ("status = 'cancelled', closed_at = now()", "recovery_case_reason_chk"),
+        ("status = 'cancelled', closed_at = now(), reason = 'bored'", "cancel_reason_chk"),
+        ("status = 'cancelled', reason = 'returned'", "recovery_case_closed_chk"),
+    ):
+        with pytest.raises(asyncpg.CheckViolationError, match=constraint):
+            async with transaction() as conn:
+                await conn.execute(f"UPDATE recovery_case SET {sql} WHERE id = $1", case["id"])

@@ -37,6 +37,7 @@ CHECKED = {
     ("asset", "asset_location_chk"): v.KEPT_AT_LOCATION,
     ("recovery_case", "recovery_case_status_chk"): v.RecoveryStatus,
     ("recovery_line", "recovery_line_status_chk"): v.RecoveryLineStatus,
+    ("recovery_case", "recovery_case_cancel_reason_chk"): v.RecoveryCancelReason,
 }
 
 
