@@ -17,30 +17,36 @@ from fleetsvc.imports import apply_licences
 from fleetsvc.imports.queries import ENTITY
 from fleetsvc.imports.summary import DeliveryCounts
 
-# The new handsets, their SIMs and the SIMs' fittings in one statement: the SIMs join the
-# assets just inserted (RETURNING) instead of looking each one up again. No ON CONFLICT: the
-# plan was made under APPLY_LOCK in this transaction, so a unique violation means another
-# writer registered one of these items meanwhile (answered as a Conflict), and the arbiter
-# pre-check of every unique index would cost a second index descent per row.
+# The new handsets, their SIMs and the SIMs' fittings in one statement. Each new item takes
+# its id from the asset sequence in file order first (``numbered``, read once), so its SIM
+# names it directly, not by joining the inserted assets back on maker and serial (a hash of
+# every new row and a second sort). No ON CONFLICT: the plan was made under APPLY_LOCK in this
+# transaction, so a unique violation means another writer registered one of these items
+# meanwhile (answered as a Conflict), and the arbiter pre-check of every unique index would
+# cost a second index descent per row.
 INSERT_DELIVERY: Final = """
-WITH ins AS (
-    INSERT INTO asset (model_id, manufacturer, serial_number, imei, status, purchase_order_id,
-                       contract_id, delivery_import_id, supplier_order_ref, delivery_ref,
-                       unit_cost, delivered_on, refresh_due_on, location_id)
-    SELECT model_id, manufacturer, serial_number, imei, 'in_stock', purchase_order_id,
-           contract_id, $1, supplier_order_ref, delivery_ref, unit_cost, delivered_on,
-           refresh_due(NULL, delivered_on, lifecycle_months, NULL), arrive.location_id
-    FROM import_plan, (SELECT location_id FROM delivery_import WHERE id = $1) AS arrive
-    WHERE kind = 'asset' AND outcome = 'new' ORDER BY row_number
-    RETURNING id, manufacturer, serial_number
+WITH numbered AS MATERIALIZED (
+    SELECT nextval('asset_id_seq') AS asset_id, p.*
+    FROM (SELECT model_id, manufacturer, serial_number, imei, purchase_order_id, contract_id,
+                 supplier_order_ref, delivery_ref, unit_cost, delivered_on, lifecycle_months,
+                 iccid, msisdn, airtime_contract_id
+          FROM import_plan WHERE kind = 'asset' AND outcome = 'new' ORDER BY row_number) p
+),
+ins AS (
+    INSERT INTO asset (id, model_id, manufacturer, serial_number, imei, status,
+                       purchase_order_id, contract_id, delivery_import_id, supplier_order_ref,
+                       delivery_ref, unit_cost, delivered_on, refresh_due_on, location_id)
+    SELECT n.asset_id, n.model_id, n.manufacturer, n.serial_number, n.imei, 'in_stock',
+           n.purchase_order_id, n.contract_id, $1, n.supplier_order_ref, n.delivery_ref,
+           n.unit_cost, n.delivered_on,
+           refresh_due(NULL, n.delivered_on, n.lifecycle_months, NULL), arrive.location_id
+    FROM numbered n, (SELECT location_id FROM delivery_import WHERE id = $1) AS arrive
+    RETURNING 1
 ),
 new_sims AS (
     INSERT INTO sim (iccid, msisdn, contract_id, asset_id, delivery_import_id)
-    SELECT p.iccid, p.msisdn, p.airtime_contract_id, a.id, $1
-    FROM import_plan p
-    JOIN ins a ON a.manufacturer = p.manufacturer AND a.serial_number = p.serial_number
-    WHERE p.kind = 'asset' AND p.outcome = 'new' AND p.iccid IS NOT NULL
-    ORDER BY p.row_number
+    SELECT iccid, msisdn, airtime_contract_id, asset_id, $1 FROM numbered
+    WHERE iccid IS NOT NULL
     RETURNING id, asset_id
 ),
 fitted AS (
@@ -82,8 +88,8 @@ async def apply(
 ) -> None:
     """Register the plan's new items and licence seats (the plan's transaction, its lock)."""
     if counts.new:
-        # The statement joins rows it has just inserted, which the planner cannot count:
-        # hash joins, never a nested loop over them (see plan.build).
+        # What follows reads rows just inserted, which the planner cannot count: hash joins,
+        # never a nested loop over them (see plan.build).
         await conn.execute("SET LOCAL enable_nestloop = off")
         try:
             await conn.fetchrow(INSERT_DELIVERY, import_id)
