@@ -159,7 +159,7 @@ def parse_only(path: Path) -> tuple[float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     with path.open("rb") as f:
         parsed = parse_file(f, path.name, get_profile("vodafone-despatch"))
-        stager = _Stager(0, parsed, "delivery", iter(parsed), list(parsed.columns))
+        stager = _Stager(0, parsed, "delivery", parsed.batches(), list(parsed.columns))
         while not stager.take().done:
             pass
     return time.perf_counter() - wall, time.process_time() - cpu
