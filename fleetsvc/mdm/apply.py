@@ -22,12 +22,14 @@ from fleetsvc.mdm.checks import Checked, DeviceRecord, split_checked
 from fleetsvc.mdm.runs import (
     Run,
     RunCounts,
+    batch_recorded,
     check_run_key,
     close_run,
     get_run,
     lock_run,
     record_batch,
     record_issues,
+    run_of,
 )
 
 log = get_logger("fleetsvc.mdm")
@@ -275,6 +277,7 @@ async def record_events(conn: asyncpg.Connection, actor: Actor) -> int:
 # Every record is kept as the MDM's latest word on its device, unless it is older than
 # what is already held (a replayed old export must not turn the clock back).
 _UPSERT_SQL = """
+WITH upserted AS (
 INSERT INTO mdm_device AS d (mdm_device_id, serial_number, imei, device_name, user_upn,
     compliance, last_sync_at, enrolled_at, operating_system, os_version, manufacturer, model,
     owner_type, phone_number, asset_id, last_run_id, updated_at, facts_hash)
@@ -292,6 +295,10 @@ ON CONFLICT (mdm_device_id) DO UPDATE SET
     phone_number = EXCLUDED.phone_number, asset_id = EXCLUDED.asset_id,
     last_run_id = EXCLUDED.last_run_id, updated_at = now(), facts_hash = EXCLUDED.facts_hash
 WHERE (EXCLUDED.last_sync_at < d.last_sync_at) IS NOT TRUE
+)
+-- The batch's counts in the same round trip.
+SELECT (SELECT count(*) FROM mdm_stage WHERE asset_id IS NOT NULL) AS matched,
+       (SELECT count(DISTINCT id) FROM mdm_changed) AS changed
 """
 
 
@@ -354,15 +361,10 @@ async def _apply_records(
         records=[row for row in staged if row[0] not in unchanged],
         columns=_STAGE_COLUMNS,
     )
-    await conn.execute(_MATCH_SQL)
-    await conn.execute(_FREE_SQL)
-    await conn.execute(_APPLY_SQL)
+    # Match, free and apply: statements without parameters, sent together in one round trip.
+    await conn.execute(_MATCH_SQL + ";\n" + _FREE_SQL + ";\n" + _APPLY_SQL)
     await record_events(conn, actor)
-    await conn.execute(_UPSERT_SQL, run_id)
-    row = await conn.fetchrow(
-        "SELECT (SELECT count(*) FROM mdm_stage WHERE asset_id IS NOT NULL) AS matched,"
-        " (SELECT count(DISTINCT id) FROM mdm_changed) AS changed"
-    )
+    row = await conn.fetchrow(_UPSERT_SQL, run_id)
     assert row is not None
     return unchanged_matched + int(row["matched"]), int(row["changed"])
 
@@ -388,7 +390,8 @@ async def apply_batch(
     run = await lock_run(conn, actor, run_key, source, create=create)
     records, rejections = split_checked(checked)
     matched, changed = await _apply_records(conn, actor, run["id"], records)
-    await record_issues(conn, run["id"], batch_no, rejections)
+    resent = batch_recorded(run, batch_no)
+    await record_issues(conn, run["id"], batch_no, rejections, resent=resent)
     counts = RunCounts(
         received=len(checked),
         matched=matched,
@@ -409,4 +412,6 @@ async def apply_batch(
         rejected=len(checked) - len(records),
         final=final,
     )
-    return await get_run(conn, run["id"], issues_limit=0)
+    if final:
+        return await get_run(conn, run["id"], issues_limit=0)
+    return run_of(updated)

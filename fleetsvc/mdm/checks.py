@@ -391,29 +391,53 @@ def check_export_row(row: ParsedRow, used_columns: frozenset[str] | None = None)
         return [Rejection(row.row, device_id, None, message)]
     compliance = _export_text(row.values, "compliance")
     if compliance is not None:
-        compliance = _COMPLIANCE.get(_choice_key(compliance), Compliance.UNKNOWN)
-
-    def cut(name: str, max_len: int) -> str | None:
-        text = _export_text(row.values, name)
-        return text[:max_len] if text else None
-
+        compliance = _export_compliance(compliance)
+    values = row.values
+    name, upn, os_name, os_version, maker, model, owner, phone = (
+        value[:max_len] if isinstance(value := values.get(field), str) and value else None
+        for field, max_len in _EXPORT_CUTS
+    )
     return DeviceRecord(
         index=row.row,
         mdm_device_id=device_id,
         serial_number=serial,
         imei=imei,
-        device_name=cut("device_name", 200) or "",
-        user_upn=cut("user_upn", 254),
+        device_name=name or "",
+        user_upn=upn,
         compliance=compliance,
-        last_sync_at=_export_stamp(row.values, "last_check_in_at"),
-        enrolled_at=_export_stamp(row.values, "enrolled_at"),
-        operating_system=cut("os", 32),
-        os_version=cut("os_version", 64),
-        manufacturer=cut("manufacturer", 100),
-        model=cut("model", 100),
-        owner_type=cut("ownership", 32),
-        phone_number=cut("phone_number", 16),
+        last_sync_at=_export_stamp(values, "last_check_in_at"),
+        enrolled_at=_export_stamp(values, "enrolled_at"),
+        operating_system=os_name,
+        os_version=os_version,
+        manufacturer=maker,
+        model=model,
+        owner_type=owner,
+        phone_number=phone,
     )
+
+
+# The export's text columns a record keeps, in DeviceRecord's order, each cut to its length.
+_EXPORT_CUTS: Final = (
+    ("device_name", 200),
+    ("user_upn", 254),
+    ("os", 32),
+    ("os_version", 64),
+    ("manufacturer", 100),
+    ("model", 100),
+    ("ownership", 32),
+    ("phone_number", 16),
+)
+_export_compliance_of: dict[str, str] = {}
+
+
+def _export_compliance(value: str) -> str:
+    """The export's compliance spelling in the service's vocabulary (unknown if not one)."""
+    known = _export_compliance_of.get(value)
+    if known is None:
+        known = _COMPLIANCE.get(_choice_key(value), Compliance.UNKNOWN)
+        if len(_export_compliance_of) < _CHOICES_CACHED:
+            _export_compliance_of[value] = known
+    return known
 
 
 def split_checked(items: Iterable[Checked]) -> tuple[list[DeviceRecord], list[Rejection]]:
