@@ -190,10 +190,13 @@ def main() -> None:
     totals: Counter[str] = Counter()
     try:
         _wait_ready(origin, proc)
-        left = args.minutes * 60 - (time.monotonic() - started)
-        # Each schemathesis run also takes some seconds to start and to report.
-        per_role = max(30, int(left / len(roles)) - ROLE_OVERHEAD_S)
-        for role in roles:
+        deadline = started + args.minutes * 60
+        print(f"set up in {time.monotonic() - started:.0f} s", flush=True)
+        for n, role in enumerate(roles):
+            # What is left, shared by the roles still to run (so a slow one is made up for);
+            # each schemathesis run also takes some seconds to start and to report.
+            left = (deadline - time.monotonic()) / (len(roles) - n)
+            per_role = max(30, int(left) - ROLE_OVERHEAD_S)
             print(f"--- {role}: {per_role} s", flush=True)
             found = _fuzz_role(st, origin, tokens[role], per_role, env)
             operations = max(totals["operations"], found.pop("operations", 0))
