@@ -86,18 +86,23 @@ def user_actor_name(user_id: int) -> str:
 # Whose a personal field is: the event's own entity (a person), or the person whose UPN it is.
 SELF: Final = "self"
 BY_UPN: Final = "upn"
+# Free text people type (a move's reason, an asset's notes, a write-off's reason): it may
+# name anyone, so it is kept apart too (owned by nobody) unless empty, and erased when it
+# holds a value of a person being forgotten (``audit_forget_free_text``).
+FREE: Final = "free"
 # Every field of an event's before/after that holds a person's data, by entity. A new
 # personal field must be listed here, or it is stored in clear and never forgotten.
 PERSONAL_FIELDS: Final[Mapping[str, Mapping[str, str]]] = {
     "person": {"display_name": SELF, "upn": SELF, "employee_number": SELF},
-    "asset": {"mdm_user_upn": BY_UPN},
+    "asset": {"mdm_user_upn": BY_UPN, "reason": FREE, "notes": FREE},
+    "recovery_line": {"reason": FREE},
     "user": {"email": BY_UPN},
 }
 REF: Final = "$personal"
 ERASED: Final = "[pseudonymised]"
 
 _FIELDS_SQL = ", ".join(
-    f"('{entity}', '{name}', {'true' if owner == BY_UPN else 'false'})"
+    f"('{entity}', '{name}', '{owner}')"
     for entity, fields in PERSONAL_FIELDS.items()
     for name, owner in fields.items()
 )
@@ -145,7 +150,7 @@ def _personal_in(n: int, event: EventRow) -> list[_Personal]:
     for side, doc in (("before", event.before), ("after", event.after)):
         for name, owner in fields.items():
             value = doc.get(name) if doc is not None else None
-            if isinstance(value, str):
+            if isinstance(value, str) and (value or owner != FREE):
                 self_owner = event.entity_id if owner == SELF else None
                 found.append(_Personal(n, side, name, value, self_owner, owner == BY_UPN))
     return found
@@ -245,12 +250,13 @@ WITH q AS MATERIALIZED (
 ), found AS MATERIALIZED (
     SELECT nextval('personal_value_id_seq') AS pv_id, q.n, d.side, f.field,
            d.doc ->> f.field AS value,
-           CASE WHEN f.by_upn THEN {_PERSON_BY_UPN.format("d.doc ->> f.field")}
-                ELSE q.entity_id::integer END AS person_id
+           CASE f.owner WHEN '{BY_UPN}' THEN {_PERSON_BY_UPN.format("d.doc ->> f.field")}
+                WHEN '{SELF}' THEN q.entity_id::integer END AS person_id
     FROM q
-    JOIN (VALUES {_FIELDS_SQL}) AS f(entity, field, by_upn) ON f.entity = q.entity
+    JOIN (VALUES {_FIELDS_SQL}) AS f(entity, field, owner) ON f.entity = q.entity
     CROSS JOIN LATERAL (VALUES ('before', q.before), ('after', q.after)) AS d(side, doc)
     WHERE jsonb_typeof(d.doc -> f.field) = 'string'
+      AND (f.owner <> '{FREE}' OR d.doc ->> f.field <> '')
 ), stored AS (
     INSERT INTO personal_value (id, person_id, field, value)
     SELECT pv_id, person_id, field, value FROM found
@@ -282,78 +288,6 @@ async def record_from_query(
     """
     n = len(args)
     sql = _FROM_QUERY_SQL.format(select_sql=select_sql, actor=f"${n + 1}, ${n + 2}, ${n + 3}")
-    result = await conn.execute(sql, *args, actor.name, actor.role, actor.request_id)
-    return int(result.split()[-1])
-
-
-def _ref_sql(id_sql: str) -> str:
-    return f"jsonb_build_object('{REF}', {id_sql})"
-
-
-def _rows_sql(entity: str, action: str, source_sql: str, columns: Sequence[str], actor: str) -> str:
-    """``record_rows``'s one statement: each personal column's value gets its id from
-    nextval as the rows are read (in id order), is stored from there, and the event holds
-    ``jsonb_build_object('$personal', id)`` in its place; no scan of the events' JSON.
-    The ids are taken in the order the source returns its rows (an INSERT's RETURNING: the
-    order it inserted them), not sorted again."""
-    personal = PERSONAL_FIELDS.get(entity, {})
-    mine = [c for c in columns if c in personal]
-    ids = ", ".join(
-        f"CASE WHEN s.{c} IS NOT NULL THEN nextval('personal_value_id_seq') END AS pv_{c}"
-        for c in mine
-    )
-    owner = {c: _PERSON_BY_UPN.format(f"r.{c}") if personal[c] == BY_UPN else "r.id" for c in mine}
-    values = ", ".join(f"(r.pv_{c}, {owner[c]}, '{c}', r.{c}::text)" for c in mine)
-    after = ", ".join(
-        f"'{c}', CASE WHEN r.pv_{c} IS NULL THEN NULL ELSE {_ref_sql(f'r.pv_{c}')} END"
-        if c in personal
-        else f"'{c}', r.{c}"
-        for c in columns
-    )
-    stored = (
-        f""", stored AS (
-    INSERT INTO personal_value (id, person_id, field, value)
-    SELECT v.id, v.person_id, v.field, v.value
-    FROM r CROSS JOIN LATERAL (VALUES {values}) AS v(id, person_id, field, value)
-    WHERE v.id IS NOT NULL
-)"""
-        if mine
-        else ""
-    )
-    return f"""
-WITH s AS ({source_sql}), r AS MATERIALIZED (
-    SELECT s.*{", " + ids if ids else ""} FROM s
-){stored}
-INSERT INTO event (actor_name, actor_role, request_id, entity, entity_id, action, before, after)
-SELECT {actor}, '{entity}', r.id, '{action}', NULL, jsonb_build_object({after})
-FROM r ORDER BY r.id
-"""
-
-
-async def record_rows(
-    conn: asyncpg.Connection,
-    actor: Actor,
-    entity: str,
-    action: str,
-    source_sql: str,
-    columns: Sequence[str],
-    *args: Any,
-) -> int:
-    """One ``action`` event per row of ``source_sql`` (an ``INSERT … RETURNING`` of new
-    records, or a SELECT), its ``after`` the row's ``columns``, in id order, in one
-    statement with the rows' own write; returns how many.
-
-    The fast path for creating many records (the HR feed's 45,000 people): each personal
-    column of the entity (``PERSONAL_FIELDS``) is stored in ``personal_value`` straight
-    from the row and referenced by id, which is what ``record_from_query`` would write,
-    without its scan of every event's JSON. ``source_sql`` returns ``id`` and ``columns``;
-    ``entity``, ``action`` and ``columns`` are the caller's identifiers, never input.
-    """
-    for name in (entity, action, *columns):
-        if not name.isidentifier():
-            raise ValueError(f"not an identifier: {name!r}")
-    n = len(args)
-    sql = _rows_sql(entity, action, source_sql, columns, f"${n + 1}, ${n + 2}, ${n + 3}")
     result = await conn.execute(sql, *args, actor.name, actor.role, actor.request_id)
     return int(result.split()[-1])
 
@@ -401,9 +335,10 @@ async def forget_personal_data(
 ) -> int:
     """Erase every personal value the audit trail holds for a person; returns how many.
 
-    Erased: the values their events recorded (name, UPN, employee number), and values
+    Erased: the values their events recorded (name, UPN, employee number), values
     that named nobody when they were written (an MDM user's UPN recorded before the
-    person was in the register) equal to one of theirs. Reads show
+    person was in the register) equal to one of theirs, and free text (a move's reason,
+    notes) that contains one of theirs. Reads show
     ``[pseudonymised <pseudonym>]`` in their place from then on; the events themselves,
     and so the chain, are unchanged. The erasure is itself an event
     (``personal_data_forgotten``). Safe to repeat (the second time erases nothing).
@@ -415,6 +350,10 @@ async def forget_personal_data(
         )
     if not 1 <= person_id <= 2**31 - 1:
         raise NotFound("person", person_id)
+    # Free text in events that names them, first, while their values are there to match.
+    free = await conn.fetchval(
+        "SELECT audit_forget_free_text($1::int[], $2::text[])", [person_id], [pseudonym]
+    )
     erased = await conn.fetchval(
         "SELECT audit_forget_person($1, $2, $3, $4, $5)",
         person_id,
@@ -425,7 +364,7 @@ async def forget_personal_data(
     )
     if erased is None:
         raise NotFound("person", person_id)
-    return int(erased)
+    return int(free) + int(erased)
 
 
 # --- reading ---------------------------------------------------------------------------------

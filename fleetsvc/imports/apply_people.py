@@ -1,5 +1,5 @@
 """Applying a people feed's new rows, set-based: the people to create in one INSERT with
-their events (``audit.record_rows``, which stores their names, UPNs and employee numbers
+their events (``audit_rows.record_rows``, which stores their names, UPNs and employee numbers
 apart straight from the rows: the first full feed's 45,000 people), the people to change in
 one UPDATE with theirs (``audit.record_from_query``; both hold personal values by
 reference), a recovery case for each person who became a leaver holding devices
@@ -13,7 +13,7 @@ from typing import Final
 
 import asyncpg
 
-from fleetsvc import audit
+from fleetsvc import audit, audit_rows
 from fleetsvc.auth import Actor
 from fleetsvc.imports.summary import PeopleCounts
 from fleetsvc.recoveries.cases import cancel_cases, open_cases
@@ -26,7 +26,7 @@ CREATE TEMP TABLE person_changed (
 """
 
 # The people to create, in file order; their ``created`` events come with them
-# (``audit.record_rows``: names, UPNs and employee numbers stored apart, by reference).
+# (``audit_rows.record_rows``: names, UPNs and employee numbers stored apart, by reference).
 INSERT_PEOPLE: Final = """
 INSERT INTO person (employee_number, display_name, upn, business_unit_id, kind, active, left_on)
 SELECT employee_number, display_name, upn, business_unit_id, person_kind, left_on IS NULL,
@@ -92,7 +92,7 @@ async def apply(conn: asyncpg.Connection, actor: Actor, counts: PeopleCounts) ->
     cases of those who became leavers."""
     await conn.execute(_CHANGED_TABLE)
     await conn.execute("SET LOCAL enable_nestloop = off")  # see plan.build
-    await audit.record_rows(conn, actor, "person", "created", INSERT_PEOPLE, CREATED_COLUMNS)
+    await audit_rows.record_rows(conn, actor, "person", "created", INSERT_PEOPLE, CREATED_COLUMNS)
     await conn.execute(UPDATE_PEOPLE)
     await conn.execute("RESET enable_nestloop")
     await audit.record_from_query(conn, actor, _EVENTS)

@@ -24,6 +24,9 @@ class Plan:
 
     create: str
     rules: tuple[str, ...]
+    # The columns whose statistics the later statements need (all when empty): ANALYZE
+    # samples every column named, and a people plan's names and messages are wide.
+    analyze: tuple[str, ...] = ()
 
 
 # Rules that only act on rows sharing a value of this column: where no value of it repeats in
@@ -73,7 +76,8 @@ async def build(conn: asyncpg.Connection, import_id: int, plan: Plan) -> None:
     await conn.execute(plan.create, import_id)
     await conn.execute("RESET enable_nestloop")
     await conn.execute(f"SET LOCAL default_statistics_target = {STATISTICS_TARGET}")
-    await conn.execute("ANALYZE import_plan")
+    columns = f" ({', '.join(plan.analyze)})" if plan.analyze else ""
+    await conn.execute(f"ANALYZE import_plan{columns}")
     keys = sorted({REPEATS_OF[r] for r in plan.rules if r in REPEATS_OF})
     repeats = await conn.fetchrow(
         "SELECT "

@@ -6,9 +6,11 @@ Their name, UPN and employee number give way to a stable pseudonym (``person-<id
 personal values (erased, so the hash chain, which covers only the references, still
 verifies), the MDM's records and the asset fields copied from them, their page account
 (disabled, its sessions ended, its saved searches gone), import previews that still stage
-a row of theirs (cleared: the preview must be uploaded again) and rejected import rows and
-row issues that quote them. Their devices, assignments and events stay, by id, so history
-still counts them. Set-based: the statements are the same for one person or 10,000.
+a row of theirs (cleared: the preview must be uploaded again), rejected import rows and
+row issues that quote them, and free text anywhere that names them (``free_text``: notes,
+reasons, comments, messages, and the events' copies of them). Their devices, assignments
+and events stay, by id, so history still counts them. Set-based: the statements are the
+same for one person or 10,000.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict, NotFound
 from fleetsvc.logs import get_logger
 from fleetsvc.records import check_id
+from fleetsvc.subject_access import free_text
 
 PERSON_PREFIX = "person-"
 # How many people one transaction pseudonymises; the run loops until none are due.
@@ -228,19 +231,27 @@ async def pseudonymise(
     await conn.execute(_ASSETS_SQL)
     await conn.execute(_MDM_SQL)
     await _pseudonymise_accounts(conn, actor, ids)
+    await free_text.prepare(conn, _KNOWN_TABLE)
     await conn.execute(_ROWS_SQL)
+    await free_text.find_rows(conn, _ROWS_TABLE)
     await conn.execute(_STAGED_SQL)
     await conn.execute(_REJECTED_SQL, ERASED_CELL)
     await conn.execute(_ISSUES_SQL, ERASED_CELL)
     await conn.execute(_SEARCHES_SQL)
     await conn.execute(_FLASH_SQL)
+    await free_text.erase(conn, actor)
     erased = await _forget(conn, actor, ids)
     await _pseudonymise_people(conn, actor, ids)
     return Pseudonymised(len(ids), erased)
 
 
 async def _forget(conn: asyncpg.Connection, actor: Actor, ids: list[int]) -> int:
-    """Their personal values erased (``audit_forget_people``); how many."""
+    """Their personal values erased (``audit_forget_people``), and the free text in events
+    that names them (``audit_forget_free_text``, first, while their values are there); how
+    many."""
+    free = await conn.fetchval(
+        "SELECT audit_forget_free_text($1::int[], $2::text[])", ids, [pseudonym(i) for i in ids]
+    )
     await conn.fetchval(
         "SELECT audit_forget_people($1::int[], $2::text[], $3, $4, $5)",
         ids,
@@ -255,7 +266,7 @@ async def _forget(conn: asyncpg.Connection, actor: Actor, ids: list[int]) -> int
         " AND occurred_at = now()",
         ids,
     )
-    return int(erased or 0)
+    return int(free or 0) + int(erased or 0)
 
 
 async def _pseudonymise_people(conn: asyncpg.Connection, actor: Actor, ids: list[int]) -> None:

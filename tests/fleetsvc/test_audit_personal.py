@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from db.engine import connection, transaction
-from fleetsvc import audit
+from fleetsvc import audit, audit_rows
 from fleetsvc.audit_chain import verify_chain
 from fleetsvc.auth import Actor
 from fleetsvc.errors import NotFound, ValidationFailed
@@ -182,7 +182,9 @@ async def test_record_rows_writes_what_record_from_query_would() -> None:
     args = [list(c) for c in zip(*rows, strict=True)]
     actor = Actor(unique("rows-"), "admin")
     async with transaction() as conn:
-        written = await audit.record_rows(conn, actor, "person", "created", source, columns, *args)
+        written = await audit_rows.record_rows(
+            conn, actor, "person", "created", source, columns, *args
+        )
         await audit.record_from_query(
             conn,
             actor,
@@ -216,7 +218,7 @@ async def test_record_rows_writes_what_record_from_query_would() -> None:
         + [(people[1]["id"], f) for f in ("display_name", "employee_number")]
     )
     with pytest.raises(ValueError, match="identifier"):
-        await audit.record_rows(conn, actor, "person", "x'; --", source, columns)
+        await audit_rows.record_rows(conn, actor, "person", "x'; --", source, columns)
 
 
 async def test_forgetting_names_what_it_cannot_do() -> None:

@@ -97,6 +97,7 @@ async def test_the_service_role_writes_sealed_events_and_checks_the_chain(
         "DELETE FROM personal_value",
         "TRUNCATE personal_value",
         "SELECT audit_forget_person(1, 'P-1', 'x', 'admin', NULL)",
+        "SELECT audit_forget_free_text('{1}', '{P-1}')",
     ],
 )
 async def test_the_service_role_may_not_write_the_chain_or_personal_values(
@@ -154,8 +155,8 @@ async def test_forgetting_goes_through_its_function_only(service: Service) -> No
             service.conn, ACTOR, "person", person, "created", after={"upn": "c.d@force.example"}
         )
     await service.owner.execute(
-        "GRANT EXECUTE ON FUNCTION audit_forget_person(integer, text, text, text, text)"
-        f" TO {service.role}"
+        "GRANT EXECUTE ON FUNCTION audit_forget_person(integer, text, text, text, text),"
+        f" audit_forget_free_text(integer[], text[]) TO {service.role}"
     )
     async with service.conn.transaction():
         assert await audit.forget_personal_data(service.conn, ACTOR, person, "P-0002") == 1

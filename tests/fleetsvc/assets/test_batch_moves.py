@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from db.engine import connection, transaction
+from fleetsvc import audit
 from fleetsvc.assets.batch_moves import AssetMove, move_assets
 from fleetsvc.assets.moves import Transition, transition
 from fleetsvc.auth import Actor
@@ -31,14 +32,16 @@ async def _row(table: str, key: str, value: int) -> dict[str, Any]:
 
 
 async def _last_event(asset_id: int) -> dict[str, Any]:
+    """The asset's last event as read (a reason is held by reference: each its own)."""
     async with connection() as conn:
         row = await conn.fetchrow(
-            "SELECT action, before::text, after::text FROM event"
+            "SELECT action, before, after FROM event"
             " WHERE entity = 'asset' AND entity_id = $1 ORDER BY id DESC LIMIT 1",
             asset_id,
         )
-    assert row is not None
-    return dict(row)
+        assert row is not None
+        [event] = await audit.decode_events(conn, [row])
+    return event
 
 
 async def test_a_batch_writes_what_one_move_writes() -> None:

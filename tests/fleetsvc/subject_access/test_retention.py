@@ -21,6 +21,7 @@ from fleetsvc.audit_chain import verify_chain
 from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict
 from fleetsvc.jobs.worker import Worker
+from fleetsvc.recoveries.write_off import WriteOff, write_off
 from fleetsvc.subject_access import retention
 from tests import factories
 from tests.api.test_mdm import graph_record, push
@@ -80,8 +81,10 @@ async def _leaver_with_a_footprint(
     eng: httpx.AsyncClient, mdm: httpx.AsyncClient
 ) -> tuple[int, list[str], dict[str, Any]]:
     """A person renamed once, issued a handset the MDM names them on, with a page account,
-    a session and a search, a preview staging their row, a rejected row and an issue that
-    quote them; then a leaver long ago. Returns their id, every value of theirs, the handset."""
+    a session and a search, a preview staging their row, a rejected row and issues that
+    quote them, free text naming them (the handset's notes, why it moved, an install job's
+    comments, a row issue's message); then a leaver long ago, whose second device is
+    written off with a reason naming them. Returns their id, every value of theirs, the handset."""
     n = unique()
     name, new_name, number = f"Rhian Pryce {n}", f"Rhian Pryce-Jones {n}", f"RP{n}"
     upn = f"r.pryce{n}@force.police.uk".lower()
@@ -101,10 +104,21 @@ async def _leaver_with_a_footprint(
     assert r.status_code == 200, r.text
     r = await push(mdm, unique("run-"), 1, [graph_record(serial=handset["serial_number"], upn=upn)])
     assert r.status_code == 200, r.text
-    r = await eng.post(
-        f"/api/v1/assets/{handset['id']}/transitions", json={"to": "in_stock", "reason": "left"}
+    # Free text that names them: a device's notes, why it moved (events and assignments).
+    etag = (await eng.get(f"/api/v1/assets/{handset['id']}")).headers["etag"]
+    r = await eng.patch(
+        f"/api/v1/assets/{handset['id']}",
+        json={"notes": f"Issued to {new_name.upper()}; ask   {upn} first"},
+        headers={"If-Match": etag},
     )
     assert r.status_code == 200, r.text
+    r = await eng.post(
+        f"/api/v1/assets/{handset['id']}/transitions",
+        json={"to": "in_stock", "reason": f"handed in by {new_name} ({number}), cracked"},
+    )
+    assert r.status_code == 200, r.text
+    # A second device they keep when they leave: written off, naming them.
+    kept = await factories.asset(status="deployed", person_id=pid)
     async with transaction() as conn:
         user = await users.create_user(conn, ADMIN, upn, "engineer", unique("pw-") * 2)
         await sessions.start_session(conn, user.id)
@@ -134,13 +148,29 @@ async def _leaver_with_a_footprint(
         await conn.execute(
             "INSERT INTO import_issue (import_id, row_number, severity, column_name, value,"
             " message) VALUES ($1, 4, 'error', 'upn', $2, 'taken'),"
-            " ($1, 4, 'error', 'surname', $3, 'too long')",
+            " ($1, 4, 'error', 'surname', $3, 'too long'),"
+            " ($1, 3, 'error', 'upn', 'someone@else.example', $4)",
             imp,
             upn,
             surname,
+            f"UPN someone@else.example is already held by employee {number}",
+        )
+        await factories.insert(
+            "install_job",
+            job_reference=unique("BAB-"),
+            status="completed",
+            comments=f"fitted with {upn} watching",
         )
     r = await eng.patch(f"/api/v1/people/{pid}", json={"active": False, "left_on": "2019-03-31"})
     assert r.status_code == 200, r.text
+    async with transaction() as conn:
+        line = await conn.fetchrow(
+            "SELECT case_id, id FROM recovery_line WHERE asset_id = $1", kept["id"]
+        )
+        assert line is not None
+        await write_off(
+            conn, ADMIN, line["case_id"], line["id"], WriteOff(f"{name.lower()} never returned it")
+        )
     return pid, [name, new_name, number, upn, surname], handset
 
 
