@@ -17,6 +17,9 @@ from fleetsvc.errors import Conflict
 
 _KEY = re.compile(r"Key \((?P<cols>[^)]*)\)=\((?P<vals>.*)\) already exists", re.S)
 _PLAIN_COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
+# Columns that only scope a key (a serial is unique per maker): the clash is named by the
+# key's other column, whatever order the index lists them in.
+_SCOPE_COLUMNS = frozenset({"manufacturer"})
 
 
 async def conflict_from(conn: asyncpg.Connection, exc: asyncpg.UniqueViolationError) -> Conflict:
@@ -27,7 +30,7 @@ async def conflict_from(conn: asyncpg.Connection, exc: asyncpg.UniqueViolationEr
         return Conflict(f"this {table} clashes with an existing one")
     cols = [c.strip() for c in match["cols"].split(",")]
     vals = [v.strip() for v in match["vals"].split(", ")] if len(cols) > 1 else [match["vals"]]
-    field = cols[-1]
+    field = next((c for c in reversed(cols) if c not in _SCOPE_COLUMNS), cols[-1])
     existing_id = None
     if len(vals) == len(cols) and all(_PLAIN_COLUMN.match(c) for c in cols):
         where = " AND ".join(f"{c}::text = ${i + 1}" for i, c in enumerate(cols))
