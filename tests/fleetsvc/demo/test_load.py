@@ -118,7 +118,7 @@ async def test_demo_loads_the_programme_shape_once(app: object, tmp_path: Path) 
     async with connection() as conn:
         assert await rows(conn) == before  # every row of the register, and no new event
         actions = await conn.fetch(
-            "SELECT DISTINCT action FROM event WHERE entity = 'asset'"
+            "SELECT DISTINCT action FROM event_history WHERE entity = 'asset'"
             " AND entity_id = ANY($1::bigint[])",
             theirs,
         )
