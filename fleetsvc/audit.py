@@ -312,15 +312,18 @@ async def record_created(
 ) -> int:
     """Record a bulk creation as ``created_record`` rows sealed by one event, set-based.
 
-    ``insert_sql`` inserts the records (``$1`` is the sealing event's id, the caller's
-    arguments follow); each shows in history reads (``event_history``) as the ``created``
-    event it stands for, by the actor and at the time of the sealing event, which is
-    ``items_created`` on ``entity``/``entity_id`` with the records' count and SHA-256
-    (``audit_chain.RECORDS_DIGEST_SQL``). Records hold no personal field (their columns are
-    fixed: ``audit_chain.RECORD_COLUMNS``), so nothing is stored apart. Returns how many.
+    ``insert_sql`` inserts the records: ``$1`` is the sealing event's id, ``$2``-``$4``
+    the actor's name, role and request id, the caller's arguments follow. Each record
+    shows in history reads (``event_history``) as the ``created`` event it stands for. The
+    sealing event is ``items_created`` on ``entity``/``entity_id``, with the records' count
+    and SHA-256 (``audit_chain.RECORDS_DIGEST_SQL``). Records hold no personal field
+    (their columns are fixed: ``audit_chain.RECORD_COLUMNS``), so nothing is stored
+    apart. Returns how many.
     """
     event_id = await conn.fetchval("SELECT nextval(pg_get_serial_sequence('event', 'id'))")
-    result = await conn.execute(insert_sql, event_id, *args)
+    result = await conn.execute(
+        insert_sql, event_id, actor.name, actor.role, actor.request_id, *args
+    )
     await conn.execute(
         _SEAL_RECORDS_SQL, event_id, actor.name, actor.role, actor.request_id, entity, entity_id
     )

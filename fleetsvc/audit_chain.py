@@ -41,6 +41,10 @@ CANONICAL_SQL = (
 RECORD_COLUMNS = (
     "id",
     "event_id",
+    "occurred_at",
+    "actor_name",
+    "actor_role",
+    "request_id",
     "entity",
     "entity_id",
     "delivery_import_id",

@@ -14,15 +14,23 @@ from fleetsvc.errors import NotFound
 from fleetsvc.pagination import Page, PageRequest, make_page
 from fleetsvc.records import check_id
 
+_COLUMNS = ", ".join(audit.EVENT_COLUMNS)
+# One arm per entity (they cannot overlap), each read through its (entity, entity_id, id)
+# index: as one OR, PostgreSQL walks the whole trail in id order filtering on it.
 _HISTORY_SQL = f"""
-SELECT {", ".join(audit.EVENT_COLUMNS)} FROM {audit.HISTORY}
-WHERE ((entity = 'asset' AND entity_id = $1)
-    OR (entity = 'install' AND entity_id = ANY(ARRAY(
+SELECT {_COLUMNS} FROM {audit.HISTORY}
+WHERE entity = 'asset' AND entity_id = $1 AND id > $2
+UNION ALL
+SELECT {_COLUMNS} FROM {audit.HISTORY}
+WHERE entity = 'install' AND entity_id = ANY(ARRAY(
         SELECT id FROM install WHERE tablet_id = $1
-        UNION ALL SELECT id FROM install WHERE dock_id = $1)))
-    OR (entity = 'sim' AND entity_id = ANY(ARRAY(
+        UNION ALL SELECT id FROM install WHERE dock_id = $1))
+  AND id > $2
+UNION ALL
+SELECT {_COLUMNS} FROM {audit.HISTORY}
+WHERE entity = 'sim' AND entity_id = ANY(ARRAY(
         SELECT DISTINCT sim_id FROM sim_fitting WHERE asset_id = $1))
-        AND (before ->> 'asset_id' = $1::text OR after ->> 'asset_id' = $1::text)))
+  AND (before ->> 'asset_id' = $1::text OR after ->> 'asset_id' = $1::text)
   AND id > $2
 ORDER BY id LIMIT $3"""
 

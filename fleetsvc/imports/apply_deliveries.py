@@ -57,22 +57,24 @@ SELECT (SELECT count(*) FROM ins) AS assets, (SELECT count(*) FROM new_sims) AS 
 
 # The created assets' records, then their SIMs', each in id order (so the records' ids,
 # drawn as they are inserted, follow it): the history of each, sealed by the import's
-# event ($1). The values are those a "created" event held (event_history builds them).
+# event ($1, its actor $2-$4). The values are those a "created" event held (event_history
+# builds them).
 INSERT_CREATED: Final = """
-INSERT INTO created_record (event_id, entity, entity_id, delivery_import_id, model_id,
-    manufacturer, serial_number, imei, status, purchase_order_id, contract_id,
-    supplier_order_ref, delivery_ref, unit_cost, delivered_on, refresh_due_on, location_id,
-    iccid, msisdn, asset_id)
-SELECT $1::bigint, 'asset' AS entity, a.id AS entity_id, a.delivery_import_id, a.model_id,
-       a.manufacturer, a.serial_number, a.imei, a.status, a.purchase_order_id, a.contract_id,
+INSERT INTO created_record (event_id, actor_name, actor_role, request_id, entity, entity_id,
+    delivery_import_id, model_id, manufacturer, serial_number, imei, status,
+    purchase_order_id, contract_id, supplier_order_ref, delivery_ref, unit_cost,
+    delivered_on, refresh_due_on, location_id, iccid, msisdn, asset_id)
+SELECT $1::bigint, $2::text, $3::text, $4::text, 'asset' AS entity, a.id AS entity_id,
+       a.delivery_import_id, a.model_id, a.manufacturer, a.serial_number, a.imei, a.status,
+       a.purchase_order_id, a.contract_id,
        a.supplier_order_ref, a.delivery_ref, a.unit_cost, a.delivered_on, a.refresh_due_on,
        a.location_id, NULL, NULL, NULL::integer
-FROM asset a WHERE a.delivery_import_id = $2
+FROM asset a WHERE a.delivery_import_id = $5
 UNION ALL
-SELECT $1::bigint, 'sim', s.id, s.delivery_import_id, NULL::integer, NULL, NULL, NULL, NULL,
-       NULL::integer, s.contract_id, NULL, NULL, NULL::numeric, NULL::date, NULL::date,
+SELECT $1::bigint, $2, $3, $4, 'sim', s.id, s.delivery_import_id, NULL::integer, NULL, NULL,
+       NULL, NULL, NULL::integer, s.contract_id, NULL, NULL, NULL::numeric, NULL::date, NULL::date,
        NULL::integer, s.iccid, s.msisdn, s.asset_id
-FROM sim s WHERE s.delivery_import_id = $2
+FROM sim s WHERE s.delivery_import_id = $5
 ORDER BY entity, entity_id
 """
 

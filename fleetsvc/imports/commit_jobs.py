@@ -160,8 +160,10 @@ async def start_commit(actor: Actor, import_id: int, *, allow_partial: bool) -> 
         if row["job_status"] in (JobStatus.QUEUED, JobStatus.RUNNING):
             return Started(import_id, row["job_id"])
         try:
-            # NOWAIT: a commit running holds the import's row for as long as it runs.
-            row = await _commit_job_of(conn, import_id, lock=True)
+            # NOWAIT: a commit running holds the import's row for as long as it runs. In a
+            # savepoint: the refusal aborts it, not the transaction the answer is read in.
+            async with conn.transaction():
+                row = await _commit_job_of(conn, import_id, lock=True)
         except asyncpg.LockNotAvailableError:
             row = await _commit_job_of(conn, import_id, lock=False)
             if row["job_status"] in (JobStatus.QUEUED, JobStatus.RUNNING):

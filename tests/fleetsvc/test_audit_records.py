@@ -18,9 +18,10 @@ from tests.fleetsvc.test_audit_chain import as_owner, check
 ADMIN = Actor("tests", "admin")
 # Three handsets of import 1, as a delivery writes them ($1: the sealing event).
 RECORDS = (
-    "INSERT INTO created_record (event_id, entity, entity_id, delivery_import_id, model_id,"
-    " manufacturer, serial_number, unit_cost, delivered_on)"
-    " SELECT $1::bigint, 'asset', g, 1, 7, 'samsung', 'R58R' || g, 289.00, DATE '2036-06-02'"
+    "INSERT INTO created_record (event_id, actor_name, actor_role, request_id, entity,"
+    " entity_id, delivery_import_id, model_id, manufacturer, serial_number, unit_cost,"
+    " delivered_on) SELECT $1::bigint, $2, $3, $4, 'asset', g, 1, 7, 'samsung', 'R58R' || g,"
+    " 289.00, DATE '2036-06-02'"
     " FROM generate_series(1, 3) g ORDER BY g"
 )
 TRIGGER_OFF = "ALTER TABLE created_record DISABLE TRIGGER created_record_no_update_delete"
@@ -76,8 +77,9 @@ async def test_a_record_added_to_a_sealed_import_is_named(own_db: str) -> None:
     seal = await _sealed(own_db)
     await as_owner(
         own_db,
-        "INSERT INTO created_record (event_id, entity, entity_id, delivery_import_id, model_id,"
-        f" serial_number) VALUES ({seal}, 'asset', 4, 1, 7, 'R58R4')",
+        "INSERT INTO created_record (event_id, actor_name, actor_role, entity, entity_id,"
+        f" delivery_import_id, model_id, serial_number) VALUES ({seal}, 'tests', 'admin',"
+        " 'asset', 4, 1, 7, 'R58R4')",
     )
     _broken_at(await check(own_db), seal, "do not match the digest")
 
@@ -86,8 +88,9 @@ async def test_a_record_no_event_seals_is_named(own_db: str) -> None:
     await _sealed(own_db)
     await as_owner(
         own_db,
-        "INSERT INTO created_record (event_id, entity, entity_id, delivery_import_id, model_id,"
-        " serial_number) VALUES (424242, 'asset', 9, 1, 7, 'R58R9')",
+        "INSERT INTO created_record (event_id, actor_name, actor_role, entity, entity_id,"
+        " delivery_import_id, model_id, serial_number) VALUES (424242, 'tests', 'admin',"
+        " 'asset', 9, 1, 7, 'R58R9')",
     )
     _broken_at(await check(own_db), 424242, "added outside an import")
 

@@ -89,7 +89,12 @@ async def test_upload_preview_then_commit(signed_in_as: SignedInFactory) -> None
     assert "Commit 3 new rows" not in done.text  # nothing left to commit
     assert len(await assets_of(import_id)) == 3
     who = f"user:{me.account.id}"
-    assert await _events(import_id) == [("created", who), ("previewed", who), ("committed", who)]
+    assert await _events(import_id) == [
+        ("created", who),
+        ("previewed", who),
+        ("items_created", who),
+        ("committed", who),
+    ]
     # The list of past imports: who (their address, on the page only), the file, the status.
     listed = await me.client.get("/imports")
     row = listed.text.split(f'<a href="/imports/{import_id}">{import_id}</a>', 1)[1]
