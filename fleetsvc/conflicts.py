@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Final
 
 import asyncpg
 
@@ -17,9 +18,10 @@ from fleetsvc.errors import Conflict
 
 _KEY = re.compile(r"Key \((?P<cols>[^)]*)\)=\((?P<vals>.*)\) already exists", re.S)
 _PLAIN_COLUMN = re.compile(r"^[a-z_][a-z0-9_]*$")
-# Columns that only scope a key (a serial is unique per maker): the clash is named by the
-# key's other column, whatever order the index lists them in.
-_SCOPE_COLUMNS = frozenset({"manufacturer"})
+# A key names its last column as the clashing field, except a key led by the column that
+# tells the records apart: an asset's serial index is (serial_number, manufacturer), so that
+# lookups by serial alone read it too, and the field is the serial.
+_FIELD_OF_KEY: Final = {"asset_serial_uq": "serial_number"}
 
 
 async def conflict_from(conn: asyncpg.Connection, exc: asyncpg.UniqueViolationError) -> Conflict:
@@ -30,7 +32,7 @@ async def conflict_from(conn: asyncpg.Connection, exc: asyncpg.UniqueViolationEr
         return Conflict(f"this {table} clashes with an existing one")
     cols = [c.strip() for c in match["cols"].split(",")]
     vals = [v.strip() for v in match["vals"].split(", ")] if len(cols) > 1 else [match["vals"]]
-    field = next((c for c in reversed(cols) if c not in _SCOPE_COLUMNS), cols[-1])
+    field = _FIELD_OF_KEY.get(exc.constraint_name or "", cols[-1])
     existing_id = None
     if len(vals) == len(cols) and all(_PLAIN_COLUMN.match(c) for c in cols):
         where = " AND ".join(f"{c}::text = ${i + 1}" for i, c in enumerate(cols))

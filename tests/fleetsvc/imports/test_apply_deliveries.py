@@ -68,3 +68,32 @@ async def test_an_item_registered_after_the_plan_is_a_conflict_and_nothing_is_wr
             " ORDER BY id DESC LIMIT 1"
         )
     assert (assets, sims, status) == (0, 0, "failed")
+
+
+async def test_each_handset_is_numbered_in_file_order_and_holds_its_own_rows_sim(
+    tmp_path: Path,
+) -> None:
+    o = await order(quantity=10)
+    rows = [handset(o) for _ in range(5)]
+    rows[1]["SIM ICCID"] = rows[1]["MSISDN"] = ""  # a handset delivered without a SIM
+    path = tmp_path / "numbered.csv"
+    path.write_bytes(csv_bytes(rows))
+    done = await run.run_import(
+        ACTOR, path=path, file_name="numbered.csv", profile_name="vodafone-despatch", mode="commit"
+    )
+    assert done.status == "committed", done.counts
+    async with connection() as conn:
+        imeis = await conn.fetch(
+            "SELECT imei FROM asset WHERE delivery_import_id = $1 ORDER BY id", done.id
+        )
+        sims = await conn.fetch(
+            "SELECT s.iccid, a.imei, f.asset_id = s.asset_id AS fitted FROM sim s"
+            " JOIN asset a ON a.id = s.asset_id"
+            " JOIN sim_fitting f ON f.sim_id = s.id AND f.removed_at IS NULL"
+            " WHERE s.delivery_import_id = $1 ORDER BY s.id",
+            done.id,
+        )
+    assert [r["imei"] for r in imeis] == [r["IMEI"] for r in rows]
+    assert [tuple(s) for s in sims] == [
+        (r["SIM ICCID"], r["IMEI"], True) for r in rows if r["SIM ICCID"]
+    ]
