@@ -70,7 +70,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_ready(base: str, path: str = "/ready", timeout: float = 30.0) -> None:
+def wait_ready(base: str, path: str = "/ready", timeout: float = 120.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:

@@ -56,11 +56,12 @@ _STAGE_COLUMNS: Final = (
 )
 
 
+# The staging tables live as long as the connection and empty at each commit: created by
+# a connection's first batch, then only emptied (a second batch in the same transaction
+# finds the first one's rows), so a batch adds and drops no catalog rows.
 _STAGE_SQL = """
-DROP TABLE IF EXISTS pg_temp.mdm_input;
-DROP TABLE IF EXISTS pg_temp.mdm_stage;
-DROP TABLE IF EXISTS pg_temp.mdm_changed;
-CREATE TEMP TABLE mdm_input (
+SET LOCAL client_min_messages = warning;  -- not told that the tables exist, each batch
+CREATE TEMP TABLE IF NOT EXISTS mdm_input (
     idx integer NOT NULL,
     mdm_device_id varchar(64) NOT NULL,
     serial_number varchar(64),
@@ -77,8 +78,23 @@ CREATE TEMP TABLE mdm_input (
     owner_type varchar(32),
     phone_number varchar(16),
     facts_hash bytea NOT NULL
-) ON COMMIT DROP;
-CREATE TEMP TABLE mdm_changed (id integer, before jsonb, after jsonb) ON COMMIT DROP;
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS mdm_stage (
+    LIKE mdm_input,
+    asset_id integer,
+    old_device_id varchar(64),
+    old_last_seen_at timestamptz,
+    old_compliance varchar(32),
+    old_os_version varchar(64),
+    old_user_upn varchar(254),
+    older boolean NOT NULL,
+    is_primary boolean NOT NULL
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS mdm_changed (id integer, before jsonb, after jsonb)
+    ON COMMIT DELETE ROWS;
+DELETE FROM pg_temp.mdm_input;
+DELETE FROM pg_temp.mdm_stage;
+DELETE FROM pg_temp.mdm_changed;
 """
 
 # Records the register already holds exactly as sent: the stored record has the same facts,
@@ -87,23 +103,27 @@ CREATE TEMP TABLE mdm_changed (id integer, before jsonb, after jsonb) ON COMMIT 
 # matched to no asset and no asset has its serial or IMEI now. Such a record changes
 # nothing: it is only marked as reported by this run (two columns of mdm_device, no index
 # touched, so the new version stays on its page: HOT), which the run's reconciliation and
-# the current one read. Anything less certain (a match by IMEI or another maker's serial,
-# an unknown device whose serial has since been registered) is matched again in full.
+# the current one read. A record older than the one stored (a replayed old export), matched
+# the same way, changes nothing and is not marked: the full path would skip it too (its
+# asset's device is its own, so it is "older"; the upsert keeps the newer row).
+# Anything less certain (a match by IMEI or another maker's serial, an unknown device whose
+# serial has since been registered) is matched again in full.
 # One statement for the whole batch, its columns as arrays: no staging table and no COPY,
 # so an unchanged batch costs one round trip. LATERAL: an index lookup per record (a
 # thousand), never a scan of mdm_device or asset.
 _UNCHANGED_SQL = """
 WITH i AS (
     SELECT * FROM unnest($2::int[], $3::text[], $4::bytea[], $5::text[], $6::text[],
-                         $7::text[], $8::text[], $9::text[], $10::text[])
+                         $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
         AS i(idx, mdm_device_id, facts_hash, serial_number, imei, manufacturer, compliance,
-             os_version, user_upn)
+             os_version, user_upn, last_sync_at)
 ), seen AS MATERIALIZED (
-    SELECT i.idx, d.id AS device_row, d.asset_id IS NOT NULL AS matched
+    SELECT i.idx, d.id AS device_row, d.asset_id IS NOT NULL AS matched, d.same
     FROM i
     CROSS JOIN LATERAL (
-        SELECT x.id, x.asset_id FROM mdm_device x
-        WHERE x.mdm_device_id = i.mdm_device_id AND x.facts_hash = i.facts_hash
+        SELECT x.id, x.asset_id, x.facts_hash = i.facts_hash AS same FROM mdm_device x
+        WHERE x.mdm_device_id = i.mdm_device_id
+          AND (x.facts_hash = i.facts_hash OR x.last_sync_at > i.last_sync_at)
     ) d
     WHERE CASE WHEN d.asset_id IS NULL THEN
         NOT EXISTS (SELECT 1 FROM asset a WHERE a.serial_number = i.serial_number)
@@ -112,12 +132,12 @@ WITH i AS (
         SELECT 1 FROM asset a
         WHERE a.id = d.asset_id AND a.mdm_device_id = i.mdm_device_id
           AND a.serial_number = i.serial_number AND a.manufacturer = lower(i.manufacturer)
-          AND (a.mdm_compliance, a.mdm_os_version, a.mdm_user_upn)
-              IS NOT DISTINCT FROM (i.compliance, i.os_version, i.user_upn))
+          AND (NOT d.same OR (a.mdm_compliance, a.mdm_os_version, a.mdm_user_upn)
+                             IS NOT DISTINCT FROM (i.compliance, i.os_version, i.user_upn)))
     END
 ), marked AS (
     UPDATE mdm_device SET last_run_id = $1, updated_at = now()
-    WHERE id = ANY(ARRAY(SELECT device_row FROM seen))
+    WHERE id = ANY(ARRAY(SELECT device_row FROM seen WHERE same))
 )
 SELECT idx, matched FROM seen
 """
@@ -128,7 +148,7 @@ SELECT idx, matched FROM seen
 # asset has that serial; then IMEI for records the serial did not match. The primary record
 # of an asset is its latest one that is not older than what is already held.
 _MATCH_SQL = """
-CREATE TEMP TABLE mdm_stage ON COMMIT DROP AS
+INSERT INTO pg_temp.mdm_stage
 SELECT m.*,
        m.asset_id IS NOT NULL AND NOT m.older AND row_number() OVER (
            PARTITION BY m.asset_id, m.older
@@ -326,8 +346,9 @@ def _stage_row(r: DeviceRecord, idx: int) -> tuple[object, ...]:
 async def _mark_unchanged(
     conn: asyncpg.Connection, run_id: int, staged: Sequence[tuple[object, ...]]
 ) -> tuple[set[int], int]:
-    """The staged rows the register already holds as sent, marked as reported by this run:
-    their indexes in ``staged``, and how many of them are matched to an asset."""
+    """The staged rows that change nothing (the register holds them as sent, marked as
+    reported by this run, or older than what it holds): their indexes in ``staged``, and
+    how many of them are matched to an asset."""
     cols = list(zip(*staged, strict=True))
     rows = await conn.fetch(
         _UNCHANGED_SQL,
@@ -341,6 +362,7 @@ async def _mark_unchanged(
         cols[6],  # compliance
         cols[10],  # os_version
         cols[5],  # user_upn
+        cols[7],  # last_sync_at
     )
     return {r["idx"] for r in rows}, sum(1 for r in rows if r["matched"])
 

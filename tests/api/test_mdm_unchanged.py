@@ -4,9 +4,11 @@ a record whose asset no longer says what the MDM says is applied again in full."
 
 from __future__ import annotations
 
+import datetime as dt
+
 from db.engine import connection, transaction
 from tests import factories
-from tests.api.test_mdm import asset_row, events_of, graph_record, push
+from tests.api.test_mdm import NOW, asset_row, events_of, graph_record, iso, push
 from tests.conftest import ClientFactory, unique
 
 
@@ -96,3 +98,40 @@ async def test_an_unknown_device_sent_again_unchanged_is_still_unknown_and_repor
     assert {k: now[k] for k in keep} == {k: stored[k] for k in keep}
     report = (await mdm.get(f"/api/v1/mdm/runs/{run_key}")).json()["reconciliation"]
     assert [d["mdm_device_id"] for d in report["not_in_register"]["items"]] == [record["id"]]
+
+
+async def test_a_replayed_older_export_writes_nothing_and_counts_as_before(
+    client_for: ClientFactory,
+) -> None:
+    mdm = await client_for("mdm")
+    asset = await factories.asset()
+    known = graph_record(serial=asset["serial_number"], last_sync=NOW - dt.timedelta(hours=1))
+    unknown = graph_record(serial=unique("NOSUCH"), last_sync=NOW - dt.timedelta(hours=1))
+    first = await push(mdm, unique("run-"), 1, [known, unknown], final=True)
+    async with connection() as conn:
+        rows = await conn.fetch(
+            "SELECT xmin::text AS x, xmax::text AS l, last_run_id FROM mdm_device"
+            " WHERE mdm_device_id = ANY($1)"
+            " ORDER BY id",
+            [known["id"], unknown["id"]],
+        )
+    asset_written = await _xmin("asset", asset["id"])
+
+    day_before = iso(NOW - dt.timedelta(days=1))
+    replay = [{**r, "lastSyncDateTime": day_before, "osVersion": "12"} for r in (known, unknown)]
+    again = await push(mdm, unique("run-"), 1, replay, final=True)
+    counts = again.json()["counts"]
+    assert counts == {"received": 2, "matched": 1, "unknown": 1, "changed": 0, "rejected": 0}
+    async with connection() as conn:
+        after = await conn.fetch(
+            "SELECT xmin::text AS x, xmax::text AS l, last_run_id FROM mdm_device"
+            " WHERE mdm_device_id = ANY($1)"
+            " ORDER BY id",
+            [known["id"], unknown["id"]],
+        )
+    # Not rewritten, not even locked (xmax): still the first run's latest word.
+    assert [tuple(r) for r in after] == [tuple(r) for r in rows]
+    assert {r["last_run_id"] for r in after} == {first.json()["id"]}
+    assert await _xmin("asset", asset["id"]) == asset_written
+    assert (await asset_row(asset["id"]))["mdm_os_version"] == "13"
+    assert len(await events_of(asset["id"])) == 1

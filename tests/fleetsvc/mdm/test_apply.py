@@ -1,0 +1,83 @@
+"""Applying batches: the staging tables a connection keeps between batches start each batch
+empty, whether the batch before was on the same connection, in the same transaction, or
+rolled back."""
+
+from __future__ import annotations
+
+import pytest
+
+from db.engine import connection, transaction
+from fleetsvc.auth import Actor
+from fleetsvc.mdm.apply import apply_batch
+from fleetsvc.mdm.checks import ManagedDevice, check_device
+from fleetsvc.vocabulary import MdmRunSource
+from tests import factories
+from tests.conftest import unique
+
+ACTOR = Actor("tests:mdm-apply", "admin")
+
+
+def device(serial: str) -> ManagedDevice:
+    return ManagedDevice(
+        id=unique("dev-").lower(),
+        serial_number=serial,
+        manufacturer="samsung",
+        compliance_state="compliant",
+        last_sync_date_time="2026-11-20T08:00:00Z",
+    )
+
+
+async def test_two_batches_in_one_transaction_each_apply_only_their_own(app: object) -> None:
+    a, b = await factories.asset(), await factories.asset()
+    run_key = unique("run-")
+    async with transaction() as conn:
+        first = await apply_batch(
+            conn,
+            ACTOR,
+            run_key=run_key,
+            source=MdmRunSource.PUSH,
+            batch_no=1,
+            checked=[check_device(0, device(a["serial_number"]))],
+        )
+        second = await apply_batch(
+            conn,
+            ACTOR,
+            run_key=run_key,
+            source=MdmRunSource.PUSH,
+            batch_no=2,
+            checked=[check_device(0, device(b["serial_number"]))],
+        )
+    assert (first.counts.matched, first.counts.changed) == (1, 1)
+    # Had the first batch's rows still been staged, it would have counted them again.
+    assert (second.counts.received, second.counts.matched, second.counts.changed) == (2, 2, 2)
+    async with connection() as conn:
+        held = await conn.fetch(
+            "SELECT id, mdm_device_id FROM asset WHERE id = ANY($1) ORDER BY id", [a["id"], b["id"]]
+        )
+    assert all(r["mdm_device_id"] for r in held)
+
+
+async def test_a_batch_after_one_rolled_back_on_the_same_connection_applies(app: object) -> None:
+    a = await factories.asset()
+    async with connection() as conn:
+        with pytest.raises(RuntimeError):
+            async with conn.transaction():
+                await apply_batch(
+                    conn,
+                    ACTOR,
+                    run_key=unique("run-"),
+                    source=MdmRunSource.PUSH,
+                    batch_no=1,
+                    checked=[check_device(0, device(a["serial_number"]))],
+                )
+                raise RuntimeError("rolled back")
+        async with conn.transaction():
+            run = await apply_batch(
+                conn,
+                ACTOR,
+                run_key=unique("run-"),
+                source=MdmRunSource.PUSH,
+                batch_no=1,
+                checked=[check_device(0, device(a["serial_number"]))],
+            )
+    assert (run.counts.matched, run.counts.changed) == (1, 1)
