@@ -58,13 +58,24 @@ class CommitRequest(msgspec.Struct, forbid_unknown_fields=True):
     allow_partial: bool = False
 
 
+# What _flag reads, as the document's pattern: blank, or a word in any case.
+_FLAG_WORDS = ("true", "1", "yes", "on", "false", "0", "no", "off")
+
+
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in word)
+
+
+FLAG_PATTERN = f"^{SPACE}*(?:{'|'.join(map(_any_case, _FLAG_WORDS))})?{SPACE}*$"
+
+
 def _flag(value: str | None, name: str) -> bool:
     if value is None or value.strip() == "":
         return False
     text = value.strip().lower()
-    if text in ("true", "1", "yes", "on"):
+    if text in _FLAG_WORDS[:4]:
         return True
-    if text in ("false", "0", "no", "off"):
+    if text in _FLAG_WORDS[4:]:
         return False
     raise ValidationFailed.one(name, f"{name} must be true or false")
 
@@ -79,7 +90,6 @@ class MultipartUpload(Operation):
     """The upload handler reads its multipart body itself; this documents the form."""
 
     def __post_init__(self) -> None:
-        text = Schema(type=OpenAPIType.STRING)
         profiles = delivery_profiles(_profile_dirs())
         form = Schema(
             type=OpenAPIType.OBJECT,
@@ -108,7 +118,10 @@ class MultipartUpload(Operation):
                 ),
                 "mode": Schema(type=OpenAPIType.STRING, enum=[str(m) for m in ImportMode]),
                 "allow_partial": Schema(
-                    one_of=[Schema(type=OpenAPIType.BOOLEAN), text],
+                    one_of=[
+                        Schema(type=OpenAPIType.BOOLEAN),
+                        Schema(type=OpenAPIType.STRING, pattern=FLAG_PATTERN),
+                    ],
                     description="true or false (also 1/0, yes/no, on/off)",
                 ),
                 "location": Schema(

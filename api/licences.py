@@ -20,10 +20,12 @@ from fleetsvc.procurement.licences import (
     LicencePoolUpdate,
     LicenceSeat,
 )
+from fleetsvc.records import RecordRef
 
 
 class SeatAssign(msgspec.Struct, forbid_unknown_fields=True):
-    asset_id: int
+    # The document states the ids' range: an id beyond it names no asset (the same 422).
+    asset_id: RecordRef
 
 
 class LicencePoolController(Controller):

@@ -123,3 +123,31 @@ async def test_if_match_names_its_format_for_generators(admin: httpx.AsyncClient
     patch = doc["paths"]["/api/v1/business-units/{bu_id}"]["patch"]
     (header,) = [p for p in patch["parameters"] if p["name"] == "If-Match"]
     assert header["schema"] == {"type": "string", "pattern": IF_MATCH_PATTERN, "format": "etag"}
+
+
+async def test_allow_partial_states_the_words_it_reads(admin: httpx.AsyncClient) -> None:
+    # schemathesis sent allow_partial "\u00c2" as valid (any string was): refused.
+    from api.imports import _flag
+
+    _, form = await _schemas(admin)
+    rule = jsonschema_rs.Draft202012Validator(form["properties"]["allow_partial"])
+    for value in ("true", " Yes ", "OFF", "0", "", True, False):
+        assert rule.is_valid(value), value
+        _flag(str(value), "allow_partial")  # read, not refused
+    for value in ("\u00c2", "maybe", "2", "tru", "yes no"):
+        assert not rule.is_valid(value), value
+    r = await admin.post(
+        "/api/v1/imports",
+        files={"file": ("x.csv", b"x", "text/csv")},
+        data={"profile": "vodafone-despatch", "allow_partial": "\u00c2"},
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "allow_partial", r.text
+
+
+async def test_a_seat_states_the_ids_range(admin: httpx.AsyncClient) -> None:
+    # schemathesis sent {"asset_id": -2886413354} as valid: "no asset with id -2886413354".
+    doc, _ = await _schemas(admin)
+    asset_id = doc["components"]["schemas"]["SeatAssign"]["properties"]["asset_id"]
+    assert (asset_id["minimum"], asset_id["maximum"]) == (1, 2**31 - 1)
+    r = await admin.post("/api/v1/licences/1/seats", json={"asset_id": -2886413354})
+    assert r.status_code in (404, 422), r.text
