@@ -24,6 +24,7 @@ from api.guards import IMPORTS, READ_REGISTER
 from api.schemas import PageOf, page_of
 from api.vocabulary import enum_of
 from db.engine import connection
+from fleetsvc.checks import SPACE
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.imports import commit_jobs, queries, run
 from fleetsvc.imports.profiles import delivery_profiles
@@ -79,9 +80,20 @@ class MultipartUpload(Operation):
 
     def __post_init__(self) -> None:
         text = Schema(type=OpenAPIType.STRING)
+        profiles = delivery_profiles(_profile_dirs())
         form = Schema(
             type=OpenAPIType.OBJECT,
             required=["file", "profile"],
+            # Only a delivery brings devices to a store: another profile takes no location
+            # (blank is none), as fleetsvc.imports.run refuses.
+            any_of=[
+                Schema(
+                    properties={
+                        "profile": Schema(enum=[p.name for p in profiles if p.kind == "delivery"])
+                    }
+                ),
+                Schema(properties={"location": Schema(pattern=f"^{SPACE}*$")}),
+            ],
             properties={
                 "file": Schema(
                     type=OpenAPIType.STRING,
@@ -92,7 +104,7 @@ class MultipartUpload(Operation):
                 "profile": Schema(
                     type=OpenAPIType.STRING,
                     description="import profile, like vodafone-despatch or cdw-asn",
-                    enum=[p.name for p in delivery_profiles(_profile_dirs())],
+                    enum=[p.name for p in profiles],
                 ),
                 "mode": Schema(type=OpenAPIType.STRING, enum=[str(m) for m in ImportMode]),
                 "allow_partial": Schema(
@@ -102,7 +114,7 @@ class MultipartUpload(Operation):
                 "location": Schema(
                     type=OpenAPIType.STRING,
                     description="the code of the location a delivery's devices arrive at"
-                    " (default: FLEETSVC_DEFAULT_LOCATION)",
+                    " (default: FLEETSVC_DEFAULT_LOCATION); another profile takes none",
                 ),
             },
         )

@@ -15,7 +15,12 @@ from api.guards import AUDIT
 from db.engine import transaction
 from fleetsvc.spreadsheets import XLSX_MEDIA_TYPE
 from fleetsvc.subject_access.report import SubjectAccess, subject_access
-from fleetsvc.subject_access.workbook import filename, output_format, subject_access_xlsx
+from fleetsvc.subject_access.workbook import (
+    FORMATS,
+    filename,
+    output_format,
+    subject_access_xlsx,
+)
 
 Format = Annotated[
     str | None,
@@ -23,6 +28,7 @@ Format = Annotated[
         name="format",
         description=f"json (default) or xlsx (one sheet per part); Accept: {XLSX_MEDIA_TYPE}"
         " also gives XLSX",
+        schema_extra={"enum": list(FORMATS)},
     ),
 ]
 

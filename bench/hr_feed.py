@@ -243,7 +243,7 @@ def parse_cpu(path: Path) -> float:
     cpu = time.process_time()
     with path.open("rb") as f:
         parsed = parse_file(f, path.name, get_profile("hr-people"))
-        stager = _Stager(0, parsed, "people", iter(parsed), list(parsed.columns))
+        stager = _Stager(0, parsed, "people", parsed.batches(), list(parsed.columns))
         while not stager.take().done:
             pass
     return time.process_time() - cpu

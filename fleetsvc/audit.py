@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Final
 import asyncpg
 import msgspec
 
+from fleetsvc import audit_chain
 from fleetsvc.errors import NotFound, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest, make_page
 
@@ -68,6 +69,11 @@ EVENT_COLUMNS: Sequence[str] = (
     "before",
     "after",
 )
+
+
+# What history reads select from: the events, and each created record as the ``created``
+# event it stands for (migration ``2026-12-04T05:00:00``).
+HISTORY: Final = "event_history"
 
 
 def user_actor_name(user_id: int) -> str:
@@ -286,6 +292,41 @@ async def record_from_query(
     return int(result.split()[-1])
 
 
+# Sealing created records: the event that holds their count and digest, written after them
+# (its id drawn first, so they can name it) in one statement.
+_SEAL_RECORDS_SQL = f"""
+INSERT INTO event (id, actor_name, actor_role, request_id, entity, entity_id, action, after)
+SELECT $1::bigint, $2, $3, $4, $5, $6::bigint, '{audit_chain.RECORDS_ACTION}',
+       jsonb_build_object('records', count(*), 'records_sha256', {audit_chain.RECORDS_DIGEST_SQL})
+FROM created_record r WHERE r.event_id = $1
+"""
+
+
+async def record_created(
+    conn: asyncpg.Connection,
+    actor: Actor,
+    entity: str,
+    entity_id: int,
+    insert_sql: str,
+    *args: Any,
+) -> int:
+    """Record a bulk creation as ``created_record`` rows sealed by one event, set-based.
+
+    ``insert_sql`` inserts the records (``$1`` is the sealing event's id, the caller's
+    arguments follow); each shows in history reads (``event_history``) as the ``created``
+    event it stands for, by the actor and at the time of the sealing event, which is
+    ``items_created`` on ``entity``/``entity_id`` with the records' count and SHA-256
+    (``audit_chain.RECORDS_DIGEST_SQL``). Records hold no personal field (their columns are
+    fixed: ``audit_chain.RECORD_COLUMNS``), so nothing is stored apart. Returns how many.
+    """
+    event_id = await conn.fetchval("SELECT nextval(pg_get_serial_sequence('event', 'id'))")
+    result = await conn.execute(insert_sql, event_id, *args)
+    await conn.execute(
+        _SEAL_RECORDS_SQL, event_id, actor.name, actor.role, actor.request_id, entity, entity_id
+    )
+    return int(result.split()[-1])
+
+
 # --- forgetting ------------------------------------------------------------------------------
 
 
@@ -431,7 +472,7 @@ async def list_events(conn: asyncpg.Connection, flt: EventFilter, page: PageRequ
         add("id > {}", page.after_id)
     args.append(page.limit + 1)
     sql = (
-        f"SELECT {', '.join(EVENT_COLUMNS)} FROM event"
+        f"SELECT {', '.join(EVENT_COLUMNS)} FROM {HISTORY}"
         f"{' WHERE ' + ' AND '.join(where) if where else ''} ORDER BY id LIMIT ${len(args)}"
     )
     return make_page(await events_of(conn, await conn.fetch(sql, *args)), page, key=lambda e: e.id)

@@ -7,6 +7,11 @@ the canonical text is ``CANONICAL_SQL``, rebuilt here from the stored row and ha
 in Python, so a check depends on no function stored in the database. The walk streams
 one snapshot with a cursor and stops at the first event that does not match.
 
+A delivery's created items are not events of their own but rows of ``created_record``,
+sealed by one ``items_created`` event of the import whose ``after`` holds their count and
+``records_sha256``, the SHA-256 of their canonical texts (``RECORDS_DIGEST_SQL``) in id
+order; the walk covers that event, and ``_records_problem`` recomputes every digest.
+
 The chain shows that nothing was changed *within* it. Someone who can rewrite the event
 table can also recompute every hash after their change; to catch that, keep the head
 hash a check reports somewhere else (a ticket, the daily notice) and check against it
@@ -30,6 +35,56 @@ CANONICAL_SQL = (
     ' \'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\'), e.actor_name, e.actor_role, e.request_id,'
     " e.entity, e.entity_id, e.action, e.before, e.after)::text"
 )
+
+# A created record's canonical text: every column, in this order (a test holds it equal to
+# the table's columns), as jsonb's text (dates ISO, numbers as stored, whatever the session).
+RECORD_COLUMNS = (
+    "id",
+    "event_id",
+    "entity",
+    "entity_id",
+    "delivery_import_id",
+    "model_id",
+    "manufacturer",
+    "serial_number",
+    "imei",
+    "status",
+    "purchase_order_id",
+    "contract_id",
+    "supplier_order_ref",
+    "delivery_ref",
+    "unit_cost",
+    "delivered_on",
+    "refresh_due_on",
+    "location_id",
+    "iccid",
+    "msisdn",
+    "asset_id",
+)
+RECORD_CANONICAL_SQL = f"jsonb_build_array({', '.join('r.' + c for c in RECORD_COLUMNS)})::text"
+# The digest an items_created event holds: over its records' canonical texts in id order,
+# one per line (jsonb's text has no raw newline). Aggregates rows of created_record AS r.
+RECORDS_DIGEST_SQL = (
+    f"encode(sha256(convert_to(string_agg({RECORD_CANONICAL_SQL}, E'\\n' ORDER BY r.id),"
+    " 'UTF8')), 'hex')"
+)
+RECORDS_ACTION = "items_created"
+
+# Each event that seals records against the records that name it; the first that differ.
+_RECORDS_SQL = f"""
+WITH r AS (
+    SELECT r.event_id, count(*) AS n, {RECORDS_DIGEST_SQL} AS digest
+    FROM created_record r GROUP BY r.event_id
+), e AS (
+    SELECT id, after FROM event WHERE action = '{RECORDS_ACTION}'
+)
+SELECT COALESCE(e.id, r.event_id) AS event_id, e.id IS NOT NULL AS sealed,
+       COALESCE(r.n, 0) AS n, (e.after ->> 'records')::bigint AS told
+FROM r FULL JOIN e ON e.id = r.event_id
+WHERE e.id IS NULL OR r.n IS DISTINCT FROM (e.after ->> 'records')::bigint
+   OR r.digest IS DISTINCT FROM e.after ->> 'records_sha256'
+ORDER BY 1 LIMIT 1
+"""
 
 # Chain order, one row per sealed event (a deleted event comes back with no text). The ORDER
 # BY is the outermost clause: joined to events by hash (as PostgreSQL chooses for a long
@@ -69,6 +124,7 @@ class ChainReport:
     seconds: float
     first_break: ChainBreak | None
     anchor_event_id: int | None  # where the anchor asked for was found
+    records_checked: int = 0  # created records, checked against their events' digests
 
     @property
     def ok(self) -> bool:
@@ -91,9 +147,10 @@ class ChainReport:
             if self.anchor_event_id is not None
             else ""
         )
+        records = f" and {self.records_checked:,} created records" if self.records_checked else ""
         return (
-            f"audit trail verified: {self.events_checked:,} events checked, head {self.head_hash}"
-            f" (event {self.head_event_id}) {took}{anchor}"
+            f"audit trail verified: {self.events_checked:,} events{records} checked,"
+            f" head {self.head_hash} (event {self.head_event_id}) {took}{anchor}"
         )
 
 
@@ -167,6 +224,9 @@ async def _rest_problem(
                 row["id"], "it is not in the chain: it was written with the chain's triggers off"
             )
         return ChainBreak(row["id"], f"it is in the chain {row['times']} times")
+    records = await _records_problem(conn)
+    if records is not None:
+        return records
     if anchor is not None and w.anchor_event is None:
         return ChainBreak(
             None,
@@ -174,6 +234,25 @@ async def _rest_problem(
             " rewritten, or the anchor is from another database",
         )
     return None
+
+
+async def _records_problem(conn: asyncpg.Connection) -> ChainBreak | None:
+    """Every created record is sealed by an event, and each event's records still match
+    the count and digest it holds."""
+    row = await conn.fetchrow(_RECORDS_SQL)
+    if row is None:
+        return None
+    if not row["sealed"]:
+        return ChainBreak(
+            row["event_id"],
+            f"{row['n']:,} created records name it, but it is no {RECORDS_ACTION} event:"
+            " they were added outside an import",
+        )
+    return ChainBreak(
+        row["event_id"],
+        f"its created records ({row['n']:,} found, {row['told'] or 0:,} sealed) do not match the"
+        " digest it holds: one was changed, added or removed",
+    )
 
 
 async def verify_chain(conn: asyncpg.Connection, *, anchor: bytes | None = None) -> ChainReport:
@@ -187,6 +266,7 @@ async def verify_chain(conn: asyncpg.Connection, *, anchor: bytes | None = None)
         w = await _walk(conn, anchor)
         if w.problem is None:
             w.problem = await _rest_problem(conn, w, anchor)
+        records = await conn.fetchval("SELECT count(*) FROM created_record")
     return ChainReport(
         events_checked=w.checked,
         head_hash=w.head.hex(),
@@ -194,4 +274,5 @@ async def verify_chain(conn: asyncpg.Connection, *, anchor: bytes | None = None)
         seconds=time.perf_counter() - started,
         first_break=w.problem,
         anchor_event_id=w.anchor_event,
+        records_checked=records if w.problem is None else 0,
     )

@@ -125,6 +125,17 @@ class PersonUpdate(msgspec.Struct, forbid_unknown_fields=True):
     active: bool | msgspec.UnsetType = msgspec.UNSET
     left_on: RegisterDay | msgspec.UnsetType | None = msgspec.UNSET
 
+    # A leaving date with "active": true is refused (api.bodies states it). One sent
+    # without "active" is checked against the stored person: no schema can state that.
+    OPENAPI_ALL_OF: ClassVar[list[dict[str, Any]]] = [
+        {
+            "anyOf": [
+                {"properties": {"active": {"const": False}}},
+                {"properties": {"left_on": {"type": "null"}}},
+            ]
+        }
+    ]
+
 
 # A person as created, or the fields a change sets: checked the same way.
 P = TypeVar("P", PersonCreate, PersonUpdate)

@@ -1,5 +1,6 @@
 """Supplier and MDM file readers: bytes in, typed rows and row errors out; no database."""
 
+from importers.columns import CleanRows, RowBatch
 from importers.fields import (
     FieldError,
     clean_text,
@@ -30,6 +31,7 @@ from importers.reader import FileRejected
 from importers.rows import ParsedRow, RowIssue
 
 __all__ = [
+    "CleanRows",
     "FieldError",
     "FieldSpec",
     "FileRejected",
@@ -37,6 +39,7 @@ __all__ = [
     "ParsedRow",
     "Profile",
     "ProfileError",
+    "RowBatch",
     "RowIssue",
     "RowRule",
     "SkipCounts",

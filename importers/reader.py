@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import codecs
 import csv
+import io
 import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import IO, TYPE_CHECKING, BinaryIO, Final, Literal
 
 from importers.fields import CellValue
@@ -74,7 +76,7 @@ def open_raw(stream: BinaryIO, filename: str = "") -> RawFile:
     return _open_csv(head, stream)
 
 
-def _trim(cells: Iterable[CellValue]) -> tuple[CellValue, ...]:
+def trim(cells: Iterable[CellValue]) -> tuple[CellValue, ...]:
     """Cells without the empty ones at the end (trailing empty columns are noise)."""
     row = cells if isinstance(cells, tuple) else tuple(cells)
     end = len(row)
@@ -95,6 +97,9 @@ _BINARY_SIGNATURES: Final = {
 }
 
 
+_CONTROL_BYTES: Final = bytes(byte for byte in range(32) if byte not in (9, 10, 12, 13))
+
+
 def _reject_binary(head: bytes, filename: str) -> None:
     for signature, message in _BINARY_SIGNATURES.items():
         if head.startswith(signature):
@@ -104,7 +109,7 @@ def _reject_binary(head: bytes, filename: str) -> None:
             "this file is UTF-16 text (Excel's 'Unicode Text'); save it as 'CSV UTF-8' instead"
         )
     # Text never contains NUL; other control bytes (not tab/CR/LF/form feed) are rare in text.
-    controls = sum(head.count(bytes([byte])) for byte in range(32) if byte not in (9, 10, 12, 13))
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
     if b"\x00" in head or controls > len(head) // 100:
         name = f" ({filename})" if filename else ""
         raise FileRejected(f"{NOT_CSV_OR_XLSX}{name}")
@@ -138,7 +143,7 @@ def _open_csv(head: bytes, stream: BinaryIO) -> RawFile:
     # between UTF-8 and Windows-1252, as they would have in a file shorter than a MiB.
     undecided = not at_end and encoding == "utf-8" and head.isascii()
     text = _decoded_chunks(first_text, head, stream, decoder, encoding, at_end, undecided)
-    return RawFile("csv", _csv_rows(_lines(text), delimiter), encoding, delimiter)
+    return RawFile("csv", CsvRecords(_lines(text), delimiter), encoding, delimiter)
 
 
 def _sniff_encoding(head: bytes, at_end: bool) -> str:
@@ -200,18 +205,19 @@ def _lines(chunks: Iterable[str]) -> Iterator[str]:
     """Lines ending in \\n (or \\r\\n) as the csv module wants them; only \\n splits a line.
 
     str.splitlines() is not used: it would also split on characters inside cells
-    (form feed, U+2028 and friends).
+    (form feed, U+2028 and friends). A StringIO whose newline is "\\n" splits on "\\n" alone,
+    in C, and leaves "\\r" as it is.
     """
     pending = ""
     for chunk in chunks:
-        pending += chunk
-        if "\n" not in chunk:
+        cut = chunk.rfind("\n") + 1
+        if not cut:
+            pending += chunk
             if len(pending) > MAX_LINE_CHARS:
                 raise FileRejected("the file has a line longer than 32 MiB; it is not a usable CSV")
             continue
-        *complete, pending = pending.split("\n")
-        for line in complete:
-            yield line + "\n"
+        yield from io.StringIO(pending + chunk[:cut], newline="\n")
+        pending = chunk[cut:]
     if pending:
         yield pending
 
@@ -229,25 +235,44 @@ def _sniff_delimiter(text: str) -> str:
     return ";" if widest(";") > widest(",") else ","
 
 
-def _csv_rows(lines: Iterator[str], delimiter: str) -> Iterator[RawRow]:
-    # The limit is process-wide; raising it is harmless and lets parse.py report a big cell
-    # as a row error instead of the csv module aborting the file.
-    if csv.field_size_limit() < CSV_FIELD_LIMIT:
-        csv.field_size_limit(CSV_FIELD_LIMIT)
-    reader = csv.reader(lines, delimiter=delimiter)
-    number = 0
-    while True:
+class CsvRecords:
+    """A CSV file's rows, numbered as a spreadsheet shows them: one at a time as RawRows, or
+    as many as wanted at once as the csv module reads them (``take``), for the columnar path.
+
+    Excel shows one row per record, even when a quoted cell spans several lines.
+    """
+
+    def __init__(self, lines: Iterator[str], delimiter: str) -> None:
+        # The limit is process-wide; raising it is harmless and lets parse.py report a big
+        # cell as a row error instead of the csv module aborting the file.
+        if csv.field_size_limit() < CSV_FIELD_LIMIT:
+            csv.field_size_limit(CSV_FIELD_LIMIT)
+        self._reader = csv.reader(lines, delimiter=delimiter)
+        self.number = 0  # of the last row read
+
+    def __iter__(self) -> CsvRecords:
+        return self
+
+    def __next__(self) -> RawRow:
         try:
-            record = next(reader)
-        except StopIteration:
-            return
+            record = next(self._reader)
         except csv.Error as exc:
-            raise FileRejected(
-                f"the CSV cannot be read at line {reader.line_num:,}: {exc}"
-            ) from None
-        # Excel shows one row per record, even when a quoted cell spans several lines.
-        number += 1
-        yield RawRow(number, _trim(record))
+            raise self._unreadable(exc) from None
+        self.number += 1
+        return RawRow(self.number, trim(record))
+
+    def take(self, count: int) -> list[list[str]]:
+        """The next ``count`` rows as the csv module reads them (fewer at the end of the file),
+        not trimmed: the first is row ``number + 1`` before the call."""
+        try:
+            records = list(islice(self._reader, count))
+        except csv.Error as exc:
+            raise self._unreadable(exc) from None
+        self.number += len(records)
+        return records
+
+    def _unreadable(self, exc: csv.Error) -> FileRejected:
+        return FileRejected(f"the CSV cannot be read at line {self._reader.line_num:,}: {exc}")
 
 
 # --- XLSX ----------------------------------------------------------------------------------------
@@ -303,7 +328,7 @@ def _xlsx_rows(workbook: openpyxl.Workbook) -> Iterator[RawRow]:
         sheet.reset_dimensions()
         # openpyxl fills gaps in the sheet with empty rows, so enumerate gives Excel's numbers.
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield RawRow(number, _trim(values))
+            yield RawRow(number, trim(values))
     except Exception as exc:  # a damaged sheet part surfaces only while reading
         raise FileRejected(f"the XLSX worksheet cannot be read: {exc}") from None
     finally:

@@ -21,7 +21,7 @@ from importers.profiles import FieldSpec, header_key
 from importers.reader import RawRow
 
 ISSUE_VALUE_CHARS: Final = 200
-_TOTAL_LABELS: Final = frozenset({"total", "totals", "grand total", "total:", "totals:"})
+TOTAL_LABELS: Final = frozenset({"total", "totals", "grand total", "total:", "totals:"})
 # A row carrying any of these is an item, whatever its first cell says.
 _ITEM_FIELDS: Final = frozenset({"serial_number", "imei", "licence_key", "tablet_serial", "iccid"})
 
@@ -100,7 +100,7 @@ def is_totals(cells: Sequence[CellValue], parsed: ParsedRow) -> bool:
     if not (type(first) is str and first and not first.isspace()):
         first = next((cell_text(cell) for cell in cells if has_text(cell)), "")
     # Cheap test first: this runs on every row.
-    if first.lstrip()[:1] not in ("t", "T", "g", "G") or header_key(first) not in _TOTAL_LABELS:
+    if first.lstrip()[:1] not in ("t", "T", "g", "G") or header_key(first) not in TOTAL_LABELS:
         return False
     return not any(parsed.raw.get(name, "").strip() for name in _ITEM_FIELDS)
 

@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -24,6 +25,22 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+async def _ready(client: httpx.AsyncClient, proc: subprocess.Popen[str]) -> None:
+    """Poll ``/ready`` until the server answers 200. A loaded machine may take many seconds
+    to start it: a count of tries ran out there and the test went on to a refused
+    connection, so the limit is generous, and a server that stopped fails at once."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"fleetsvc serve stopped at start: {proc.communicate()[1]}"
+        try:
+            if (await client.get("/ready")).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.1)
+    raise AssertionError("fleetsvc serve did not become ready in 120 s")
 
 
 async def test_serve_logs_each_request_once_without_secrets(
@@ -49,12 +66,7 @@ async def test_serve_logs_each_request_once_without_secrets(
     base = f"http://127.0.0.1:{port}"
     try:
         async with httpx.AsyncClient(base_url=base, timeout=5) as client:
-            for _ in range(100):
-                try:
-                    if (await client.get("/ready")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    await asyncio.sleep(0.1)
+            await _ready(client, proc)
             secret_query = "imei=352099001761481&upn=jane.smith@force.example"
             r = await client.get(
                 f"/api/v1/assets?{secret_query}",
@@ -142,15 +154,7 @@ async def test_a_stop_stops_the_embedded_database_with_the_server(stop: signal.S
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-            for _ in range(300):
-                try:
-                    if (await client.get("/ready")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("the server did not become ready")
+            await _ready(client, proc)
         assert _postmaster_running(data_dir / "pg")
         proc.send_signal(stop)
         _, stderr = proc.communicate(timeout=60)

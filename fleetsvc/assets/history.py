@@ -1,5 +1,6 @@
 """An asset's timeline (``GET /assets/{id}/events``): its own events, its installs' and
-the fittings of the SIMs it has held, oldest first, from the audit trail.
+the fittings of the SIMs it has held, oldest first, from the audit trail (its events and,
+for a delivered item, the created records its delivery sealed: ``audit.HISTORY``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fleetsvc.pagination import Page, PageRequest, make_page
 from fleetsvc.records import check_id
 
 _HISTORY_SQL = f"""
-SELECT {", ".join(audit.EVENT_COLUMNS)} FROM event
+SELECT {", ".join(audit.EVENT_COLUMNS)} FROM {audit.HISTORY}
 WHERE ((entity = 'asset' AND entity_id = $1)
     OR (entity = 'install' AND entity_id = ANY(ARRAY(
         SELECT id FROM install WHERE tablet_id = $1

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import asyncpg
 
+from fleetsvc.audit import HISTORY
 from fleetsvc.errors import FieldProblem
 from fleetsvc.locations import default_location_id, location_problems
 from fleetsvc.vocabulary import KEPT_AT_LOCATION
 
 # The newest event of the asset that says where it was kept (a move into stock names its
 # location in ``after``; a move out of it, in ``before``), if that location still exists.
-_LAST_LOCATION = """
+_LAST_LOCATION = f"""
 SELECT l.id FROM (
     SELECT COALESCE(e.after ->> 'location_id', e.before ->> 'location_id') AS location_id
-    FROM event e
+    FROM {HISTORY} e
     WHERE e.entity = 'asset' AND e.entity_id = $1
       AND COALESCE(e.after ->> 'location_id', e.before ->> 'location_id') IS NOT NULL
     ORDER BY e.id DESC LIMIT 1

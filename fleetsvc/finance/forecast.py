@@ -111,12 +111,12 @@ def forecast_params(
 
 
 def output_format(fmt: str | None, accept: str | None = None) -> str:
-    """``format=`` wins; else ``Accept: text/csv`` or the XLSX type; else JSON."""
+    """``format=`` wins, exactly as the document's enum lists it; else ``Accept: text/csv``
+    or the XLSX type; else JSON."""
     if fmt is not None:
-        value = fmt.strip().lower()
-        if not OutputFormat.has(value):
+        if not OutputFormat.has(fmt):
             raise ValidationFailed.one("format", "one of " + OutputFormat.listed())
-        return value
+        return fmt
     accept = (accept or "").lower()
     if "text/csv" in accept:
         return "csv"

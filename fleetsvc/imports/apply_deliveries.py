@@ -1,6 +1,7 @@
 """Applying a delivery's new rows, set-based: the items (handsets, tablets, docks), kept at
 the location the import names, their SIMs and the SIMs' fittings in one ``INSERT …
-SELECT``, their events in one more, then the new licence lines (``apply_licences``).
+SELECT``, their history in one more (a created record each, sealed by one event of the
+import), then the new licence lines (``apply_licences``).
 """
 
 from __future__ import annotations
@@ -13,32 +14,39 @@ from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict
 from fleetsvc.imports import apply_licences
+from fleetsvc.imports.queries import ENTITY
 from fleetsvc.imports.summary import DeliveryCounts
 
-# The new handsets, their SIMs and the SIMs' fittings in one statement: the SIMs join the
-# assets just inserted (RETURNING) instead of looking each one up again. No ON CONFLICT: the
-# plan was made under APPLY_LOCK in this transaction, so a unique violation means another
-# writer registered one of these items meanwhile (answered as a Conflict), and the arbiter
-# pre-check of every unique index would cost a second index descent per row.
+# The new handsets, their SIMs and the SIMs' fittings in one statement. Each new item takes
+# its id from the asset sequence in file order first (``numbered``, read once), so its SIM
+# names it directly, not by joining the inserted assets back on maker and serial (a hash of
+# every new row and a second sort). No ON CONFLICT: the plan was made under APPLY_LOCK in this
+# transaction, so a unique violation means another writer registered one of these items
+# meanwhile (answered as a Conflict), and the arbiter pre-check of every unique index would
+# cost a second index descent per row.
 INSERT_DELIVERY: Final = """
-WITH ins AS (
-    INSERT INTO asset (model_id, manufacturer, serial_number, imei, status, purchase_order_id,
-                       contract_id, delivery_import_id, supplier_order_ref, delivery_ref,
-                       unit_cost, delivered_on, refresh_due_on, location_id)
-    SELECT model_id, manufacturer, serial_number, imei, 'in_stock', purchase_order_id,
-           contract_id, $1, supplier_order_ref, delivery_ref, unit_cost, delivered_on,
-           refresh_due(NULL, delivered_on, lifecycle_months, NULL), arrive.location_id
-    FROM import_plan, (SELECT location_id FROM delivery_import WHERE id = $1) AS arrive
-    WHERE kind = 'asset' AND outcome = 'new' ORDER BY row_number
-    RETURNING id, manufacturer, serial_number
+WITH numbered AS MATERIALIZED (
+    SELECT nextval('asset_id_seq') AS asset_id, p.*
+    FROM (SELECT model_id, manufacturer, serial_number, imei, purchase_order_id, contract_id,
+                 supplier_order_ref, delivery_ref, unit_cost, delivered_on, lifecycle_months,
+                 iccid, msisdn, airtime_contract_id
+          FROM import_plan WHERE kind = 'asset' AND outcome = 'new' ORDER BY row_number) p
+),
+ins AS (
+    INSERT INTO asset (id, model_id, manufacturer, serial_number, imei, status,
+                       purchase_order_id, contract_id, delivery_import_id, supplier_order_ref,
+                       delivery_ref, unit_cost, delivered_on, refresh_due_on, location_id)
+    SELECT n.asset_id, n.model_id, n.manufacturer, n.serial_number, n.imei, 'in_stock',
+           n.purchase_order_id, n.contract_id, $1, n.supplier_order_ref, n.delivery_ref,
+           n.unit_cost, n.delivered_on,
+           refresh_due(NULL, n.delivered_on, n.lifecycle_months, NULL), arrive.location_id
+    FROM numbered n, (SELECT location_id FROM delivery_import WHERE id = $1) AS arrive
+    RETURNING 1
 ),
 new_sims AS (
     INSERT INTO sim (iccid, msisdn, contract_id, asset_id, delivery_import_id)
-    SELECT p.iccid, p.msisdn, p.airtime_contract_id, a.id, $1
-    FROM import_plan p
-    JOIN ins a ON a.manufacturer = p.manufacturer AND a.serial_number = p.serial_number
-    WHERE p.kind = 'asset' AND p.outcome = 'new' AND p.iccid IS NOT NULL
-    ORDER BY p.row_number
+    SELECT iccid, msisdn, airtime_contract_id, asset_id, $1 FROM numbered
+    WHERE iccid IS NOT NULL
     RETURNING id, asset_id
 ),
 fitted AS (
@@ -47,27 +55,32 @@ fitted AS (
 SELECT (SELECT count(*) FROM ins) AS assets, (SELECT count(*) FROM new_sims) AS sims
 """
 
-# The created assets' events, then their SIMs', each in id order: one pass for both.
-DELIVERY_EVENTS: Final = """
-SELECT e.entity, e.entity_id, 'created' AS action, NULL::jsonb AS before, e.after FROM (
-    SELECT 1 AS part, 'asset' AS entity, a.id AS entity_id,
-           jsonb_build_object('delivery_import_id', a.delivery_import_id, 'model_id', a.model_id,
-               'manufacturer', a.manufacturer, 'serial_number', a.serial_number, 'imei', a.imei,
-               'status', a.status, 'purchase_order_id', a.purchase_order_id,
-               'contract_id', a.contract_id, 'supplier_order_ref', a.supplier_order_ref,
-               'delivery_ref', a.delivery_ref, 'unit_cost', a.unit_cost::text,
-               'delivered_on', a.delivered_on, 'refresh_due_on', a.refresh_due_on,
-               'location_id', a.location_id) AS after
-    FROM asset a WHERE a.delivery_import_id = $1
-    UNION ALL
-    SELECT 2, 'sim', s.id,
-           jsonb_build_object('iccid', s.iccid, 'msisdn', s.msisdn, 'contract_id', s.contract_id,
-               'asset_id', s.asset_id, 'fitted', true,
-               'delivery_import_id', s.delivery_import_id)
-    FROM sim s WHERE s.delivery_import_id = $1
-) e
-ORDER BY e.part, e.entity_id
+# The created assets' records, then their SIMs', each in id order (so the records' ids,
+# drawn as they are inserted, follow it): the history of each, sealed by the import's
+# event ($1). The values are those a "created" event held (event_history builds them).
+INSERT_CREATED: Final = """
+INSERT INTO created_record (event_id, entity, entity_id, delivery_import_id, model_id,
+    manufacturer, serial_number, imei, status, purchase_order_id, contract_id,
+    supplier_order_ref, delivery_ref, unit_cost, delivered_on, refresh_due_on, location_id,
+    iccid, msisdn, asset_id)
+SELECT $1::bigint, 'asset' AS entity, a.id AS entity_id, a.delivery_import_id, a.model_id,
+       a.manufacturer, a.serial_number, a.imei, a.status, a.purchase_order_id, a.contract_id,
+       a.supplier_order_ref, a.delivery_ref, a.unit_cost, a.delivered_on, a.refresh_due_on,
+       a.location_id, NULL, NULL, NULL::integer
+FROM asset a WHERE a.delivery_import_id = $2
+UNION ALL
+SELECT $1::bigint, 'sim', s.id, s.delivery_import_id, NULL::integer, NULL, NULL, NULL, NULL,
+       NULL::integer, s.contract_id, NULL, NULL, NULL::numeric, NULL::date, NULL::date,
+       NULL::integer, s.iccid, s.msisdn, s.asset_id
+FROM sim s WHERE s.delivery_import_id = $2
+ORDER BY entity, entity_id
 """
+
+
+async def record_history(conn: asyncpg.Connection, actor: Actor, import_id: int) -> int:
+    """The delivery's new items' history: a created record each, and one event for the
+    import that seals them (``audit.record_created``). Returns how many records."""
+    return await audit.record_created(conn, actor, ENTITY, import_id, INSERT_CREATED, import_id)
 
 
 async def apply(
@@ -75,8 +88,8 @@ async def apply(
 ) -> None:
     """Register the plan's new items and licence seats (the plan's transaction, its lock)."""
     if counts.new:
-        # The statement joins rows it has just inserted, which the planner cannot count:
-        # hash joins, never a nested loop over them (see plan.build).
+        # What follows reads rows just inserted, which the planner cannot count: hash joins,
+        # never a nested loop over them (see plan.build).
         await conn.execute("SET LOCAL enable_nestloop = off")
         try:
             await conn.fetchrow(INSERT_DELIVERY, import_id)
@@ -85,7 +98,7 @@ async def apply(
             raise Conflict(
                 "the register changed while the import was being applied; commit it again"
             ) from None
-        await audit.record_from_query(conn, actor, DELIVERY_EVENTS, import_id)
+        await record_history(conn, actor, import_id)
         await conn.execute("RESET enable_nestloop")
     if counts.licence_rows:
         await apply_licences.apply(conn, actor, import_id)

@@ -122,7 +122,7 @@ async def _classify(conn: asyncpg.Connection, imp: _Import, staged_rows: int) ->
         await plan_people.past_retention(conn, get_settings().leaver_retention_days)
     # The plan's statistics were taken before the rules decided the outcomes: every later
     # statement filters on outcome, and without this the planner takes "new" rows for none.
-    await conn.execute("ANALYZE import_plan (outcome)")
+    await plan.analyze(conn, "outcome")
     if kind == "install":
         return await plan_installs.count(conn, staged_rows)
     if kind == "people":

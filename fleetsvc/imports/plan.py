@@ -60,6 +60,13 @@ WHERE g.kind = p.kind AND {match} AND p.outcome IS NULL
     return sql
 
 
+# The plan table's statistics (its ANALYZE, and any a plan's rules take again) come from a
+# sample of 3,000 rows, not 30,000: the rules need its row counts, null fractions and which
+# keys are unique, which a sample that size gives as well, and sampling every row of a
+# 29,737-row file was a quarter of classifying it.
+STATISTICS_TARGET: Final = 10
+
+
 async def build(conn: asyncpg.Connection, import_id: int, plan: Plan) -> None:
     """Create the import's plan table and decide every row's outcome."""
     # The staged rows were COPYed moments ago: the table's statistics do not know them yet,
@@ -68,6 +75,7 @@ async def build(conn: asyncpg.Connection, import_id: int, plan: Plan) -> None:
     await conn.execute("SET LOCAL enable_nestloop = off")
     await conn.execute(plan.create, import_id)
     await conn.execute("RESET enable_nestloop")
+    await conn.execute(f"SET LOCAL default_statistics_target = {STATISTICS_TARGET}")
     columns = f" ({', '.join(plan.analyze)})" if plan.analyze else ""
     await conn.execute(f"ANALYZE import_plan{columns}")
     keys = sorted({REPEATS_OF[r] for r in plan.rules if r in REPEATS_OF})
@@ -82,3 +90,12 @@ async def build(conn: asyncpg.Connection, import_id: int, plan: Plan) -> None:
         if key is not None and not repeats[key]:
             continue
         await conn.execute(statement)
+    await conn.execute("RESET default_statistics_target")
+
+
+async def analyze(conn: asyncpg.Connection, *columns: str) -> None:
+    """Statistics of these plan columns again, after rules have changed them (the same
+    sample size as ``build``'s)."""
+    await conn.execute(f"SET LOCAL default_statistics_target = {STATISTICS_TARGET}")
+    await conn.execute(f"ANALYZE import_plan ({', '.join(columns)})")
+    await conn.execute("RESET default_statistics_target")

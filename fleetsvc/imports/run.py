@@ -37,7 +37,7 @@ from fleetsvc.locations import location_id_of_code
 from fleetsvc.records import check_id, insert_row
 from fleetsvc.settings import get_settings
 from fleetsvc.vocabulary import ImportMode, ImportStatus
-from importers import FileRejected, ParsedFile, ParsedRow, Profile, parse_file
+from importers import FileRejected, ParsedFile, Profile, RowBatch, parse_file
 
 FAILED_READING: Final = "the import stopped before the file was read"
 FAILED_APPLYING: Final = "the import failed while it was being applied"
@@ -286,12 +286,13 @@ async def apply_staged_file(
 
 async def _open(
     stream: BinaryIO, file_name: str, profile: Profile
-) -> tuple[ParsedFile, Iterator[ParsedRow]]:
-    """The parsed file and its data rows. The first data row is read before the import is
-    created: a file with none is refused like an empty file, with nothing written."""
+) -> tuple[ParsedFile, Iterator[RowBatch]]:
+    """The parsed file and its data rows, in batches. The first batch is read before the
+    import is created: a file with no data row is refused like an empty file, with nothing
+    written."""
     try:
         parsed = await asyncio.to_thread(parse_file, stream, file_name, profile)
-        data_rows = iter(parsed)
+        data_rows = parsed.batches()
         first = await asyncio.to_thread(next, data_rows, None)
     except FileRejected as exc:
         raise _file_problem(exc.message) from None

@@ -1,11 +1,13 @@
 """Staging an import: the file's parsed rows COPYed into ``import_staged_row``, batch by batch.
 
-Each batch of ``BATCH_ROWS`` parsed rows is turned into staging records in a worker thread
+Each batch of about ``BATCH_ROWS`` parsed rows is turned into staging records in a worker thread
 (the one that reads the file) while the previous batch is COPYed, each batch in its own short
 transaction that also moves the import's counts, so ``GET /imports/{id}`` shows progress and
 memory stays flat however long the file is. A row keeps its original cells (for its issues
 and ``rejected.csv``) and the parser's errors and warnings; a value longer than the register's
-column holds is a row error here, not a failed insert later.
+column holds is a row error here, not a failed insert later. The rows the parser converted by
+column (importers.CleanRows) become records by column too; the others, and clean rows that
+need a word here (a warning, a value too long), one by one.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import msgspec
 
 from db.engine import transaction
 from fleetsvc.imports.summary import StagedCounts
-from importers import ParsedFile, ParsedRow
+from importers import CleanRows, ParsedFile, ParsedRow, RowBatch
 
 BATCH_ROWS: Final = 5_000
 
@@ -131,7 +133,7 @@ class _Stager:
     import_id: int
     parsed: ParsedFile
     kind: str
-    rows: Iterator[ParsedRow]
+    batches: Iterator[RowBatch]
     fields: list[str]
     share: Callable[[], float | None] = lambda: None
     # The staged columns of the fields this file has (the others stay NULL), and the length
@@ -152,8 +154,11 @@ class _Stager:
         batch = _Batch()
         records = batch.records
         record = self._record
-        for row in self.rows:
-            records.append(record(row, batch))
+        for rows in self.batches:
+            if rows.clean:
+                self._clean_records(rows.clean, batch)
+            for row in rows.others:
+                records.append(record(row, batch))
             if len(records) >= BATCH_ROWS:
                 # Read here, in the thread that reads the file, before it reads on.
                 batch.share = self.share()
@@ -161,6 +166,48 @@ class _Stager:
         batch.done = True
         batch.share = 1.0
         return batch
+
+    def _clean_records(self, clean: CleanRows, batch: _Batch) -> None:
+        """The records of rows without errors or warnings, built by column: the record
+        _record makes of such a row, unless it has something to say (then _record makes it)."""
+        cells = map(
+            bytes.decode,
+            map(_json.encode, zip(*map(clean.raw.__getitem__, self.fields), strict=True)),
+        )
+        records = zip(
+            repeat(self.import_id),
+            clean.numbers,
+            repeat(True),
+            repeat(None),
+            cells,
+            *map(clean.values.__getitem__, self.staged),
+        )
+        special = self._special(clean)
+        if not special:
+            batch.records.extend(records)
+            return
+        for position, built in enumerate(records):
+            if position in special:
+                batch.records.append(self._record(clean.row(position), batch))
+            else:
+                batch.records.append(built)
+
+    def _special(self, clean: CleanRows) -> set[int]:
+        """Clean rows _record has something to say about: a value too long for its column, or
+        (deliveries) a warning of _delivery_warnings."""
+        values = clean.values
+        special: set[int] = set()
+        for name, limit in self.limits:
+            column = values[name]
+            try:
+                longest = max(map(len, filter(None, column)), default=0)  # type: ignore[arg-type]
+            except TypeError:  # not text: as _record tests it
+                longest = limit + 1
+            if longest > limit:
+                special.update(i for i, v in enumerate(column) if type(v) is str and len(v) > limit)
+        if self.kind == "delivery":
+            special.update(_delivery_warned(values, len(clean)))
+        return special
 
     def _record(self, row: ParsedRow, batch: _Batch) -> tuple[Any, ...]:
         values = row.values
@@ -195,6 +242,33 @@ class _Stager:
             _json.encode(cells).decode(),
             *map(values.get, self.staged),
         )
+
+
+def _where_set_and_unset(
+    values: dict[str, list[object]], count: int, needs: str, lacks: str
+) -> list[int]:
+    """Rows where field ``needs`` has a value and field ``lacks`` has none."""
+    have = values.get(needs)
+    if have is None or have.count(None) == count:
+        return []
+    missing = values.get(lacks)
+    if missing is None:
+        return [i for i, value in enumerate(have) if value is not None]
+    if None not in missing:
+        return []
+    return [
+        i for i, (a, b) in enumerate(zip(have, missing, strict=True)) if a is not None and b is None
+    ]
+
+
+def _delivery_warned(values: dict[str, list[object]], count: int) -> list[int]:
+    """The rows _delivery_warnings would warn about, of rows with no error."""
+    warned = _where_set_and_unset(values, count, "imei", "serial_number")
+    warned += _where_set_and_unset(values, count, "msisdn", "iccid")
+    keys = values.get("licence_key")
+    if keys is not None and keys.count(None) != count:
+        warned += [i for i, key in enumerate(keys) if key is not None]
+    return warned
 
 
 def _delivery_warnings(row: ParsedRow, headers: dict[str, str], *, ok: bool) -> list[Issue]:
@@ -237,14 +311,14 @@ def _delivery_warnings(row: ParsedRow, headers: dict[str, str], *, ok: bool) -> 
 async def stage(
     import_id: int,
     parsed: ParsedFile,
-    data_rows: Iterator[ParsedRow],
+    batches: Iterator[RowBatch],
     kind: str,
     fields: list[str],
     progress: Progress | None,
     share: Callable[[], float | None] = lambda: None,
 ) -> int:
     """COPY the file's rows into the staging table, parsing the next batch meanwhile."""
-    stager = _Stager(import_id, parsed, kind, data_rows, fields, share)
+    stager = _Stager(import_id, parsed, kind, batches, fields, share)
     rows = rejected = warnings = 0
     pending = asyncio.ensure_future(asyncio.to_thread(stager.take))
     while True:

@@ -22,12 +22,14 @@ from fleetsvc.mdm.checks import Checked, DeviceRecord, split_checked
 from fleetsvc.mdm.runs import (
     Run,
     RunCounts,
+    batch_recorded,
     check_run_key,
     close_run,
     get_run,
     lock_run,
     record_batch,
     record_issues,
+    run_of,
 )
 
 log = get_logger("fleetsvc.mdm")
@@ -58,7 +60,6 @@ _STAGE_SQL = """
 DROP TABLE IF EXISTS pg_temp.mdm_input;
 DROP TABLE IF EXISTS pg_temp.mdm_stage;
 DROP TABLE IF EXISTS pg_temp.mdm_changed;
-DROP TABLE IF EXISTS pg_temp.mdm_seen;
 CREATE TEMP TABLE mdm_input (
     idx integer NOT NULL,
     mdm_device_id varchar(64) NOT NULL,
@@ -81,34 +82,44 @@ CREATE TEMP TABLE mdm_changed (id integer, before jsonb, after jsonb) ON COMMIT 
 """
 
 # Records the register already holds exactly as sent: the stored record has the same facts,
-# and the asset it was matched to still holds its MDM device id and facts and is still the
-# record's best match (its maker's serial: nothing can match better). Such a record changes
+# and either the asset it was matched to still holds its MDM device id and facts and is
+# still the record's best match (its maker's serial: nothing can match better), or it was
+# matched to no asset and no asset has its serial or IMEI now. Such a record changes
 # nothing: it is only marked as reported by this run (two columns of mdm_device, no index
-# touched), which the run's reconciliation and the current one read. Anything less certain
-# (an unknown device, a match by IMEI or another maker's serial) is matched again in full.
-_SEEN_SQL = """
--- LATERAL: an index lookup per record of the batch (a thousand), never a scan of mdm_device
--- or asset, which a planner without statistics on the batch may choose.
-CREATE TEMP TABLE mdm_seen ON COMMIT DROP AS
-SELECT i.idx, d.id AS device_row
-FROM mdm_input i
-CROSS JOIN LATERAL (
-    SELECT x.id, x.asset_id FROM mdm_device x
-    WHERE x.mdm_device_id = i.mdm_device_id AND x.facts_hash = i.facts_hash
-) d
-CROSS JOIN LATERAL (
-    SELECT 1 FROM asset a
-    WHERE a.id = d.asset_id AND a.mdm_device_id = i.mdm_device_id
-      AND a.serial_number = i.serial_number AND a.manufacturer = lower(i.manufacturer)
-      AND (a.mdm_compliance, a.mdm_os_version, a.mdm_user_upn)
-          IS NOT DISTINCT FROM (i.compliance, i.os_version, i.user_upn)
-) a;
-DELETE FROM mdm_input i USING mdm_seen s WHERE i.idx = s.idx;
-"""
-
-_MARK_SEEN_SQL = """
-UPDATE mdm_device SET last_run_id = $1, updated_at = now()
-WHERE id = ANY(ARRAY(SELECT device_row FROM mdm_seen))
+# touched, so the new version stays on its page: HOT), which the run's reconciliation and
+# the current one read. Anything less certain (a match by IMEI or another maker's serial,
+# an unknown device whose serial has since been registered) is matched again in full.
+# One statement for the whole batch, its columns as arrays: no staging table and no COPY,
+# so an unchanged batch costs one round trip. LATERAL: an index lookup per record (a
+# thousand), never a scan of mdm_device or asset.
+_UNCHANGED_SQL = """
+WITH i AS (
+    SELECT * FROM unnest($2::int[], $3::text[], $4::bytea[], $5::text[], $6::text[],
+                         $7::text[], $8::text[], $9::text[], $10::text[])
+        AS i(idx, mdm_device_id, facts_hash, serial_number, imei, manufacturer, compliance,
+             os_version, user_upn)
+), seen AS MATERIALIZED (
+    SELECT i.idx, d.id AS device_row, d.asset_id IS NOT NULL AS matched
+    FROM i
+    CROSS JOIN LATERAL (
+        SELECT x.id, x.asset_id FROM mdm_device x
+        WHERE x.mdm_device_id = i.mdm_device_id AND x.facts_hash = i.facts_hash
+    ) d
+    WHERE CASE WHEN d.asset_id IS NULL THEN
+        NOT EXISTS (SELECT 1 FROM asset a WHERE a.serial_number = i.serial_number)
+        AND NOT EXISTS (SELECT 1 FROM asset a WHERE a.imei = i.imei)
+    ELSE EXISTS (
+        SELECT 1 FROM asset a
+        WHERE a.id = d.asset_id AND a.mdm_device_id = i.mdm_device_id
+          AND a.serial_number = i.serial_number AND a.manufacturer = lower(i.manufacturer)
+          AND (a.mdm_compliance, a.mdm_os_version, a.mdm_user_upn)
+              IS NOT DISTINCT FROM (i.compliance, i.os_version, i.user_upn))
+    END
+), marked AS (
+    UPDATE mdm_device SET last_run_id = $1, updated_at = now()
+    WHERE id = ANY(ARRAY(SELECT device_row FROM seen))
+)
+SELECT idx, matched FROM seen
 """
 
 # Each record with the asset it matches and that asset's MDM facts as they were, in one
@@ -217,15 +228,56 @@ WITH changed AS (
 INSERT INTO mdm_changed SELECT id, before, after FROM changed
 """
 
-# One event per change, with only the fields that changed.
-_EVENTS_SQL = """
-SELECT 'asset' AS entity, id AS entity_id, 'mdm_synced' AS action, before, after
-FROM mdm_changed ORDER BY id
+# One event per change, with only the fields that changed, written by one statement made
+# for these events (``audit.record_from_query`` looks for every personal field of every
+# entity in each event; these are asset events, whose one personal field is the MDM
+# user's UPN): each UPN is stored in personal_value, owned by the person with that UPN if
+# the register has one, and the event holds its reference, as ``audit`` writes them.
+_UPN: Final = "mdm_user_upn"
+
+
+def _with_ref(doc: str, side: str) -> str:
+    """``doc`` with its UPN replaced by the reference ``side`` (a row of pv) holds, if any."""
+    ref = f"jsonb_build_object('{_UPN}', jsonb_build_object('{audit.REF}', {side}.pv_id))"
+    return f"CASE WHEN {side}.pv_id IS NULL THEN {doc} ELSE {doc} || {ref} END"
+
+
+_EVENTS_SQL = f"""
+WITH c AS MATERIALIZED (
+    SELECT id, before, after, row_number() OVER (ORDER BY id) AS n FROM mdm_changed
+), pv AS MATERIALIZED (
+    SELECT nextval('personal_value_id_seq') AS pv_id, c.n, v.side, v.value
+    FROM c CROSS JOIN LATERAL (
+        VALUES (1, c.before ->> '{_UPN}'), (2, c.after ->> '{_UPN}')
+    ) AS v(side, value)
+    WHERE v.value IS NOT NULL
+), stored AS (
+    INSERT INTO personal_value (id, person_id, field, value)
+    SELECT pv_id,
+           (SELECT p.id FROM person p WHERE lower(p.upn) = lower(pv.value) ORDER BY p.id LIMIT 1),
+           '{_UPN}', value
+    FROM pv
+)
+INSERT INTO event (actor_name, actor_role, request_id, entity, entity_id, action, before, after)
+SELECT $1, $2, $3, 'asset', c.id, 'mdm_synced', {_with_ref("c.before", "b")},
+       {_with_ref("c.after", "a")}
+FROM c
+LEFT JOIN pv b ON b.n = c.n AND b.side = 1
+LEFT JOIN pv a ON a.n = c.n AND a.side = 2
+ORDER BY c.n
 """
+
+
+async def record_events(conn: asyncpg.Connection, actor: Actor) -> int:
+    """The batch's ``mdm_synced`` events, from ``mdm_changed``; returns how many."""
+    result = await conn.execute(_EVENTS_SQL, actor.name, actor.role, actor.request_id)
+    return int(result.split()[-1])
+
 
 # Every record is kept as the MDM's latest word on its device, unless it is older than
 # what is already held (a replayed old export must not turn the clock back).
 _UPSERT_SQL = """
+WITH upserted AS (
 INSERT INTO mdm_device AS d (mdm_device_id, serial_number, imei, device_name, user_upn,
     compliance, last_sync_at, enrolled_at, operating_system, os_version, manufacturer, model,
     owner_type, phone_number, asset_id, last_run_id, updated_at, facts_hash)
@@ -243,6 +295,10 @@ ON CONFLICT (mdm_device_id) DO UPDATE SET
     phone_number = EXCLUDED.phone_number, asset_id = EXCLUDED.asset_id,
     last_run_id = EXCLUDED.last_run_id, updated_at = now(), facts_hash = EXCLUDED.facts_hash
 WHERE (EXCLUDED.last_sync_at < d.last_sync_at) IS NOT TRUE
+)
+-- The batch's counts in the same round trip.
+SELECT (SELECT count(*) FROM mdm_stage WHERE asset_id IS NOT NULL) AS matched,
+       (SELECT count(DISTINCT id) FROM mdm_changed) AS changed
 """
 
 
@@ -267,34 +323,50 @@ def _stage_row(r: DeviceRecord, idx: int) -> tuple[object, ...]:
     return (idx, r.mdm_device_id, *facts, digest)
 
 
+async def _mark_unchanged(
+    conn: asyncpg.Connection, run_id: int, staged: Sequence[tuple[object, ...]]
+) -> tuple[set[int], int]:
+    """The staged rows the register already holds as sent, marked as reported by this run:
+    their indexes in ``staged``, and how many of them are matched to an asset."""
+    cols = list(zip(*staged, strict=True))
+    rows = await conn.fetch(
+        _UNCHANGED_SQL,
+        run_id,
+        cols[0],  # idx
+        cols[1],  # mdm_device_id
+        cols[-1],  # facts_hash
+        cols[2],  # serial_number
+        cols[3],  # imei
+        cols[11],  # manufacturer
+        cols[6],  # compliance
+        cols[10],  # os_version
+        cols[5],  # user_upn
+    )
+    return {r["idx"] for r in rows}, sum(1 for r in rows if r["matched"])
+
+
 async def _apply_records(
     conn: asyncpg.Connection, actor: Actor, run_id: int, records: Sequence[DeviceRecord]
 ) -> tuple[int, int]:
     """Match and apply the batch; returns (matched, changed assets)."""
     if not records:
         return 0, 0
+    staged = [_stage_row(r, i) for i, r in enumerate(records)]
+    unchanged, unchanged_matched = await _mark_unchanged(conn, run_id, staged)
+    if len(unchanged) == len(records):
+        return unchanged_matched, 0
     await conn.execute(_STAGE_SQL)
     await conn.copy_records_to_table(
         "mdm_input",
-        records=[_stage_row(r, i) for i, r in enumerate(records)],
+        records=[row for row in staged if row[0] not in unchanged],
         columns=_STAGE_COLUMNS,
     )
-    await conn.execute(_SEEN_SQL)
-    seen = await conn.execute(_MARK_SEEN_SQL, run_id)
-    unchanged = int(seen.split()[-1])
-    if unchanged == len(records):
-        return unchanged, 0
-    await conn.execute(_MATCH_SQL)
-    await conn.execute(_FREE_SQL)
-    await conn.execute(_APPLY_SQL)
-    await audit.record_from_query(conn, actor, _EVENTS_SQL)
-    await conn.execute(_UPSERT_SQL, run_id)
-    row = await conn.fetchrow(
-        "SELECT (SELECT count(*) FROM mdm_stage WHERE asset_id IS NOT NULL) AS matched,"
-        " (SELECT count(DISTINCT id) FROM mdm_changed) AS changed"
-    )
+    # Match, free and apply: statements without parameters, sent together in one round trip.
+    await conn.execute(_MATCH_SQL + ";\n" + _FREE_SQL + ";\n" + _APPLY_SQL)
+    await record_events(conn, actor)
+    row = await conn.fetchrow(_UPSERT_SQL, run_id)
     assert row is not None
-    return unchanged + int(row["matched"]), int(row["changed"])
+    return unchanged_matched + int(row["matched"]), int(row["changed"])
 
 
 async def apply_batch(
@@ -318,7 +390,8 @@ async def apply_batch(
     run = await lock_run(conn, actor, run_key, source, create=create)
     records, rejections = split_checked(checked)
     matched, changed = await _apply_records(conn, actor, run["id"], records)
-    await record_issues(conn, run["id"], batch_no, rejections)
+    resent = batch_recorded(run, batch_no)
+    await record_issues(conn, run["id"], batch_no, rejections, resent=resent)
     counts = RunCounts(
         received=len(checked),
         matched=matched,
@@ -339,4 +412,6 @@ async def apply_batch(
         rejected=len(checked) - len(records),
         final=final,
     )
-    return await get_run(conn, run["id"], issues_limit=0)
+    if final:
+        return await get_run(conn, run["id"], issues_limit=0)
+    return run_of(updated)

@@ -21,11 +21,13 @@ from importers import (
     FieldError,
     ParsedRow,
     clean_text,
+    luhn_check_digit,
     normalise_imei,
     normalise_msisdn,
     normalise_serial,
     parse_timestamp,
 )
+from importers.fields.identifiers import MAX_SERIAL_LEN
 
 _GRAPH_NEVER = "0001-01-01"  # Graph's way of saying "never" in a date-time field
 _ISO_STAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}")
@@ -72,9 +74,9 @@ class ManagedDevice(msgspec.Struct, rename="camel", omit_defaults=True):
     managed_device_owner_type: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceRecord:
-    """A checked, normalised MDM record, ready to be staged."""
+class DeviceRecord(msgspec.Struct, frozen=True, gc=False):
+    """A checked, normalised MDM record, ready to be staged (a Struct: 40,000 are built a
+    run, and a frozen dataclass sets each field through ``object.__setattr__``)."""
 
     index: int
     mdm_device_id: str
@@ -150,8 +152,130 @@ class _Problems:
             return None
 
 
+# The usual record, cheaply (a run is 40,000 of them): ``_usual_record`` takes a record only
+# when every field is in the form in which ``_check_device`` would keep it as it is (or map
+# it through the same table), and hands anything else to ``_check_device``; the two give
+# the same record (tests.fleetsvc.mdm.test_checks compares them).
+_E164_UK_MOBILE = re.compile(r"\+447[0-9]{9}")
+_CHOICES_CACHED: Final = 256  # distinct spellings remembered (a vocabulary has a handful)
+_compliance_of: dict[str, str | None] = {}
+_ownership_of: dict[str, str] = {}
+
+
+def _usual_text(value: str | None, max_len: int) -> str | bool | None:
+    """The text as ``_Problems.text`` keeps it, or False when it needs the full check."""
+    if value is None:
+        return None
+    if value.isprintable() and len(value) <= max_len and value == value.strip():
+        return value or None
+    return False
+
+
+def _usual_stamp(value: str | None) -> dt.datetime | bool | None:
+    """The time as ``_Problems.stamp`` reads it, or False when it needs the full check."""
+    if value is None:
+        return None
+    if not _ISO_STAMP.match(value):
+        return False  # blank, another form, or leading space: the full check decides
+    if value.startswith(_GRAPH_NEVER):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC) if 1990 <= when.year < 2100 else False
+
+
+def _usual_compliance(value: str) -> str | None:
+    known = _compliance_of.get(value, False)
+    if known is False:
+        known = _COMPLIANCE.get(_choice_key(value)) if value.strip() else None
+        if len(_compliance_of) < _CHOICES_CACHED:
+            _compliance_of[value] = known
+    return known  # type: ignore[return-value]
+
+
+def _usual_ownership(value: str) -> str:
+    known = _ownership_of.get(value)
+    if known is None:
+        known = _OWNERSHIP.get(_choice_key(value), value)
+        if len(_ownership_of) < _CHOICES_CACHED:
+            _ownership_of[value] = known
+    return known
+
+
+def _usual_record(index: int, d: ManagedDevice) -> DeviceRecord | None:
+    """The record if it is in the usual form throughout; None sends it to the full check."""
+    rid, serial, imei, phone = d.id, d.serial_number, d.imei, d.phone_number
+    if not rid or len(rid) > 64 or not rid.isprintable() or rid != rid.strip():
+        return None
+    if serial:
+        if not (serial.isalnum() and serial.isascii() and len(serial) <= MAX_SERIAL_LEN):
+            return None
+        serial = serial.upper()
+    else:
+        serial = None
+    if imei:
+        if not (len(imei) == 15 and imei.isdigit() and imei.isascii()):
+            return None
+        if luhn_check_digit(imei[:14]) != imei[14]:
+            return None
+    else:
+        imei = None
+    if serial is None and imei is None:
+        return None
+    if phone and not _E164_UK_MOBILE.fullmatch(phone):
+        return None
+    compliance = None
+    if d.compliance_state:
+        compliance = _usual_compliance(d.compliance_state)
+        if compliance is None and d.compliance_state.strip():
+            return None
+    texts = (
+        _usual_text(d.device_name, 200),
+        _usual_text(d.user_principal_name, 254),
+        _usual_text(d.operating_system, 32),
+        _usual_text(d.os_version, 64),
+        _usual_text(d.manufacturer, 100),
+        _usual_text(d.model, 100),
+        _usual_text(d.managed_device_owner_type, 32),
+    )
+    if False in texts:
+        return None
+    last_sync_at, enrolled_at = (
+        _usual_stamp(d.last_sync_date_time),
+        _usual_stamp(d.enrolled_date_time),
+    )
+    if last_sync_at is False or enrolled_at is False:
+        return None
+    name, upn, os_name, os_version, maker, model, owner = texts
+    return DeviceRecord(
+        index=index,
+        mdm_device_id=rid,
+        serial_number=serial,
+        imei=imei,
+        device_name=name or "",  # type: ignore[arg-type]
+        user_upn=upn,  # type: ignore[arg-type]
+        compliance=compliance,
+        last_sync_at=last_sync_at,  # type: ignore[arg-type]
+        enrolled_at=enrolled_at,  # type: ignore[arg-type]
+        operating_system=os_name,  # type: ignore[arg-type]
+        os_version=os_version,  # type: ignore[arg-type]
+        manufacturer=maker,  # type: ignore[arg-type]
+        model=model,  # type: ignore[arg-type]
+        owner_type=_usual_ownership(owner) if isinstance(owner, str) else None,
+        phone_number=phone or None,
+    )
+
+
 def check_device(index: int, device: ManagedDevice) -> Checked:
     """A record in the MDM's schema, checked and normalised, or the reasons it is rejected."""
+    return _usual_record(index, device) or _check_device(index, device)
+
+
+def _check_device(index: int, device: ManagedDevice) -> Checked:
+    """The full check of ``check_device``: every field through its normaliser."""
     raw_id = device.id.strip() if device.id else ""
     # The id a rejection is listed under; PostgreSQL cannot store a NUL in text.
     p = _Problems(index, raw_id[:64].replace("\x00", "\ufffd") or None)
@@ -267,29 +391,53 @@ def check_export_row(row: ParsedRow, used_columns: frozenset[str] | None = None)
         return [Rejection(row.row, device_id, None, message)]
     compliance = _export_text(row.values, "compliance")
     if compliance is not None:
-        compliance = _COMPLIANCE.get(_choice_key(compliance), Compliance.UNKNOWN)
-
-    def cut(name: str, max_len: int) -> str | None:
-        text = _export_text(row.values, name)
-        return text[:max_len] if text else None
-
+        compliance = _export_compliance(compliance)
+    values = row.values
+    name, upn, os_name, os_version, maker, model, owner, phone = (
+        value[:max_len] if isinstance(value := values.get(field), str) and value else None
+        for field, max_len in _EXPORT_CUTS
+    )
     return DeviceRecord(
         index=row.row,
         mdm_device_id=device_id,
         serial_number=serial,
         imei=imei,
-        device_name=cut("device_name", 200) or "",
-        user_upn=cut("user_upn", 254),
+        device_name=name or "",
+        user_upn=upn,
         compliance=compliance,
-        last_sync_at=_export_stamp(row.values, "last_check_in_at"),
-        enrolled_at=_export_stamp(row.values, "enrolled_at"),
-        operating_system=cut("os", 32),
-        os_version=cut("os_version", 64),
-        manufacturer=cut("manufacturer", 100),
-        model=cut("model", 100),
-        owner_type=cut("ownership", 32),
-        phone_number=cut("phone_number", 16),
+        last_sync_at=_export_stamp(values, "last_check_in_at"),
+        enrolled_at=_export_stamp(values, "enrolled_at"),
+        operating_system=os_name,
+        os_version=os_version,
+        manufacturer=maker,
+        model=model,
+        owner_type=owner,
+        phone_number=phone,
     )
+
+
+# The export's text columns a record keeps, in DeviceRecord's order, each cut to its length.
+_EXPORT_CUTS: Final = (
+    ("device_name", 200),
+    ("user_upn", 254),
+    ("os", 32),
+    ("os_version", 64),
+    ("manufacturer", 100),
+    ("model", 100),
+    ("ownership", 32),
+    ("phone_number", 16),
+)
+_export_compliance_of: dict[str, str] = {}
+
+
+def _export_compliance(value: str) -> str:
+    """The export's compliance spelling in the service's vocabulary (unknown if not one)."""
+    known = _export_compliance_of.get(value)
+    if known is None:
+        known = _COMPLIANCE.get(_choice_key(value), Compliance.UNKNOWN)
+        if len(_export_compliance_of) < _CHOICES_CACHED:
+            _export_compliance_of[value] = known
+    return known
 
 
 def split_checked(items: Iterable[Checked]) -> tuple[list[DeviceRecord], list[Rejection]]:

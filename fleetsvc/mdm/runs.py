@@ -105,7 +105,8 @@ def _counts_of(row: asyncpg.Record) -> StoredCounts:
     return msgspec.convert(raw or {}, StoredCounts)
 
 
-def _run_of(row: asyncpg.Record, issues: list[RunIssue] | None = None) -> Run:
+def run_of(row: asyncpg.Record, issues: list[RunIssue] | None = None) -> Run:
+    """A run's row (and its first issues) as the API shows it."""
     stored = _counts_of(row)
     return Run(
         id=row["id"],
@@ -141,11 +142,13 @@ async def lock_run(
     conn: asyncpg.Connection, actor: Actor, run_key: str, source: str, *, create: bool
 ) -> asyncpg.Record:
     """The open run, locked for this transaction (created if ``create``)."""
-    row = None
-    if create:
+    lock = "SELECT * FROM mdm_run WHERE run_key = $1 FOR UPDATE"
+    # Locked first: every batch but a run's first finds it so, in one round trip.
+    row = await conn.fetchrow(lock, run_key)
+    if row is None and create:
         row = await _insert_run(conn, actor, run_key, source)
-    if row is None:
-        row = await conn.fetchrow("SELECT * FROM mdm_run WHERE run_key = $1 FOR UPDATE", run_key)
+        if row is None:  # another first batch of the run created it meanwhile
+            row = await conn.fetchrow(lock, run_key)
     if row is None:
         raise NotFound("open MDM run", run_key)
     if row["status"] == MdmRunStatus.CLOSED:
@@ -175,7 +178,7 @@ async def start_run(conn: asyncpg.Connection, actor: Actor, run_key: str, source
     row = await _insert_run(conn, actor, run_key, source)
     if row is None:
         raise Conflict(f"an MDM run {run_key} already exists", field="run_id")
-    return _run_of(row)
+    return run_of(row)
 
 
 async def fail_run(conn: asyncpg.Connection, run_key: str, message: str) -> None:
@@ -210,13 +213,25 @@ async def record_batch(
     return updated
 
 
+def batch_recorded(row: asyncpg.Record, batch_no: int) -> bool:
+    """Whether the run ``row`` has applied this batch number before (a re-send)."""
+    return str(batch_no) in _counts_of(row).batches
+
+
 async def record_issues(
-    conn: asyncpg.Connection, run_id: int, batch_no: int, rejections: Sequence[Rejection]
+    conn: asyncpg.Connection,
+    run_id: int,
+    batch_no: int,
+    rejections: Sequence[Rejection],
+    *,
+    resent: bool = True,
 ) -> None:
-    """A batch's rejected records, in place of those of an earlier sending of it."""
-    await conn.execute(
-        "DELETE FROM mdm_run_issue WHERE run_id = $1 AND batch_no = $2", run_id, batch_no
-    )
+    """A batch's rejected records, in place of those of an earlier sending of it (none to
+    replace when the batch is not ``resent``: issues are written with the batch's counts)."""
+    if resent:
+        await conn.execute(
+            "DELETE FROM mdm_run_issue WHERE run_id = $1 AND batch_no = $2", run_id, batch_no
+        )
     if rejections:
         await conn.copy_records_to_table(
             "mdm_run_issue",
@@ -267,7 +282,7 @@ async def get_run(conn: asyncpg.Connection, key: int | str, *, issues_limit: int
             )
             for r in rows
         ]
-    return _run_of(row, issues)
+    return run_of(row, issues)
 
 
 async def list_runs(conn: asyncpg.Connection, page: PageRequest) -> Page[Run]:
@@ -278,4 +293,4 @@ async def list_runs(conn: asyncpg.Connection, page: PageRequest) -> Page[Run]:
         args.append(page.after_id)
         where = " WHERE id < $2"
     rows = await conn.fetch(f"SELECT * FROM mdm_run{where} ORDER BY id DESC LIMIT $1", *args)
-    return make_page([_run_of(r) for r in rows], page, key=lambda r: r.id)
+    return make_page([run_of(r) for r in rows], page, key=lambda r: r.id)

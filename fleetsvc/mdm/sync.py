@@ -81,6 +81,8 @@ async def push_batch(
         checked=checked,
         final=final,
     )
+    if run_.counts.rejected == 0 or issues_limit <= 0:
+        return run_  # a run with no rejected record has no issues to list
     return await get_run(conn, run_.id, issues_limit=issues_limit)
 
 

@@ -5,6 +5,8 @@ transition makes (its issue to the leaver ends), in one transaction.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import asyncpg
 import msgspec
 
@@ -13,6 +15,7 @@ from fleetsvc.assets.fields import normalised
 from fleetsvc.assets.lifecycle import check_move
 from fleetsvc.assets.moves import apply_move, lock_asset
 from fleetsvc.auth import Actor
+from fleetsvc.checks import documented_cell_text
 from fleetsvc.errors import Conflict, NotFound, ValidationFailed
 from fleetsvc.records import check_id
 from fleetsvc.recoveries.cases import CASE, LINE, close_if_done
@@ -24,7 +27,7 @@ from importers.fields import clean_text
 class WriteOff(msgspec.Struct, forbid_unknown_fields=True):
     """``POST /recoveries/{id}/lines/{line}/write-off``: why the device will not come back."""
 
-    reason: str
+    reason: Annotated[str, documented_cell_text(500)]
 
 
 async def write_off(

@@ -142,8 +142,9 @@ REPORT_FORMATS: Final = ("csv", "xlsx")
 
 
 def report_file(export: StocktakeExport, fmt: str | None) -> ReportFile:
-    """The result as ``fmt`` (``csv``, the default, or ``xlsx``); another is a 422."""
-    chosen = filter_choice("format", fmt or "csv", REPORT_FORMATS)
+    """The result as ``fmt`` (``csv``, the default, or ``xlsx``); another is a 422, an empty
+    one too (the document's enum does not list it)."""
+    chosen = filter_choice("format", "csv" if fmt is None else fmt, REPORT_FORMATS)
     stem = file_stem(export.stocktake)
     if chosen == "xlsx":
         return ReportFile(report_xlsx(export), XLSX_MEDIA_TYPE, f"{stem}.xlsx")

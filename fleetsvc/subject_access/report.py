@@ -17,7 +17,7 @@ import asyncpg
 import msgspec
 
 from fleetsvc import audit
-from fleetsvc.audit import EVENT_COLUMNS, Event
+from fleetsvc.audit import EVENT_COLUMNS, HISTORY, Event
 from fleetsvc.auth import Actor
 from fleetsvc.people import Person, get_person
 from fleetsvc.subject_access.retention import pseudonymised_email
@@ -305,7 +305,7 @@ async def _events_by(conn: asyncpg.Connection, user_ids: Sequence[int]) -> list[
     )
     actors = [user_ref(u) for u in user_ids] + [t["name"] for t in tokens]
     rows = await conn.fetch(
-        f"SELECT {', '.join(EVENT_COLUMNS)} FROM event WHERE actor_name = ANY($1::text[])"
+        f"SELECT {', '.join(EVENT_COLUMNS)} FROM {HISTORY} WHERE actor_name = ANY($1::text[])"
         " ORDER BY id",
         actors,
     )

@@ -27,12 +27,12 @@ _PERSON_FIELDS = (
 
 
 def output_format(fmt: str | None, accept: str | None) -> str:
-    """``format=`` wins; else ``Accept`` naming the XLSX type; else JSON."""
+    """``format=`` wins, exactly as the document's enum lists it (``FORMATS``; an empty one
+    is a 422 too); else ``Accept`` naming the XLSX type; else JSON."""
     if fmt is not None:
-        value = fmt.strip().lower()
-        if value not in FORMATS:
+        if fmt not in FORMATS:
             raise ValidationFailed.one("format", "one of json, xlsx")
-        return value
+        return fmt
     return "xlsx" if XLSX_MEDIA_TYPE in (accept or "").lower() else "json"
 
 

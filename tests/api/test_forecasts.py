@@ -226,6 +226,9 @@ LAST_YEAR_MESSAGE = (
         ("refresh", {"years": "\u00b2"}, "years", "a whole number of years from 1 to 20"),
         ("recurring", {"years": "\u0663"}, "years", "a whole number of years from 1 to 20"),
         ("recurring", {"format": "ods"}, "format", "one of json, csv, xlsx"),
+        # The document's enum lists the formats exactly: empty or upper-case is refused.
+        ("refresh", {"format": ""}, "format", "one of json, csv, xlsx"),
+        ("recurring", {"format": "CSV"}, "format", "one of json, csv, xlsx"),
         # A horizon past 31 March 9999 is no date at all: once a 500.
         ("refresh", {"from": "9999/00"}, "from", LAST_YEAR_MESSAGE),
         ("recurring", {"from": "9990/91", "years": "20"}, "from", LAST_YEAR_MESSAGE),

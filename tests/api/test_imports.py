@@ -252,8 +252,8 @@ async def test_commit_creates_the_reported_assets_sims_fittings_and_events(
             ids,
         )
         events = await conn.fetch(
-            "SELECT entity, action, after FROM event WHERE (entity = 'asset' AND entity_id ="
-            " ANY($1::int[])) OR (entity = 'sim' AND entity_id = ANY($2::int[]))",
+            "SELECT entity, action, after FROM event_history WHERE (entity = 'asset' AND"
+            " entity_id = ANY($1::int[])) OR (entity = 'sim' AND entity_id = ANY($2::int[]))",
             ids,
             [s["id"] for s in sims],
         )

@@ -332,7 +332,7 @@ async def test_batch_with_final_applies_and_closes_in_one_call(
 async def test_a_failing_batch_applies_nothing(
     client_for: ClientFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from fleetsvc import audit
+    from fleetsvc.mdm import apply
 
     mdm = await client_for("mdm")
     a = await factories.asset()
@@ -342,7 +342,7 @@ async def test_a_failing_batch_applies_nothing(
     async def broken(*args: Any, **kwargs: Any) -> int:
         raise RuntimeError("the database went away half way through the batch")
 
-    monkeypatch.setattr(audit, "record_from_query", broken)
+    monkeypatch.setattr(apply, "record_events", broken)
     r = await push(mdm, run_id, 1, [record])
     assert r.status_code == 500
     assert "Traceback" not in r.text
@@ -443,3 +443,22 @@ async def test_a_check_in_alone_is_recorded_without_rewriting_the_asset(
     assert await events_of(asset["id"]) == events
     shown = (await mdm.get(f"/api/v1/assets/{asset['id']}")).json()["mdm"]
     assert shown["last_seen_at"] == later["lastSyncDateTime"]
+
+
+async def test_a_resent_batch_replaces_its_rejected_records(client_for: ClientFactory) -> None:
+    mdm = await client_for("mdm")
+    a = await factories.asset()
+    run_id = unique("run-")
+    bad = graph_record(serial=a["serial_number"], complianceState="green")
+    other = graph_record(imei="352099001761481", lastSyncDateTime="not a date")
+    first = await push(mdm, run_id, 1, [bad])
+    await push(mdm, run_id, 2, [other])
+    again = await push(mdm, run_id, 1, [bad])
+    assert [(i["batch"], i["field"]) for i in again.json()["issues"]] == [
+        (1, "complianceState"),
+        (2, "lastSyncDateTime"),
+    ]
+    assert again.json()["counts"]["rejected"] == first.json()["counts"]["rejected"] + 1 == 2
+    fixed = await push(mdm, run_id, 1, [{**bad, "complianceState": "compliant"}])
+    assert [(i["batch"], i["field"]) for i in fixed.json()["issues"]] == [(2, "lastSyncDateTime")]
+    assert fixed.json()["counts"]["rejected"] == 1 and fixed.json()["counts"]["matched"] == 1

@@ -71,3 +71,28 @@ async def test_an_unknown_device_is_matched_again_once_registered(
     again = await push(mdm, unique("run-"), 1, [record], final=True)
     assert again.json()["counts"]["matched"] == 1
     assert (await asset_row(asset["id"]))["mdm_device_id"] == record["id"]
+
+
+async def test_an_unknown_device_sent_again_unchanged_is_still_unknown_and_reported(
+    client_for: ClientFactory,
+) -> None:
+    mdm = await client_for("mdm")
+    record = graph_record(serial=unique("NOSUCH"))
+    await push(mdm, unique("run-"), 1, [record], final=True)
+    async with connection() as conn:
+        stored = await conn.fetchrow(
+            "SELECT * FROM mdm_device WHERE mdm_device_id = $1", record["id"]
+        )
+    run_key = unique("run-")
+    again = await push(mdm, run_key, 1, [record], final=True)
+    counts = again.json()["counts"]
+    assert counts == {"received": 1, "matched": 0, "unknown": 1, "changed": 0, "rejected": 0}
+    async with connection() as conn:
+        now = await conn.fetchrow("SELECT * FROM mdm_device WHERE mdm_device_id = $1", record["id"])
+    assert stored is not None and now is not None
+    # Only marked as reported by the new run; every fact as it was.
+    assert now["last_run_id"] == again.json()["id"] != stored["last_run_id"]
+    keep = set(stored.keys()) - {"last_run_id", "updated_at"}
+    assert {k: now[k] for k in keep} == {k: stored[k] for k in keep}
+    report = (await mdm.get(f"/api/v1/mdm/runs/{run_key}")).json()["reconciliation"]
+    assert [d["mdm_device_id"] for d in report["not_in_register"]["items"]] == [record["id"]]

@@ -419,3 +419,5 @@ async def test_the_report_as_csv_and_xlsx_is_formula_safe(client_for: ClientFact
     assert book["Found"].cell(row=4, column=2).value == kept["id"]
     bad = await reader.get(f"{A}/stocktakes/{opened['id']}/report", params={"format": "pdf"})
     assert bad.status_code == 422 and "csv, xlsx" in bad.json()["detail"]
+    empty = await reader.get(f"{A}/stocktakes/{opened['id']}/report", params={"format": ""})
+    assert empty.status_code == 422 and "csv, xlsx" in empty.json()["detail"]

@@ -177,8 +177,16 @@ async def test_only_the_admin_and_the_auditor_may_ask(client_for: ClientFactory)
     assert await _requests(auditor, person["id"]) == []  # refused: not recorded
     r = await auditor.get("/api/v1/people/2000000000/subject-access")
     assert r.status_code == 404
-    r = await auditor.get(f"/api/v1/people/{person['id']}/subject-access?format=csv")
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "format"
+    # The document's enum lists json and xlsx exactly: empty, padded or upper-case is refused.
+    for fmt in ("csv", "", " json", "XLSX"):
+        r = await auditor.get(
+            f"/api/v1/people/{person['id']}/subject-access", params={"format": fmt}
+        )
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "format", fmt
+    doc = (await auditor.get("/schema/openapi.json")).json()
+    operation = doc["paths"]["/api/v1/people/{person_id}/subject-access"]["get"]
+    (fmt_param,) = [p for p in operation["parameters"] if p["name"] == "format"]
+    assert fmt_param["schema"]["enum"] == ["json", "xlsx"]
 
 
 async def test_a_pseudonymised_person_says_so_and_gives_what_remains(

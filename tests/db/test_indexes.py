@@ -1,24 +1,67 @@
-"""Every index on the asset table says which of the service's queries it serves.
+"""Every index on the tables a delivery writes (asset, sim, sim_fitting) says which of the
+service's queries it serves, and the one serial index serves both kinds of serial lookup.
 
 Each index costs every delivered item an entry; one that serves no query is pure cost. The
-migration that adds an index on ``asset`` describes it with ``COMMENT ON INDEX`` (the query
-it serves), and this test fails for one that does not.
+migration that adds an index on these tables describes it with ``COMMENT ON INDEX`` (the
+query it serves), and this test fails for one that does not.
 """
 
 from __future__ import annotations
 
-from db.engine import connection
+import asyncpg
+import pytest
+
+from db.engine import connection, transaction
+from tests import factories
+
+DELIVERY_TABLES = ("asset", "sim", "sim_fitting")
 
 
-async def test_every_asset_index_names_the_query_it_serves(app: object) -> None:
+@pytest.mark.parametrize("table", DELIVERY_TABLES)
+async def test_every_index_names_the_query_it_serves(app: object, table: str) -> None:
     async with connection() as conn:
         rows = await conn.fetch(
             "SELECT c.relname, obj_description(c.oid, 'pg_class') AS purpose"
             " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-            " WHERE i.indrelid = 'asset'::regclass ORDER BY c.relname"
+            " WHERE i.indrelid = $1::regclass ORDER BY c.relname",
+            table,
         )
-    assert rows, "the asset table has no index at all"
+    assert rows, f"the {table} table has no index at all"
     assert [r["relname"] for r in rows if not r["purpose"]] == []
+
+
+async def test_a_serial_is_indexed_once(app: object) -> None:
+    """One index holds the serial: a second one would cost every delivered item an entry."""
+    async with connection() as conn:
+        names = await conn.fetch(
+            "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)"
+            " WHERE i.indrelid = 'asset'::regclass AND a.attname = 'serial_number'"
+        )
+    assert [r["relname"] for r in names] == ["asset_serial_uq"]
+
+
+@pytest.mark.parametrize(
+    "where",
+    ["serial_number = 'R58N1'", "manufacturer = 'samsung' AND serial_number = 'R58N1'"],
+)
+async def test_serial_lookups_read_the_serial_index(app: object, where: str) -> None:
+    async with transaction() as conn:
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(
+            r[0] for r in await conn.fetch(f"EXPLAIN SELECT id FROM asset WHERE {where}")
+        )
+    assert "asset_serial_uq" in plan and "Index Cond" in plan, plan
+
+
+async def test_serials_are_still_unique_per_maker(app: object) -> None:
+    model = await factories.device_model()
+    first = await factories.asset(model)
+    other_maker = await factories.device_model(manufacturer=f"Other {first['id']}")
+    # The same serial from another maker is another item.
+    await factories.asset(other_maker, serial_number=first["serial_number"])
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await factories.asset(model, serial_number=first["serial_number"])
 
 
 async def test_unique_keys_that_are_mostly_null_index_only_their_values(app: object) -> None:
@@ -34,4 +77,21 @@ async def test_unique_keys_that_are_mostly_null_index_only_their_values(app: obj
     assert found == {
         "asset_tag_uq": (True, "(asset_tag IS NOT NULL)"),
         "asset_mdm_device_uq": (True, "(mdm_device_id IS NOT NULL)"),
+    }
+
+
+async def test_every_mdm_device_index_names_the_query_it_serves(app: object) -> None:
+    # A first MDM sync inserts every device: each index costs each of them an entry.
+    async with connection() as conn:
+        rows = await conn.fetch(
+            "SELECT c.relname, obj_description(c.oid, 'pg_class') AS purpose"
+            " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE i.indrelid = 'mdm_device'::regclass ORDER BY c.relname"
+        )
+    assert [r["relname"] for r in rows if not r["purpose"]] == []
+    assert {r["relname"] for r in rows} == {
+        "mdm_device_pkey",
+        "mdm_device_mdm_device_id_key",
+        "mdm_device_asset_idx",
+        "mdm_device_user_upn_idx",
     }

@@ -24,6 +24,8 @@ SERVICE_GRANTS = (
     "GRANT USAGE ON SCHEMA public TO {role}",
     "GRANT SELECT, INSERT ON event TO {role}",
     "GRANT USAGE ON SEQUENCE event_id_seq TO {role}",
+    "GRANT SELECT, INSERT ON created_record TO {role}",
+    "GRANT SELECT ON event_history TO {role}",
     "GRANT SELECT, INSERT ON personal_value TO {role}",
     "GRANT USAGE ON SEQUENCE personal_value_id_seq TO {role}",
     "GRANT SELECT, INSERT ON person TO {role}",

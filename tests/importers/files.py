@@ -54,10 +54,11 @@ def babcock_row(
 
 
 def parse(
-    lines: list[str], profile: str = "vodafone-despatch", **kwargs: int
+    lines: list[str], profile: str = "vodafone-despatch", *, max_cell_chars: int = 10_000
 ) -> tuple[ParsedFile, list[ParsedRow]]:
     data = "\r\n".join(lines).encode() + b"\r\n"
-    parsed = parse_file(io.BytesIO(data), "upload.csv", get_profile(profile), **kwargs)
+    profiled = get_profile(profile)
+    parsed = parse_file(io.BytesIO(data), "upload.csv", profiled, max_cell_chars=max_cell_chars)
     return parsed, list(parsed)
 
 

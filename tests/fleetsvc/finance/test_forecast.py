@@ -59,9 +59,11 @@ def test_output_format_from_parameter_or_accept() -> None:
     assert output_format(None, None) == "json"
     assert output_format(None, "text/csv") == "csv"
     assert output_format("xlsx", "text/csv") == "xlsx"
-    with pytest.raises(ValidationFailed) as caught:
-        output_format("pdf")
-    assert caught.value.problems[0].field == "format"
+    # Exactly as the document's enum lists them: empty, padded or upper-case is refused.
+    for fmt in ("pdf", "", " csv", "XLSX"):
+        with pytest.raises(ValidationFailed) as caught:
+            output_format(fmt)
+        assert caught.value.problems[0].field == "format"
 
 
 # --- the refresh forecast ---------------------------------------------------------------------

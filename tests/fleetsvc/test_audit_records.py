@@ -1,0 +1,111 @@
+"""Created records (a delivery's history) are tamper-evident: ``verify_chain`` recomputes
+the digest their sealing event holds and names that event when a record was changed,
+removed or added, and names a record's event when no event seals it; the database refuses
+to change them, even for their owner.
+
+Each test gets a database of its own (``own_db``): they break the trail on purpose."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from fleetsvc import audit
+from fleetsvc.audit_chain import ChainReport, verify_chain
+from fleetsvc.auth import Actor
+from tests.fleetsvc.test_audit_chain import as_owner, check
+
+ADMIN = Actor("tests", "admin")
+# Three handsets of import 1, as a delivery writes them ($1: the sealing event).
+RECORDS = (
+    "INSERT INTO created_record (event_id, entity, entity_id, delivery_import_id, model_id,"
+    " manufacturer, serial_number, unit_cost, delivered_on)"
+    " SELECT $1::bigint, 'asset', g, 1, 7, 'samsung', 'R58R' || g, 289.00, DATE '2036-06-02'"
+    " FROM generate_series(1, 3) g ORDER BY g"
+)
+TRIGGER_OFF = "ALTER TABLE created_record DISABLE TRIGGER created_record_no_update_delete"
+TRIGGER_ON = "ALTER TABLE created_record ENABLE TRIGGER created_record_no_update_delete"
+
+
+async def _sealed(url: str) -> int:
+    """Writes the records and their event; returns the event's id."""
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            assert await audit.record_created(conn, ADMIN, "delivery_import", 1, RECORDS) == 3
+        seal: int = await conn.fetchval(
+            "SELECT id FROM event WHERE action = 'items_created' ORDER BY id DESC LIMIT 1"
+        )
+        return seal
+    finally:
+        await conn.close()
+
+
+def _broken_at(report: ChainReport, event_id: int, words: str) -> None:
+    assert not report.ok, report.summary()
+    assert report.first_break is not None and report.first_break.event_id == event_id
+    assert words in report.first_break.problem, report.first_break.problem
+    assert f"event {event_id}" in report.summary()
+
+
+async def test_sealed_records_verify_and_are_counted(own_db: str) -> None:
+    await _sealed(own_db)
+    report = await check(own_db)
+    assert report.ok and report.records_checked == 3, report.summary()
+    assert "3 created records" in report.summary()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE created_record SET serial_number = 'R58R9' WHERE entity_id = 2",
+        "UPDATE created_record SET unit_cost = 1.00 WHERE entity_id = 3",
+        "DELETE FROM created_record WHERE entity_id = 1",
+    ],
+    ids=["serial", "cost", "deleted"],
+)
+async def test_a_record_changed_by_the_owner_is_named_by_its_event(
+    own_db: str, change: str
+) -> None:
+    seal = await _sealed(own_db)
+    await as_owner(own_db, TRIGGER_OFF, change, TRIGGER_ON)
+    _broken_at(await check(own_db), seal, "do not match the digest")
+
+
+async def test_a_record_added_to_a_sealed_import_is_named(own_db: str) -> None:
+    seal = await _sealed(own_db)
+    await as_owner(
+        own_db,
+        "INSERT INTO created_record (event_id, entity, entity_id, delivery_import_id, model_id,"
+        f" serial_number) VALUES ({seal}, 'asset', 4, 1, 7, 'R58R4')",
+    )
+    _broken_at(await check(own_db), seal, "do not match the digest")
+
+
+async def test_a_record_no_event_seals_is_named(own_db: str) -> None:
+    await _sealed(own_db)
+    await as_owner(
+        own_db,
+        "INSERT INTO created_record (event_id, entity, entity_id, delivery_import_id, model_id,"
+        " serial_number) VALUES (424242, 'asset', 9, 1, 7, 'R58R9')",
+    )
+    _broken_at(await check(own_db), 424242, "added outside an import")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE created_record SET imei = NULL",
+        "DELETE FROM created_record",
+        "TRUNCATE created_record",
+    ],
+)
+async def test_records_are_append_only_even_for_their_owner(own_db: str, sql: str) -> None:
+    await _sealed(own_db)
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+        await as_owner(own_db, sql)
+    conn = await asyncpg.connect(own_db)
+    try:
+        assert (await verify_chain(conn)).ok
+    finally:
+        await conn.close()
