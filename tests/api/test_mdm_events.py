@@ -13,10 +13,15 @@ from tests.api.test_mdm import events_of, graph_record, push
 from tests.conftest import ClientFactory, unique
 
 
-def test_the_mdm_user_upn_is_the_only_personal_field_of_an_asset() -> None:
+def test_the_mdm_user_upn_is_the_only_personal_field_of_an_mdm_event() -> None:
     # The sync's event statement stores this field apart and no other: a personal field
-    # added to assets must be added there too.
-    assert audit.PERSONAL_FIELDS["asset"] == {"mdm_user_upn": audit.BY_UPN}
+    # added to assets that its events carry must be added there too. (An asset's free text,
+    # its notes and a move's reason, is never in them.)
+    from fleetsvc.mdm.apply import _FACTS
+
+    carried = {f[0] for f in _FACTS} & set(audit.PERSONAL_FIELDS["asset"])
+    assert carried == {"mdm_user_upn"}
+    assert audit.PERSONAL_FIELDS["asset"]["mdm_user_upn"] == audit.BY_UPN
 
 
 async def test_a_changed_user_is_stored_apart_on_both_sides_owned_by_upn(
