@@ -1,11 +1,13 @@
-"""Pages over ASGI: real users, real sign-in through the form, real sessions."""
+"""Pages over ASGI: real users, real sign-in through the form, real sessions; and for the
+browser tests, one live service and one Chromium that all their modules share."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -96,3 +98,26 @@ async def signed_in_as(app: object, make_account: AccountFactory) -> AsyncIterat
     yield make
     for c in clients:
         await c.aclose()
+
+
+@pytest.fixture(scope="session")
+def service(database_url: str) -> Iterator[str]:
+    """``fleetsvc serve`` on the test database, started once for every browser test (each
+    makes its own accounts and rows, as the ASGI tests do): its base URL."""
+    from tests.web.browser import live_service
+
+    with live_service(database_url) as base:
+        yield base
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """Headless Chromium, launched once; each test opens a context of its own in it."""
+    from playwright.async_api import async_playwright
+
+    from tests.web.browser import CHROMIUM, CHROMIUM_ARGS
+
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        await b.close()

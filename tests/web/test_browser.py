@@ -6,34 +6,22 @@ security policy refused among them), fails the test."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, browser_missing, live_service
+from tests.web.browser import VIEWPORT, browser_missing
 from tests.web.conftest import Account, AccountFactory
 
 if (why := browser_missing()) is not None:
     pytest.skip(why, allow_module_level=True)
 
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
-
-@pytest.fixture(scope="module")
-def service(database_url: str) -> Iterator[str]:
-    with live_service(database_url) as base:
-        yield base
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
+# ``service`` and ``browser``: tests/web/conftest.py's, shared by every browser module.
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The devices pages in a real browser: headless Chromium against the real service on the
-test database (``test_browser``'s service, browser and watched tab: a request to any host
-but the service, or an error on the console, fails the test).
+test database (the browser tests' shared service and browser, ``test_browser``'s watched
+tab: a request to any host but the service, or an error on the console, fails the test).
 
 Search an IMEI, open the device, issue it to a person found by a search and see the move in
 the timeline; a stale device page refused; a finance user offered no moves; the keyboard
@@ -20,9 +20,10 @@ if (why := browser_missing()) is not None:
 
     pytest.skip(why, allow_module_level=True)
 
-from tests.web.test_browser import Watched, browser, service, tab
+from tests.web.test_browser import Watched, tab
 
-__all__ = ["browser", "service", "tab"]  # the fixtures, shared with test_browser
+# The watched tab, test_browser's (its service and browser: tests/web/conftest.py's).
+__all__ = ["tab"]
 
 
 async def open_action(page: Any, heading: str) -> None:

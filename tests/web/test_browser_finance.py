@@ -1,6 +1,7 @@
 """The stores, finance and MDM pages in a real browser: headless Chromium against the real
 service, each group of tests on a database of its own holding the demo fleet's handsets
-(``tests.web.demo_seed``), so the figures are the demo's and the sample file meets its order.
+(``tests.web.demo_seed``, seeded once and copied), so the figures are the demo's and the
+sample file meets its order.
 
 Every page a test opens is watched as in ``test_browser``: a request to any host but the
 service, or an error on the console (a script or style the security policy refused among
@@ -25,15 +26,15 @@ from typing import Any
 import asyncpg
 import pytest
 
-from tests.conftest import Databases, new_database
-from tests.web.browser import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, browser_missing, live_service
+from tests.conftest import Databases, clone_database, new_database
+from tests.web.browser import VIEWPORT, browser_missing, live_service
 from tests.web.conftest import PASSWORD, Account
 from tests.web.import_files import demo_imei, despatch_with_problems
 
 if (why := browser_missing()) is not None:
     pytest.skip(why, allow_module_level=True)
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 
 from tests.web.test_browser import Watched
 
@@ -68,21 +69,34 @@ class Fleet:
             await conn.close()
 
 
+@pytest.fixture(scope="module")
+async def demo_template(databases: Databases) -> AsyncIterator[str]:
+    """A database holding the demo fleet's handsets, seeded once: each fleet is a copy."""
+    from db.embedded import drop_database
+
+    name = f"fleetsvc_browser_demo_{uuid.uuid4().hex[:8]}"
+    db = await new_database(databases, name)
+    roles = {"DATABASE_URL": db.service, "FLEETSVC_MIGRATION_DATABASE_URL": db.owner}
+    try:
+        seeded = subprocess.run(
+            [sys.executable, "-m", "tests.web.demo_seed"],
+            env={**os.environ, **roles, "FLEETSVC_LOG_LEVEL": "warning"},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert seeded.returncode == 0, seeded.stderr
+        yield name
+    finally:
+        await drop_database(databases.admin, name)
+
+
 @asynccontextmanager
-async def _fleet(databases: Databases, **env: str) -> AsyncIterator[Fleet]:
+async def _fleet(databases: Databases, template: str, **env: str) -> AsyncIterator[Fleet]:
     from db.embedded import drop_database
 
     name = f"fleetsvc_browser_{uuid.uuid4().hex[:8]}"
-    db = await new_database(databases, name)
-    roles = {"DATABASE_URL": db.service, "FLEETSVC_MIGRATION_DATABASE_URL": db.owner}
-    seeded = subprocess.run(
-        [sys.executable, "-m", "tests.web.demo_seed"],
-        env={**os.environ, **roles, "FLEETSVC_LOG_LEVEL": "warning"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert seeded.returncode == 0, seeded.stderr
+    db = await clone_database(databases, template, name)
     try:
         with live_service(db.service, FLEETSVC_MIGRATION_DATABASE_URL=db.owner, **env) as base:
             yield Fleet(base, db.service)
@@ -91,25 +105,17 @@ async def _fleet(databases: Databases, **env: str) -> AsyncIterator[Fleet]:
 
 
 @pytest.fixture(scope="module")
-async def untouched(databases: Databases) -> AsyncIterator[Fleet]:
+async def untouched(databases: Databases, demo_template: str) -> AsyncIterator[Fleet]:
     """The demo fleet as loaded: nothing in these tests changes what it holds."""
-    async with _fleet(databases) as fleet:
+    async with _fleet(databases, demo_template) as fleet:
         yield fleet
 
 
 @pytest.fixture(scope="module")
-async def stores_fleet(databases: Databases) -> AsyncIterator[Fleet]:
+async def stores_fleet(databases: Databases, demo_template: str) -> AsyncIterator[Fleet]:
     """The demo fleet the import tests deliver to (uploads of up to 1 MiB)."""
-    async with _fleet(databases, FLEETSVC_MAX_UPLOAD_MB="1") as fleet:
+    async with _fleet(databases, demo_template, FLEETSVC_MAX_UPLOAD_MB="1") as fleet:
         yield fleet
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        await b.close()
 
 
 @asynccontextmanager

@@ -14,9 +14,9 @@ from tests import factories
 from tests.conftest import unique
 from tests.web.conftest import AccountFactory
 
-# The watched tab, the live service and the browser of the other browser tests (skipped
-# with them when there is no Chromium).
-from tests.web.test_browser import Watched, browser, service, tab  # noqa: F401
+# The watched tab of the other browser tests (skipped with them when there is no Chromium);
+# the live service and the browser are tests/web/conftest.py's, shared by all of them.
+from tests.web.test_browser import Watched, tab  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("app")
 

@@ -13,9 +13,9 @@ from tests import factories
 from tests.conftest import unique
 from tests.web.conftest import AccountFactory
 
-# The watched tab, the live service and the browser of the other browser tests (skipped
-# with them when there is no Chromium).
-from tests.web.test_browser import Watched, browser, service, tab  # noqa: F401
+# The watched tab of the other browser tests (skipped with them when there is no Chromium);
+# the live service and the browser are tests/web/conftest.py's, shared by all of them.
+from tests.web.test_browser import Watched, tab  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -86,8 +86,8 @@ async def test_each_scan_is_answered_at_once_and_the_field_keeps_the_focus(
 
 
 async def test_the_scan_page_works_without_javascript(
-    browser: object,  # noqa: F811
-    service: str,  # noqa: F811
+    browser: object,
+    service: str,
     make_account: AccountFactory,
 ) -> None:
     context = await browser.new_context(java_script_enabled=False)  # type: ignore[attr-defined]
