@@ -72,14 +72,22 @@ WHERE t.{column} IS NOT NULL AND t.{column} <> '' AND ({where})
 
 # Import rows whose cells hold a known value anywhere (a comments cell, a name in a cell
 # of its own): to the rows retention clears (its pseudonymise_rows table).
+# The staged cells' words are listed first (MATERIALIZED) and hashed against the keys once:
+# joined inside the per-cell lateral, the keys were sorted again for every cell (80 s for
+# 270,000 cells and 900 keys, bench.pseudonymise).
 _ROWS_SQL = f"""
+WITH staged AS MATERIALIZED (
+    SELECT r.import_id, r.row_number, n.text, btrim(w.word, {PUNCTUATION}) AS word
+    FROM import_staged_row r
+    CROSS JOIN LATERAL jsonb_array_elements_text(
+        CASE jsonb_typeof(r.cells) WHEN 'array' THEN r.cells ELSE '[]'::jsonb END) AS c(cell)
+    CROSS JOIN LATERAL (SELECT {_normal("c.cell")} AS text) n
+    CROSS JOIN LATERAL regexp_split_to_table(n.text, ' ') AS w(word)
+)
 INSERT INTO __ROWS__ (import_id, row_number)
-SELECT DISTINCT r.import_id, r.row_number FROM import_staged_row r
-CROSS JOIN LATERAL jsonb_array_elements_text(
-    CASE jsonb_typeof(r.cells) WHEN 'array' THEN r.cells ELSE '[]'::jsonb END) AS c(cell)
-CROSS JOIN LATERAL regexp_split_to_table({_normal("c.cell")}, ' ') AS w(word)
-JOIN {WORDS_TABLE} k ON k.word = btrim(w.word, {PUNCTUATION})
-WHERE strpos({_normal("c.cell")}, k.v) > 0
+SELECT DISTINCT s.import_id, s.row_number FROM staged s
+JOIN {WORDS_TABLE} k ON k.word = s.word
+WHERE strpos(s.text, k.v) > 0
 UNION
 SELECT r.import_id, r.row_number FROM import_rejected_row r
 CROSS JOIN LATERAL jsonb_each_text(
