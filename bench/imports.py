@@ -229,10 +229,10 @@ async def timed_import(path: Path, *, commit: bool) -> dict[str, float]:
 
 async def write_cost(import_id: int) -> dict[str, float]:
     """What writing a previewed import's rows costs by itself, in a transaction that is rolled
-        back: the INSERT of handsets, SIMs and fittings ("write"), then their history ("history",
-    with the hash chain's seal of it that would run at commit);
-        then the INSERT again with triggers off (superuser only, rolled back too) to show what the
-        database's per-row foreign-key checks cost of it. Nothing is committed."""
+    back: the INSERT of handsets, SIMs and fittings ("write"), then their history ("history",
+    with the hash chain's seal of it that would run at commit); then the INSERT again with
+    triggers off (superuser only, rolled back too) to show what the database's per-row
+    foreign-key checks cost of it. Nothing is committed."""
     from db.engine import connection
     from fleetsvc.auth import Actor
     from fleetsvc.imports import apply_deliveries, plan, plan_deliveries
