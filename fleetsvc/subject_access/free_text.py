@@ -61,12 +61,17 @@ def _normal(column: str) -> str:
 
 def hits_sql(table: str, column: str, where: str = "true", key: str = "t.id") -> str:
     """The ``key`` of each row of ``table`` whose ``column`` holds a known value."""
+    # The words listed once and hashed against the keys (as ``_ROWS_SQL``).
     return f"""
-SELECT DISTINCT {key} FROM {table} t
-CROSS JOIN LATERAL regexp_split_to_table({_normal(f"t.{column}")}, ' ') AS w(word)
-JOIN {WORDS_TABLE} k ON k.word = btrim(w.word, {PUNCTUATION})
-WHERE t.{column} IS NOT NULL AND t.{column} <> '' AND ({where})
-  AND strpos({_normal(f"t.{column}")}, k.v) > 0
+WITH words AS MATERIALIZED (
+    SELECT {key} AS key, n.text, btrim(w.word, {PUNCTUATION}) AS word FROM {table} t
+    CROSS JOIN LATERAL (SELECT {_normal(f"t.{column}")} AS text) n
+    CROSS JOIN LATERAL regexp_split_to_table(n.text, ' ') AS w(word)
+    WHERE t.{column} IS NOT NULL AND t.{column} <> '' AND ({where})
+)
+SELECT DISTINCT x.key AS id FROM words x
+JOIN {WORDS_TABLE} k ON k.word = x.word
+WHERE strpos(x.text, k.v) > 0
 """
 
 
