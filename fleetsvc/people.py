@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from collections.abc import Container, Sequence
 from datetime import date, datetime
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Final, TypeVar
 
 import asyncpg
 import msgspec
@@ -79,6 +79,19 @@ _COLUMNS = {
     "active": "bool",
     "left_on": "date",
 }
+
+
+# A person's own fields, in the order a record lists them: what their ``created`` event
+# holds and what a subject-access answer shows of the record.
+RECORD_FIELDS: Final = (
+    "employee_number",
+    "display_name",
+    "upn",
+    "business_unit_id",
+    "kind",
+    "active",
+    "left_on",
+)
 
 
 class Person(msgspec.Struct):

@@ -16,6 +16,7 @@ import asyncpg
 from fleetsvc import audit, audit_rows
 from fleetsvc.auth import Actor
 from fleetsvc.imports.summary import PeopleCounts
+from fleetsvc.people import RECORD_FIELDS
 from fleetsvc.recoveries.cases import cancel_cases, open_cases
 
 _CHANGED_TABLE: Final = """
@@ -35,15 +36,6 @@ FROM import_plan WHERE outcome = 'new' AND person_id IS NULL
 ORDER BY row_number
 RETURNING id, employee_number, display_name, upn, business_unit_id, kind, active, left_on
 """
-CREATED_COLUMNS: Final = (
-    "employee_number",
-    "display_name",
-    "upn",
-    "business_unit_id",
-    "kind",
-    "active",
-    "left_on",
-)
 
 # Each changed field as (name, old, new); the event holds only those that changed.
 _FIELDS: Final = (
@@ -92,7 +84,7 @@ async def apply(conn: asyncpg.Connection, actor: Actor, counts: PeopleCounts) ->
     cases of those who became leavers."""
     await conn.execute(_CHANGED_TABLE)
     await conn.execute("SET LOCAL enable_nestloop = off")  # see plan.build
-    await audit_rows.record_rows(conn, actor, "person", "created", INSERT_PEOPLE, CREATED_COLUMNS)
+    await audit_rows.record_rows(conn, actor, "person", "created", INSERT_PEOPLE, RECORD_FIELDS)
     await conn.execute(UPDATE_PEOPLE)
     await conn.execute("RESET enable_nestloop")
     await audit.record_from_query(conn, actor, _EVENTS)

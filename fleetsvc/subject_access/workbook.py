@@ -11,19 +11,11 @@ import msgspec
 
 from fleetsvc.audit import Event
 from fleetsvc.errors import ValidationFailed
+from fleetsvc.people import RECORD_FIELDS
 from fleetsvc.spreadsheets import XLSX_MEDIA_TYPE, Cell, Column, Sheet, workbook_bytes
 from fleetsvc.subject_access.report import MdmRecord, SubjectAccess
 
 FORMATS = ("json", "xlsx")
-_PERSON_FIELDS = (
-    "employee_number",
-    "display_name",
-    "upn",
-    "business_unit_id",
-    "kind",
-    "active",
-    "left_on",
-)
 
 
 def output_format(fmt: str | None, accept: str | None) -> str:
@@ -99,7 +91,7 @@ def _person_sheet(report: SubjectAccess) -> Sheet:
     p = report.person
     person_rows: list[tuple[str, Any]] = [
         ("id", p.id),
-        *((f, getattr(p, f)) for f in _PERSON_FIELDS),
+        *((f, getattr(p, f)) for f in RECORD_FIELDS),
         ("version", p.version),
         ("created_at", p.created_at),
         ("updated_at", p.updated_at),
@@ -114,7 +106,7 @@ def _person_sheet(report: SubjectAccess) -> Sheet:
 def _versions_sheet(report: SubjectAccess) -> Sheet:
     return _sheet(
         "Versions",
-        ("version", "event", "occurred_at", "actor", "action", *_PERSON_FIELDS),
+        ("version", "event", "occurred_at", "actor", "action", *RECORD_FIELDS),
         [
             (
                 v.version,
@@ -122,7 +114,7 @@ def _versions_sheet(report: SubjectAccess) -> Sheet:
                 v.occurred_at,
                 v.actor_name,
                 v.action,
-                *(v.record.get(f) for f in _PERSON_FIELDS),
+                *(v.record.get(f) for f in RECORD_FIELDS),
             )
             for v in report.versions
         ],
