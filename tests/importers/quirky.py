@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from importers import Profile, builtin_profiles, luhn_check_digit
+from importers import ParsedFile, Profile, builtin_profiles, luhn_check_digit, parse_file
 
 
 def _luhn(body: str) -> str:
@@ -152,6 +152,16 @@ class QuirkyFile:
     data: bytes
     max_cell_chars: int
     batch_rows: int
+
+    def parse(self, *, columnar: bool) -> ParsedFile:
+        """The file parsed as an upload is, by column or row by row (may raise FileRejected)."""
+        return parse_file(
+            io.BytesIO(self.data),
+            "upload.csv",
+            self.profile,
+            max_cell_chars=self.max_cell_chars,
+            columnar=columnar,
+        )
 
 
 @st.composite

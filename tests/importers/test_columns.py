@@ -18,13 +18,7 @@ from tests.importers.quirky import QuirkyFile, quirky_files
 def outcome(file: QuirkyFile, *, columnar: bool) -> object:
     """Everything a parse tells, or the message it refuses the file with."""
     try:
-        parsed = parse_file(
-            io.BytesIO(file.data),
-            "upload.csv",
-            file.profile,
-            max_cell_chars=file.max_cell_chars,
-            columnar=columnar,
-        )
+        parsed = file.parse(columnar=columnar)
         rows: list[ParsedRow] = []
         for batch in parsed.batches(file.batch_rows):
             rows.extend(batch.rows())

@@ -4,13 +4,12 @@ original cells for rejected.csv and typed values, and the same counts."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 
 from fleetsvc.imports.staging import _Stager
-from importers import FileRejected, get_profile, parse_file
+from importers import FileRejected, get_profile
 from tests.importers.files import BABCOCK_HEADER, VODAFONE_HEADER, babcock_row, vodafone_row
 from tests.importers.quirky import QuirkyFile, quirky_files
 
@@ -18,13 +17,7 @@ from tests.importers.quirky import QuirkyFile, quirky_files
 def staged(file: QuirkyFile, *, columnar: bool) -> tuple[list[tuple[Any, ...]], int, int] | str:
     """The records staging would COPY (by row number) and its counts, or the refusal."""
     try:
-        parsed = parse_file(
-            io.BytesIO(file.data),
-            "upload.csv",
-            file.profile,
-            max_cell_chars=file.max_cell_chars,
-            columnar=columnar,
-        )
+        parsed = file.parse(columnar=columnar)
         batches = parsed.batches(file.batch_rows)
         stager = _Stager(1, parsed, file.profile.kind, batches, list(parsed.columns))
         records: list[tuple[Any, ...]] = []
