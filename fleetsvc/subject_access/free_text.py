@@ -59,47 +59,49 @@ def _normal(column: str) -> str:
     return f"regexp_replace(lower({column}), '\\s+', ' ', 'g')"
 
 
-def hits_sql(table: str, column: str, where: str = "true", key: str = "t.id") -> str:
-    """The ``key`` of each row of ``table`` whose ``column`` holds a known value."""
-    # The words listed once and hashed against the keys (as ``_ROWS_SQL``).
+def _naming(texts_sql: str, keys: str) -> str:
+    """The ``keys`` of each text of ``texts_sql`` (columns: the keys' and ``text``, already
+    normalised) that holds a known value. Each text's words are listed once (MATERIALIZED)
+    and hashed against the known values' words: joined inside each text's word list, the
+    known words were sorted again for every text (80 s for 270,000 staged cells and 900
+    known words, bench.pseudonymise)."""
     return f"""
 WITH words AS MATERIALIZED (
-    SELECT {key} AS key, n.text, btrim(w.word, {PUNCTUATION}) AS word FROM {table} t
-    CROSS JOIN LATERAL (SELECT {_normal(f"t.{column}")} AS text) n
-    CROSS JOIN LATERAL regexp_split_to_table(n.text, ' ') AS w(word)
-    WHERE t.{column} IS NOT NULL AND t.{column} <> '' AND ({where})
+    SELECT x.*, btrim(w.word, {PUNCTUATION}) AS word FROM ({texts_sql}) x
+    CROSS JOIN LATERAL regexp_split_to_table(x.text, ' ') AS w(word)
 )
-SELECT DISTINCT x.key AS id FROM words x
+SELECT DISTINCT {keys} FROM words x
 JOIN {WORDS_TABLE} k ON k.word = x.word
 WHERE strpos(x.text, k.v) > 0
 """
 
 
-# Import rows whose cells hold a known value anywhere (a comments cell, a name in a cell
-# of its own): to the rows retention clears (its pseudonymise_rows table).
-# The staged cells' words are listed first (MATERIALIZED) and hashed against the keys once:
-# joined inside the per-cell lateral, the keys were sorted again for every cell (80 s for
-# 270,000 cells and 900 keys, bench.pseudonymise).
-_ROWS_SQL = f"""
-WITH staged AS MATERIALIZED (
-    SELECT r.import_id, r.row_number, n.text, btrim(w.word, {PUNCTUATION}) AS word
-    FROM import_staged_row r
-    CROSS JOIN LATERAL jsonb_array_elements_text(
-        CASE jsonb_typeof(r.cells) WHEN 'array' THEN r.cells ELSE '[]'::jsonb END) AS c(cell)
-    CROSS JOIN LATERAL (SELECT {_normal("c.cell")} AS text) n
-    CROSS JOIN LATERAL regexp_split_to_table(n.text, ' ') AS w(word)
-)
-INSERT INTO __ROWS__ (import_id, row_number)
-SELECT DISTINCT s.import_id, s.row_number FROM staged s
-JOIN {WORDS_TABLE} k ON k.word = s.word
-WHERE strpos(s.text, k.v) > 0
-UNION
-SELECT r.import_id, r.row_number FROM import_rejected_row r
+def hits_sql(table: str, column: str, where: str = "true", key: str = "t.id") -> str:
+    """The ``key`` of each row of ``table`` whose ``column`` holds a known value."""
+    return _naming(
+        f"SELECT {key} AS id, {_normal(f't.{column}')} AS text FROM {table} t"
+        f" WHERE t.{column} IS NOT NULL AND t.{column} <> '' AND ({where})",
+        "x.id",
+    )
+
+
+_STAGED_CELLS = f"""
+SELECT r.import_id, r.row_number, {_normal("c.cell")} AS text FROM import_staged_row r
+CROSS JOIN LATERAL jsonb_array_elements_text(
+    CASE jsonb_typeof(r.cells) WHEN 'array' THEN r.cells ELSE '[]'::jsonb END) AS c(cell)
+"""
+_REJECTED_CELLS = f"""
+SELECT r.import_id, r.row_number, {_normal("e.value")} AS text FROM import_rejected_row r
 CROSS JOIN LATERAL jsonb_each_text(
     CASE jsonb_typeof(r.cells) WHEN 'object' THEN r.cells ELSE '{{}}'::jsonb END) AS e
-CROSS JOIN LATERAL regexp_split_to_table({_normal("e.value")}, ' ') AS w(word)
-JOIN {WORDS_TABLE} k ON k.word = btrim(w.word, {PUNCTUATION})
-WHERE strpos({_normal("e.value")}, k.v) > 0
+"""
+# Import rows whose cells hold a known value anywhere (a comments cell, a name in a cell
+# of its own): to the rows retention clears (its pseudonymise_rows table).
+_ROWS_SQL = f"""
+INSERT INTO __ROWS__ (import_id, row_number)
+({_naming(_STAGED_CELLS, "x.import_id, x.row_number")})
+UNION
+({_naming(_REJECTED_CELLS, "x.import_id, x.row_number")})
 """
 
 
