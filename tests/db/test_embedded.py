@@ -1,0 +1,60 @@
+"""The embedded server is sized for imports: a new one (var/ of a fresh clone) starts with
+fleetsvc's settings, not PostgreSQL's defaults, and an ALTER SYSTEM of the user's still wins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from db import embedded
+
+pytestmark = pytest.mark.asyncio
+
+
+def _stop(pgdata: Path) -> None:
+    """Stop the server as the last process using it would, on exit."""
+    embedded._servers.pop(pgdata).cleanup()
+
+
+async def _show(url: str, *names: str) -> list[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        return [await conn.fetchval(f"SHOW {name}") for name in names]
+    finally:
+        await conn.close()
+
+
+async def test_a_new_server_runs_with_fleetsvc_settings_and_the_users_own_win(
+    tmp_path: Path,
+) -> None:
+    pgdata = (tmp_path / "pg").resolve()
+    wanted = embedded.server_settings()
+    url = embedded.start_server(tmp_path)
+    try:
+        shown = await _show(url, "shared_buffers", "max_wal_size")
+        # SHOW prints 1024MB as 1GB.
+        assert [embedded_size(v) for v in shown] == [
+            embedded_size(wanted["shared_buffers"]),
+            embedded_size(wanted["max_wal_size"]),
+        ]
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("ALTER SYSTEM SET max_wal_size = '2GB'")
+        finally:
+            await conn.close()
+    finally:
+        _stop(pgdata)
+    # Started again (an existing var/): fleetsvc.conf is rewritten, the user's setting kept.
+    url = embedded.start_server(tmp_path)
+    try:
+        assert await _show(url, "max_wal_size") == ["2GB"]
+    finally:
+        _stop(pgdata)
+
+
+def embedded_size(value: str) -> int:
+    """A size setting in MB ("1GB", "512MB")."""
+    number, unit = int(value[:-2]), value[-2:]
+    return number * {"MB": 1, "GB": 1024}[unit]
