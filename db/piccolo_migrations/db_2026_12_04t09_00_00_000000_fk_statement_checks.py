@@ -1,0 +1,275 @@
+"""The eleven references a delivery writes, checked once per statement instead of once per
+row (issue 15, "Foreign-key checks").
+
+A delivery of 29,737 handsets inserts 29,737 assets, SIMs and fittings in one statement
+(``fleetsvc.imports.apply_deliveries``). The foreign keys on those rows ran PostgreSQL's
+referential-integrity trigger once per row and key, 11 × 29,737 queries, about 0.7 s of the
+1.5 s INSERT:
+
+- asset → device_model, person, purchase_order, contract, delivery_import, location;
+- sim → contract, asset, delivery_import;
+- sim_fitting → sim, asset.
+
+Those constraints are replaced by statement-level triggers that keep the same guarantee:
+
+**The referencing side** (``fk_check_references``, one trigger per table, AFTER INSERT OR
+UPDATE FOR EACH STATEMENT with transition tables, the references as its arguments): every
+distinct key the statement wrote (on UPDATE, only keys of rows whose key changed; NULLs
+are not checked, MATCH SIMPLE as before) is looked up in its parent in one join, and the
+parent rows found are locked FOR KEY SHARE, once per distinct key, as the built-in check
+locks them: that lock is what makes a concurrent DELETE of the parent wait for this
+transaction and then fail on the child it can then see. A parent row this transaction
+inserted itself (``xmin`` is our transaction id) is not locked: no other transaction can
+see it, so none can delete it (a delivery's SIMs name the assets the same statement
+inserted, and its fittings those SIMs). A parent that is missing, or that a concurrent
+transaction deleted before the lock was granted, fails the statement, whole, with SQLSTATE
+23503 (``foreign_key_violation``), the dropped constraint's name and PostgreSQL's own
+message and detail (``Key (model_id)=(5) is not present in table "device_model".``).
+The check runs at the end of the statement, so one statement may insert the parents and
+their children (the delivery's writable CTEs do). UPDATE triggers cannot name columns
+when they use transition tables, so every UPDATE of these tables runs the trigger; it
+first asks, in one join of the old and new rows, which keys changed, and stops there when
+none did (an MDM sync's updates, a note).
+
+**The referenced side** (``fk_check_referenced``, the references to each parent table as
+arguments): a DELETE is checked once per statement (AFTER DELETE with the old rows as a
+transition table) and refused, 23503, while a child row names a deleted key; the child rows
+found are locked FOR KEY SHARE as the built-in check does, so a child being deleted
+concurrently is waited for instead of counted. A TRUNCATE of a parent is refused while
+rows that name it remain (checked after the truncation, so truncating parent and child
+together passes). A change of a parent's key is refused while it is referenced (RESTRICT):
+the constraints said ON UPDATE CASCADE, but no statement of the service ever changes a
+primary key (ids come from sequences and are never written), so nothing relied on the
+cascade. That check is a row trigger on ``UPDATE OF id`` with ``WHEN (OLD.id IS DISTINCT
+FROM NEW.id)``, which costs nothing unless a key changes (a statement trigger could not name
+the column, and would copy every row of every update of person, asset or contract into
+transition tables to find no change).
+
+Isolation: the service writes at READ COMMITTED (its REPEATABLE READ transactions only
+read). Each query of these functions takes a new snapshot, so a parent's delete that
+waited for the lock sees the child committed meanwhile, and a child's check that waited
+for a parent's deleter sees the parent gone, in either order. The functions are SECURITY
+DEFINER (as the built-in checks run as the table owner), with this schema as search path.
+
+Left as the built-in constraints: every other foreign key (none is on a bulk path). The
+triggers are enabled in the usual way, so ``session_replication_role = replica`` (pg_restore
+``--disable-triggers``, logical replication) skips them as it skipped the built-in checks.
+A dump restores as before: ``pg_dump`` creates triggers after loading the data, as it added
+foreign keys; what it no longer does is re-check the loaded rows, and
+``fk_violations()`` does that on demand (it lists every row that names a missing parent).
+
+Measured (``bench.imports --sizes 29737 --repeat 3``, same session, best of 3): see the
+README's "Delivery import speed".
+"""
+
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+
+ID = "2026-12-04T09:00:00:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "delivery tables' foreign keys: checked once per statement"
+
+# (constraint, referencing table, column, referenced table): the constraint names are kept,
+# the errors carry them, as the built-in checks' did.
+REFERENCES = (
+    ("asset_model_id_fkey", "asset", "model_id", "device_model"),
+    ("asset_person_id_fkey", "asset", "person_id", "person"),
+    ("asset_purchase_order_id_fkey", "asset", "purchase_order_id", "purchase_order"),
+    ("asset_contract_id_fkey", "asset", "contract_id", "contract"),
+    ("asset_delivery_import_id_fkey", "asset", "delivery_import_id", "delivery_import"),
+    ("asset_location_id_fkey", "asset", "location_id", "location"),
+    ("sim_contract_id_fkey", "sim", "contract_id", "contract"),
+    ("sim_asset_id_fkey", "sim", "asset_id", "asset"),
+    ("sim_delivery_import_id_fkey", "sim", "delivery_import_id", "delivery_import"),
+    ("sim_fitting_sim_id_fkey", "sim_fitting", "sim_id", "sim"),
+    ("sim_fitting_asset_id_fkey", "sim_fitting", "asset_id", "asset"),
+)
+
+FUNCTIONS = r"""
+-- The referencing side. Arguments: for each reference, (column, parent table, parent key,
+-- constraint). The table's own key must be ``id`` (it pairs old and new rows on UPDATE).
+CREATE FUNCTION fk_check_references() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $fn$
+DECLARE
+    me CONSTANT xid := pg_catalog.pg_current_xact_id()::xid;
+    refs CONSTANT int := TG_NARGS / 4;
+    changed boolean[];
+    ctes text[] := '{}';
+    counts text[] := '{}';
+    found bigint[];
+    keys text;
+    i int;
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        -- Which references have a row whose key changed to a non-NULL one: one join for all.
+        EXECUTE 'SELECT ARRAY[' || (
+            SELECT string_agg(format(
+                'coalesce(bool_or(n.%1$I IS NOT NULL AND n.%1$I IS DISTINCT FROM o.%1$I), false)',
+                TG_ARGV[4 * g]), ', ')
+            FROM generate_series(0, refs - 1) g
+        ) || '] FROM new_rows n LEFT JOIN old_rows o ON o.id = n.id' INTO changed;
+    END IF;
+    FOR i IN 0 .. refs - 1 LOOP
+        CONTINUE WHEN TG_OP = 'UPDATE' AND NOT changed[i + 1];
+        IF TG_OP = 'INSERT' THEN
+            keys := format('SELECT DISTINCT %1$I AS k FROM new_rows WHERE %1$I IS NOT NULL',
+                           TG_ARGV[4 * i]);
+        ELSE
+            keys := format('SELECT DISTINCT n.%1$I AS k FROM new_rows n'
+                           ' LEFT JOIN old_rows o ON o.id = n.id'
+                           ' WHERE n.%1$I IS NOT NULL AND n.%1$I IS DISTINCT FROM o.%1$I',
+                           TG_ARGV[4 * i]);
+        END IF;
+        -- k: the keys; p: the parents found, and whether this transaction wrote them; l: the
+        -- others, locked. Each is counted whole below, so each runs to its end.
+        ctes := ctes || format(
+            'k%1$s AS MATERIALIZED (%2$s),'
+            ' p%1$s AS MATERIALIZED (SELECT p.%5$I AS id, p.xmin = $1 AS own'
+            '   FROM %3$I.%4$I p WHERE p.%5$I IN (SELECT k FROM k%1$s)),'
+            ' l%1$s AS MATERIALIZED (SELECT FROM %3$I.%4$I p'
+            '   WHERE p.%5$I IN (SELECT id FROM p%1$s WHERE NOT own) FOR KEY SHARE OF p)',
+            i, keys, TG_TABLE_SCHEMA, TG_ARGV[4 * i + 1], TG_ARGV[4 * i + 2]);
+        counts := counts || format(
+            '(SELECT count(*) FROM k%1$s), (SELECT count(*) FROM p%1$s),'
+            ' (SELECT count(*) FROM p%1$s WHERE NOT own), (SELECT count(*) FROM l%1$s)', i);
+    END LOOP;
+    IF cardinality(ctes) = 0 THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE 'WITH ' || array_to_string(ctes, ', ')
+        || ' SELECT ARRAY[' || array_to_string(counts, ', ') || ']::bigint[]'
+        INTO found USING me;
+    FOR i IN 0 .. refs - 1 LOOP
+        CONTINUE WHEN TG_OP = 'UPDATE' AND NOT changed[i + 1];
+        -- Every key found, and every parent found that others could delete locked; else
+        -- one missing key, looked up again with a new snapshot (so a parent deleted
+        -- concurrently is missing now), for the message PostgreSQL's own check gives.
+        IF found[1] <> found[2] OR found[3] <> found[4] THEN
+            EXECUTE format(
+                'SELECT min(n.%1$I)::text FROM %2$s WHERE n.%1$I IS NOT NULL AND %3$s'
+                ' AND NOT EXISTS (SELECT FROM %4$I.%5$I p WHERE p.%6$I = n.%1$I)',
+                TG_ARGV[4 * i],
+                CASE TG_OP WHEN 'INSERT' THEN 'new_rows n'
+                     ELSE 'new_rows n LEFT JOIN old_rows o ON o.id = n.id' END,
+                CASE TG_OP WHEN 'INSERT' THEN 'true'
+                     ELSE format('n.%1$I IS DISTINCT FROM o.%1$I', TG_ARGV[4 * i]) END,
+                TG_TABLE_SCHEMA, TG_ARGV[4 * i + 1], TG_ARGV[4 * i + 2]) INTO keys;
+            RAISE EXCEPTION 'insert or update on table "%" violates foreign key constraint "%"',
+                TG_TABLE_NAME, TG_ARGV[4 * i + 3]
+                USING ERRCODE = 'foreign_key_violation', CONSTRAINT = TG_ARGV[4 * i + 3],
+                      TABLE = TG_TABLE_NAME, SCHEMA = TG_TABLE_SCHEMA,
+                      DETAIL = CASE WHEN keys IS NULL
+                          THEN format('Key is not present in table "%s".', TG_ARGV[4 * i + 1])
+                          ELSE format('Key (%s)=(%s) is not present in table "%s".',
+                                      TG_ARGV[4 * i], keys, TG_ARGV[4 * i + 1]) END;
+        END IF;
+        found := found[5:];
+    END LOOP;
+    RETURN NULL;
+END
+$fn$;
+
+-- The referenced side. Arguments: the table's key, then for each reference to it
+-- (referencing table, column, constraint). DELETE: a statement trigger with the deleted
+-- rows as old_rows; UPDATE: a row trigger that fires only when the key changed; TRUNCATE:
+-- after the truncation, whatever rows still name the table.
+CREATE FUNCTION fk_check_referenced() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $fn$
+DECLARE
+    key_col CONSTANT text := TG_ARGV[0];
+    child text;
+    col text;
+    hit text;
+    i int;
+BEGIN
+    FOR i IN 0 .. (TG_NARGS - 1) / 3 - 1 LOOP
+        child := TG_ARGV[1 + 3 * i];
+        col := TG_ARGV[2 + 3 * i];
+        IF TG_OP = 'DELETE' THEN
+            EXECUTE format('SELECT c.%1$I::text FROM %2$I.%3$I c'
+                           ' WHERE c.%1$I IN (SELECT %4$I FROM old_rows)'
+                           ' LIMIT 1 FOR KEY SHARE OF c',
+                           col, TG_TABLE_SCHEMA, child, key_col) INTO hit;
+        ELSIF TG_OP = 'UPDATE' THEN
+            EXECUTE format('SELECT c.%1$I::text FROM %2$I.%3$I c'
+                           ' WHERE c.%1$I = ($1).%4$I LIMIT 1 FOR KEY SHARE OF c',
+                           col, TG_TABLE_SCHEMA, child, key_col) INTO hit USING OLD;
+        ELSE
+            EXECUTE format('SELECT c.%1$I::text FROM %2$I.%3$I c WHERE c.%1$I IS NOT NULL'
+                           ' AND NOT EXISTS (SELECT FROM %2$I.%4$I p WHERE p.%5$I = c.%1$I)'
+                           ' LIMIT 1',
+                           col, TG_TABLE_SCHEMA, child, TG_TABLE_NAME, key_col) INTO hit;
+        END IF;
+        IF hit IS NOT NULL THEN
+            RAISE EXCEPTION
+                'update or delete on table "%" violates foreign key constraint "%" on table "%"',
+                TG_TABLE_NAME, TG_ARGV[3 + 3 * i], child
+                USING ERRCODE = 'foreign_key_violation', CONSTRAINT = TG_ARGV[3 + 3 * i],
+                      TABLE = child, SCHEMA = TG_TABLE_SCHEMA,
+                      DETAIL = format('Key (%s)=(%s) is still referenced from table "%s".',
+                                      key_col, hit, child);
+        END IF;
+    END LOOP;
+    RETURN NULL;
+END
+$fn$;
+
+"""
+
+
+def _script() -> str:
+    """Drop the constraints, add the triggers that replace them, and ``fk_violations``."""
+    by_child: dict[str, list[str]] = {}
+    by_parent: dict[str, list[str]] = {}
+    drops, checks = [], []
+    for name, child, column, parent in REFERENCES:
+        drops.append(f"ALTER TABLE {child} DROP CONSTRAINT {name};")
+        by_child.setdefault(child, []).append(f"'{column}', '{parent}', 'id', '{name}'")
+        by_parent.setdefault(parent, []).append(f"'{child}', '{column}', '{name}'")
+        checks.append(
+            f"SELECT '{name}', '{child}', c.id, c.{column} FROM {child} c"
+            f" WHERE c.{column} IS NOT NULL"
+            f" AND NOT EXISTS (SELECT FROM {parent} p WHERE p.id = c.{column})"
+        )
+    triggers = []
+    for child, args in by_child.items():
+        # One trigger per event: PostgreSQL gives transition tables to single-event triggers.
+        call = f"FOR EACH STATEMENT EXECUTE FUNCTION fk_check_references({', '.join(args)});"
+        triggers += [
+            f"CREATE TRIGGER fk_references_insert AFTER INSERT ON {child}"
+            f" REFERENCING NEW TABLE AS new_rows {call}",
+            f"CREATE TRIGGER fk_references_update AFTER UPDATE ON {child}"
+            f" REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows {call}",
+        ]
+    for parent, args in by_parent.items():
+        listed = ", ".join(["'id'", *args])
+        triggers += [
+            f"CREATE TRIGGER fk_referenced_delete AFTER DELETE ON {parent}"
+            " REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT"
+            f" EXECUTE FUNCTION fk_check_referenced({listed});",
+            f"CREATE TRIGGER fk_referenced_key AFTER UPDATE OF id ON {parent} FOR EACH ROW"
+            " WHEN (OLD.id IS DISTINCT FROM NEW.id)"
+            f" EXECUTE FUNCTION fk_check_referenced({listed});",
+            f"CREATE TRIGGER fk_referenced_truncate AFTER TRUNCATE ON {parent}"
+            f" FOR EACH STATEMENT EXECUTE FUNCTION fk_check_referenced({listed});",
+        ]
+    violations = (
+        "CREATE FUNCTION fk_violations()"
+        " RETURNS TABLE (constraint_name text, table_name text, id integer, key integer)"
+        " LANGUAGE sql STABLE AS $fn$\n" + "\nUNION ALL\n".join(checks) + "\n$fn$;"
+    )
+    search_path = (
+        "DO $$ BEGIN EXECUTE format('ALTER FUNCTION fk_check_references() SET search_path"
+        " = %I, pg_temp', current_schema()); EXECUTE format('ALTER FUNCTION"
+        " fk_check_referenced() SET search_path = %I, pg_temp', current_schema()); END $$;"
+    )
+    return "\n".join([*drops, FUNCTIONS, search_path, *triggers, violations])
+
+
+async def forwards() -> MigrationManager:
+    manager = MigrationManager(migration_id=ID, app_name="db", description=DESCRIPTION)
+
+    async def run() -> None:
+        from db.sql import execute_script
+
+        await execute_script(_script())
+
+    manager.add_raw(run)
+    return manager
