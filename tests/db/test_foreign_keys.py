@@ -156,9 +156,29 @@ async def test_a_parent_nothing_references_is_deleted_and_rekeyed() -> None:
         assert await conn.execute("DELETE FROM device_model WHERE id = $1", MISSING) == "DELETE 1"
 
 
-async def test_a_bulk_insert_with_one_bad_reference_fails_whole() -> None:
-    asset_ids = [(await factories.asset())["id"] for _ in range(3)]
-    iccids = [factories.new_iccid() for _ in range(4)]
+async def bulk_assets(model_id: int, count: int) -> list[int]:
+    """``count`` in-stock assets of one model, in one statement."""
+    async with transaction() as conn:
+        rows = await conn.fetch(
+            "INSERT INTO asset (model_id, manufacturer, serial_number, status, location_id)"
+            " SELECT $1, 'samsung', $2 || n, 'in_stock', (SELECT id FROM location"
+            " WHERE code = 'STORES') FROM generate_series(1, $3) n RETURNING id",
+            model_id,
+            unique("BULK"),
+            count,
+        )
+    return [r["id"] for r in rows]
+
+
+# A statement of up to 100 rows is checked key by key; a larger one in one join: both ways.
+SIZES = [3, 150]
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_bulk_insert_with_one_bad_reference_fails_whole(size: int) -> None:
+    model = await factories.device_model()
+    asset_ids = await bulk_assets(model["id"], size)
+    iccids = [factories.new_iccid() for _ in range(size + 1)]
     with pytest.raises(asyncpg.ForeignKeyViolationError) as exc:
         async with transaction() as conn:
             await conn.execute(
@@ -171,12 +191,42 @@ async def test_a_bulk_insert_with_one_bad_reference_fails_whole() -> None:
         assert await conn.fetchval("SELECT count(*) FROM sim WHERE iccid = ANY($1)", iccids) == 0
 
 
-async def test_one_statement_inserts_parents_and_their_children() -> None:
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_bulk_update_to_a_missing_parent_fails_whole(size: int) -> None:
+    model = await factories.device_model()
+    ids = await bulk_assets(model["id"], size)
+    location = await factories.location()
+    with pytest.raises(asyncpg.ForeignKeyViolationError) as exc:
+        async with transaction() as conn:
+            # Every row moves to a real location but the last, whose location is not there.
+            await conn.execute(
+                "UPDATE asset SET location_id = CASE WHEN id = $2 THEN $3::int ELSE $4::int END"
+                " WHERE id = ANY($1)",
+                ids,
+                ids[-1],
+                MISSING,
+                location["id"],
+            )
+    assert_missing(exc, ("asset_location_id_fkey", "asset", "location_id", "location"), MISSING)
+    async with transaction() as conn:
+        # The same move with every location there passes.
+        assert (
+            await conn.execute(
+                "UPDATE asset SET notes = 'moved', location_id = $2 WHERE id = ANY($1)",
+                ids,
+                location["id"],
+            )
+            == f"UPDATE {size}"
+        )
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_one_statement_inserts_parents_and_their_children(size: int) -> None:
     """As a delivery does: the check runs when the statement ends, so a SIM may name the
     asset the same statement inserted, and a fitting that SIM; a NULL names nothing."""
     model = await factories.device_model()
     location = await factories.default_location_id()
-    serials = [unique("SN") for _ in range(3)]
+    serials = [unique("SN") for _ in range(size)]
     insert = """
     WITH numbered AS MATERIALIZED (
         SELECT nextval('asset_id_seq') AS id, s, $4::text[] AS iccids
@@ -193,9 +243,10 @@ async def test_one_statement_inserts_parents_and_their_children() -> None:
     """
     iccids = [factories.new_iccid() for _ in serials]
     async with transaction() as conn:
-        assert await conn.execute(insert, model["id"], location, serials, iccids) == "INSERT 0 3"
+        done = await conn.execute(insert, model["id"], location, serials, iccids)
+    assert done == f"INSERT 0 {size}"
     # The same statement with an asset of a model that is not there fails whole.
-    bad = [unique("SN") for _ in range(3)]
+    bad = [unique("SN") for _ in range(size)]
     with pytest.raises(asyncpg.ForeignKeyViolationError) as exc:
         async with transaction() as conn:
             await conn.execute(insert, MISSING, location, bad, [factories.new_iccid() for _ in bad])
@@ -359,3 +410,33 @@ async def test_moving_a_child_to_a_parent_being_deleted_waits_then_fails(
     with pytest.raises(asyncpg.ForeignKeyViolationError) as exc:
         await move
     assert exc.value.constraint_name == "asset_person_id_fkey"
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_bulk_insert_waits_for_its_parent_being_deleted_then_fails(
+    sessions: tuple[asyncpg.Connection, ...], size: int
+) -> None:
+    a, b, watcher = sessions
+    model = await factories.device_model()
+    tb = b.transaction()
+    await tb.start()
+    await b.execute("DELETE FROM device_model WHERE id = $1", model["id"])
+    insert = asyncio.create_task(bulk_assets_on(a, model["id"], size))
+    await wait_until_blocked(watcher, a)
+    await tb.commit()
+    with pytest.raises(asyncpg.ForeignKeyViolationError) as exc:
+        await insert
+    assert_missing(exc, REFERENCES[0], model["id"])
+
+
+async def bulk_assets_on(conn: asyncpg.Connection, model_id: int, count: int) -> str:
+    return str(
+        await conn.execute(
+            "INSERT INTO asset (model_id, manufacturer, serial_number, status, location_id)"
+            " SELECT $1, 'samsung', $2 || n, 'in_stock', (SELECT id FROM location"
+            " WHERE code = 'STORES') FROM generate_series(1, $3) n",
+            model_id,
+            unique("BULK"),
+            count,
+        )
+    )
