@@ -63,6 +63,7 @@ README's "Delivery import speed".
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.columns.column_types import ForeignKey, Integer
 
 ID = "2026-12-04T09:00:00:000000"
 VERSION = "1.38.0"
@@ -340,6 +341,11 @@ def _script() -> str:
     return "\n".join([*drops, functions, search_path, *triggers, violations])
 
 
+# The referencing columns become plain integers in the table classes (db/tables): recorded
+# here for Piccolo's picture of the schema, which ``migrations new --auto`` compares them with.
+TABLE_CLASSES = {"asset": "Asset", "sim": "Sim", "sim_fitting": "SimFitting"}
+
+
 async def forwards() -> MigrationManager:
     manager = MigrationManager(migration_id=ID, app_name="db", description=DESCRIPTION)
 
@@ -348,5 +354,23 @@ async def forwards() -> MigrationManager:
 
         await execute_script(_script())
 
+    async def recorded_only(backwards: bool = False) -> None:
+        """The SQL above made the change. Piccolo's own would re-type each column to the
+        type it has (ALTER COLUMN … TYPE integer: an exclusive lock, every constraint on
+        the column checked again, refused for a column a view reads)."""
+
     manager.add_raw(run)
+    for _, child, column, _ in REFERENCES:
+        manager.alter_column(
+            table_class_name=TABLE_CLASSES[child],
+            tablename=child,
+            column_name=column,
+            db_column_name=column,
+            params={"default": None},
+            old_params={"default": None},
+            column_class=Integer,
+            old_column_class=ForeignKey,
+            schema=None,
+        )
+    manager._run_alter_columns = recorded_only  # type: ignore[method-assign]
     return manager

@@ -16,8 +16,7 @@ from piccolo.table import Table
 from db.tables.common import Versioned
 from db.tables.deliveries import DeliveryImport
 from db.tables.org import Person, Vehicle
-from db.tables.procurement import Contract, PurchaseOrder
-from db.tables.stock import Location
+from db.tables.procurement import Contract
 
 
 class DeviceModel(Versioned, Table, tablename="device_model", help_text="A make and model."):
@@ -39,8 +38,13 @@ class ModelAlias(Table, tablename="model_alias", help_text="Descriptions supplie
     description = Varchar(length=300, help_text="lower-case, single-spaced")
 
 
+# The references of the tables a delivery writes (asset, sim, sim_fitting) are plain integer
+# columns here: the database checks them once per statement with triggers, not with foreign
+# key constraints (migration 2026-12-04T09, which names each and what it references).
+
+
 class Asset(Versioned, Table, tablename="asset", help_text="One physical, serialised item."):
-    model_id = ForeignKey(DeviceModel, null=False, on_delete=OnDelete.restrict)
+    model_id = Integer(default=None)  # device_model.id
     manufacturer = Varchar(
         length=100, help_text="the model's, lower-case: serials are unique per maker"
     )
@@ -50,14 +54,10 @@ class Asset(Versioned, Table, tablename="asset", help_text="One physical, serial
     # mdm_device_id below.
     asset_tag = Varchar(length=32, null=True, default=None, unique=True)
     status = Varchar(length=16, default="in_stock")
-    person_id = ForeignKey(Person, null=True, default=None, on_delete=OnDelete.restrict)
-    purchase_order_id = ForeignKey(
-        PurchaseOrder, null=True, default=None, on_delete=OnDelete.restrict
-    )
-    contract_id = ForeignKey(Contract, null=True, default=None, on_delete=OnDelete.restrict)
-    delivery_import_id = ForeignKey(
-        DeliveryImport, null=True, default=None, on_delete=OnDelete.restrict
-    )
+    person_id = Integer(null=True, default=None)  # person.id
+    purchase_order_id = Integer(null=True, default=None)  # purchase_order.id
+    contract_id = Integer(null=True, default=None)  # contract.id
+    delivery_import_id = Integer(null=True, default=None)  # delivery_import.id
     supplier_order_ref = Varchar(length=64, null=True, default=None)
     delivery_ref = Varchar(length=64, null=True, default=None)
     unit_cost = Numeric(digits=(12, 2), null=True, default=None)
@@ -74,11 +74,9 @@ class Asset(Versioned, Table, tablename="asset", help_text="One physical, serial
     mdm_user_upn = Varchar(length=254, null=True, default=None)
     disposal_certificate_ref = Varchar(length=100, null=True, default=None)
     notes = Text(default="")
-    location_id = ForeignKey(
-        Location,
+    location_id = Integer(  # location.id
         null=True,
         default=None,
-        on_delete=OnDelete.restrict,
         help_text="where it is kept: set in stock, in repair or awaiting rebuild, else none",
     )
 
@@ -86,17 +84,15 @@ class Asset(Versioned, Table, tablename="asset", help_text="One physical, serial
 class Sim(Versioned, Table, tablename="sim", help_text="A SIM card and its number."):
     iccid = Varchar(length=20, unique=True)
     msisdn = Varchar(length=16, null=True, default=None, unique=True)
-    contract_id = ForeignKey(Contract, null=True, default=None, on_delete=OnDelete.restrict)
+    contract_id = Integer(null=True, default=None)  # contract.id
     status = Varchar(length=16, default="active")
-    asset_id = ForeignKey(Asset, null=True, default=None, on_delete=OnDelete.restrict)
-    delivery_import_id = ForeignKey(
-        DeliveryImport, null=True, default=None, on_delete=OnDelete.restrict
-    )
+    asset_id = Integer(null=True, default=None)  # asset.id
+    delivery_import_id = Integer(null=True, default=None)  # delivery_import.id
 
 
 class SimFitting(Table, tablename="sim_fitting", help_text="Which handset a SIM was in, when."):
-    sim_id = ForeignKey(Sim, null=False, on_delete=OnDelete.restrict)
-    asset_id = ForeignKey(Asset, null=False, on_delete=OnDelete.restrict)
+    sim_id = Integer(default=None)  # sim.id
+    asset_id = Integer(default=None)  # asset.id
     fitted_at = Timestamptz(default=TimestamptzNow())
     removed_at = Timestamptz(null=True, default=None)
 
