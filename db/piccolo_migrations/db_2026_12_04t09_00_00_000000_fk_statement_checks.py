@@ -102,24 +102,76 @@ BEGIN
 END
 $fn$;
 
--- The referencing side. Arguments: for each reference, (column, parent table, parent key,
--- constraint); integer keys. The table's own key must be ``id`` (it pairs old and new rows
--- on UPDATE). A statement of up to 100 rows (one PATCH, one register) reads its rows once
--- into a list (plans PostgreSQL keeps) and locks each reference's parents by key, one
--- small query each; a larger one (a delivery) builds one query of every reference's keys,
--- joined to their parents in one pass, whose planning (about a millisecond) is then noise.
+-- The referencing side, for a statement of up to 100 rows (one PATCH, one registration):
+-- ``few`` its rows, ``olds`` their old versions on UPDATE, ``args`` the trigger's (indexed
+-- from 0). Each reference's keys are read from the rows, and its parents locked by key by a
+-- statement PostgreSQL keeps planned for each parent this migration knows (a statement
+-- built with format() is planned at every call, about 20 µs each).
+CREATE FUNCTION fk_check_few(schema_name text, table_name text, args text[],
+                             few jsonb[], olds jsonb[]) RETURNS void
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    refs CONSTANT int := cardinality(args) / 4;
+    cols text[] := '{}';
+    which int[] := '{}';
+    keysets text[] := '{}';
+    keys bigint[];
+    locked bigint;
+    missing text;
+    i int;
+BEGIN
+    IF cardinality(few) = 1 THEN
+        FOR i IN 0 .. refs - 1 LOOP
+            CONTINUE WHEN few[1] ->> args[4 * i] IS NULL
+                OR few[1] -> args[4 * i] = olds[1] -> args[4 * i];
+            which := which || i;
+            keysets := keysets || ARRAY[few[1] ->> args[4 * i]]::text;
+        END LOOP;
+    ELSE
+        FOR i IN 0 .. refs - 1 LOOP
+            cols := cols || args[4 * i];
+        END LOOP;
+        SELECT coalesce(array_agg(k.pos - 1 ORDER BY k.pos), '{}'),
+               coalesce(array_agg(k.keys::text ORDER BY k.pos), '{}')
+        INTO which, keysets
+        FROM (SELECT c.pos, array_agg(DISTINCT (n.j ->> c.col)::bigint) AS keys
+              FROM unnest(few) AS n(j)
+                   LEFT JOIN unnest(olds) AS o(j) ON o.j -> 'id' = n.j -> 'id'
+                   CROSS JOIN unnest(cols) WITH ORDINALITY AS c(col, pos)
+              WHERE n.j ->> c.col IS NOT NULL AND n.j -> c.col IS DISTINCT FROM o.j -> c.col
+              GROUP BY c.pos) k;
+    END IF;
+    FOR g IN 1 .. cardinality(which) LOOP
+        i := which[g];
+        keys := keysets[g]::bigint[];
+        CASE args[4 * i + 1] || '.' || args[4 * i + 2]
+-- @known parents
+        ELSE
+            EXECUTE format('SELECT count(*) FROM (SELECT FROM %I.%I p WHERE p.%I = ANY($1)'
+                           ' FOR KEY SHARE OF p) l', schema_name, args[4 * i + 1], args[4 * i + 2])
+                INTO locked USING keys;
+        END CASE;
+        CONTINUE WHEN locked = cardinality(keys);
+        EXECUTE format('SELECT min(k)::text FROM unnest($1) k'
+                       ' WHERE NOT EXISTS (SELECT FROM %I.%I p WHERE p.%I = k)',
+                       schema_name, args[4 * i + 1], args[4 * i + 2])
+            INTO missing USING keys;
+        PERFORM fk_missing(schema_name, table_name, args[4 * i], args[4 * i + 1],
+                           args[4 * i + 3], missing);
+    END LOOP;
+END
+$fn$;
+
+-- The referencing side's trigger. Arguments: for each reference, (column, parent table,
+-- parent key, constraint); integer keys, and the table's own key ``id`` (it pairs old and
+-- new rows on UPDATE). Up to 100 rows: fk_check_few. More (a delivery): one query of every
+-- reference's keys joined to their parents in one pass, whose planning (about a
+-- millisecond) is noise beside the statement's own time.
 CREATE FUNCTION fk_check_references() RETURNS trigger LANGUAGE plpgsql AS $fn$
 DECLARE
     me CONSTANT xid := pg_catalog.pg_current_xact_id()::xid;
     refs CONSTANT int := TG_NARGS / 4;
     few jsonb[];
-    olds jsonb[] := '{}';
-    cols text[] := '{}';
-    keys bigint[];
-    which int[] := '{}';
-    keysets text[] := '{}';
-    locked bigint;
-    g int;
     changed boolean[];
     ctes text[] := '{}';
     counts text[] := '{}';
@@ -131,52 +183,11 @@ BEGIN
     few := ARRAY(SELECT to_jsonb(n) FROM new_rows n LIMIT 101);
     IF cardinality(few) <= 100 THEN
         IF TG_OP = 'UPDATE' THEN
-            olds := ARRAY(SELECT to_jsonb(o) FROM old_rows o);
-        END IF;
-        -- Each reference's keys (on UPDATE, of rows whose key changed): of one row, read
-        -- from it; of a few, in one query.
-        IF cardinality(few) = 1 THEN
-            FOR i IN 0 .. refs - 1 LOOP
-                CONTINUE WHEN few[1] ->> TG_ARGV[4 * i] IS NULL
-                    OR few[1] -> TG_ARGV[4 * i] = olds[1] -> TG_ARGV[4 * i];
-                which := which || i;
-                keysets := keysets || ARRAY[few[1] ->> TG_ARGV[4 * i]]::text;
-            END LOOP;
+            PERFORM fk_check_few(TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV, few,
+                                 ARRAY(SELECT to_jsonb(o) FROM old_rows o));
         ELSE
-            FOR i IN 0 .. refs - 1 LOOP
-                cols := cols || TG_ARGV[4 * i];
-            END LOOP;
-            SELECT coalesce(array_agg(k.pos - 1 ORDER BY k.pos), '{}'),
-                   coalesce(array_agg(k.keys::text ORDER BY k.pos), '{}')
-            INTO which, keysets
-            FROM (SELECT c.pos, array_agg(DISTINCT (n.j ->> c.col)::bigint) AS keys
-                  FROM unnest(few) AS n(j)
-                       LEFT JOIN unnest(olds) AS o(j) ON o.j -> 'id' = n.j -> 'id'
-                       CROSS JOIN unnest(cols) WITH ORDINALITY AS c(col, pos)
-                  WHERE n.j ->> c.col IS NOT NULL AND n.j -> c.col IS DISTINCT FROM o.j -> c.col
-                  GROUP BY c.pos) k;
+            PERFORM fk_check_few(TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV, few, '{}');
         END IF;
-        -- The parents locked by key, by a statement PostgreSQL keeps planned for each parent
-        -- this migration knows (a statement made here is planned at every call, about 20 µs).
-        FOR g IN 1 .. cardinality(which) LOOP
-            i := which[g];
-            keys := keysets[g]::bigint[];
-            CASE TG_ARGV[4 * i + 1] || '.' || TG_ARGV[4 * i + 2]
--- @known parents
-            ELSE
-                EXECUTE format('SELECT count(*) FROM (SELECT FROM %I.%I p WHERE p.%I = ANY($1)'
-                               ' FOR KEY SHARE OF p) l',
-                               TG_TABLE_SCHEMA, TG_ARGV[4 * i + 1], TG_ARGV[4 * i + 2])
-                    INTO locked USING keys;
-            END CASE;
-            CONTINUE WHEN locked = cardinality(keys);
-            EXECUTE format('SELECT min(k)::text FROM unnest($1) k'
-                           ' WHERE NOT EXISTS (SELECT FROM %I.%I p WHERE p.%I = k)',
-                           TG_TABLE_SCHEMA, TG_ARGV[4 * i + 1], TG_ARGV[4 * i + 2])
-                INTO missing USING keys;
-            PERFORM fk_missing(TG_TABLE_SCHEMA, TG_TABLE_NAME, TG_ARGV[4 * i],
-                               TG_ARGV[4 * i + 1], TG_ARGV[4 * i + 3], missing);
-        END LOOP;
         RETURN NULL;
     END IF;
     IF TG_OP = 'UPDATE' THEN
@@ -327,7 +338,7 @@ def _script() -> str:
         " LANGUAGE sql STABLE AS $fn$\n" + "\nUNION ALL\n".join(checks) + "\n$fn$;"
     )
     known = "\n".join(
-        f"            WHEN '{parent}.id' THEN SELECT count(*) INTO locked"
+        f"        WHEN '{parent}.id' THEN SELECT count(*) INTO locked"
         f" FROM (SELECT FROM {parent} p WHERE p.id = ANY(keys) FOR KEY SHARE OF p) l;"
         for parent in sorted(by_parent)
     )
@@ -335,7 +346,9 @@ def _script() -> str:
     # cannot stand in for a parent.
     search_path = (
         "DO $$ BEGIN EXECUTE format('ALTER FUNCTION fk_check_references() SET search_path"
-        " = %I, pg_temp', current_schema()); END $$;"
+        " = %I, pg_temp', current_schema()); EXECUTE format('ALTER FUNCTION fk_check_few(text,"
+        " text, text[], jsonb[], jsonb[]) SET search_path = %I, pg_temp', current_schema());"
+        " END $$;"
     )
     functions = FUNCTIONS.replace("-- @known parents", known)
     return "\n".join([*drops, functions, search_path, *triggers, violations])
