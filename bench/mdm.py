@@ -176,11 +176,7 @@ async def forget_mdm(url: str) -> None:
     """The register as before its first sync again (the events stay: they are append-only)."""
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(
-            "UPDATE asset SET mdm_device_id = NULL, mdm_compliance = NULL,"
-            " mdm_os_version = NULL, mdm_user_upn = NULL WHERE mdm_device_id IS NOT NULL"
-        )
-        await conn.execute("DELETE FROM mdm_device")
+        await conn.execute("DELETE FROM mdm_device")  # and with them the assets' MDM facts
         await conn.execute(STEADY_STATE)
     finally:
         await conn.close()

@@ -63,11 +63,8 @@ async def seed(url: str, people: int, leavers: int) -> list[int]:
         )
         location = await conn.fetchval("SELECT id FROM location ORDER BY id LIMIT 1")
         await conn.execute(
-            "INSERT INTO asset (model_id, manufacturer, serial_number, status, location_id,"
-            " mdm_device_id, mdm_user_upn)"
-            " SELECT $1, 'samsung', 'R58R' || lpad(n::text, 7, '0'), 'in_stock', $3,"
-            "  CASE WHEN n % 4 = 0 THEN 'mdm-' || n END,"
-            "  CASE WHEN n % 4 = 0 THEN 'officer' || lpad(n::text, 6, '0') || '@force.example' END"
+            "INSERT INTO asset (model_id, manufacturer, serial_number, status, location_id)"
+            " SELECT $1, 'samsung', 'R58R' || lpad(n::text, 7, '0'), 'in_stock', $3"
             " FROM generate_series(0, $2 - 1) n",
             model,
             leavers,
@@ -88,10 +85,14 @@ async def seed(url: str, people: int, leavers: int) -> list[int]:
             "  jsonb_build_object('status', 'deployed', 'person_id', g.person_id)"
             " FROM assignment g"
         )
+        # One asset in four is an MDM device naming its (leaver) user.
         await conn.execute(
             "INSERT INTO mdm_device (mdm_device_id, serial_number, device_name, user_upn,"
-            " asset_id) SELECT mdm_device_id, serial_number, 'MPS-' || serial_number,"
-            " mdm_user_upn, id FROM asset WHERE mdm_device_id IS NOT NULL"
+            " asset_id, is_primary)"
+            " SELECT 'mdm-' || n, a.serial_number, 'MPS-' || a.serial_number,"
+            "  'officer' || lpad(n::text, 6, '0') || '@force.example', a.id, true"
+            " FROM (SELECT id, serial_number, row_number() OVER (ORDER BY id) - 1 AS n"
+            "       FROM asset) a WHERE n % 4 = 0"
         )
         await conn.execute(
             "INSERT INTO app_user (email, password_hash, role)"

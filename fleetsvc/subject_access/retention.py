@@ -123,16 +123,18 @@ CREATE TEMP TABLE IF NOT EXISTS {_KNOWN_TABLE} (v text PRIMARY KEY) ON COMMIT DR
 TRUNCATE {_KNOWN_TABLE};
 """
 
+# An asset's MDM user is its primary MDM record's (erased with the records, below).
 _ASSET_EVENTS_SQL = f"""
-SELECT 'asset' AS entity, a.id AS entity_id, 'pseudonymised' AS action,
-       jsonb_build_object('mdm_user_upn', a.mdm_user_upn) AS before,
+SELECT 'asset' AS entity, d.asset_id AS entity_id, 'pseudonymised' AS action,
+       jsonb_build_object('mdm_user_upn', d.user_upn) AS before,
        jsonb_build_object('mdm_user_upn', NULL) AS after
-FROM asset a JOIN {_K} k ON k.v = lower(a.mdm_user_upn)
-WHERE a.mdm_user_upn IS NOT NULL ORDER BY a.id
+FROM mdm_device d JOIN {_K} k ON k.v = lower(d.user_upn)
+WHERE d.is_primary AND d.user_upn IS NOT NULL ORDER BY d.asset_id
 """
 _ASSETS_SQL = f"""
-UPDATE asset a SET mdm_user_upn = NULL, version = version + 1, updated_at = now()
-FROM {_K} k WHERE a.mdm_user_upn IS NOT NULL AND k.v = lower(a.mdm_user_upn)
+UPDATE asset a SET version = version + 1, updated_at = now()
+FROM mdm_device d JOIN {_K} k ON k.v = lower(d.user_upn)
+WHERE d.is_primary AND d.user_upn IS NOT NULL AND a.id = d.asset_id
 """
 _MDM_SQL = f"""
 UPDATE mdm_device m SET user_upn = NULL,

@@ -51,9 +51,18 @@ def graph_record(
     }
 
 
+# The asset's row with its MDM facts: its primary MDM record's.
+ASSET_WITH_MDM = """
+SELECT a.*, md.mdm_device_id, md.compliance AS mdm_compliance, md.os_version AS mdm_os_version,
+       md.user_upn AS mdm_user_upn
+FROM asset a LEFT JOIN mdm_device md ON md.asset_id = a.id AND md.is_primary
+WHERE a.id = $1
+"""
+
+
 async def asset_row(asset_id: int) -> dict[str, Any]:
     async with connection() as conn:
-        row = await conn.fetchrow("SELECT * FROM asset WHERE id = $1", asset_id)
+        row = await conn.fetchrow(ASSET_WITH_MDM, asset_id)
     assert row is not None
     return dict(row)
 

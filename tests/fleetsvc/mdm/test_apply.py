@@ -52,9 +52,11 @@ async def test_two_batches_in_one_transaction_each_apply_only_their_own(app: obj
     assert (second.counts.received, second.counts.matched, second.counts.changed) == (2, 2, 2)
     async with connection() as conn:
         held = await conn.fetch(
-            "SELECT id, mdm_device_id FROM asset WHERE id = ANY($1) ORDER BY id", [a["id"], b["id"]]
+            "SELECT asset_id FROM mdm_device WHERE asset_id = ANY($1) AND is_primary"
+            " ORDER BY asset_id",
+            [a["id"], b["id"]],
         )
-    assert all(r["mdm_device_id"] for r in held)
+    assert [r["asset_id"] for r in held] == sorted([a["id"], b["id"]])
 
 
 async def test_a_batch_after_one_rolled_back_on_the_same_connection_applies(app: object) -> None:

@@ -18,6 +18,7 @@ from db.engine import connection
 from fleetsvc.auth import Actor
 from fleetsvc.mdm import runs, sync
 from tests import factories
+from tests.api.test_mdm import ASSET_WITH_MDM
 from tests.conftest import unique
 
 ACTOR = Actor("tests:mdm-file", "admin")
@@ -90,7 +91,7 @@ def write_csv(rows: list[dict[str, str]]) -> bytes:
 
 async def asset_row(asset_id: int) -> dict[str, Any]:
     async with connection() as conn:
-        row = await conn.fetchrow("SELECT * FROM asset WHERE id = $1", asset_id)
+        row = await conn.fetchrow(ASSET_WITH_MDM, asset_id)
     assert row is not None
     return dict(row)
 
