@@ -36,6 +36,7 @@ from fleetsvc.mdm.runs import (
 log = get_logger("fleetsvc.mdm")
 
 _FACTS_ENCODER = msgspec.json.Encoder()
+APPLY_LOCK: Final = 0x6D646D6170706C79  # "mdmapply"
 
 _STAGE_COLUMNS: Final = (
     "idx",
@@ -377,6 +378,10 @@ async def _apply_records(
     unchanged, unchanged_matched = await _mark_unchanged(conn, run_id, staged)
     if len(unchanged) == len(records):
         return unchanged_matched, 0
+    # Batches that change the register are applied one at a time across runs (those of one
+    # run are already, under its row lock): the match reads which record is each asset's
+    # MDM device, and two runs passing each other would both make one theirs.
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", APPLY_LOCK)
     await conn.execute(_STAGE_SQL)
     await conn.copy_records_to_table(
         "mdm_input",
