@@ -246,9 +246,10 @@ WHERE s.is_primary
   AND ({", ".join(old for _, old, _ in _FACTS)})
       IS DISTINCT FROM ({", ".join(new for _, _, new in _FACTS)});
 UPDATE mdm_device x SET is_primary = false
-FROM mdm_stage s
-WHERE s.is_primary AND x.asset_id = s.asset_id AND x.is_primary
-  AND x.mdm_device_id <> s.mdm_device_id
+WHERE x.is_primary AND x.mdm_device_id = ANY(ARRAY(
+    -- by the unique id, not a join: a join hashed every primary record for each batch
+    SELECT s.old_device_id FROM mdm_stage s
+    WHERE s.is_primary AND s.old_device_id <> s.mdm_device_id))
 """
 
 # One event per change, with only the fields that changed, written by one statement made
