@@ -19,8 +19,9 @@ asset's history is as complete as before.
 
 The link each asset held is carried over: its record is marked primary and given that
 asset (where the record had since been matched to another asset, or to none, the asset's
-link wins, as the sync kept it). An asset that held a device id with no record left gets a
-record holding its facts.
+link wins, as the sync kept it, and the asset's facts become that record's: the MDM's latest
+word, which the next sync would have applied). An asset that held a device id with no record
+left gets a record holding its facts.
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
