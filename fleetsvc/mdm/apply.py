@@ -260,35 +260,37 @@ WHERE x.is_primary AND x.mdm_device_id = ANY(ARRAY(
 _UPN: Final = "mdm_user_upn"
 
 
-def _with_ref(doc: str, side: str) -> str:
-    """``doc`` with its UPN replaced by the reference ``side`` (a row of pv) holds, if any."""
-    ref = f"jsonb_build_object('{_UPN}', jsonb_build_object('{audit.REF}', {side}.pv_id))"
-    return f"CASE WHEN {side}.pv_id IS NULL THEN {doc} ELSE {doc} || {ref} END"
+def _with_ref(doc: str, ref: str) -> str:
+    """``doc`` with its UPN replaced by a reference to the personal value ``ref``, if any."""
+    pv = f"jsonb_build_object('{_UPN}', jsonb_build_object('{audit.REF}', {ref}))"
+    return f"CASE WHEN {ref} IS NULL THEN {doc} ELSE {doc} || {pv} END"
 
 
+# Each UPN's personal value id is drawn in the one pass over the changes (no numbering of
+# the changes and joining their values back by number: two sorts and two joins a batch).
 _EVENTS_SQL = f"""
 WITH c AS MATERIALIZED (
-    SELECT id, before, after, row_number() OVER (ORDER BY id) AS n FROM mdm_changed
-), pv AS MATERIALIZED (
-    SELECT nextval('personal_value_id_seq') AS pv_id, c.n, v.side, v.value
-    FROM c CROSS JOIN LATERAL (
-        VALUES (1, c.before ->> '{_UPN}'), (2, c.after ->> '{_UPN}')
-    ) AS v(side, value)
-    WHERE v.value IS NOT NULL
+    SELECT id, before, after,
+           CASE WHEN before ->> '{_UPN}' IS NOT NULL THEN nextval('personal_value_id_seq') END
+               AS before_pv,
+           CASE WHEN after ->> '{_UPN}' IS NOT NULL THEN nextval('personal_value_id_seq') END
+               AS after_pv
+    FROM mdm_changed
 ), stored AS (
     INSERT INTO personal_value (id, person_id, field, value)
-    SELECT pv_id,
-           (SELECT p.id FROM person p WHERE lower(p.upn) = lower(pv.value) ORDER BY p.id LIMIT 1),
-           '{_UPN}', value
-    FROM pv
+    SELECT v.pv_id,
+           (SELECT p.id FROM person p WHERE lower(p.upn) = lower(v.value) ORDER BY p.id LIMIT 1),
+           '{_UPN}', v.value
+    FROM c CROSS JOIN LATERAL (
+        VALUES (c.before_pv, c.before ->> '{_UPN}'), (c.after_pv, c.after ->> '{_UPN}')
+    ) AS v(pv_id, value)
+    WHERE v.pv_id IS NOT NULL
 )
 INSERT INTO event (actor_name, actor_role, request_id, entity, entity_id, action, before, after)
-SELECT $1, $2, $3, 'asset', c.id, 'mdm_synced', {_with_ref("c.before", "b")},
-       {_with_ref("c.after", "a")}
+SELECT $1, $2, $3, 'asset', c.id, 'mdm_synced', {_with_ref("c.before", "c.before_pv")},
+       {_with_ref("c.after", "c.after_pv")}
 FROM c
-LEFT JOIN pv b ON b.n = c.n AND b.side = 1
-LEFT JOIN pv a ON a.n = c.n AND a.side = 2
-ORDER BY c.n
+ORDER BY c.id
 """
 
 
