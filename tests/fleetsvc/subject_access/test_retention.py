@@ -24,6 +24,11 @@ from fleetsvc.jobs.worker import Worker
 from fleetsvc.recoveries.write_off import WriteOff, write_off
 from fleetsvc.subject_access import retention
 from tests import factories
+from tests.api.test_imports import csv_bytes, upload
+from tests.api.test_imports_installs import HEADER as JOB_HEADER
+from tests.api.test_imports_installs import job
+from tests.api.test_imports_people import HEADER as PEOPLE_HEADER
+from tests.api.test_imports_people import person_row
 from tests.api.test_mdm import graph_record, push
 from tests.conftest import ClientFactory, Databases, unique
 from tests.fleetsvc.audit_db import FLEETSVC
@@ -291,3 +296,67 @@ async def test_the_daily_job_pseudonymises_who_is_due() -> None:
     async with connection() as conn:
         name = await conn.fetchval("SELECT display_name FROM person WHERE id = $1", old["id"])
     assert name == f"person-{old['id']}"
+
+
+async def test_a_leavers_rejected_import_rows_are_held_nowhere_in_clear(
+    client_for: ClientFactory,
+) -> None:
+    """Rows an import rejected keep the cells as uploaded (to be fixed and sent again): an HR
+    feed's row of theirs rejected for an unknown business unit, a delivery row naming them in
+    its comments rejected for an unknown tablet. Neither row's issue quotes them, so only their
+    cells name them; rows of someone who stays are left as they were."""
+    eng, stores = [await client_for(r) for r in ("engineer", "stores")]
+    n = unique()
+    name, number = f"Rhian Pryce {n}", f"RP{n}"
+    upn, surname = f"r.pryce{n}@force.police.uk", f"Pryce{n}"
+    r = await eng.post(
+        "/api/v1/people", json={"employee_number": number, "upn": upn, "display_name": name}
+    )
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    bu = await factories.business_unit()
+    theirs = person_row(
+        bu,
+        **{
+            "Employee No": number,
+            "Forenames": "Rhian",
+            "Surname": surname,
+            "Work Email": upn,
+            "Org Unit Code": "NOPE",
+            "Org Unit Name": "Nowhere BCU",
+        },
+    )
+    stays = person_row(bu, **{"Org Unit Code": "NOPE", "Org Unit Name": "Nowhere BCU"})
+    r = await upload(
+        stores,
+        csv_bytes([theirs, stays, person_row(bu)], PEOPLE_HEADER),
+        "hr-people",
+        mode="commit",
+        allow_partial=True,
+        filename="people.csv",
+    )
+    assert r.status_code == 201 and r.json()["counts"]["rejected"] == 2, r.text
+    tablet = unique("NOSUCHTAB")
+    r = await upload(
+        stores,
+        csv_bytes([job(**{"Tablet Serial": tablet, "Comments": f"{name} watched"})], JOB_HEADER),
+        "babcock-install",
+        mode="commit",
+        allow_partial=True,
+        filename="installs.csv",
+    )
+    assert r.status_code == 201 and r.json()["counts"]["rejected"] == 1, r.text
+    r = await eng.patch(f"/api/v1/people/{pid}", json={"active": False, "left_on": "2019-03-31"})
+    assert r.status_code == 200, r.text
+    values = [name, number, upn, surname]
+    async with connection() as conn:
+        before = await held_anywhere(conn, values)
+    assert ("import_rejected_row", "cells") in before, before
+
+    async with transaction() as conn:
+        await retention.pseudonymise(conn, ADMIN, [pid])
+
+    async with connection() as conn:
+        assert await held_anywhere(conn, values) == []
+        kept = await held_anywhere(conn, [stays["Employee No"], stays["Work Email"]])
+    assert kept == [("import_rejected_row", "cells")]
