@@ -41,6 +41,38 @@ FREE_TEXT_COLUMNS: Final = (
     ("import_issue", "value", "true"),
     ("mdm_run_issue", "message", "true"),
     ("job", "error", "true"),
+    # Names people give things: an uploaded file ("leavers - R Pryce.csv"), a device in the
+    # MDM ("Rhian's A32"; a name that is only theirs is cleared with the MDM user).
+    ("delivery_import", "file_name", "true"),
+    ("mdm_device", "device_name", "true"),
+)
+
+# Free text inside JSON: (table, the texts of its row t, how its rows h that name them are
+# erased; $1 is ``ERASED``). Only the service writes the rest of these documents, from
+# ids, counts and vocabulary (a job's payload, result and progress; an import's counts and
+# the rest of its summary): the whole-database test would see a name there.
+FREE_TEXT_IN_JSON: Final = (
+    # Anyone's saved search whose terms name them: gone (terms are kept server-side only).
+    (
+        "saved_search",
+        "SELECT t.id, q.term #>> '{}' FROM saved_search t CROSS JOIN LATERAL"
+        " jsonb_path_query(t.query, 'strict $.** ? (@.type() == \"string\")') AS q(term)",
+        "DELETE FROM saved_search t USING (__HITS__) h WHERE t.id = h.key",
+    ),
+    # A message waiting for a page ("Rhian Pryce saved"): dropped.
+    (
+        "user_session",
+        "SELECT t.id, t.flash::text FROM user_session t WHERE t.flash IS NOT NULL",
+        "UPDATE user_session t SET flash = NULL FROM (__HITS__) h WHERE t.id = h.key",
+    ),
+    # Why an import committed nothing or failed (a database error can quote a value).
+    (
+        "delivery_import",
+        "SELECT t.id, t.summary ->> 'message' FROM delivery_import t"
+        " WHERE t.summary ->> 'message' <> ''",
+        "UPDATE delivery_import t SET summary = jsonb_set(t.summary, '{message}',"
+        " to_jsonb($1::text)) FROM (__HITS__) h WHERE t.id = h.key",
+    ),
 )
 
 WORK_MEM: Final = "64MB"
@@ -89,23 +121,36 @@ def _sources_sql() -> str:
         for n, (table, column, where) in enumerate(FREE_TEXT_COLUMNS)
     ]
     parts += [
-        f"SELECT {len(FREE_TEXT_COLUMNS) + n}, t.import_id::bigint, t.row_number,"
+        f"SELECT {_IN_JSON + n}, x.id::bigint, NULL::integer, lower(x.text)"
+        f" FROM ({texts}) AS x(id, text) WHERE x.text <> ''"
+        for n, (_, texts, _) in enumerate(FREE_TEXT_IN_JSON)
+    ]
+    parts += [
+        f"SELECT {_CELLS_AT + n}, t.import_id::bigint, t.row_number,"
         f" lower(c.cell) FROM {table} t CROSS JOIN LATERAL {cells} WHERE c.cell <> ''"
         for n, (table, cells) in enumerate(_CELLS.items())
     ]
     return "\nUNION ALL\n".join(parts)
 
 
+# Sources are numbered: the columns, the JSON documents, then the import rows' cells.
+_IN_JSON = len(FREE_TEXT_COLUMNS)
+_CELLS_AT = _IN_JSON + len(FREE_TEXT_IN_JSON)
+
+
 def source_of(table: str, column: str = "cells") -> int:
-    """The number ``_sources_sql`` gives the texts of ``table.column``."""
+    """The number ``_sources_sql`` gives the texts of ``table.column`` (``json``: the
+    table's entry in ``FREE_TEXT_IN_JSON``)."""
     if column == "cells":
-        return len(FREE_TEXT_COLUMNS) + list(_CELLS).index(table)
+        return _CELLS_AT + list(_CELLS).index(table)
+    if column == "json":
+        return _IN_JSON + [t for t, _, _ in FREE_TEXT_IN_JSON].index(table)
     return [(t, c) for t, c, _ in FREE_TEXT_COLUMNS].index((table, column))
 
 
-# Every text listed once, split into words once (those that are words of a known value);
-# then the search, one statement. Each known
-# value is looked for by its rarest word in these texts (a name's "officer" or "jones", or a
+# Every text listed once, split into words once (keeping those that are words of a known
+# value); then the search, one statement. Each known value is looked for by its rarest word
+# in these texts (a name's "officer" or "jones", or a
 # UPN's "force" and "uk", would pair it with thousands of texts; its number or surname with
 # a few): the words are counted and each value's rarest one joined by hash to the texts'
 # words, and only those candidates are checked for the whole value. A value none of whose
@@ -127,8 +172,7 @@ WHERE w.word IN (SELECT word FROM {WORDS_TABLE});
 ANALYZE {TEXTS_TABLE}, {TOKENS_TABLE};
 INSERT INTO {HITS_TABLE}
 WITH counted AS MATERIALIZED (
-    SELECT t.word, count(*) AS n FROM {TOKENS_TABLE} t
-    WHERE t.word IN (SELECT word FROM {WORDS_TABLE}) GROUP BY t.word
+    SELECT t.word, count(*) AS n FROM {TOKENS_TABLE} t GROUP BY t.word
 ), keys AS MATERIALIZED (
     SELECT DISTINCT ON (w.v) w.v, w.word FROM {WORDS_TABLE} w JOIN counted c USING (word)
     ORDER BY w.v, c.n, w.word
@@ -193,5 +237,9 @@ async def erase(conn: asyncpg.Connection, actor: Actor) -> int:
             f" FROM ({hits_sql(table, column)}) h WHERE t.id = h.key",
             ERASED,
         )
+        erased += int(result.split()[-1])
+    for table, _, erase_sql in FREE_TEXT_IN_JSON:
+        sql = erase_sql.replace("__HITS__", hits_sql(table, "json"))
+        result = await conn.execute(sql, *([ERASED] if "$1" in sql else []))
         erased += int(result.split()[-1])
     return erased

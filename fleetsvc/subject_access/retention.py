@@ -181,18 +181,6 @@ WHERE i.value IS NOT NULL AND i.value <> $1 AND (
             WHERE t.import_id = i.import_id AND t.row_number = i.row_number)
     OR lower(btrim(i.value)) IN (SELECT v FROM {_K}))
 """
-# Anyone's saved search for one of them (its terms are kept server-side, never in a URL),
-# and a message waiting for a page that names one of them (few rows: contains is fine).
-_SEARCHES_SQL = f"""
-DELETE FROM saved_search s WHERE EXISTS (
-    SELECT 1 FROM jsonb_path_query(s.query, 'strict $.** ? (@.type() == "string")') AS q(term)
-    JOIN {_K} k ON k.v = lower(btrim(q.term #>> '{{}}')))
-"""
-_FLASH_SQL = f"""
-UPDATE user_session s SET flash = NULL
-WHERE s.flash IS NOT NULL AND EXISTS (
-    SELECT 1 FROM {_K} k WHERE strpos(lower(s.flash::text), k.v) > 0)
-"""
 
 
 async def pseudonymise(
@@ -226,8 +214,6 @@ async def pseudonymise(
     await conn.execute(_STAGED_SQL)
     await conn.execute(_REJECTED_SQL, ERASED_CELL)
     await conn.execute(_ISSUES_SQL, ERASED_CELL)
-    await conn.execute(_SEARCHES_SQL)
-    await conn.execute(_FLASH_SQL)
     await free_text.erase(conn, actor)
     erased = await _forget(conn, actor, ids)
     await _pseudonymise_people(conn, actor, ids)

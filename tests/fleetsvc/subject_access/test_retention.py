@@ -85,11 +85,13 @@ async def held_anywhere(conn: asyncpg.Connection, values: list[str]) -> list[tup
 async def _leaver_with_a_footprint(
     eng: httpx.AsyncClient, mdm: httpx.AsyncClient
 ) -> tuple[int, list[str], dict[str, Any]]:
-    """A person renamed once, issued a handset the MDM names them on, with a page account,
-    a session and a search, a preview staging their row, a rejected row and issues that
-    quote them, free text naming them (the handset's notes, why it moved, an install job's
-    comments, a row issue's message); then a leaver long ago, whose second device is
-    written off with a reason naming them. Returns their id, every value of theirs, the handset."""
+    """A person renamed once, issued a handset the MDM names them on (and in the device's
+    name), with a page account, a session and a search naming them, a preview (its file
+    named after them, its failure message quoting their UPN) staging their row, a rejected
+    row and issues that quote them, free text naming them (the handset's notes, why it
+    moved, an install job's comments, a row issue's message); then a leaver long ago, whose
+    second device is written off with a reason naming them. Returns their id, every value
+    of theirs, the handset."""
     n = unique()
     name, new_name, number = f"Rhian Pryce {n}", f"Rhian Pryce-Jones {n}", f"RP{n}"
     upn = f"r.pryce{n}@force.police.uk".lower()
@@ -107,7 +109,8 @@ async def _leaver_with_a_footprint(
         json={"to": "deployed", "reason": "issued", "person_id": pid},
     )
     assert r.status_code == 200, r.text
-    r = await push(mdm, unique("run-"), 1, [graph_record(serial=handset["serial_number"], upn=upn)])
+    device = graph_record(serial=handset["serial_number"], upn=upn, deviceName=f"{new_name}'s A32")
+    r = await push(mdm, unique("run-"), 1, [device])
     assert r.status_code == 200, r.text
     # Free text that names them: a device's notes, why it moved (events and assignments).
     etag = (await eng.get(f"/api/v1/assets/{handset['id']}")).headers["etag"]
@@ -128,13 +131,15 @@ async def _leaver_with_a_footprint(
         user = await users.create_user(conn, ADMIN, upn, "engineer", unique("pw-") * 2)
         await sessions.start_session(conn, user.id)
         session_id = await conn.fetchval("SELECT id FROM user_session WHERE user_id = $1", user.id)
-        await sessions.save_search(conn, session_id, "people", {"q": new_name})
+        await sessions.save_search(conn, session_id, "people", {"q": f"handsets {new_name}"})
         await sessions.set_flash(conn, session_id, sessions.Flash("ok", f"{new_name} saved"))
         imp = await conn.fetchval(
             "INSERT INTO delivery_import (profile, file_name, sha256, status, created_by,"
-            " created_role, counts) VALUES ('hr-people', 'people.csv', $1, 'previewed', 'tests',"
-            " 'stores', '{\"rows\": 2}') RETURNING id",
+            " created_role, counts, summary) VALUES ('hr-people', $2, $1, 'previewed', 'tests',"
+            " 'stores', '{\"rows\": 2}', jsonb_build_object('message', $3::text)) RETURNING id",
             unique().lower().ljust(64, "0"),
+            f"leavers - {name}.csv",
+            f"duplicate key value violates unique constraint: Key (upn)=({upn}) already exists",
         )
         await conn.execute(
             "INSERT INTO import_staged_row (import_id, row_number, parse_ok, cells)"
