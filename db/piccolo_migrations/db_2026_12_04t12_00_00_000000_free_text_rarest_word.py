@@ -10,6 +10,11 @@ candidates are checked for the whole value. Lists the planner knows the size of:
 tables, analysed (an unnest or a split is guessed at 10 or 1,000 rows, and merge joins of
 millions of pairs followed). A value is found where one of its words is a word of the text
 (so "Pryce's" holds "pryce", which the longest word, "pryce's" as a word, missed).
+
+A part of a name alone ("Sgt Pryce") is found too: a word of a name of theirs (three
+characters or more, a letter among them) that no one else's name in the register has is one
+of their values here (as ``fleetsvc.subject_access.retention``); a word others share
+("Jones") names no one in particular and is left.
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
@@ -33,20 +38,26 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF to_regclass('pg_temp.forget_known') IS NULL THEN
+        CREATE TEMP TABLE pg_temp.forget_target (person_id integer PRIMARY KEY, pseudonym text)
+            ON COMMIT DROP;
         CREATE TEMP TABLE pg_temp.forget_known (person_id integer, pseudonym text, v text)
             ON COMMIT DROP;
         CREATE TEMP TABLE pg_temp.forget_words (v text, word text) ON COMMIT DROP;
         CREATE TEMP TABLE pg_temp.forget_tokens (id bigint, word text) ON COMMIT DROP;
     ELSE
-        TRUNCATE pg_temp.forget_known, pg_temp.forget_words, pg_temp.forget_tokens;
+        TRUNCATE pg_temp.forget_target, pg_temp.forget_known, pg_temp.forget_words,
+            pg_temp.forget_tokens;
     END IF;
+    INSERT INTO pg_temp.forget_target
+    SELECT DISTINCT ON (u.person_id) u.person_id, u.pseudonym
+    FROM unnest(p_people, p_pseudonyms) AS u(person_id, pseudonym)
+    JOIN person p ON p.id = u.person_id
+    ORDER BY u.person_id;
+    ANALYZE pg_temp.forget_target;
     -- Their values, normalised (lower case, a run of white space as one space).
     INSERT INTO pg_temp.forget_known
     SELECT DISTINCT t.person_id, t.pseudonym, n.v
-    FROM (SELECT DISTINCT ON (u.person_id) u.person_id, u.pseudonym
-          FROM unnest(p_people, p_pseudonyms) AS u(person_id, pseudonym)
-          JOIN person p ON p.id = u.person_id
-          ORDER BY u.person_id) t
+    FROM pg_temp.forget_target t
     CROSS JOIN LATERAL (
         SELECT v.value FROM personal_value v
         WHERE v.person_id = t.person_id AND v.value IS NOT NULL
@@ -57,6 +68,25 @@ BEGIN
     ) k
     CROSS JOIN LATERAL (SELECT btrim(regexp_replace(lower(k.value), '\s+', ' ', 'g')) AS v) n
     WHERE n.v <> '';
+    -- A part of a name alone: a word of a name of theirs (three characters or more, a
+    -- letter among them) that no one else's name has (fleetsvc.subject_access.retention).
+    INSERT INTO pg_temp.forget_known
+    SELECT DISTINCT m.person_id, m.pseudonym, m.word FROM (
+        SELECT t.person_id, t.pseudonym, w.word FROM pg_temp.forget_target t
+        CROSS JOIN LATERAL (
+            SELECT p.display_name FROM person p WHERE p.id = t.person_id
+            UNION ALL
+            SELECT v.value FROM personal_value v
+            WHERE v.person_id = t.person_id AND v.field = 'display_name' AND v.value IS NOT NULL
+        ) n(name)
+        CROSS JOIN LATERAL regexp_split_to_table(lower(n.name), '{split}') AS w(word)
+        WHERE length(w.word) >= 3 AND w.word ~ '[[:alpha:]]'
+    ) m
+    WHERE NOT EXISTS (
+        SELECT 1 FROM person o
+        CROSS JOIN LATERAL regexp_split_to_table(lower(o.display_name), '{split}') AS x(word)
+        WHERE x.word = m.word
+          AND NOT EXISTS (SELECT 1 FROM pg_temp.forget_target b WHERE b.person_id = o.id));
     INSERT INTO pg_temp.forget_words
     SELECT DISTINCT k.v, w.word FROM (SELECT DISTINCT v FROM pg_temp.forget_known) k
     CROSS JOIN LATERAL regexp_split_to_table(k.v, '{split}') AS w(word) WHERE w.word <> '';
@@ -64,11 +94,11 @@ BEGIN
     INSERT INTO pg_temp.forget_tokens
     SELECT v.id, w.word FROM personal_value v
     CROSS JOIN LATERAL regexp_split_to_table(lower(v.value), '{split}') AS w(word)
-    WHERE v.person_id IS NULL AND v.value IS NOT NULL AND v.field IN {free} AND w.word <> '';
+    WHERE v.person_id IS NULL AND v.value IS NOT NULL AND v.field IN {free}
+      AND w.word IN (SELECT word FROM pg_temp.forget_words);
     ANALYZE pg_temp.forget_known, pg_temp.forget_words, pg_temp.forget_tokens;
     WITH counted AS MATERIALIZED (
-        SELECT t.word, count(*) AS n FROM pg_temp.forget_tokens t
-        WHERE t.word IN (SELECT word FROM pg_temp.forget_words) GROUP BY t.word
+        SELECT t.word, count(*) AS n FROM pg_temp.forget_tokens t GROUP BY t.word
     ), keys AS MATERIALIZED (
         SELECT DISTINCT ON (w.v) w.v, w.word
         FROM pg_temp.forget_words w JOIN counted c USING (word)

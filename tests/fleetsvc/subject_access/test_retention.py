@@ -89,10 +89,11 @@ async def _leaver_with_a_footprint(
     name), with a page account, a session and a search naming them, a preview (its file
     named after them, its failure message quoting their UPN) staging their row, a rejected
     row and issues that quote them, free text naming them (the handset's notes, why it
-    moved, an install job's comments, a row issue's message); then a leaver long ago, whose
+    moved, an install job's comments, a row issue's message; a part of their name alone in
+    the handset's later notes and a second job's comments); then a leaver long ago, whose
     second device is written off with a reason naming them. Returns their id, every value
     of theirs, the handset."""
-    n = unique()
+    n = unique("Q")  # a word of their name no one else's has (as a rare surname is)
     name, new_name, number = f"Rhian Pryce {n}", f"Rhian Pryce-Jones {n}", f"RP{n}"
     upn = f"r.pryce{n}@force.police.uk".lower()
     surname = f"Pryce-Jones{n}"  # an HR feed's cell: part of a name, not a whole value
@@ -123,6 +124,14 @@ async def _leaver_with_a_footprint(
     r = await eng.post(
         f"/api/v1/assets/{handset['id']}/transitions",
         json={"to": "in_stock", "reason": f"handed in by {new_name} ({number}), cracked"},
+    )
+    assert r.status_code == 200, r.text
+    # A part of their name alone, in the device's notes now (and in that change's event).
+    etag = (await eng.get(f"/api/v1/assets/{handset['id']}")).headers["etag"]
+    r = await eng.patch(
+        f"/api/v1/assets/{handset['id']}",
+        json={"notes": f"Sgt {n.title()}'s charger is in the drawer"},
+        headers={"If-Match": etag},
     )
     assert r.status_code == 200, r.text
     # A second device they keep when they leave: written off, naming them.
@@ -171,6 +180,12 @@ async def _leaver_with_a_footprint(
             status="completed",
             comments=f"fitted with {upn} watching",
         )
+        await factories.insert(
+            "install_job",
+            job_reference=unique("BAB-"),
+            status="completed",
+            comments=f"fitted; Sgt {n} (Rhian to her team) signed for it",
+        )
     r = await eng.patch(f"/api/v1/people/{pid}", json={"active": False, "left_on": "2019-03-31"})
     assert r.status_code == 200, r.text
     async with transaction() as conn:
@@ -181,7 +196,7 @@ async def _leaver_with_a_footprint(
         await write_off(
             conn, ADMIN, line["case_id"], line["id"], WriteOff(f"{name.lower()} never returned it")
         )
-    return pid, [name, new_name, number, upn, surname], handset
+    return pid, [name, new_name, number, upn, surname, n], handset
 
 
 async def _devices_of(conn: asyncpg.Connection, pid: int) -> tuple[int, int]:
@@ -196,6 +211,12 @@ async def _devices_of(conn: asyncpg.Connection, pid: int) -> tuple[int, int]:
 async def test_a_pseudonymised_leaver_is_held_nowhere_in_clear(client_for: ClientFactory) -> None:
     eng, mdm, auditor = [await client_for(r) for r in ("engineer", "mdm", "auditor")]
     pid, values, handset = await _leaver_with_a_footprint(eng, mdm)
+    # Words of their name that someone who stays shares name no one in particular: kept.
+    await factories.person(display_name=f"Rhian Pryce {unique()}")
+    shared = f"ask Rhian Pryce in stores ({unique()})"
+    await factories.insert(
+        "install_job", job_reference=unique("BAB-"), status="completed", comments=shared
+    )
     async with connection() as conn:
         assert len(await held_anywhere(conn, values)) >= 8  # the test sees them first
         assert pid in await retention.due_people(conn, 2190, limit=10**6)
@@ -209,6 +230,7 @@ async def test_a_pseudonymised_leaver_is_held_nowhere_in_clear(client_for: Clien
 
     async with connection() as conn:
         assert await held_anywhere(conn, values) == []
+        assert await conn.fetchval("SELECT count(*) FROM install_job WHERE comments = $1", shared)
         assert await _devices_of(conn, pid) == devices
         assert pid not in await retention.due_people(conn, 2190, limit=10**6)
         person = await conn.fetchrow("SELECT * FROM person WHERE id = $1", pid)
