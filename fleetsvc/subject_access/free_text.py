@@ -49,8 +49,8 @@ FREE_TEXT_COLUMNS: Final = (
 
 # Free text inside JSON: (table, the texts of its row t, how its rows h that name them are
 # erased; $1 is ``ERASED``). Only the service writes the rest of these documents, from
-# ids, counts and vocabulary (a job's payload, result and progress; an import's counts and
-# the rest of its summary): the whole-database test would see a name there.
+# ids, counts and vocabulary (the rest of a job's payload, its result and progress; an
+# import's counts and the rest of its summary): the whole-database test would see a name.
 FREE_TEXT_IN_JSON: Final = (
     # Anyone's saved search whose terms name them: gone (terms are kept server-side only).
     (
@@ -64,6 +64,15 @@ FREE_TEXT_IN_JSON: Final = (
         "user_session",
         "SELECT t.id, t.flash::text FROM user_session t WHERE t.flash IS NOT NULL",
         "UPDATE user_session t SET flash = NULL FROM (__HITS__) h WHERE t.id = h.key",
+    ),
+    # The file a finished import job read: a command's own path ("leavers - R Pryce.csv").
+    # A job still to run keeps it (it reads the file); retention runs again tomorrow.
+    (
+        "job",
+        "SELECT t.id, t.payload ->> 'path' FROM job t"
+        " WHERE t.status IN ('succeeded', 'failed', 'cancelled') AND t.payload ->> 'path' <> ''",
+        "UPDATE job t SET payload = jsonb_set(t.payload, '{path}', to_jsonb($1::text))"
+        " FROM (__HITS__) h WHERE t.id = h.key",
     ),
     # Why an import committed nothing or failed (a database error can quote a value).
     (

@@ -87,12 +87,12 @@ async def _leaver_with_a_footprint(
 ) -> tuple[int, list[str], dict[str, Any]]:
     """A person renamed once, issued a handset the MDM names them on (and in the device's
     name), with a page account, a session and a search naming them, a preview (its file
-    named after them, its failure message quoting their UPN) staging their row, a rejected
-    row and issues that quote them, free text naming them (the handset's notes, why it
-    moved, an install job's comments, a row issue's message; a part of their name alone in
-    the handset's later notes and a second job's comments); then a leaver long ago, whose
-    second device is written off with a reason naming them. Returns their id, every value
-    of theirs, the handset."""
+    named after them, its failure message quoting their UPN, its job's path naming them)
+    staging their row, a rejected row and issues that quote them, free text naming them
+    (the handset's notes, why it moved, an install job's comments, a row issue's message;
+    a part of their name alone in the handset's later notes and a second job's comments);
+    then a leaver long ago, whose second device is written off with a reason naming them.
+    Returns their id, every value of theirs, the handset."""
     n = unique("Q")  # a word of their name no one else's has (as a rare surname is)
     name, new_name, number = f"Rhian Pryce {n}", f"Rhian Pryce-Jones {n}", f"RP{n}"
     upn = f"r.pryce{n}@force.police.uk".lower()
@@ -149,6 +149,13 @@ async def _leaver_with_a_footprint(
             unique().lower().ljust(64, "0"),
             f"leavers - {name}.csv",
             f"duplicate key value violates unique constraint: Key (upn)=({upn}) already exists",
+        )
+        # The job that read that file from a command's own path.
+        await conn.execute(
+            "INSERT INTO job (kind, payload, status, finished_at) VALUES ('import.commit',"
+            " jsonb_build_object('import_id', $1::int, 'path', $2::text), 'failed', now())",
+            imp,
+            f"/home/stores/leavers - {name}.csv",
         )
         await conn.execute(
             "INSERT INTO import_staged_row (import_id, row_number, parse_ok, cells)"
