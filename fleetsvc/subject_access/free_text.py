@@ -3,19 +3,20 @@
 People type free text (a device's notes, why a device moved, why one was written off) and
 files bring it (an install job's comments, a row's cells), and messages the service wrote
 quote values (a row issue: "UPN … is already held by employee …"). Any of it may name a
-leaver. Every such column is listed in ``FREE_TEXT_COLUMNS``; a value that contains one of
-the person's values (name, UPN or employee number, case and runs of spaces aside) is
-replaced whole by ``[pseudonymised]``. The events' copies of free text are references
-(``fleetsvc.audit.PERSONAL_FIELDS``, owner ``free``) and are erased by
-``audit_forget_free_text``.
+leaver. Every such column is listed in ``FREE_TEXT_COLUMNS`` (text inside JSON in
+``FREE_TEXT_IN_JSON``); a value that contains one of the person's values (name, UPN or
+employee number, or a word of their name no one else's has: retention's known values; case
+and runs of spaces aside) is replaced whole by ``[pseudonymised]``. The events' copies of
+free text are references (``fleetsvc.audit.PERSONAL_FIELDS``, owner ``free``) and are
+erased by ``audit_forget_free_text``.
 
 How it stays set-based: every text (each column's, each import row's cells) is listed once
 and split into words once (at white space and ASCII punctuation); each known value is
 looked for by the rarest of its words in those texts, joined to the texts' words by hash,
 and only those candidates are checked for the whole value: a few statements a batch,
 whatever the number of people. A value is found where one of its words stands as a word of
-the text ("Pryce's" holds "pryce"; "Pryces" does not). Not caught: a part of a name alone
-("Sgt Pryce"), or a name misspelt.
+the text ("Pryce's" holds "pryce"; "Pryces" does not). Not caught: a name misspelt, or a
+part of a name others share ("Sgt Jones").
 """
 
 from __future__ import annotations

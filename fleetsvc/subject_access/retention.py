@@ -8,7 +8,8 @@ verifies), the MDM's records and the asset fields copied from them, their page a
 (disabled, its sessions ended, its saved searches gone), import previews that still stage
 a row of theirs (cleared: the preview must be uploaded again), rejected import rows and
 row issues that quote them, and free text anywhere that names them (``free_text``: notes,
-reasons, comments, messages, and the events' copies of them). Their devices, assignments
+reasons, comments, messages, names given to files and devices, and the events' copies of
+them), by a whole value or by a word of their name no one else's has. Their devices, assignments
 and events stay, by id, so history still counts them. Set-based: the statements are the
 same for one person or 10,000.
 """
