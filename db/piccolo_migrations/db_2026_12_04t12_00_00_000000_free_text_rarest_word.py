@@ -32,12 +32,27 @@ CREATE OR REPLACE FUNCTION audit_forget_free_text(p_people integer[], p_pseudony
 RETURNS integer LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
     erased integer;
+    present integer;
+    own integer;
 BEGIN
     IF cardinality(p_people) IS DISTINCT FROM cardinality(p_pseudonyms) THEN
         RAISE EXCEPTION 'audit_forget_free_text: one pseudonym per person'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF to_regclass('pg_temp.forget_known') IS NULL THEN
+    -- Its lists are temporary tables of its own. The caller's session could have made ones
+    -- of the same names first (with a trigger that would run as this function's owner):
+    -- any that this role does not own is refused.
+    SELECT count(c.oid), count(c.oid) FILTER (WHERE c.relowner = r.oid) INTO present, own
+    FROM unnest(ARRAY[to_regclass('pg_temp.forget_target'), to_regclass('pg_temp.forget_known'),
+                      to_regclass('pg_temp.forget_words'), to_regclass('pg_temp.forget_tokens')])
+        AS t(oid)
+    JOIN pg_class c ON c.oid = t.oid
+    CROSS JOIN (SELECT oid FROM pg_roles WHERE rolname = current_user) r;
+    IF own <> present OR present NOT IN (0, 4) THEN
+        RAISE EXCEPTION 'audit_forget_free_text: its temporary tables are not its own'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF present = 0 THEN
         CREATE TEMP TABLE pg_temp.forget_target (person_id integer PRIMARY KEY, pseudonym text)
             ON COMMIT DROP;
         CREATE TEMP TABLE pg_temp.forget_known (person_id integer, pseudonym text, v text)
