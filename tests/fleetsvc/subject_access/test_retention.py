@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import datetime as dt
 import os
+import uuid
 from typing import Any
 
 import asyncpg
@@ -394,3 +395,46 @@ async def test_a_leavers_rejected_import_rows_are_held_nowhere_in_clear(
         assert await held_anywhere(conn, values) == []
         kept = await held_anywhere(conn, [stays["Employee No"], stays["Work Email"]])
     assert kept == [("import_rejected_row", "cells")]
+
+
+async def test_free_text_is_matched_by_whole_words(client_for: ClientFactory) -> None:
+    """A text names a leaver when their value stands in it as words: "Officer 12's radio"
+    names Officer 12, "Officer 120" is someone else, who stays named (in a table and in an
+    event alike)."""
+    eng = await client_for("engineer")
+    k = str(uuid.uuid4().int)[:12]
+    leaver = await factories.person(
+        display_name=f"Officer {k}", active=False, left_on=dt.date(2015, 1, 31)
+    )
+    await factories.person(display_name=f"Officer {k}0")
+    theirs, others = f"Officer {k}'s radio, cracked", f"swapped for Officer {k}0's"
+    for comments in (theirs, others):
+        await factories.insert(
+            "install_job", job_reference=unique("BAB-"), status="completed", comments=comments
+        )
+    handset = await factories.asset()
+    for to, reason in (("in_repair", theirs), ("in_stock", others)):
+        r = await eng.post(
+            f"/api/v1/assets/{handset['id']}/transitions", json={"to": to, "reason": reason}
+        )
+        assert r.status_code == 200, r.text
+
+    async with transaction() as conn:
+        await retention.pseudonymise(conn, ADMIN, [leaver["id"]])
+
+    async with connection() as conn:
+        jobs = await conn.fetch(
+            "SELECT comments FROM install_job WHERE comments = ANY($1::text[])",
+            [theirs, others, retention.ERASED_CELL],
+        )
+        reasons = await conn.fetch(
+            "SELECT value, pseudonym FROM personal_value WHERE field = 'reason'"
+            " AND (value = ANY($1::text[]) OR pseudonym = $2)",
+            [theirs, others],
+            retention.pseudonym(leaver["id"]),
+        )
+    assert others in [j["comments"] for j in jobs] and theirs not in [j["comments"] for j in jobs]
+    assert {(r["value"], r["pseudonym"]) for r in reasons} == {
+        (others, None),
+        (None, retention.pseudonym(leaver["id"])),
+    }
