@@ -6,7 +6,11 @@ then the discrepancy report — next to a raw COPY of the same records into a ba
     .venv/bin/python -m bench.mdm [--devices 40000] [--batch 1000] [--asset-fillfactor 50]
 
 ``--asset-fillfactor`` sets the asset table's fillfactor in the bench database only, to show
-what room for HOT updates on asset pages would be worth (the schema leaves it at 100).
+what room for HOT updates on asset pages would be worth (the schema leaves it at 100). Since
+the sync writes no asset row (its facts are the asset's primary ``mdm_device`` record's) it
+no longer moves these figures; measured before that, on the first run's UPDATE of 40,000
+assets: 0.80 s at 100, 0.53 s at 50 with the two MDM indexes of asset dropped (28,753 of the
+40,000 updates HOT), against nothing now.
 """
 
 from __future__ import annotations
@@ -176,11 +180,7 @@ async def forget_mdm(url: str) -> None:
     """The register as before its first sync again (the events stay: they are append-only)."""
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute(
-            "UPDATE asset SET mdm_device_id = NULL, mdm_compliance = NULL,"
-            " mdm_os_version = NULL, mdm_user_upn = NULL WHERE mdm_device_id IS NOT NULL"
-        )
-        await conn.execute("DELETE FROM mdm_device")
+        await conn.execute("DELETE FROM mdm_device")  # and with them the assets' MDM facts
         await conn.execute(STEADY_STATE)
     finally:
         await conn.close()

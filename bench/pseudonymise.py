@@ -5,7 +5,10 @@ Every person is created as the service creates them (``create_people``: their cr
 events, their personal values); each leaver held a handset (an ended assignment, its
 events), a quarter are the MDM's user of one (``mdm_device`` and the asset's copy), a tenth
 have a page account with a session and a saved search, and an HR-feed preview stages a row
-for every person (45,000 staged rows to search). Then ``pseudonymise_due`` (what the daily
+for every person (45,000 staged rows to search). Free text names the leavers: why each
+handset came back (in its event), its notes, half the assignments' end reasons, and a
+committed feed's rows rejected for an unknown business unit (1,000 of leavers, 1,000 of
+people who stay, which must be left as they are). Then ``pseudonymise_due`` (what the daily
 job and ``fleetsvc people pseudonymise --due`` run, 5,000 people to a transaction), a
 check that none of their values is left in the tables it touches, and ``verify_chain``.
 
@@ -33,6 +36,7 @@ def upn(i: int) -> str:
 
 async def seed(url: str, people: int, leavers: int) -> list[int]:
     """The register; returns the leavers' ids."""
+    from fleetsvc import audit
     from fleetsvc import people as people_service
     from fleetsvc.auth import Actor
 
@@ -63,11 +67,8 @@ async def seed(url: str, people: int, leavers: int) -> list[int]:
         )
         location = await conn.fetchval("SELECT id FROM location ORDER BY id LIMIT 1")
         await conn.execute(
-            "INSERT INTO asset (model_id, manufacturer, serial_number, status, location_id,"
-            " mdm_device_id, mdm_user_upn)"
-            " SELECT $1, 'samsung', 'R58R' || lpad(n::text, 7, '0'), 'in_stock', $3,"
-            "  CASE WHEN n % 4 = 0 THEN 'mdm-' || n END,"
-            "  CASE WHEN n % 4 = 0 THEN 'officer' || lpad(n::text, 6, '0') || '@force.example' END"
+            "INSERT INTO asset (model_id, manufacturer, serial_number, status, location_id)"
+            " SELECT $1, 'samsung', 'R58R' || lpad(n::text, 7, '0'), 'in_stock', $3"
             " FROM generate_series(0, $2 - 1) n",
             model,
             leavers,
@@ -81,17 +82,37 @@ async def seed(url: str, people: int, leavers: int) -> list[int]:
             "       WHERE id = ANY($1::int[])) p USING (n)",
             leaver_ids,
         )
-        await conn.execute(
-            "INSERT INTO event (actor_name, actor_role, entity, entity_id, action, before, after)"
-            " SELECT 'bench', 'stores', 'asset', g.asset_id, 'transition',"
-            "  jsonb_build_object('status', 'in_stock'),"
-            "  jsonb_build_object('status', 'deployed', 'person_id', g.person_id)"
-            " FROM assignment g"
+        # Free text that names them: why each handset came back (the events' copies, held
+        # apart as personal values), its notes, and the assignment's end reason.
+        await audit.record_from_query(
+            conn,
+            Actor("bench", "stores"),
+            "SELECT 'asset' AS entity, g.asset_id AS entity_id, 'transition' AS action,"
+            " jsonb_build_object('status', s.b) AS before,"
+            " jsonb_build_object('status', s.a, 'person_id', g.person_id, 'reason',"
+            "   CASE s.a WHEN 'deployed' THEN 'issued' ELSE 'handed in by ' || p.display_name"
+            "   || ' (' || p.employee_number || '), screen cracked' END) AS after"
+            " FROM assignment g JOIN person p ON p.id = g.person_id"
+            " CROSS JOIN (VALUES (1, 'in_stock', 'deployed'), (2, 'deployed', 'in_stock'))"
+            "   AS s(n, b, a) ORDER BY g.id, s.n",
         )
         await conn.execute(
+            "UPDATE asset a SET notes = 'Issued to ' || upper(p.display_name) || '; ask '"
+            " || p.upn || ' first' FROM assignment g JOIN person p ON p.id = g.person_id"
+            " WHERE g.asset_id = a.id"
+        )
+        await conn.execute(
+            "UPDATE assignment g SET end_reason = 'leaver: ' || p.display_name"
+            " FROM person p WHERE p.id = g.person_id AND g.id % 2 = 0"
+        )
+        # One asset in four is an MDM device naming its (leaver) user.
+        await conn.execute(
             "INSERT INTO mdm_device (mdm_device_id, serial_number, device_name, user_upn,"
-            " asset_id) SELECT mdm_device_id, serial_number, 'MPS-' || serial_number,"
-            " mdm_user_upn, id FROM asset WHERE mdm_device_id IS NOT NULL"
+            " asset_id, is_primary)"
+            " SELECT 'mdm-' || n, a.serial_number, 'MPS-' || a.serial_number,"
+            "  'officer' || lpad(n::text, 6, '0') || '@force.example', a.id, true"
+            " FROM (SELECT id, serial_number, row_number() OVER (ORDER BY id) - 1 AS n"
+            "       FROM asset) a WHERE n % 4 = 0"
         )
         await conn.execute(
             "INSERT INTO app_user (email, password_hash, role)"
@@ -129,10 +150,53 @@ async def seed(url: str, people: int, leavers: int) -> list[int]:
             ],
             columns=["import_id", "row_number", "parse_ok", "cells"],
         )
+        await _rejected_feed(conn, people, leavers)
         await conn.execute(STEADY_STATE)
         return leaver_ids
     finally:
         await conn.close()
+
+
+# An HR feed committed with rows rejected for an unknown business unit: as many rows of
+# leavers as of people who stay (whose rows must be left as they are), each with its issue.
+REJECTED = 2000
+
+
+async def _rejected_feed(conn: asyncpg.Connection, people: int, leavers: int) -> None:
+    imp = await conn.fetchval(
+        "INSERT INTO delivery_import (profile, file_name, sha256, status, created_by,"
+        " created_role, counts) VALUES ('hr-people', 'feed.csv', repeat('1', 64),"
+        " 'committed', 'bench', 'stores', jsonb_build_object('rejected', $1::int)) RETURNING id",
+        REJECTED,
+    )
+    rows = [i for i in range(REJECTED // 2)] + [leavers + i for i in range(REJECTED // 2)]
+    assert leavers + REJECTED // 2 <= people
+    await conn.copy_records_to_table(
+        "import_rejected_row",
+        records=[
+            (
+                imp,
+                n + 2,
+                msgspec.json.encode(
+                    {
+                        "employee_number": f"E{i:07d}",
+                        "forenames": "Officer",
+                        "surname": str(i),
+                        "upn": upn(i),
+                        "business_unit": "NOPE",
+                    }
+                ).decode(),
+            )
+            for n, i in enumerate(rows)
+        ],
+        columns=["import_id", "row_number", "cells"],
+    )
+    await conn.execute(
+        "INSERT INTO import_issue (import_id, row_number, severity, column_name, value, message,"
+        " outcome) SELECT $1, row_number, 'error', 'business_unit', 'NOPE',"
+        " 'unknown business unit NOPE', 'rejected' FROM import_rejected_row WHERE import_id = $1",
+        imp,
+    )
 
 
 async def baseline(url: str, ids: list[int]) -> float:
@@ -183,8 +247,22 @@ async def run(url: str, people: int, leavers: int) -> None:
                 " + (SELECT count(*) FROM personal_value WHERE person_id = ANY($1::int[])"
                 "    AND value IS NOT NULL)"
                 " + (SELECT count(*) FROM mdm_device WHERE user_upn IS NOT NULL)"
-                " + (SELECT count(*) FROM app_user WHERE email LIKE '%@force.example')",
+                " + (SELECT count(*) FROM app_user WHERE email LIKE '%@force.example')"
+                # Free text naming them: every handset's notes, half the end reasons, why
+                # each came back, and the feed rows rejected for them.
+                " + (SELECT count(*) FROM asset WHERE notes LIKE 'Issued to %')"
+                " + (SELECT count(*) FROM assignment WHERE end_reason LIKE 'leaver: %')"
+                " + (SELECT count(*) FROM personal_value WHERE value LIKE 'handed in by %')"
+                " + (SELECT count(*) FROM import_rejected_row r JOIN person p"
+                "    ON p.employee_number = r.cells ->> 'employee_number'"
+                "    WHERE p.id = ANY($1::int[]))",
                 ids,
+            )
+            kept = await conn.fetchval(
+                "SELECT count(*) FROM import_rejected_row r JOIN person p"
+                " ON p.employee_number = r.cells ->> 'employee_number'"
+                " AND p.upn = r.cells ->> 'upn'"
+                " WHERE p.pseudonymised_at IS NULL"
             )
             t0 = time.perf_counter()
             chain = await verify_chain(conn)
@@ -192,6 +270,7 @@ async def run(url: str, people: int, leavers: int) -> None:
     finally:
         await close_pool()
     assert done.people == leavers and left == 0 and chain.ok, (done, left, chain.summary())
+    assert kept == REJECTED // 2, kept  # the rows of people who stay are left as they were
     print(f"seeded {people:,} people ({leavers:,} leavers) in {seeded:.1f} s")
     print_table(
         "Pseudonymising leavers (same run)",
@@ -207,7 +286,10 @@ async def run(url: str, people: int, leavers: int) -> None:
             {"step": "verify_chain afterwards", "rows": chain.events_checked, "s": verify_s},
         ],
     )
-    print(f"\npseudonymise / baseline: {pseudonymise_s / bare:.1f}x; left in clear: {left}")
+    print(
+        f"\npseudonymise / baseline: {pseudonymise_s / bare:.1f}x; left in clear: {left};"
+        f" rejected rows of people who stay left as they were: {kept}"
+    )
 
 
 def main() -> None:

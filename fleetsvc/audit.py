@@ -341,7 +341,7 @@ async def forget_personal_data(
     Erased: the values their events recorded (name, UPN, employee number), values
     that named nobody when they were written (an MDM user's UPN recorded before the
     person was in the register) equal to one of theirs, and free text (a move's reason,
-    notes) that contains one of theirs. Reads show
+    notes) that contains one of theirs, or a word of their name no one else's has. Reads show
     ``[pseudonymised <pseudonym>]`` in their place from then on; the events themselves,
     and so the chain, are unchanged. The erasure is itself an event
     (``personal_data_forgotten``). Safe to repeat (the second time erases nothing).

@@ -140,17 +140,27 @@ async def asset(model: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any
         values["location_id"] = await default_location_id()
     if model["category"] == "smartphone" and "imei" not in kw:
         values["imei"] = new_imei()
-    # An asset's last check-in is its MDM record's (mdm_device), not a column of its own.
-    last_seen = values.pop("mdm_last_seen_at", None)
+    # An asset's MDM device and facts are its primary MDM record's (mdm_device), not columns
+    # of its own; the row returned carries them under the names the sync's events use.
+    mdm = {k: values.pop(k, None) for k in _ASSET_MDM}
     row = await insert("asset", **values)
-    if last_seen is not None:
+    if mdm["mdm_device_id"] is not None:
         await insert(
             "mdm_device",
-            mdm_device_id=row["mdm_device_id"],
+            **{column: mdm[k] for k, column in _ASSET_MDM.items()},
             asset_id=row["id"],
-            last_sync_at=last_seen,
+            is_primary=True,
         )
-    return row
+    return {**row, **{k: v for k, v in mdm.items() if k != "mdm_last_seen_at"}}
+
+
+_ASSET_MDM = {
+    "mdm_device_id": "mdm_device_id",
+    "mdm_last_seen_at": "last_sync_at",
+    "mdm_compliance": "compliance",
+    "mdm_os_version": "os_version",
+    "mdm_user_upn": "user_upn",
+}
 
 
 async def sim(**kw: Any) -> dict[str, Any]:

@@ -50,8 +50,7 @@ class Asset(Versioned, Table, tablename="asset", help_text="One physical, serial
     )
     serial_number = Varchar(length=64)
     imei = Varchar(length=15, null=True, default=None, unique=True)
-    # Unique where set: a partial unique index (migration 2026-12-03T17:00), as for
-    # mdm_device_id below.
+    # Unique where set: a partial unique index (migration 2026-12-03T17:00).
     asset_tag = Varchar(length=32, null=True, default=None, unique=True)
     status = Varchar(length=16, default="in_stock")
     person_id = Integer(null=True, default=None)  # person.id
@@ -68,10 +67,7 @@ class Asset(Versioned, Table, tablename="asset", help_text="One physical, serial
         null=True, default=None, help_text="override, else in service + lifecycle"
     )
     replacement_cost_override = Numeric(digits=(12, 2), null=True, default=None)
-    mdm_device_id = Varchar(length=64, null=True, default=None, unique=True)
-    mdm_compliance = Varchar(length=32, null=True, default=None)
-    mdm_os_version = Varchar(length=64, null=True, default=None)
-    mdm_user_upn = Varchar(length=254, null=True, default=None)
+    # Its MDM device and facts are its primary mdm_device row (migration 2026-12-04T11:00).
     disposal_certificate_ref = Varchar(length=100, null=True, default=None)
     notes = Text(default="")
     location_id = Integer(  # location.id

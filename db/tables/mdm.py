@@ -5,6 +5,7 @@ from typing import Any
 from piccolo.columns import (
     JSONB,
     BigSerial,
+    Boolean,
     Bytea,
     ForeignKey,
     Integer,
@@ -55,6 +56,9 @@ class MdmDevice(Table, tablename="mdm_device", help_text="The MDM's latest word 
     # md5 of the record's facts as stored (fleetsvc.mdm.apply): an unchanged record is told
     # apart by it without being matched to the register again.
     facts_hash = Bytea(null=True, default=None)
+    # Its asset's MDM device: at most one per asset (mdm_device_primary_uq), the asset's
+    # MDM facts are this record's.
+    is_primary = Boolean(default=False)
 
 
 class MdmRunIssue(Table, tablename="mdm_run_issue", help_text="A record a run rejected."):

@@ -105,7 +105,7 @@ def as_asset(document: str | bytes) -> Asset:
 
 # One asset with everything a caller needs to act on it, in one query: its
 # model, its SIM, who or what holds it (a person, or a vehicle install), and its
-# MDM record (the last check-in lives there: every sync moves it).
+# MDM record (its primary mdm_device row: the MDM's facts and last check-in live there).
 ASSET_FROM = """
 FROM asset a
 JOIN device_model m ON m.id = a.model_id
@@ -119,7 +119,7 @@ LEFT JOIN LATERAL (
     LIMIT 1
 ) h ON true
 LEFT JOIN vehicle v ON v.id = h.vehicle_id
-LEFT JOIN mdm_device md ON md.mdm_device_id = a.mdm_device_id"""
+LEFT JOIN mdm_device md ON md.asset_id = a.id AND md.is_primary"""
 
 
 def _utc_instant(col: str) -> str:
@@ -178,18 +178,18 @@ _VEHICLE_HOLDER = {
     "install_id": "h.install_id",
 }
 _MDM_SOURCES = {
-    "device_id": "a.mdm_device_id",
+    "device_id": "md.mdm_device_id",
     "last_seen_at": "md.last_sync_at",
-    "compliance": "a.mdm_compliance",
-    "os_version": "a.mdm_os_version",
-    "user_upn": "a.mdm_user_upn",
+    "compliance": "md.compliance",
+    "os_version": "md.os_version",
+    "user_upn": "md.user_upn",
 }
 _ASSET_SOURCES = {
     "model": "doc_model",
     "sim": "CASE WHEN s.id IS NOT NULL THEN doc_sim END",
     "holder": "CASE WHEN a.person_id IS NOT NULL THEN doc_person"
     " WHEN h.install_id IS NOT NULL THEN doc_vehicle END",
-    "mdm": "CASE WHEN a.mdm_device_id IS NOT NULL THEN doc_mdm END",
+    "mdm": "CASE WHEN md.id IS NOT NULL THEN doc_mdm END",
     "location": "(SELECT l.code FROM location l WHERE l.id = a.location_id)",
 }
 

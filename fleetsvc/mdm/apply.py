@@ -1,9 +1,10 @@
 """Applying one batch of MDM records to the register, set-based, in the caller's transaction.
 
-COPY into a staging table, match by serial then IMEI, free an MDM device id another asset
-holds, UPDATE only the assets whose MDM facts changed (one event each), upsert every record
-into ``mdm_device``, and keep the batch's rejected records as the run's issues. A batch is
-applied whole or not at all.
+COPY into a staging table, match by serial then IMEI, note the assets that let an MDM device
+id go (another asset's now) and those whose MDM facts change (one event each), upsert every
+record into ``mdm_device``, and keep the batch's rejected records as the run's issues. An
+asset's MDM device is its primary ``mdm_device`` record (``is_primary``) and its facts are
+that record's: no asset row is written. A batch is applied whole or not at all.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from fleetsvc.mdm.runs import (
 log = get_logger("fleetsvc.mdm")
 
 _FACTS_ENCODER = msgspec.json.Encoder()
+APPLY_LOCK: Final = 0x6D646D6170706C79  # "mdmapply"
 
 _STAGE_COLUMNS: Final = (
     "idx",
@@ -87,6 +89,8 @@ CREATE TEMP TABLE IF NOT EXISTS mdm_stage (
     old_compliance varchar(32),
     old_os_version varchar(64),
     old_user_upn varchar(254),
+    held_by integer,          -- the asset whose MDM device the record's id is now
+    stale boolean NOT NULL,   -- older than the record held for its id: changes nothing
     older boolean NOT NULL,
     is_primary boolean NOT NULL
 ) ON COMMIT DELETE ROWS;
@@ -98,14 +102,14 @@ DELETE FROM pg_temp.mdm_changed;
 """
 
 # Records the register already holds exactly as sent: the stored record has the same facts,
-# and either the asset it was matched to still holds its MDM device id and facts and is
-# still the record's best match (its maker's serial: nothing can match better), or it was
-# matched to no asset and no asset has its serial or IMEI now. Such a record changes
-# nothing: it is only marked as reported by this run (two columns of mdm_device, no index
-# touched, so the new version stays on its page: HOT), which the run's reconciliation and
-# the current one read. A record older than the one stored (a replayed old export), matched
-# the same way, changes nothing and is not marked: the full path would skip it too (its
-# asset's device is its own, so it is "older"; the upsert keeps the newer row).
+# and either it is still the primary record of the asset it was matched to (so that asset's
+# facts are its facts) and that asset is still the record's best match (its maker's serial:
+# nothing can match better), or it was matched to no asset and no asset has its serial or
+# IMEI now. Such a record changes nothing: it is only marked as reported by this run (two
+# columns of mdm_device, no index touched, so the new version stays on its page: HOT),
+# which the run's reconciliation and the current one read. A record older than the one
+# stored (a replayed old export), matched the same way, changes nothing and is not marked:
+# the full path would skip it too (it is "stale"; the upsert keeps the newer row).
 # Anything less certain (a match by IMEI or another maker's serial, an unknown device whose
 # serial has since been registered) is matched again in full.
 # One statement for the whole batch, its columns as arrays: no staging table and no COPY,
@@ -114,26 +118,24 @@ DELETE FROM pg_temp.mdm_changed;
 _UNCHANGED_SQL = """
 WITH i AS (
     SELECT * FROM unnest($2::int[], $3::text[], $4::bytea[], $5::text[], $6::text[],
-                         $7::text[], $8::text[], $9::text[], $10::text[], $11::timestamptz[])
-        AS i(idx, mdm_device_id, facts_hash, serial_number, imei, manufacturer, compliance,
-             os_version, user_upn, last_sync_at)
+                         $7::text[], $8::timestamptz[])
+        AS i(idx, mdm_device_id, facts_hash, serial_number, imei, manufacturer, last_sync_at)
 ), seen AS MATERIALIZED (
     SELECT i.idx, d.id AS device_row, d.asset_id IS NOT NULL AS matched, d.same
     FROM i
     CROSS JOIN LATERAL (
-        SELECT x.id, x.asset_id, x.facts_hash = i.facts_hash AS same FROM mdm_device x
+        SELECT x.id, x.asset_id, x.is_primary, x.facts_hash = i.facts_hash AS same
+        FROM mdm_device x
         WHERE x.mdm_device_id = i.mdm_device_id
           AND (x.facts_hash = i.facts_hash OR x.last_sync_at > i.last_sync_at)
     ) d
     WHERE CASE WHEN d.asset_id IS NULL THEN
         NOT EXISTS (SELECT 1 FROM asset a WHERE a.serial_number = i.serial_number)
         AND NOT EXISTS (SELECT 1 FROM asset a WHERE a.imei = i.imei)
-    ELSE EXISTS (
+    ELSE d.is_primary AND EXISTS (
         SELECT 1 FROM asset a
-        WHERE a.id = d.asset_id AND a.mdm_device_id = i.mdm_device_id
-          AND a.serial_number = i.serial_number AND a.manufacturer = lower(i.manufacturer)
-          AND (NOT d.same OR (a.mdm_compliance, a.mdm_os_version, a.mdm_user_upn)
-                             IS NOT DISTINCT FROM (i.compliance, i.os_version, i.user_upn)))
+        WHERE a.id = d.asset_id
+          AND a.serial_number = i.serial_number AND a.manufacturer = lower(i.manufacturer))
     END
 ), marked AS (
     UPDATE mdm_device SET last_run_id = $1, updated_at = now()
@@ -142,11 +144,12 @@ WITH i AS (
 SELECT idx, matched FROM seen
 """
 
-# Each record with the asset it matches and that asset's MDM facts as they were, in one
-# statement: index lookups per record (a LATERAL each, so a batch never scans the whole
-# register). Serial first: the same maker's serial wins, another maker's only if no other
-# asset has that serial; then IMEI for records the serial did not match. The primary record
-# of an asset is its latest one that is not older than what is already held.
+# Each record with the asset it matches and that asset's MDM device and facts as they were
+# (its primary record), in one statement: index lookups per record (a LATERAL each, so a
+# batch never scans the whole register). Serial first: the same maker's serial wins,
+# another maker's only if no other asset has that serial; then IMEI for records the serial
+# did not match. The primary record of an asset is its latest one that is not older than
+# what is already held, for the asset and for the record's own id.
 _MATCH_SQL = """
 INSERT INTO pg_temp.mdm_stage
 SELECT m.*,
@@ -154,10 +157,14 @@ SELECT m.*,
            PARTITION BY m.asset_id, m.older
            ORDER BY m.last_sync_at DESC NULLS LAST, m.mdm_device_id) = 1 AS is_primary
 FROM (
-    SELECT i.*, a.id AS asset_id, a.mdm_device_id AS old_device_id,
-           a.last_seen_at AS old_last_seen_at, a.mdm_compliance AS old_compliance,
-           a.mdm_os_version AS old_os_version, a.mdm_user_upn AS old_user_upn,
-           (i.last_sync_at < a.last_seen_at) IS TRUE AS older
+    SELECT i.*, COALESCE(by_serial.id, by_imei.id) AS asset_id,
+           cur.mdm_device_id AS old_device_id, cur.last_sync_at AS old_last_seen_at,
+           cur.compliance AS old_compliance, cur.os_version AS old_os_version,
+           cur.user_upn AS old_user_upn,
+           CASE WHEN own.is_primary THEN own.asset_id END AS held_by,
+           (i.last_sync_at < own.last_sync_at) IS TRUE AS stale,
+           (i.last_sync_at < own.last_sync_at) IS TRUE
+               OR (i.last_sync_at < cur.last_sync_at) IS TRUE AS older
     FROM mdm_input i
     LEFT JOIN LATERAL (
         SELECT x.id FROM asset x
@@ -174,33 +181,28 @@ FROM (
         SELECT x.id FROM asset x WHERE by_serial.id IS NULL AND x.imei = i.imei LIMIT 1
     ) by_imei ON true
     LEFT JOIN LATERAL (
-        SELECT x.id, x.mdm_device_id, md.last_sync_at AS last_seen_at, x.mdm_compliance,
-               x.mdm_os_version, x.mdm_user_upn
-        FROM asset x LEFT JOIN mdm_device md ON md.mdm_device_id = x.mdm_device_id
-        WHERE x.id = COALESCE(by_serial.id, by_imei.id)
+        SELECT md.mdm_device_id, md.last_sync_at, md.compliance, md.os_version, md.user_upn
+        FROM mdm_device md
+        WHERE md.asset_id = COALESCE(by_serial.id, by_imei.id) AND md.is_primary
         LIMIT 1
-    ) a ON true
+    ) cur ON true
+    LEFT JOIN LATERAL (
+        SELECT x.asset_id, x.is_primary, x.last_sync_at FROM mdm_device x
+        WHERE x.mdm_device_id = i.mdm_device_id
+        LIMIT 1
+    ) own ON true
 ) m;
--- For the plans of the statements that join it to asset; the other columns only pass through.
-ANALYZE mdm_stage (asset_id, is_primary, mdm_device_id, old_device_id);
+-- For the plans of the statements that join it to mdm_device; the others only pass through.
+ANALYZE mdm_stage (asset_id, is_primary, mdm_device_id, held_by);
 """
 
-# An MDM device id moves to the asset this batch matched it to: another asset holding it
-# lets it go first (the id is unique on assets).
+# An MDM device id moves to the asset this batch matched it to, or to none: the asset that
+# held it lets it go (an event: its MDM device id is no more). A record is its asset's MDM
+# device only while its latest word matches that asset.
 _FREE_SQL = """
-WITH freed AS (
-    UPDATE asset a SET mdm_device_id = NULL, updated_at = now()
-    FROM (
-        SELECT h.id, s.mdm_device_id FROM mdm_stage s
-        CROSS JOIN LATERAL (
-            SELECT x.id FROM asset x WHERE x.mdm_device_id = s.mdm_device_id
-        ) h
-        -- An asset that holds the id already holds it alone (the id is unique on assets).
-        WHERE s.is_primary AND s.old_device_id IS DISTINCT FROM s.mdm_device_id
-          AND h.id <> s.asset_id
-    ) f
-    WHERE a.id = f.id
-    RETURNING a.id, f.mdm_device_id
+WITH freed AS MATERIALIZED (
+    SELECT s.held_by AS id, s.mdm_device_id FROM mdm_stage s
+    WHERE s.held_by IS NOT NULL AND NOT s.stale AND s.asset_id IS DISTINCT FROM s.held_by
 ), restaged AS (
     UPDATE mdm_stage t SET old_device_id = NULL
     FROM freed f WHERE t.asset_id = f.id AND t.is_primary
@@ -211,10 +213,9 @@ SELECT id, jsonb_build_object('mdm_device_id', mdm_device_id),
 FROM freed
 """
 
-# The fields of an asset the MDM sets: (asset column, staged old value, staged new value).
-# The last check-in is not one: it moves at every sync, and is read from mdm_device (a
-# copy on the asset rewrote every asset row, and every index of it, each run, with an
-# event each time that buried the asset's history).
+# The fields of an asset the MDM sets, as its events name them: (event field, staged old
+# value, staged new value). The last check-in is not one: it moves at every sync (an event
+# each time would bury the asset's history).
 _FACTS = (
     ("mdm_device_id", "s.old_device_id", "s.mdm_device_id"),
     ("mdm_compliance", "s.old_compliance", "s.compliance"),
@@ -232,20 +233,23 @@ def _facts_json(which: int) -> str:
     return f"jsonb_build_object({pairs}) - ARRAY[{same}]::text[]"
 
 
-# Only rows whose MDM facts differ are touched. The asset's version (its ETag) is not
-# bumped: these are the MDM's observations, not edits, and a sync several times a day
-# must not make every engineer's If-Match stale.
+# An asset whose primary record this batch changes, or whose facts it changes, has an
+# event; no asset row is written (its facts are its primary record's, upserted below). The
+# asset's version (its ETag) is not bumped: these are the MDM's observations, not edits,
+# and a sync several times a day must not make every engineer's If-Match stale. Its former
+# primary record stops being one first (an asset has one, a unique index says so).
 _APPLY_SQL = f"""
-WITH changed AS (
-    UPDATE asset a
-    SET {", ".join(f"{col} = {new}" for col, _, new in _FACTS)}, updated_at = now()
-    FROM mdm_stage s
-    WHERE s.is_primary AND a.id = s.asset_id
-      AND ({", ".join(old for _, old, _ in _FACTS)})
-          IS DISTINCT FROM ({", ".join(new for _, _, new in _FACTS)})
-    RETURNING a.id, {_facts_json(1)} AS before, {_facts_json(2)} AS after
-)
-INSERT INTO mdm_changed SELECT id, before, after FROM changed
+INSERT INTO mdm_changed
+SELECT s.asset_id, {_facts_json(1)}, {_facts_json(2)}
+FROM mdm_stage s
+WHERE s.is_primary
+  AND ({", ".join(old for _, old, _ in _FACTS)})
+      IS DISTINCT FROM ({", ".join(new for _, _, new in _FACTS)});
+UPDATE mdm_device x SET is_primary = false
+WHERE x.is_primary AND x.mdm_device_id = ANY(ARRAY(
+    -- by the unique id, not a join: a join hashed every primary record for each batch
+    SELECT s.old_device_id FROM mdm_stage s
+    WHERE s.is_primary AND s.old_device_id <> s.mdm_device_id))
 """
 
 # One event per change, with only the fields that changed, written by one statement made
@@ -256,35 +260,37 @@ INSERT INTO mdm_changed SELECT id, before, after FROM changed
 _UPN: Final = "mdm_user_upn"
 
 
-def _with_ref(doc: str, side: str) -> str:
-    """``doc`` with its UPN replaced by the reference ``side`` (a row of pv) holds, if any."""
-    ref = f"jsonb_build_object('{_UPN}', jsonb_build_object('{audit.REF}', {side}.pv_id))"
-    return f"CASE WHEN {side}.pv_id IS NULL THEN {doc} ELSE {doc} || {ref} END"
+def _with_ref(doc: str, ref: str) -> str:
+    """``doc`` with its UPN replaced by a reference to the personal value ``ref``, if any."""
+    pv = f"jsonb_build_object('{_UPN}', jsonb_build_object('{audit.REF}', {ref}))"
+    return f"CASE WHEN {ref} IS NULL THEN {doc} ELSE {doc} || {pv} END"
 
 
+# Each UPN's personal value id is drawn in the one pass over the changes (no numbering of
+# the changes and joining their values back by number: two sorts and two joins a batch).
 _EVENTS_SQL = f"""
 WITH c AS MATERIALIZED (
-    SELECT id, before, after, row_number() OVER (ORDER BY id) AS n FROM mdm_changed
-), pv AS MATERIALIZED (
-    SELECT nextval('personal_value_id_seq') AS pv_id, c.n, v.side, v.value
-    FROM c CROSS JOIN LATERAL (
-        VALUES (1, c.before ->> '{_UPN}'), (2, c.after ->> '{_UPN}')
-    ) AS v(side, value)
-    WHERE v.value IS NOT NULL
+    SELECT id, before, after,
+           CASE WHEN before ->> '{_UPN}' IS NOT NULL THEN nextval('personal_value_id_seq') END
+               AS before_pv,
+           CASE WHEN after ->> '{_UPN}' IS NOT NULL THEN nextval('personal_value_id_seq') END
+               AS after_pv
+    FROM mdm_changed
 ), stored AS (
     INSERT INTO personal_value (id, person_id, field, value)
-    SELECT pv_id,
-           (SELECT p.id FROM person p WHERE lower(p.upn) = lower(pv.value) ORDER BY p.id LIMIT 1),
-           '{_UPN}', value
-    FROM pv
+    SELECT v.pv_id,
+           (SELECT p.id FROM person p WHERE lower(p.upn) = lower(v.value) ORDER BY p.id LIMIT 1),
+           '{_UPN}', v.value
+    FROM c CROSS JOIN LATERAL (
+        VALUES (c.before_pv, c.before ->> '{_UPN}'), (c.after_pv, c.after ->> '{_UPN}')
+    ) AS v(pv_id, value)
+    WHERE v.pv_id IS NOT NULL
 )
 INSERT INTO event (actor_name, actor_role, request_id, entity, entity_id, action, before, after)
-SELECT $1, $2, $3, 'asset', c.id, 'mdm_synced', {_with_ref("c.before", "b")},
-       {_with_ref("c.after", "a")}
+SELECT $1, $2, $3, 'asset', c.id, 'mdm_synced', {_with_ref("c.before", "c.before_pv")},
+       {_with_ref("c.after", "c.after_pv")}
 FROM c
-LEFT JOIN pv b ON b.n = c.n AND b.side = 1
-LEFT JOIN pv a ON a.n = c.n AND a.side = 2
-ORDER BY c.n
+ORDER BY c.id
 """
 
 
@@ -300,10 +306,10 @@ _UPSERT_SQL = """
 WITH upserted AS (
 INSERT INTO mdm_device AS d (mdm_device_id, serial_number, imei, device_name, user_upn,
     compliance, last_sync_at, enrolled_at, operating_system, os_version, manufacturer, model,
-    owner_type, phone_number, asset_id, last_run_id, updated_at, facts_hash)
+    owner_type, phone_number, asset_id, is_primary, last_run_id, updated_at, facts_hash)
 SELECT mdm_device_id, serial_number, imei, device_name, user_upn, compliance, last_sync_at,
     enrolled_at, operating_system, os_version, manufacturer, model, owner_type, phone_number,
-    asset_id, $1, now(), facts_hash
+    asset_id, is_primary, $1, now(), facts_hash
 FROM mdm_stage s
 ON CONFLICT (mdm_device_id) DO UPDATE SET
     serial_number = EXCLUDED.serial_number, imei = EXCLUDED.imei,
@@ -313,7 +319,8 @@ ON CONFLICT (mdm_device_id) DO UPDATE SET
     os_version = EXCLUDED.os_version, manufacturer = EXCLUDED.manufacturer,
     model = EXCLUDED.model, owner_type = EXCLUDED.owner_type,
     phone_number = EXCLUDED.phone_number, asset_id = EXCLUDED.asset_id,
-    last_run_id = EXCLUDED.last_run_id, updated_at = now(), facts_hash = EXCLUDED.facts_hash
+    is_primary = EXCLUDED.is_primary, last_run_id = EXCLUDED.last_run_id, updated_at = now(),
+    facts_hash = EXCLUDED.facts_hash
 WHERE (EXCLUDED.last_sync_at < d.last_sync_at) IS NOT TRUE
 )
 -- The batch's counts in the same round trip.
@@ -359,9 +366,6 @@ async def _mark_unchanged(
         cols[2],  # serial_number
         cols[3],  # imei
         cols[11],  # manufacturer
-        cols[6],  # compliance
-        cols[10],  # os_version
-        cols[5],  # user_upn
         cols[7],  # last_sync_at
     )
     return {r["idx"] for r in rows}, sum(1 for r in rows if r["matched"])
@@ -377,6 +381,10 @@ async def _apply_records(
     unchanged, unchanged_matched = await _mark_unchanged(conn, run_id, staged)
     if len(unchanged) == len(records):
         return unchanged_matched, 0
+    # Batches that change the register are applied one at a time across runs (those of one
+    # run are already, under its row lock): the match reads which record is each asset's
+    # MDM device, and two runs passing each other would both make one theirs.
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", APPLY_LOCK)
     await conn.execute(_STAGE_SQL)
     await conn.copy_records_to_table(
         "mdm_input",

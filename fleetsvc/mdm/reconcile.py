@@ -139,11 +139,11 @@ LEFT JOIN business_unit bu ON bu.id = COALESCE(p.business_unit_id, v.business_un
 """
 
 _NOT_SEEN = f"""
-SELECT a.id AS asset_id, a.serial_number, a.imei, a.mdm_device_id,
+SELECT a.id AS asset_id, a.serial_number, a.imei, md.mdm_device_id,
        md.last_sync_at AS mdm_last_seen_at,
        a.person_id, i.vehicle_id, bu.code AS business_unit, count(*) OVER () AS total
 FROM asset a JOIN device_model m ON m.id = a.model_id
-LEFT JOIN mdm_device md ON md.mdm_device_id = a.mdm_device_id
+LEFT JOIN mdm_device md ON md.asset_id = a.id AND md.is_primary
 {_UNIT_JOINS}
 {{where}}
 ORDER BY md.last_sync_at NULLS FIRST, a.id LIMIT {{limit}}
@@ -187,7 +187,7 @@ _USER_MISMATCHES = """
 SELECT a.id AS asset_id, a.serial_number, d.mdm_device_id, d.user_upn AS mdm_user_upn,
        p.id AS person_id, p.upn AS register_upn, bu.code AS business_unit,
        count(*) OVER () AS total
-FROM mdm_device d JOIN asset a ON a.mdm_device_id = d.mdm_device_id
+FROM mdm_device d JOIN asset a ON a.id = d.asset_id AND d.is_primary
 JOIN person p ON p.id = a.person_id
 LEFT JOIN business_unit bu ON bu.id = p.business_unit_id
 {where}
@@ -229,7 +229,7 @@ SELECT bu.id AS business_unit_id, bu.code AS business_unit, bu.name,
        count(*) FILTER (WHERE d.compliance = 'noncompliant') AS noncompliant,
        count(*) AS devices,
        sum(count(*) FILTER (WHERE d.compliance = 'noncompliant')) OVER () AS total
-FROM mdm_device d JOIN asset a ON a.mdm_device_id = d.mdm_device_id
+FROM mdm_device d JOIN asset a ON a.id = d.asset_id AND d.is_primary
 {_UNIT_JOINS}
 {{where}}
 GROUP BY bu.id, bu.code, bu.name

@@ -4,11 +4,20 @@ batch applied in its own transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import zipfile
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterator,
+    Sequence,
+)
+from contextlib import aclosing, contextmanager
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Final, TypeVar, cast
 
 import asyncpg
 
@@ -198,15 +207,33 @@ def read_export(
         yield buffer
 
 
+_T = TypeVar("_T")
+_END: Final = object()
+
+
+async def read_ahead(items: Iterator[_T]) -> AsyncGenerator[_T, None]:
+    """The items of a blocking iterator, each next one made in a thread while the caller
+    works on this one: the export's parse and checks (0.6 s of CPU for 40,000 rows) run
+    while the database applies the batch before, instead of after it. One item ahead at
+    most, so memory stays at two batches."""
+    pending = asyncio.ensure_future(asyncio.to_thread(next, items, _END))
+    try:
+        while (item := await pending) is not _END:
+            pending = asyncio.ensure_future(asyncio.to_thread(next, items, _END))
+            yield cast(_T, item)
+    finally:
+        # A run that stops part way lets the read under way finish before its file closes.
+        if not pending.done():
+            await asyncio.wait({pending})
+        if not pending.cancelled():
+            pending.exception()  # retrieved: the run's own failure is the one reported
+
+
 async def sync_file(
     actor: Actor, path: Path, run_key: str | None = None, *, on_batch: BatchApplied | None = None
 ) -> Run:
     """``fleetsvc mdm sync --file``: one run from the console export (CSV, or zipped CSV)."""
     key = run_key or new_run_key(MdmRunSource.FILE)
     with open_export(path) as stream:
-
-        async def chunks() -> AsyncIterator[list[Checked]]:
-            for chunk in read_export(stream, path.name):
-                yield chunk
-
-        return await run_batches(actor, key, MdmRunSource.FILE, chunks(), on_batch=on_batch)
+        async with aclosing(read_ahead(read_export(stream, path.name, FILE_BATCH))) as chunks:
+            return await run_batches(actor, key, MdmRunSource.FILE, chunks, on_batch=on_batch)

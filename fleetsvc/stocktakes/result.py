@@ -82,7 +82,7 @@ _DETAILS_FROM: Final = """
 FROM ranked l
 LEFT JOIN asset a ON a.id = l.asset_id
 LEFT JOIN device_model m ON m.id = a.model_id
-LEFT JOIN mdm_device md ON md.mdm_device_id = a.mdm_device_id
+LEFT JOIN mdm_device md ON md.asset_id = a.id AND md.is_primary
 LEFT JOIN LATERAL (
     SELECT i.vehicle_id FROM install i WHERE i.removed_on IS NULL AND i.tablet_id = a.id
     UNION ALL

@@ -259,8 +259,8 @@ WHERE e.entity = 'asset' AND e.entity_id = ANY($2::int[])
 UNION
 SELECT {_COLUMNS} FROM event e
 WHERE e.entity = 'asset' AND e.entity_id IN (
-        SELECT a.id FROM asset a JOIN person p ON lower(a.mdm_user_upn) = lower(p.upn)
-        WHERE p.id = $1)
+        SELECT d.asset_id FROM mdm_device d JOIN person p ON lower(d.user_upn) = lower(p.upn)
+        WHERE p.id = $1 AND d.is_primary)
   AND (e.before ? 'mdm_user_upn' OR e.after ? 'mdm_user_upn')
 UNION
 SELECT {_COLUMNS} FROM event e

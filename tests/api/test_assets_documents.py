@@ -113,17 +113,18 @@ async def _holder(conn: asyncpg.Connection, asset: asyncpg.Record) -> Holder | N
 
 
 async def _mdm(conn: asyncpg.Connection, asset: asyncpg.Record) -> MdmFacts | None:
-    if asset["mdm_device_id"] is None:
-        return None
-    last_seen = await conn.fetchval(
-        "SELECT last_sync_at FROM mdm_device WHERE mdm_device_id = $1", asset["mdm_device_id"]
+    # The asset's MDM device is its primary MDM record.
+    d = await conn.fetchrow(
+        "SELECT * FROM mdm_device WHERE asset_id = $1 AND is_primary", asset["id"]
     )
+    if d is None:
+        return None
     return MdmFacts(
-        device_id=asset["mdm_device_id"],
-        last_seen_at=last_seen,
-        compliance=asset["mdm_compliance"],
-        os_version=asset["mdm_os_version"],
-        user_upn=asset["mdm_user_upn"],
+        device_id=d["mdm_device_id"],
+        last_seen_at=d["last_sync_at"],
+        compliance=d["compliance"],
+        os_version=d["os_version"],
+        user_upn=d["user_upn"],
     )
 
 

@@ -51,9 +51,18 @@ def graph_record(
     }
 
 
+# The asset's row with its MDM facts: its primary MDM record's.
+ASSET_WITH_MDM = """
+SELECT a.*, md.mdm_device_id, md.compliance AS mdm_compliance, md.os_version AS mdm_os_version,
+       md.user_upn AS mdm_user_upn
+FROM asset a LEFT JOIN mdm_device md ON md.asset_id = a.id AND md.is_primary
+WHERE a.id = $1
+"""
+
+
 async def asset_row(asset_id: int) -> dict[str, Any]:
     async with connection() as conn:
-        row = await conn.fetchrow("SELECT * FROM asset WHERE id = $1", asset_id)
+        row = await conn.fetchrow(ASSET_WITH_MDM, asset_id)
     assert row is not None
     return dict(row)
 
@@ -375,6 +384,53 @@ async def test_device_id_moves_to_the_asset_it_now_matches(client_for: ClientFac
     assert (await asset_row(first["id"]))["mdm_device_id"] is None
     assert (await asset_row(second["id"]))["mdm_device_id"] == device_id
     assert (await events_of(first["id"]))[-1]["after"] == {"mdm_device_id": None}
+
+
+async def test_a_device_whose_record_no_longer_matches_its_asset_lets_it_go(
+    client_for: ClientFactory,
+) -> None:
+    """The asset's MDM device is the record whose latest word matches it: a record that
+    now matches no asset (its serial re-keyed in the MDM) is not the asset's any more, and
+    the asset's history says so."""
+    mdm = await client_for("mdm")
+    asset = await factories.asset()
+    device_id = unique("mdm-").lower()
+    record = graph_record(serial=asset["serial_number"], device_id=device_id)
+    await push(mdm, unique("run-"), 1, [record], final=True)
+    assert (await asset_row(asset["id"]))["mdm_device_id"] == device_id
+
+    stray = graph_record(serial=unique("STRAY"), device_id=device_id)
+    r = await push(mdm, unique("run-"), 1, [stray], final=True)
+    assert r.status_code == 200, r.text
+    assert r.json()["counts"]["unknown"] == 1 and r.json()["counts"]["changed"] == 1
+    assert (await asset_row(asset["id"]))["mdm_device_id"] is None
+    assert (await mdm.get(f"/api/v1/assets/{asset['id']}")).json()["mdm"] is None
+    last = (await events_of(asset["id"]))[-1]
+    assert (last["before"], last["after"]) == (
+        {"mdm_device_id": device_id},
+        {"mdm_device_id": None},
+    )
+
+
+async def test_a_first_sync_sets_the_facts_without_rewriting_the_asset(
+    client_for: ClientFactory,
+) -> None:
+    """The MDM's facts are its record's: a first sync (every asset of the fleet at once)
+    writes them there and in the asset's history, never the asset's row and its indexes."""
+    mdm = await client_for("mdm")
+    asset = await factories.asset()
+    async with connection() as conn:
+        xmin = await conn.fetchval("SELECT xmin::text FROM asset WHERE id = $1", asset["id"])
+    record = graph_record(serial=asset["serial_number"], upn="officer.b@force.example")
+    r = await push(mdm, unique("run-"), 1, [record], final=True)
+    assert r.status_code == 200 and r.json()["counts"]["changed"] == 1, r.text
+    async with connection() as conn:
+        assert (
+            await conn.fetchval("SELECT xmin::text FROM asset WHERE id = $1", asset["id"]) == xmin
+        )
+    shown = (await mdm.get(f"/api/v1/assets/{asset['id']}")).json()["mdm"]
+    assert (shown["device_id"], shown["user_upn"]) == (record["id"], "officer.b@force.example")
+    assert (await events_of(asset["id"]))[-1]["after"]["mdm_device_id"] == record["id"]
 
 
 async def test_bad_requests_are_clear_problems(client_for: ClientFactory) -> None:

@@ -50,15 +50,21 @@ async def test_a_record_whose_asset_changed_is_applied_again(client_for: ClientF
     asset = await factories.asset()
     record = graph_record(serial=asset["serial_number"], upn="officer.a@force.example")
     await push(mdm, unique("run-"), 1, [record], final=True)
-    # The asset no longer holds what the MDM said (here: its user put back by hand).
+    # The asset no longer holds what the MDM said (here: its record is no longer its MDM
+    # device, put back by hand).
     async with transaction() as conn:
-        await conn.execute("UPDATE asset SET mdm_user_upn = NULL WHERE id = $1", asset["id"])
+        await conn.execute(
+            "UPDATE mdm_device SET is_primary = false WHERE asset_id = $1", asset["id"]
+        )
+    assert (await asset_row(asset["id"]))["mdm_user_upn"] is None
 
     again = await push(mdm, unique("run-"), 1, [record], final=True)
     assert again.json()["counts"]["changed"] == 1
-    assert (await asset_row(asset["id"]))["mdm_user_upn"] == "officer.a@force.example"
+    row = await asset_row(asset["id"])
+    assert (row["mdm_device_id"], row["mdm_user_upn"]) == (record["id"], "officer.a@force.example")
     events = await events_of(asset["id"])
-    assert events[-1]["after"] == {"mdm_user_upn": "officer.a@force.example"}
+    assert events[-1]["after"]["mdm_device_id"] == record["id"]
+    assert events[-1]["after"]["mdm_user_upn"] == "officer.a@force.example"
 
 
 async def test_an_unknown_device_is_matched_again_once_registered(

@@ -70,14 +70,37 @@ async def test_unique_keys_that_are_mostly_null_index_only_their_values(app: obj
             "SELECT c.relname, i.indisunique AS is_unique,"
             " pg_get_expr(i.indpred, i.indrelid) AS predicate"
             " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
-            " WHERE i.indrelid = 'asset'::regclass AND c.relname = ANY($1::text[])",
-            ["asset_tag_uq", "asset_mdm_device_uq"],
+            " WHERE i.indrelid = ANY(ARRAY['asset'::regclass, 'mdm_device'::regclass])"
+            " AND c.relname = ANY($1::text[])",
+            ["asset_tag_uq", "mdm_device_primary_uq"],
         )
     found = {r["relname"]: (r["is_unique"], r["predicate"]) for r in rows}
     assert found == {
         "asset_tag_uq": (True, "(asset_tag IS NOT NULL)"),
-        "asset_mdm_device_uq": (True, "(mdm_device_id IS NOT NULL)"),
+        "mdm_device_primary_uq": (True, "is_primary"),
     }
+
+
+async def test_an_asset_has_one_mdm_device_and_a_device_one_asset(app: object) -> None:
+    """The asset's MDM device is its primary record: one per asset, and never without one
+    (an MDM device id is one row, so it is one asset's at most)."""
+    asset = await factories.asset()
+    insert = (
+        "INSERT INTO mdm_device (mdm_device_id, device_name, asset_id, is_primary)"
+        " VALUES ($1, '', $2, $3)"
+    )
+    async with transaction() as conn:
+        await conn.execute(insert, f"d1-{asset['id']}", asset["id"], True)
+        await conn.execute(insert, f"d2-{asset['id']}", asset["id"], False)
+        with pytest.raises(asyncpg.UniqueViolationError, match="mdm_device_primary_uq"):
+            async with conn.transaction():
+                await conn.execute(insert, f"d3-{asset['id']}", asset["id"], True)
+        with pytest.raises(asyncpg.CheckViolationError, match="mdm_device_primary_chk"):
+            async with conn.transaction():
+                await conn.execute(insert, f"d4-{asset['id']}", None, True)
+        with pytest.raises(asyncpg.UniqueViolationError, match="mdm_device_id_key"):
+            async with conn.transaction():
+                await conn.execute(insert, f"d1-{asset['id']}", None, False)
 
 
 async def test_every_mdm_device_index_names_the_query_it_serves(app: object) -> None:
@@ -93,5 +116,6 @@ async def test_every_mdm_device_index_names_the_query_it_serves(app: object) -> 
         "mdm_device_pkey",
         "mdm_device_mdm_device_id_key",
         "mdm_device_asset_idx",
+        "mdm_device_primary_uq",
         "mdm_device_user_upn_idx",
     }

@@ -178,3 +178,24 @@ async def test_a_temporary_table_cannot_stand_in_for_the_chains_own(service: Ser
     assert await service.conn.fetchval("SELECT count(*) FROM pg_temp.event_pending") == 0
     report = await verify_chain(service.conn)
     assert report.ok and report.events_checked == 1, report.summary()
+
+
+async def test_a_temporary_table_cannot_stand_in_for_forgettings_own(service: Service) -> None:
+    """``audit_forget_free_text`` keeps its lists in temporary tables: one the caller made
+    first under the same name (a trigger on it would run as the function's owner) is
+    refused, not used."""
+    await service.owner.execute(
+        f"GRANT EXECUTE ON FUNCTION audit_forget_free_text(integer[], text[]) TO {service.role}"
+    )
+    assert await service.conn.fetchval("SELECT audit_forget_free_text('{1}', '{P-1}')") == 0
+    owner = await service.owner.fetchval("SELECT current_user")
+    await service.conn.execute(
+        "CREATE TEMP TABLE forget_target (person_id integer, pseudonym text);"
+        "CREATE TEMP TABLE forget_known (person_id integer, pseudonym text, v text);"
+        "CREATE TEMP TABLE forget_words (v text, word text);"
+        "CREATE TEMP TABLE forget_tokens (id bigint, word text);"
+        "GRANT ALL ON pg_temp.forget_target, pg_temp.forget_known, pg_temp.forget_words,"
+        f" pg_temp.forget_tokens TO {owner}"
+    )
+    says = await _refused(service.conn, "SELECT audit_forget_free_text('{1}', '{P-1}')")
+    assert "not its own" in says

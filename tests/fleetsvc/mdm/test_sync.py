@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import datetime as dt
 import io
+import threading
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,7 @@ from db.engine import connection
 from fleetsvc.auth import Actor
 from fleetsvc.mdm import runs, sync
 from tests import factories
+from tests.api.test_mdm import ASSET_WITH_MDM
 from tests.conftest import unique
 
 ACTOR = Actor("tests:mdm-file", "admin")
@@ -87,7 +91,7 @@ def write_csv(rows: list[dict[str, str]]) -> bytes:
 
 async def asset_row(asset_id: int) -> dict[str, Any]:
     async with connection() as conn:
-        row = await conn.fetchrow("SELECT * FROM asset WHERE id = $1", asset_id)
+        row = await conn.fetchrow(ASSET_WITH_MDM, asset_id)
     assert row is not None
     return dict(row)
 
@@ -163,3 +167,81 @@ async def test_unusable_files_fail_the_run_cleanly(app: object, tmp_path: Path) 
     async with connection() as conn:
         run = await runs.get_run(conn, run_key)
     assert run.status == "failed" and run.error is not None and "header" in run.error
+
+
+# --- the export read ahead of the database -----------------------------------------------
+
+
+async def test_a_file_of_several_batches_is_applied_whole_while_read_ahead(
+    app: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync, "FILE_BATCH", 2)
+    assets = [await factories.asset() for _ in range(5)]
+    rows = [export_row(serial=a["serial_number"], compliance="Noncompliant") for a in assets]
+    path = tmp_path / "export.csv"
+    path.write_bytes(write_csv(rows))
+
+    run = await sync.sync_file(ACTOR, path, unique("file-"))
+
+    assert run.status == "closed" and run.batches == 3
+    assert run.counts == runs.RunCounts(received=5, matched=5, unknown=0, changed=5, rejected=0)
+    for a, row in zip(assets, rows, strict=True):
+        assert (await asset_row(a["id"]))["mdm_device_id"] == row["Device ID"]
+
+
+async def test_a_file_unreadable_part_way_keeps_the_batches_before_and_fails_the_run(
+    app: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sync, "FILE_BATCH", 2)
+    monkeypatch.setattr(sync, "read_export", _failing_after(sync.read_export, 2))
+    assets = [await factories.asset() for _ in range(6)]
+    path = tmp_path / "export.csv"
+    path.write_bytes(write_csv([export_row(serial=a["serial_number"]) for a in assets]))
+    run_key = unique("file-")
+
+    with pytest.raises(sync.ExportRejected, match="row 5"):
+        await sync.sync_file(ACTOR, path, run_key)
+
+    async with connection() as conn:
+        run = await runs.get_run(conn, run_key)
+    assert run.status == "failed" and run.batches == 2 and run.counts.received == 4
+    held = [(await asset_row(a["id"]))["mdm_device_id"] is not None for a in assets]
+    assert held == [True, True, True, True, False, False]
+
+
+def _failing_after(read: Any, batches: int) -> Any:
+    """``read_export`` whose file turns unreadable after ``batches`` batches."""
+
+    def failing(stream: Any, filename: str, size: int) -> Any:
+        for n, chunk in enumerate(read(stream, filename, size)):
+            if n == batches:
+                raise sync.ExportRejected(f"row {n * size + 1}: undecodable")
+            yield chunk
+
+    return failing
+
+
+async def test_a_run_that_stops_early_leaves_no_read_under_way() -> None:
+    reading = threading.Event()
+    release = threading.Event()
+    finished: list[int] = []
+
+    def slow() -> Any:
+        yield 1
+        reading.set()
+        release.wait(5)
+        finished.append(2)
+        yield 2
+
+    async def consume() -> None:
+        async with contextlib.aclosing(sync.read_ahead(slow())) as items:
+            async for _ in items:
+                await asyncio.to_thread(reading.wait, 5)
+                asyncio.get_running_loop().call_later(0.05, release.set)
+                raise RuntimeError("the run failed")
+
+    with pytest.raises(RuntimeError, match="the run failed"):
+        await consume()
+    # The second item was being read when the run stopped: it was let finish first.
+    assert finished == [2]
+    assert [i async for i in sync.read_ahead(iter([1, 2, 3]))] == [1, 2, 3]
