@@ -24,7 +24,9 @@ lock makes a concurrent DELETE of the parent wait for this transaction and then 
 child it can see by then. A parent this transaction inserted itself (``xmin`` is our
 transaction id) is found but not locked: no other transaction can see it, so none can
 delete it; a delivery's SIMs name the assets its statement inserted, and the fittings those
-SIMs (locking them too cost 0.10–0.16 s of the delivery instead of 0.07–0.09 s). A missing
+SIMs (locking them too cost 0.10–0.16 s of the delivery instead of 0.07–0.09 s). A parent
+inserted inside a savepoint carries the savepoint's id and is locked like any other (the
+import's apply runs in no savepoint). A missing
 key, or a parent a concurrent transaction deleted before the lock was granted, fails the
 whole statement. The check runs when the statement ends, so one statement may insert parents
 and children together (the delivery's writable CTEs do).
