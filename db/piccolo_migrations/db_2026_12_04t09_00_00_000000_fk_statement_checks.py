@@ -69,8 +69,10 @@ check the rows already there, and ``SELECT * FROM fk_violations()`` does (it lis
 that names a missing parent; empty when the register is whole).
 
 Measured on one 2-core machine shared with other work (figures in the README's "Delivery
-import speed"): EXPLAIN ANALYZE of the 29,737-row INSERT, same session: the eleven RI
-triggers 1.25 s (29,737 calls each), the three statement triggers 0.07–0.09 s. One-row
+import speed"): EXPLAIN ANALYZE of the 29,737-row INSERT, same session, load 3.4: the
+eleven RI triggers 0.78–0.86 s (29,737 calls each), the three statement triggers 0.07–0.08 s;
+the INSERT 1.43–1.53 s → 0.75–0.78 s. bench.imports against main, best of each of two runs:
+the write 1.37–1.40 → 0.69–0.70 s, upload + commit 2.46–2.47 → 1.81–1.83 s. One-row
 writes, server CPU per statement against the built-in checks on the same server: INSERT of
 an asset 65–70 µs (42–47), of a SIM 25–27 µs (17–20), a holder change 620–635 µs (577–585),
 an UPDATE that changes no key 72 µs (57–58).
