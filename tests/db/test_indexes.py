@@ -1,5 +1,6 @@
-"""Every index on the tables a delivery writes (asset, sim, sim_fitting) says which of the
-service's queries it serves, and the one serial index serves both kinds of serial lookup.
+"""Every index on the tables a delivery writes (asset, sim, sim_fitting, created_record) says
+which of the service's queries it serves, and the one serial index serves both kinds of
+serial lookup.
 
 Each index costs every delivered item an entry; one that serves no query is pure cost. The
 migration that adds an index on these tables describes it with ``COMMENT ON INDEX`` (the
@@ -14,7 +15,7 @@ import pytest
 from db.engine import connection, transaction
 from tests import factories
 
-DELIVERY_TABLES = ("asset", "sim", "sim_fitting")
+DELIVERY_TABLES = ("asset", "sim", "sim_fitting", "created_record")
 
 
 @pytest.mark.parametrize("table", DELIVERY_TABLES)
@@ -95,3 +96,26 @@ async def test_every_mdm_device_index_names_the_query_it_serves(app: object) -> 
         "mdm_device_asset_idx",
         "mdm_device_user_upn_idx",
     }
+
+
+async def test_a_records_time_costs_it_no_btree_entry(app: object) -> None:
+    """Records are appended in time order: their time is indexed by block range (BRIN),
+    and a window with no records is answered from it, not by walking every record."""
+    async with connection() as conn:
+        kinds = await conn.fetch(
+            "SELECT c.relname, a.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " JOIN pg_am a ON a.oid = c.relam JOIN pg_attribute t ON t.attrelid = i.indrelid"
+            " AND t.attnum = ANY(i.indkey)"
+            " WHERE i.indrelid = 'created_record'::regclass AND t.attname = 'occurred_at'"
+        )
+    assert [(r["relname"], r["amname"]) for r in kinds] == [("created_record_occurred_idx", "brin")]
+    async with transaction() as conn:
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(
+            r[0]
+            for r in await conn.fetch(
+                "EXPLAIN SELECT id FROM created_record"
+                " WHERE occurred_at >= now() + interval '1 day' ORDER BY id LIMIT 51"
+            )
+        )
+    assert "created_record_occurred_idx" in plan, plan
