@@ -73,6 +73,25 @@ async def test_a_record_changed_by_the_owner_is_named_by_its_event(
     _broken_at(await check(own_db), seal, "do not match the digest")
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE created_record SET actor_name = 'someone' WHERE entity_id = 2",
+        "UPDATE created_record SET occurred_at = occurred_at - interval '1 day'"
+        " WHERE entity_id = 3",
+        "UPDATE created_record SET request_id = 'req-forged' WHERE entity_id = 1",
+    ],
+    ids=["actor", "time", "request"],
+)
+async def test_a_records_actor_or_time_changed_by_the_owner_is_named_by_its_event(
+    own_db: str, change: str
+) -> None:
+    """Format 2 digests neither: verify holds them equal to the sealing event's."""
+    seal = await _sealed(own_db)
+    await as_owner(own_db, TRIGGER_OFF, change, TRIGGER_ON)
+    _broken_at(await check(own_db), seal, "another time, actor or request id")
+
+
 async def test_a_record_added_to_a_sealed_import_is_named(own_db: str) -> None:
     seal = await _sealed(own_db)
     await as_owner(
