@@ -9,8 +9,9 @@ window that holds records (5–23 ms, the B-tree unused, the same with BRIN), an
 B-tree only for a window with none (0.09 ms). A BRIN index answers that case the same
 way (a bitmap of the block ranges whose times overlap the window, then the rows of those
 ranges: 0.35 ms), and costs a record next to nothing: records are appended in time order,
-so a range's summary is one short interval. ``autosummarize`` has autovacuum summarise a
-range once it is full, so a window does not read every page of a recent delivery.
+so a range's summary is one short interval. The pages of a delivery not yet summarised are
+read by every such query (59,474 records: 3.8 ms) until autovacuum summarises them, which
+``autosummarize`` asks it to do as each range fills.
 Measured in the rolled-back history of a 29,737-handset delivery (59,474 records) over that
 register, interleaved, best of 7: backend CPU 390 ms against 430 ms with the B-tree (the
 history before this session's work 480 ms); the index 24 kB against 7.3 MB.
