@@ -121,3 +121,35 @@ async def test_a_records_time_costs_it_no_btree_entry(app: object) -> None:
             )
         )
     assert "created_record_occurred_idx" in plan, plan
+
+
+async def test_a_fittings_full_indexes_hold_only_removed_fittings(app: object) -> None:
+    """A delivery's fittings are all open: the indexes by handset and by SIM that every
+    fitting needed are partial over removed ones (open ones are in the unique indexes)."""
+    async with connection() as conn:
+        rows = await conn.fetch(
+            "SELECT c.relname, i.indisunique AS is_unique,"
+            " pg_get_expr(i.indpred, i.indrelid) AS predicate"
+            " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE i.indrelid = 'sim_fitting'::regclass AND NOT i.indisprimary"
+        )
+    assert {r["relname"]: (r["is_unique"], r["predicate"]) for r in rows} == {
+        "sim_fitting_asset_idx": (False, "(removed_at IS NOT NULL)"),
+        "sim_fitting_sim_idx": (False, "(removed_at IS NOT NULL)"),
+        "sim_fitting_asset_open_uq": (True, "(removed_at IS NULL)"),
+        "sim_fitting_sim_open_uq": (True, "(removed_at IS NULL)"),
+    }
+
+
+async def test_a_sims_history_reads_both_fitting_indexes(app: object) -> None:
+    from fleetsvc.sims import _FITTINGS
+
+    async with transaction() as conn:
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(
+            r[0]
+            for r in await conn.fetch(
+                f"EXPLAIN SELECT f.id FROM ({_FITTINGS}) f WHERE f.sim_id = 1 ORDER BY f.id"
+            )
+        )
+    assert "sim_fitting_sim_open_uq" in plan and "sim_fitting_sim_idx" in plan, plan
