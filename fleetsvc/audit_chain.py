@@ -10,7 +10,8 @@ one snapshot with a cursor and stops at the first event that does not match.
 A delivery's created items are not events of their own but rows of ``created_record``,
 sealed by one ``items_created`` event of the import whose ``after`` holds their count and
 ``records_sha256``, the SHA-256 of their canonical texts (``RECORDS_DIGEST_SQL``) in id
-order; the walk covers that event, and ``_records_problem`` recomputes every digest.
+order; the walk covers that event, and ``_records_problem`` recomputes every digest, each
+in the canonical form its event names (``records_format``).
 
 The chain shows that nothing was changed *within* it. Someone who can rewrite the event
 table can also recompute every hash after their change; to catch that, keep the head
@@ -37,7 +38,7 @@ CANONICAL_SQL = (
 )
 
 # A created record's canonical text: every column, in this order (a test holds it equal to
-# the table's columns), as jsonb's text (dates ISO, numbers as stored, whatever the session).
+# the table's columns).
 RECORD_COLUMNS = (
     "id",
     "event_id",
@@ -65,28 +66,74 @@ RECORD_COLUMNS = (
     "msisdn",
     "asset_id",
 )
-RECORD_CANONICAL_SQL = f"jsonb_build_array({', '.join('r.' + c for c in RECORD_COLUMNS)})::text"
-# The digest an items_created event holds: over its records' canonical texts in id order,
-# one per line (jsonb's text has no raw newline). Aggregates rows of created_record AS r.
-RECORDS_DIGEST_SQL = (
-    f"encode(sha256(convert_to(string_agg({RECORD_CANONICAL_SQL}, E'\\n' ORDER BY r.id),"
-    " 'UTF8')), 'hex')"
+# The sealing event's own time, actor and request id, kept in each record so history reads
+# need no join (and the actor's pages their index). Format 2 leaves them out of the digest:
+# verify holds each record's equal to its sealing event's, which the chain covers.
+SEALED_BY_EVENT = ("occurred_at", "actor_name", "actor_role", "request_id")
+# Format 2 (``records_format`` 2 in the event): the other columns as one row value's text
+# (PostgreSQL's record output: NULL empty, a value with a comma, quote, parenthesis,
+# backslash or space quoted, so no two rows share a text), dates spelt out with to_char so
+# that no session setting (DateStyle) changes them. Format 1 was a jsonb array of every
+# column; for a 29,737-handset delivery's 59,474 records the digest takes 84 ms against
+# 215 ms (the time spelt out per record alone was 27 ms). Seals written before it hold
+# format 1, which verify still recomputes.
+_SPELT = {
+    "delivered_on": "to_char(r.delivered_on, 'YYYY-MM-DD')",
+    "refresh_due_on": "to_char(r.refresh_due_on, 'YYYY-MM-DD')",
+}
+RECORD_CANONICAL_SQL = (
+    "ROW("
+    + ", ".join(_SPELT.get(c, "r." + c) for c in RECORD_COLUMNS if c not in SEALED_BY_EVENT)
+    + ")::text"
 )
+# Format 1: a jsonb array of the columns (dates ISO, numbers as stored, whatever the session).
+RECORD_CANONICAL_V1_SQL = f"jsonb_build_array({', '.join('r.' + c for c in RECORD_COLUMNS)})::text"
+RECORDS_FORMAT = 2
+
+
+def _digest_sql(canonical: str) -> str:
+    return (
+        f"encode(sha256(convert_to(string_agg({canonical}, E'\\n' ORDER BY r.id), 'UTF8')), 'hex')"
+    )
+
+
+# The digest an items_created event holds: over its records' canonical texts in id order,
+# one per line (neither text has a raw newline: record output quotes a value holding one).
+# Aggregates rows of created_record AS r. The event says which format in records_format
+# (absent: 1).
+RECORDS_DIGEST_SQL = _digest_sql(RECORD_CANONICAL_SQL)
+RECORDS_DIGEST_V1_SQL = _digest_sql(RECORD_CANONICAL_V1_SQL)
 RECORDS_ACTION = "items_created"
 
-# Each event that seals records against the records that name it; the first that differ.
+# Each event that seals records against the records that name it, each digest recomputed in
+# its event's format (records no such event names: format 1's branch), and in format 2 each
+# record's time, actor and request id against the event's; the first that differ.
+_SAME_AS_SEAL = " AND ".join(f"r.{c} IS NOT DISTINCT FROM e.{c}" for c in SEALED_BY_EVENT)
 _RECORDS_SQL = f"""
-WITH r AS (
-    SELECT r.event_id, count(*) AS n, {RECORDS_DIGEST_SQL} AS digest
-    FROM created_record r GROUP BY r.event_id
-), e AS (
-    SELECT id, after FROM event WHERE action = '{RECORDS_ACTION}'
+WITH e AS (
+    SELECT id, after, COALESCE((after ->> 'records_format')::int, 1) AS format,
+           {", ".join(SEALED_BY_EVENT)}
+    FROM event WHERE action = '{RECORDS_ACTION}'
+), r AS (
+    SELECT r.event_id, count(*) AS n, {RECORDS_DIGEST_V1_SQL} AS digest, true AS same
+    FROM created_record r
+    WHERE r.event_id NOT IN (SELECT id FROM e WHERE format <> 1)
+    GROUP BY r.event_id
+    UNION ALL
+    SELECT r.event_id, count(*) AS n, {RECORDS_DIGEST_SQL} AS digest,
+           bool_and({_SAME_AS_SEAL}) AS same
+    FROM created_record r JOIN e ON e.id = r.event_id AND e.format = {RECORDS_FORMAT}
+    GROUP BY r.event_id
 )
 SELECT COALESCE(e.id, r.event_id) AS event_id, e.id IS NOT NULL AS sealed,
-       COALESCE(r.n, 0) AS n, (e.after ->> 'records')::bigint AS told
+       COALESCE(r.n, 0) AS n, (e.after ->> 'records')::bigint AS told,
+       r.n IS NOT DISTINCT FROM (e.after ->> 'records')::bigint
+           AND r.digest IS NOT DISTINCT FROM e.after ->> 'records_sha256' AS digested,
+       r.same IS NOT false AS same
 FROM r FULL JOIN e ON e.id = r.event_id
 WHERE e.id IS NULL OR r.n IS DISTINCT FROM (e.after ->> 'records')::bigint
-   OR r.digest IS DISTINCT FROM e.after ->> 'records_sha256'
+   OR r.digest IS DISTINCT FROM e.after ->> 'records_sha256' OR NOT r.same
+   OR e.format NOT IN (1, {RECORDS_FORMAT})
 ORDER BY 1 LIMIT 1
 """
 
@@ -251,6 +298,12 @@ async def _records_problem(conn: asyncpg.Connection) -> ChainBreak | None:
             row["event_id"],
             f"{row['n']:,} created records name it, but it is no {RECORDS_ACTION} event:"
             " they were added outside an import",
+        )
+    if row["digested"] and not row["same"]:
+        return ChainBreak(
+            row["event_id"],
+            "a created record it seals holds another time, actor or request id than it does:"
+            " the record was changed",
         )
     return ChainBreak(
         row["event_id"],

@@ -343,6 +343,14 @@ async def remove_sim(
     return _sim(await _unfit(conn, actor, sim))
 
 
+# A SIM's fittings: its open one and its removed ones, each arm read through its partial
+# index (the filters on f reach both).
+_FITTINGS = (
+    "SELECT * FROM sim_fitting WHERE removed_at IS NULL"
+    " UNION ALL SELECT * FROM sim_fitting WHERE removed_at IS NOT NULL"
+)
+
+
 async def sim_history(
     conn: asyncpg.Connection, sim_id: int, page: PageRequest
 ) -> Page[SimFittingRecord]:
@@ -355,7 +363,7 @@ async def sim_history(
     rows = await list_page(
         conn,
         "SELECT f.id, f.sim_id, f.asset_id, a.serial_number, a.imei, f.fitted_at, f.removed_at"
-        " FROM sim_fitting f JOIN asset a ON a.id = f.asset_id",
+        f" FROM ({_FITTINGS}) f JOIN asset a ON a.id = f.asset_id",
         f,
         page,
         id_column="f.id",

@@ -16,7 +16,8 @@ from fleetsvc.records import check_id
 
 _COLUMNS = ", ".join(audit.EVENT_COLUMNS)
 # One arm per entity (they cannot overlap), each read through its (entity, entity_id, id)
-# index: as one OR, PostgreSQL walks the whole trail in id order filtering on it.
+# index: as one OR, PostgreSQL walks the whole trail in id order filtering on it. The SIMs
+# it has held: its open fitting and its removed ones, each arm read through its partial index.
 _HISTORY_SQL = f"""
 SELECT {_COLUMNS} FROM {audit.HISTORY}
 WHERE entity = 'asset' AND entity_id = $1 AND id > $2
@@ -29,7 +30,8 @@ WHERE entity = 'install' AND entity_id = ANY(ARRAY(
 UNION ALL
 SELECT {_COLUMNS} FROM {audit.HISTORY}
 WHERE entity = 'sim' AND entity_id = ANY(ARRAY(
-        SELECT DISTINCT sim_id FROM sim_fitting WHERE asset_id = $1))
+        SELECT sim_id FROM sim_fitting WHERE asset_id = $1 AND removed_at IS NULL
+        UNION SELECT sim_id FROM sim_fitting WHERE asset_id = $1 AND removed_at IS NOT NULL))
   AND (before ->> 'asset_id' = $1::text OR after ->> 'asset_id' = $1::text)
   AND id > $2
 ORDER BY id LIMIT $3"""

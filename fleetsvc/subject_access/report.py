@@ -191,13 +191,22 @@ WHERE a.person_id = $1
   AND NOT EXISTS (SELECT 1 FROM assignment g WHERE g.asset_id = a.id AND g.person_id = $1)
 ORDER BY held_from NULLS LAST, asset_id
 """
+# Open and removed fittings as two arms, each read through its partial index.
 _SIMS_SQL = """
 SELECT f.asset_id, s.id AS sim_id, s.iccid, s.msisdn, f.fitted_at, f.removed_at
-FROM sim_fitting f JOIN sim s ON s.id = f.sim_id WHERE f.asset_id = ANY($1::int[])
+FROM sim_fitting f JOIN sim s ON s.id = f.sim_id
+WHERE f.asset_id = ANY($1::int[]) AND f.removed_at IS NULL
+UNION ALL
+SELECT f.asset_id, s.id AS sim_id, s.iccid, s.msisdn, f.fitted_at, f.removed_at
+FROM sim_fitting f JOIN sim s ON s.id = f.sim_id
+WHERE f.asset_id = ANY($1::int[]) AND f.removed_at IS NOT NULL
 UNION ALL
 SELECT s.asset_id, s.id, s.iccid, s.msisdn, NULL, NULL FROM sim s
 WHERE s.asset_id = ANY($1::int[])
-  AND NOT EXISTS (SELECT 1 FROM sim_fitting f WHERE f.sim_id = s.id AND f.asset_id = s.asset_id)
+  AND NOT EXISTS (SELECT 1 FROM sim_fitting f
+                  WHERE f.sim_id = s.id AND f.asset_id = s.asset_id AND f.removed_at IS NULL)
+  AND NOT EXISTS (SELECT 1 FROM sim_fitting f
+                  WHERE f.sim_id = s.id AND f.asset_id = s.asset_id AND f.removed_at IS NOT NULL)
 ORDER BY fitted_at NULLS LAST, sim_id
 """
 

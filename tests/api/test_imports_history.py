@@ -130,3 +130,31 @@ async def test_the_canonical_columns_are_the_tables_columns() -> None:
             " ORDER BY ordinal_position"
         )
     assert tuple(c["column_name"] for c in columns) == RECORD_COLUMNS
+
+
+async def test_the_audit_trail_by_time_holds_a_deliverys_records_within_their_commit(
+    client_for: ClientFactory,
+) -> None:
+    stores = await client_for("stores")
+    auditor = await client_for("auditor")
+    done, assets = await _committed(stores, 2)
+    imported = await one("SELECT committed_at FROM delivery_import WHERE id = $1", done["id"])
+    at = imported["committed_at"]
+    tick = dt.timedelta(microseconds=1)
+
+    async def created(since: dt.datetime, until: dt.datetime) -> set[int]:
+        r = await auditor.get(
+            "/api/v1/events",
+            params={"since": since.isoformat(), "until": until.isoformat(), "limit": "1000"},
+        )
+        assert r.status_code == 200, r.text
+        return {
+            e["entity_id"]
+            for e in r.json()["items"]
+            if e["entity"] == "asset" and e["action"] == "created"
+        }
+
+    mine = {a["id"] for a in assets}
+    assert mine <= await created(at, at + tick)
+    assert not mine & await created(at + tick, at + 1000 * tick)
+    assert not mine & await created(at - 1000 * tick, at)

@@ -98,6 +98,11 @@ async def test_sim_moves_between_handsets_with_history(client_for: ClientFactory
     assert (await eng.post(f"{url}/removal")).status_code == 409
     history = (await eng.get(f"{url}/history")).json()["items"]
     assert all(h["removed_at"] is not None for h in history)
+    # Each handset's timeline still holds the SIM's moves in and out of it, now that both
+    # fittings are removed.
+    for handset in (first, second):
+        timeline = (await eng.get(f"/api/v1/assets/{handset['id']}/events")).json()["items"]
+        assert [e["entity_id"] for e in timeline if e["entity"] == "sim"], timeline
 
     # Both handsets' histories show the SIM coming and going.
     events = (await eng.get(f"/api/v1/assets/{first['id']}/events")).json()["items"]

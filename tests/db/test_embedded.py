@@ -1,5 +1,6 @@
 """The embedded server is sized for imports: a new one (var/ of a fresh clone) starts with
-fleetsvc's settings, not PostgreSQL's defaults, and an ALTER SYSTEM of the user's still wins."""
+fleetsvc's settings, not PostgreSQL's defaults, and an ALTER SYSTEM of the user's still wins.
+Its log keeps no value of a failed statement (it is not pseudonymised with the register)."""
 
 from __future__ import annotations
 
@@ -42,8 +43,18 @@ async def test_a_new_server_runs_with_fleetsvc_settings_and_the_users_own_win(
         conn = await asyncpg.connect(url)
         try:
             await conn.execute("ALTER SYSTEM SET max_wal_size = '2GB'")
+            # A unique violation's detail names the key: the client is told, the log is not.
+            await conn.execute("CREATE TABLE person_upn (upn text UNIQUE)")
+            upn = "jane.smith.logged@force.example"
+            await conn.execute("INSERT INTO person_upn VALUES ($1)", upn)
+            with pytest.raises(asyncpg.UniqueViolationError) as failed:
+                await conn.execute("INSERT INTO person_upn VALUES ($1)", upn)
+            assert upn in (failed.value.detail or "")
         finally:
             await conn.close()
+        log = (pgdata / "log").read_text(encoding="utf-8", errors="replace")
+        assert "person_upn_upn_key" in log  # the error was logged, without the value
+        assert upn not in log
     finally:
         _stop(pgdata)
     # Started again (an existing var/): fleetsvc.conf is rewritten, the user's setting kept.

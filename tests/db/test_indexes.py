@@ -1,5 +1,6 @@
-"""Every index on the tables a delivery writes (asset, sim, sim_fitting) says which of the
-service's queries it serves, and the one serial index serves both kinds of serial lookup.
+"""Every index on the tables a delivery writes (asset, sim, sim_fitting, created_record) says
+which of the service's queries it serves, and the one serial index serves both kinds of
+serial lookup.
 
 Each index costs every delivered item an entry; one that serves no query is pure cost. The
 migration that adds an index on these tables describes it with ``COMMENT ON INDEX`` (the
@@ -14,7 +15,7 @@ import pytest
 from db.engine import connection, transaction
 from tests import factories
 
-DELIVERY_TABLES = ("asset", "sim", "sim_fitting")
+DELIVERY_TABLES = ("asset", "sim", "sim_fitting", "created_record")
 
 
 @pytest.mark.parametrize("table", DELIVERY_TABLES)
@@ -119,3 +120,60 @@ async def test_every_mdm_device_index_names_the_query_it_serves(app: object) -> 
         "mdm_device_primary_uq",
         "mdm_device_user_upn_idx",
     }
+
+
+async def test_a_records_time_costs_it_no_btree_entry(app: object) -> None:
+    """Records are appended in time order: their time is indexed by block range (BRIN),
+    and a window with no records is answered from it, not by walking every record."""
+    async with connection() as conn:
+        kinds = await conn.fetch(
+            "SELECT c.relname, a.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " JOIN pg_am a ON a.oid = c.relam JOIN pg_attribute t ON t.attrelid = i.indrelid"
+            " AND t.attnum = ANY(i.indkey)"
+            " WHERE i.indrelid = 'created_record'::regclass AND t.attname = 'occurred_at'"
+        )
+    assert [(r["relname"], r["amname"]) for r in kinds] == [("created_record_occurred_idx", "brin")]
+    async with transaction() as conn:
+        # Left only the bitmap scans (a small test table could make walking the keyset cheaper).
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        await conn.execute("SET LOCAL enable_indexscan = off")
+        plan = "\n".join(
+            r[0]
+            for r in await conn.fetch(
+                "EXPLAIN SELECT id FROM created_record"
+                " WHERE occurred_at >= now() + interval '1 day' ORDER BY id LIMIT 51"
+            )
+        )
+    assert "created_record_occurred_idx" in plan, plan
+
+
+async def test_a_fittings_full_indexes_hold_only_removed_fittings(app: object) -> None:
+    """A delivery's fittings are all open: the indexes by handset and by SIM that every
+    fitting needed are partial over removed ones (open ones are in the unique indexes)."""
+    async with connection() as conn:
+        rows = await conn.fetch(
+            "SELECT c.relname, i.indisunique AS is_unique,"
+            " pg_get_expr(i.indpred, i.indrelid) AS predicate"
+            " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " WHERE i.indrelid = 'sim_fitting'::regclass AND NOT i.indisprimary"
+        )
+    assert {r["relname"]: (r["is_unique"], r["predicate"]) for r in rows} == {
+        "sim_fitting_asset_idx": (False, "(removed_at IS NOT NULL)"),
+        "sim_fitting_sim_idx": (False, "(removed_at IS NOT NULL)"),
+        "sim_fitting_asset_open_uq": (True, "(removed_at IS NULL)"),
+        "sim_fitting_sim_open_uq": (True, "(removed_at IS NULL)"),
+    }
+
+
+async def test_a_sims_history_reads_both_fitting_indexes(app: object) -> None:
+    from fleetsvc.sims import _FITTINGS
+
+    async with transaction() as conn:
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(
+            r[0]
+            for r in await conn.fetch(
+                f"EXPLAIN SELECT f.id FROM ({_FITTINGS}) f WHERE f.sim_id = 1 ORDER BY f.id"
+            )
+        )
+    assert "sim_fitting_sim_open_uq" in plan and "sim_fitting_sim_idx" in plan, plan

@@ -11,7 +11,7 @@ import asyncpg
 import pytest
 
 from fleetsvc import audit
-from fleetsvc.audit_chain import ChainReport, verify_chain
+from fleetsvc.audit_chain import RECORDS_DIGEST_V1_SQL, ChainReport, verify_chain
 from fleetsvc.auth import Actor
 from tests.fleetsvc.test_audit_chain import as_owner, check
 
@@ -73,6 +73,25 @@ async def test_a_record_changed_by_the_owner_is_named_by_its_event(
     _broken_at(await check(own_db), seal, "do not match the digest")
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        "UPDATE created_record SET actor_name = 'someone' WHERE entity_id = 2",
+        "UPDATE created_record SET occurred_at = occurred_at - interval '1 day'"
+        " WHERE entity_id = 3",
+        "UPDATE created_record SET request_id = 'req-forged' WHERE entity_id = 1",
+    ],
+    ids=["actor", "time", "request"],
+)
+async def test_a_records_actor_or_time_changed_by_the_owner_is_named_by_its_event(
+    own_db: str, change: str
+) -> None:
+    """Format 2 digests neither: verify holds them equal to the sealing event's."""
+    seal = await _sealed(own_db)
+    await as_owner(own_db, TRIGGER_OFF, change, TRIGGER_ON)
+    _broken_at(await check(own_db), seal, "another time, actor or request id")
+
+
 async def test_a_record_added_to_a_sealed_import_is_named(own_db: str) -> None:
     seal = await _sealed(own_db)
     await as_owner(
@@ -112,3 +131,56 @@ async def test_records_are_append_only_even_for_their_owner(own_db: str, sql: st
         assert (await verify_chain(conn)).ok
     finally:
         await conn.close()
+
+
+async def test_the_digest_does_not_depend_on_the_sessions_date_and_time_settings(
+    own_db: str,
+) -> None:
+    """Sealed in a session that spells dates and times its own way, checked in another."""
+    conn = await asyncpg.connect(own_db)
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL DateStyle = 'SQL, DMY'")
+            await conn.execute("SET LOCAL TimeZone = 'America/New_York'")
+            await audit.record_created(conn, ADMIN, "delivery_import", 1, RECORDS)
+    finally:
+        await conn.close()
+    report = await check(own_db)
+    assert report.ok and report.records_checked == 3, report.summary()
+
+
+# Format 1, as seals were written before format 2: a jsonb array per record, and no
+# records_format in the event.
+_V1_SEAL = (
+    "INSERT INTO event (id, actor_name, actor_role, entity, entity_id, action, after)"
+    " SELECT $1::bigint, 'tests', 'admin', 'delivery_import', 1, 'items_created',"
+    f" jsonb_build_object('records', count(*), 'records_sha256', {RECORDS_DIGEST_V1_SQL})"
+    " FROM created_record r WHERE r.event_id = $1"
+)
+
+
+async def _sealed_in_format_1(url: str) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        async with conn.transaction():
+            seal: int = await conn.fetchval("SELECT nextval(pg_get_serial_sequence('event', 'id'))")
+            await conn.execute(RECORDS, seal, "tests", "admin", None)
+            await conn.execute(_V1_SEAL, seal)
+        return seal
+    finally:
+        await conn.close()
+
+
+async def test_seals_of_format_1_still_verify_and_a_change_is_named(own_db: str) -> None:
+    old = await _sealed_in_format_1(own_db)
+    await _sealed(own_db)
+    report = await check(own_db)
+    assert report.ok and report.records_checked == 6, report.summary()
+    await as_owner(
+        own_db,
+        TRIGGER_OFF,
+        f"UPDATE created_record SET delivered_on = DATE '2036-06-03' WHERE event_id = {old}"
+        " AND entity_id = 2",
+        TRIGGER_ON,
+    )
+    _broken_at(await check(own_db), old, "do not match the digest")
