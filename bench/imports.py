@@ -50,7 +50,9 @@ HEADER = (
 PO_NUMBER = "4500071322"
 PART = "SM-A325FZKGEUB"
 
-# The issue's aims (issue 15), each against its baseline in the same run.
+# The issue's aims (issue 15), each against its baseline in the same run: those for its
+# 29,737-row file, then for 300,000 rows.
+AIM_FILE_ROWS = 29_737
 AIM_HTTP_S = 1.5
 AIM_HTTP_X_COPY = 15.0
 AIM_PREVIEW_S = 0.6
@@ -541,12 +543,24 @@ def report(
             }
         ],
     )
-    aims = [
-        (f"{http_size:,} rows over HTTP ≤ {AIM_HTTP_S} s", min(http_s) <= AIM_HTTP_S),
-        (f"… and ≤ {AIM_HTTP_X_COPY:.0f}× raw COPY", min(http_s) / copy_best <= AIM_HTTP_X_COPY),
-        (f"preview ≤ {AIM_PREVIEW_S} s", min(col(http_size, "preview_total_s")) <= AIM_PREVIEW_S),
-        (f"re-commit ≤ {AIM_RECOMMIT_S} s", min(col(http_size, "recommit_s")) <= AIM_RECOMMIT_S),
-    ]
+    aims: list[tuple[str, bool]] = []
+    if http_size == AIM_FILE_ROWS:
+        # The issue's aims for its 29,737-row file (a 300,000-row file has its own, below).
+        aims += [
+            (f"{http_size:,} rows over HTTP ≤ {AIM_HTTP_S} s", min(http_s) <= AIM_HTTP_S),
+            (
+                f"… and ≤ {AIM_HTTP_X_COPY:.0f}× raw COPY",
+                min(http_s) / copy_best <= AIM_HTTP_X_COPY,
+            ),
+            (
+                f"preview ≤ {AIM_PREVIEW_S} s",
+                min(col(http_size, "preview_total_s")) <= AIM_PREVIEW_S,
+            ),
+            (
+                f"re-commit ≤ {AIM_RECOMMIT_S} s",
+                min(col(http_size, "recommit_s")) <= AIM_RECOMMIT_S,
+            ),
+        ]
     big = [s for s in sizes if s >= 300_000]
     if big:
         aims.append(
@@ -555,8 +569,11 @@ def report(
                 min(col(big[0], "direct_total_s")) <= AIM_300K_S,
             )
         )
-        small, large = per_size[sizes[0]]["peak_rss_mb"], per_size[big[0]]["peak_rss_mb"]
-        aims.append((f"memory flat ({small:.0f} → {large:.0f} MiB, ≤ +25%)", large <= small * 1.25))
+        if sizes[0] < big[0]:  # flat against a smaller file's peak, in the same run
+            small, large = per_size[sizes[0]]["peak_rss_mb"], per_size[big[0]]["peak_rss_mb"]
+            aims.append(
+                (f"memory flat ({small:.0f} → {large:.0f} MiB, ≤ +25%)", large <= small * 1.25)
+            )
     if reads is not None:
         alone, during = reads["alone"], reads["during"]
         print_table(
