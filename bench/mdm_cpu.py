@@ -66,14 +66,33 @@ async def measure(url: str, work: Callable[[], Awaitable[None]]) -> dict[str, fl
     return {"wall": wall, "python": py, "db": db, "wal": float(wal)}
 
 
+async def push_in_process(actor: Any, bodies: list[bytes], key: str) -> None:
+    """One push run in process: each body a batch of 1,000 as the endpoint decodes it, each
+    batch in its own transaction, as POST /api/v1/mdm/sync applies it."""
+    from db.engine import transaction
+    from fleetsvc.mdm.checks import ManagedDevice
+    from fleetsvc.mdm.sync import push_batch
+
+    for k, body in enumerate(bodies):
+        devices = msgspec.json.decode(body, type=list[ManagedDevice])
+        async with transaction() as conn:
+            await push_batch(
+                conn,
+                actor,
+                run_key=key,
+                batch_no=k + 1,
+                devices=devices,
+                final=k == len(bodies) - 1,
+            )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--devices", type=int, default=40_000)
     n = ap.parse_args().devices
     from fleetsvc.auth import Actor
     from fleetsvc.logs import configure_logging
-    from fleetsvc.mdm.checks import ManagedDevice
-    from fleetsvc.mdm.sync import push_batch, sync_file
+    from fleetsvc.mdm.sync import sync_file
     from fleetsvc.settings import load_settings
 
     configure_logging(load_settings({**os.environ, "FLEETSVC_LOG_LEVEL": "warning"}))
@@ -93,20 +112,7 @@ def main() -> None:
             bodies = [msgspec.json.encode(recs[i : i + 1000]) for i in range(0, len(recs), 1000)]
 
             async def run() -> None:
-                from db.engine import transaction
-
-                key = f"cpu-{uuid.uuid4().hex[:8]}"
-                for k, body in enumerate(bodies):
-                    devices = msgspec.json.decode(body, type=list[ManagedDevice])
-                    async with transaction() as conn:
-                        await push_batch(
-                            conn,
-                            actor,
-                            run_key=key,
-                            batch_no=k + 1,
-                            devices=devices,
-                            final=k == len(bodies) - 1,
-                        )
+                await push_in_process(actor, bodies, f"cpu-{uuid.uuid4().hex[:8]}")
 
             return run
 

@@ -27,6 +27,7 @@ import msgspec
 
 from bench import mdm as B
 from bench.common import bench_database
+from bench.mdm_cpu import push_in_process
 
 _DURATION = re.compile(r"duration: ([0-9.]+) ms\s+plan:\s*\n(.*)", re.S)
 
@@ -113,8 +114,7 @@ def main() -> None:
     n = args.devices
     from fleetsvc.auth import Actor
     from fleetsvc.logs import configure_logging
-    from fleetsvc.mdm.checks import ManagedDevice
-    from fleetsvc.mdm.sync import push_batch, sync_file
+    from fleetsvc.mdm.sync import sync_file
     from fleetsvc.settings import load_settings
 
     configure_logging(load_settings({**os.environ, "FLEETSVC_LOG_LEVEL": "error"}))
@@ -129,21 +129,8 @@ def main() -> None:
             await sync_file(actor, export)
 
         async def push_run() -> None:
-            from db.engine import transaction
-
-            key = f"explain-{uuid.uuid4().hex[:8]}"
             bodies = [msgspec.json.encode(records[i : i + 1000]) for i in range(0, n, 1000)]
-            for k, body in enumerate(bodies):
-                devices = msgspec.json.decode(body, type=list[ManagedDevice])
-                async with transaction() as conn:
-                    await push_batch(
-                        conn,
-                        actor,
-                        run_key=key,
-                        batch_no=k + 1,
-                        devices=devices,
-                        final=k == len(bodies) - 1,
-                    )
+            await push_in_process(actor, bodies, f"explain-{uuid.uuid4().hex[:8]}")
 
         work = push_run if args.push else file_run
         what = "push (in process)" if args.push else "file"
