@@ -57,7 +57,7 @@ class RecoveryCase(msgspec.Struct):
     opened_at: dt.datetime
     closed_at: dt.datetime | None
     # Why a cancelled case was cancelled (returned: the leaver is back in post).
-    reason: Annotated[str, one_of(RecoveryCancelReason)] | None
+    reason: Annotated[str, one_of(RecoveryCancelReason, nullable=True)] | None
     lines_open: int
     lines: int
     version: int
