@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 from litestar import Litestar
 
 from tests.conftest import ClientFactory, unique
@@ -340,6 +341,7 @@ def test_identifier_patterns_are_read_by_their_normalisers() -> None:
 
     from fleetsvc import identifiers
     from importers.fields import (
+        FieldError,
         luhn_check_digit,
         normalise_iccid,
         normalise_imei,
@@ -368,6 +370,12 @@ def test_identifier_patterns_are_read_by_their_normalisers() -> None:
         (normalise_imei if len(full) == 15 else normalise_iccid)(full)
     for rule in (identifiers.SERIAL, identifiers.VRM, identifiers.MSISDN, identifiers.IMEI):
         assert not re.fullmatch(rule["pattern"], "")
+    # The serial's limit is the trimmed serial's, as the normaliser counts it.
+    assert re.fullmatch(identifiers.SERIAL["pattern"], "\x85" + "A" * 64 + "\x85 ")
+    normalise_serial("\x85" + "A" * 64 + "\x85 ")
+    assert not re.fullmatch(identifiers.SERIAL["pattern"], " " + "A" * 65)
+    with pytest.raises(FieldError):
+        normalise_serial(" " + "A" * 65)
 
 
 async def test_identifier_filters_and_fields_state_their_rules(admin: httpx.AsyncClient) -> None:
