@@ -126,6 +126,10 @@ async def ensure_admin_remains(conn: asyncpg.Connection, losing: Credential) -> 
 async def revoke_token(conn: asyncpg.Connection, actor: Actor, key: int | str) -> TokenInfo:
     """Revoke by id or by name; revoking twice is harmless; the last admin token stays."""
     column = "id" if isinstance(key, int) else "name"
+    if isinstance(key, int):
+        from fleetsvc.records import check_id  # records builds on Actor, from here
+
+        check_id("token", key)  # beyond the column's range: not found, not a driver error
     found = await conn.fetchrow(
         f"SELECT id, role, revoked_at FROM api_token WHERE {column} = $1", key
     )

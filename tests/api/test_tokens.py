@@ -153,3 +153,10 @@ async def test_token_name_with_a_nul_is_422_naming_it(admin: httpx.AsyncClient) 
     assert r.json()["errors"] == [
         {"field": "name", "message": "a token name must not contain control characters"}
     ]
+
+
+async def test_revoking_an_id_beyond_any_token_is_not_found(admin: httpx.AsyncClient) -> None:
+    # make fuzz sent one: the driver's range error answered 422, which the document lacks.
+    r = await admin.post("/api/v1/tokens/16599086184622827374031736406016/revoke")
+    assert r.status_code == 404, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
