@@ -106,6 +106,12 @@ _UNSTATABLE = {
     ),
     "an asset of another category": re.compile(r"asset [0-9]+ is an? [a-z_ ]+, not an? [a-z_ ]+"),
     "a removal before its install": re.compile(r"removed_on cannot be before the install date"),
+    # Rules across fields or items, which JSON Schema cannot state: one line per model (a
+    # uniqueItems would compare whole lines), an end not before its start.
+    "a model on two lines of an order": re.compile(
+        r"device model [0-9]+ is already on line [0-9]+; one line per model"
+    ),
+    "an end before its start": re.compile(r"ends_on must be on or after starts_on"),
     # Relative to today, which a schema cannot name.
     "a date in the future": re.compile(r"[a-z_]+ cannot be in the future"),
     "fewer licence seats than are in use": re.compile(

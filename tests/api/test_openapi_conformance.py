@@ -484,6 +484,8 @@ def test_the_fuzzers_hooks_drop_only_what_no_schema_states() -> None:
         422, problems("an asset with this serial number is already registered (id 4)")
     )
     assert not failure(422, problems("the dock cannot be the tablet"))
+    assert not failure(422, problems("device model 1 is already on line 0; one line per model"))
+    assert not failure(422, problems("ends_on must be on or after starts_on"))
     renamed = (
         "no location was named, and the default location STORES (FLEETSVC_DEFAULT_LOCATION)"
         " does not exist: name a location, or create one with the code STORES"
