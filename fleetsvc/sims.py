@@ -343,9 +343,11 @@ async def remove_sim(
     return _sim(await _unfit(conn, actor, sim))
 
 
-# A SIM's fittings: its open one and its removed ones, each arm read through its partial
-# index (the filters on f reach both).
-_FITTINGS = (
+# Every fitting, open and removed, as two arms: each is read through its partial index (by
+# SIM or by handset: the filters on the derived table reach both arms). A reader of all of
+# a SIM's or a handset's fittings selects from this, not from sim_fitting itself, whose
+# plain indexes hold only removed fittings.
+ALL_FITTINGS = (
     "SELECT * FROM sim_fitting WHERE removed_at IS NULL"
     " UNION ALL SELECT * FROM sim_fitting WHERE removed_at IS NOT NULL"
 )
@@ -363,7 +365,7 @@ async def sim_history(
     rows = await list_page(
         conn,
         "SELECT f.id, f.sim_id, f.asset_id, a.serial_number, a.imei, f.fitted_at, f.removed_at"
-        f" FROM ({_FITTINGS}) f JOIN asset a ON a.id = f.asset_id",
+        f" FROM ({ALL_FITTINGS}) f JOIN asset a ON a.id = f.asset_id",
         f,
         page,
         id_column="f.id",

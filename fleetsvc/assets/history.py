@@ -13,11 +13,12 @@ from fleetsvc.audit import Event
 from fleetsvc.errors import NotFound
 from fleetsvc.pagination import Page, PageRequest, make_page
 from fleetsvc.records import check_id
+from fleetsvc.sims import ALL_FITTINGS
 
 _COLUMNS = ", ".join(audit.EVENT_COLUMNS)
 # One arm per entity (they cannot overlap), each read through its (entity, entity_id, id)
 # index: as one OR, PostgreSQL walks the whole trail in id order filtering on it. The SIMs
-# it has held: its open fitting and its removed ones, each arm read through its partial index.
+# it has held: its fittings, open and removed (sims.ALL_FITTINGS).
 _HISTORY_SQL = f"""
 SELECT {_COLUMNS} FROM {audit.HISTORY}
 WHERE entity = 'asset' AND entity_id = $1 AND id > $2
@@ -30,8 +31,7 @@ WHERE entity = 'install' AND entity_id = ANY(ARRAY(
 UNION ALL
 SELECT {_COLUMNS} FROM {audit.HISTORY}
 WHERE entity = 'sim' AND entity_id = ANY(ARRAY(
-        SELECT sim_id FROM sim_fitting WHERE asset_id = $1 AND removed_at IS NULL
-        UNION SELECT sim_id FROM sim_fitting WHERE asset_id = $1 AND removed_at IS NOT NULL))
+        SELECT DISTINCT f.sim_id FROM ({ALL_FITTINGS}) f WHERE f.asset_id = $1))
   AND (before ->> 'asset_id' = $1::text OR after ->> 'asset_id' = $1::text)
   AND id > $2
 ORDER BY id LIMIT $3"""

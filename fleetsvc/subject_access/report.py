@@ -20,6 +20,7 @@ from fleetsvc import audit
 from fleetsvc.audit import EVENT_COLUMNS, HISTORY, Event
 from fleetsvc.auth import Actor
 from fleetsvc.people import Person, get_person
+from fleetsvc.sims import ALL_FITTINGS
 from fleetsvc.subject_access.retention import pseudonymised_email
 from fleetsvc.users import user_ref
 
@@ -191,22 +192,16 @@ WHERE a.person_id = $1
   AND NOT EXISTS (SELECT 1 FROM assignment g WHERE g.asset_id = a.id AND g.person_id = $1)
 ORDER BY held_from NULLS LAST, asset_id
 """
-# Open and removed fittings as two arms, each read through its partial index.
-_SIMS_SQL = """
+# The SIMs their devices held: every fitting, open and removed (sims.ALL_FITTINGS).
+_SIMS_SQL = f"""
 SELECT f.asset_id, s.id AS sim_id, s.iccid, s.msisdn, f.fitted_at, f.removed_at
-FROM sim_fitting f JOIN sim s ON s.id = f.sim_id
-WHERE f.asset_id = ANY($1::int[]) AND f.removed_at IS NULL
-UNION ALL
-SELECT f.asset_id, s.id AS sim_id, s.iccid, s.msisdn, f.fitted_at, f.removed_at
-FROM sim_fitting f JOIN sim s ON s.id = f.sim_id
-WHERE f.asset_id = ANY($1::int[]) AND f.removed_at IS NOT NULL
+FROM ({ALL_FITTINGS}) f JOIN sim s ON s.id = f.sim_id
+WHERE f.asset_id = ANY($1::int[])
 UNION ALL
 SELECT s.asset_id, s.id, s.iccid, s.msisdn, NULL, NULL FROM sim s
 WHERE s.asset_id = ANY($1::int[])
-  AND NOT EXISTS (SELECT 1 FROM sim_fitting f
-                  WHERE f.sim_id = s.id AND f.asset_id = s.asset_id AND f.removed_at IS NULL)
-  AND NOT EXISTS (SELECT 1 FROM sim_fitting f
-                  WHERE f.sim_id = s.id AND f.asset_id = s.asset_id AND f.removed_at IS NOT NULL)
+  AND NOT EXISTS (SELECT 1 FROM ({ALL_FITTINGS}) f
+                  WHERE f.sim_id = s.id AND f.asset_id = s.asset_id)
 ORDER BY fitted_at NULLS LAST, sim_id
 """
 

@@ -166,14 +166,23 @@ async def test_a_fittings_full_indexes_hold_only_removed_fittings(app: object) -
 
 
 async def test_a_sims_history_reads_both_fitting_indexes(app: object) -> None:
-    from fleetsvc.sims import _FITTINGS
+    from fleetsvc.sims import ALL_FITTINGS
 
     async with transaction() as conn:
         await conn.execute("SET LOCAL enable_seqscan = off")
         plan = "\n".join(
             r[0]
             for r in await conn.fetch(
-                f"EXPLAIN SELECT f.id FROM ({_FITTINGS}) f WHERE f.sim_id = 1 ORDER BY f.id"
+                f"EXPLAIN SELECT f.id FROM ({ALL_FITTINGS}) f WHERE f.sim_id = 1 ORDER BY f.id"
+            )
+        )
+        # A handset's fittings (its history, a subject access) through the other pair.
+        by_asset = "\n".join(
+            r[0]
+            for r in await conn.fetch(
+                f"EXPLAIN SELECT f.sim_id FROM ({ALL_FITTINGS}) f"
+                " WHERE f.asset_id = ANY('{1,2}'::int[])"
             )
         )
     assert "sim_fitting_sim_open_uq" in plan and "sim_fitting_sim_idx" in plan, plan
+    assert "sim_fitting_asset_open_uq" in by_asset and "sim_fitting_asset_idx" in by_asset
