@@ -117,7 +117,7 @@ async def _lock(conn: asyncpg.Connection, import_id: int, *, apply: bool) -> _Im
 async def _classify(conn: asyncpg.Connection, imp: _Import, staged_rows: int) -> AnyCounts:
     """Build the plan of the profile's kind and count its outcomes."""
     kind = imp.summary.kind
-    changed = await plan.build(conn, imp.id, PLANS[kind])
+    changed = await plan.build(conn, imp.id, PLANS[kind], staged_rows=staged_rows)
     if kind == "people":
         changed += await plan_people.past_retention(conn, get_settings().leaver_retention_days)
     if changed:

@@ -23,10 +23,8 @@ import asyncpg
 from fleetsvc.imports.plan import Plan, after, guarded, repeats, same_key_rejects
 from fleetsvc.imports.summary import DeliveryCounts
 
-# Every row starts as new (parse errors as rejected), and each rule changes only rows still
-# new: no statement rewrites every row at the end to say what no rule took.
-DELIVERY_PLAN: Final = r"""
-CREATE TEMP TABLE import_plan ON COMMIT DROP AS
+# The staged rows, held once for the three reads below (a file of up to LARGE_FILE_ROWS rows).
+_STAGED: Final = """
 WITH staged AS (
     SELECT * FROM import_staged_row WHERE import_id = $1
 ),
@@ -35,6 +33,28 @@ items AS (
            COALESCE(manufacturer, '') AS manufacturer, COALESCE(description, '') AS description
     FROM staged
 ),
+dates AS (
+    SELECT DISTINCT delivered_on FROM staged WHERE delivered_on IS NOT NULL
+),"""
+# A larger file's staged rows, read twice instead: once for what its items and dates are (a
+# handful of kinds), then row by row (see plan.LARGE_FILE_ROWS).
+_STAGED_LARGE: Final = """
+WITH kinds AS (
+    SELECT DISTINCT COALESCE(part_number, '') AS part_number,
+           COALESCE(manufacturer, '') AS manufacturer, COALESCE(description, '') AS description,
+           delivered_on
+    FROM import_staged_row WHERE import_id = $1
+),
+items AS (
+    SELECT DISTINCT part_number, manufacturer, description FROM kinds
+),
+dates AS (
+    SELECT DISTINCT delivered_on FROM kinds WHERE delivered_on IS NOT NULL
+),"""
+
+# Every row starts as new (parse errors as rejected), and each rule changes only rows still
+# new: no statement rewrites every row at the end to say what no rule took.
+_PLAN_ROWS: Final = r"""
 resolved AS (
     SELECT i.part_number, i.manufacturer, i.description,
            COALESCE(pn.model_id, al.model_id) AS model_id
@@ -46,9 +66,6 @@ resolved AS (
           AND (i.manufacturer = '' OR a.manufacturer = lower(btrim(i.manufacturer)))
         HAVING count(DISTINCT a.model_id) = 1
     ) al ON pn.model_id IS NULL
-),
-dates AS (
-    SELECT DISTINCT delivered_on FROM staged WHERE delivered_on IS NOT NULL
 ),
 airtime AS (
     -- A handset's SIM goes on the newest airtime contract active on the delivery date.
@@ -75,7 +92,7 @@ SELECT s.row_number, s.parse_ok,
        CASE WHEN s.parse_ok THEN 'new' ELSE 'rejected' END AS outcome,
        NULL::text AS issue_field, NULL::text AS message,
        NULL::integer AS asset_id, NULL::integer AS serial_asset_id, NULL::integer AS pool_id
-FROM staged s
+FROM {rows} s
 LEFT JOIN resolved r ON r.part_number = COALESCE(s.part_number, '')
     AND r.manufacturer = COALESCE(s.manufacturer, '')
     AND r.description = COALESCE(s.description, '')
@@ -83,7 +100,19 @@ LEFT JOIN device_model m ON m.id = r.model_id
 LEFT JOIN purchase_order po ON po.number = s.po_number
 LEFT JOIN purchase_order_line pol ON pol.purchase_order_id = po.id AND pol.model_id = m.id
 LEFT JOIN airtime air ON air.delivered_on = s.delivered_on
-"""
+{where}"""
+
+
+DELIVERY_PLAN: Final = (
+    "CREATE TEMP TABLE import_plan ON COMMIT DROP AS"
+    + _STAGED
+    + _PLAN_ROWS.format(rows="staged", where="")
+)
+DELIVERY_PLAN_LARGE: Final = (
+    "CREATE TEMP TABLE import_plan ON COMMIT DROP AS"
+    + _STAGED_LARGE
+    + _PLAN_ROWS.format(rows="import_staged_row", where="WHERE s.import_id = $1\n")
+)
 
 _IDENTICAL_DELIVERY: Final = guarded(
     """
@@ -309,7 +338,7 @@ WHERE p.outcome = 'new' AND p.kind = 'licence' AND added.pool_id = p.pool_id
 )
 
 
-PLAN: Final = Plan(DELIVERY_PLAN, DELIVERY_RULES)
+PLAN: Final = Plan(DELIVERY_PLAN, DELIVERY_RULES, create_large=DELIVERY_PLAN_LARGE)
 
 # Per kind and outcome: rows, then the figures a commit adds (licence seats, and items with
 # a SIM).

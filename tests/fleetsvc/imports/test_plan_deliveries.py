@@ -1,7 +1,8 @@
 """A delivery's plan, every rule at once: one file whose rows each meet a different rule, and
 the outcome, field and message each row is given (what the report and rejected.csv show).
 The rules are skipped where they can find nothing (plan.GUARDS, plan.AFTER): this file gives
-each of them something to find, and a clean file next to it finds nothing and stays new."""
+each of them something to find, and a clean file next to it finds nothing and stays new. Both
+the plan of a file that fits in memory and that of a larger one are run."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 
 from db.engine import connection
 from fleetsvc.auth import Actor
-from fleetsvc.imports import run
+from fleetsvc.imports import plan, run
 from tests import factories
 from tests.api.test_imports import csv_bytes, handset, one, order
 
@@ -40,7 +41,18 @@ async def _issues(import_id: int) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in rows]
 
 
-async def test_each_rule_gives_its_rows_their_outcome_and_message(tmp_path: Path) -> None:
+@pytest.fixture(params=["small", "large"])
+def file_size(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The plan of a small file, and of a large one (plan.LARGE_FILE_ROWS brought down to
+    these files' size: the large plan reads the staged rows twice)."""
+    if request.param == "large":
+        monkeypatch.setattr(plan, "LARGE_FILE_ROWS", 0)
+    return str(request.param)
+
+
+async def test_each_rule_gives_its_rows_their_outcome_and_message(
+    tmp_path: Path, file_size: str
+) -> None:
     o = await order(quantity=100)
     cancelled = await order(quantity=10)
     async with connection() as conn:
