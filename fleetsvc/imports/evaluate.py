@@ -86,7 +86,9 @@ async def evaluate(
     counts = await _classify(conn, imp, staged_rows)
     tell("reporting")
     await _summarise(conn, imp)
-    counts.warnings = await report.write_rows(conn, import_id, imp.summary)
+    counts.warnings = await report.write_rows(
+        conn, import_id, imp.summary, held_back=counts.rejected + counts.conflicts
+    )
     status = _decide(counts, apply=apply, allow_partial=allow_partial)
     if status == ImportStatus.COMMITTED:
         tell("applying")
