@@ -86,7 +86,9 @@ async def evaluate(
     counts = await _classify(conn, imp, staged_rows)
     tell("reporting")
     await _summarise(conn, imp)
-    counts.warnings = await report.write_rows(conn, import_id, imp.summary)
+    counts.warnings = await report.write_rows(
+        conn, import_id, imp.summary, held_back=counts.rejected + counts.conflicts
+    )
     status = _decide(counts, apply=apply, allow_partial=allow_partial)
     if status == ImportStatus.COMMITTED:
         tell("applying")
@@ -117,12 +119,14 @@ async def _lock(conn: asyncpg.Connection, import_id: int, *, apply: bool) -> _Im
 async def _classify(conn: asyncpg.Connection, imp: _Import, staged_rows: int) -> AnyCounts:
     """Build the plan of the profile's kind and count its outcomes."""
     kind = imp.summary.kind
-    await plan.build(conn, imp.id, PLANS[kind])
+    changed = await plan.build(conn, imp.id, PLANS[kind], staged_rows=staged_rows)
     if kind == "people":
-        await plan_people.past_retention(conn, get_settings().leaver_retention_days)
-    # The plan's statistics were taken before the rules decided the outcomes: every later
-    # statement filters on outcome, and without this the planner takes "new" rows for none.
-    await plan.analyze(conn, "outcome")
+        changed += await plan_people.past_retention(conn, get_settings().leaver_retention_days)
+    if changed:
+        # The plan's statistics were taken before the rules decided the outcomes: every later
+        # statement filters on outcome, and without this the planner takes "new" rows for
+        # none. (Where no rule changed a row, as in a clean delivery, they are right.)
+        await plan.analyze(conn, "outcome")
     if kind == "install":
         return await plan_installs.count(conn, staged_rows)
     if kind == "people":

@@ -15,20 +15,27 @@ import asyncpg
 
 from fleetsvc.imports.summary import LicenceLine, PurchaseOrderLine, StoredWarning
 
+# The plan's rows are counted by line first (a 300,000-row file is one or two lines), then the
+# handful of lines joined to their order, model and ordered quantity: joined row by row and
+# grouped on the names, the 300,000 rows took 290 ms of the query's 370 (EXPLAIN ANALYZE).
 PO_LINES: Final = """
-SELECT po.number AS po_number, p.purchase_order_id, p.model_id,
+SELECT po.number AS po_number, g.purchase_order_id, g.model_id,
        m.manufacturer, m.model_name, pol.quantity AS ordered,
        (SELECT count(*) FROM asset a
-        WHERE a.purchase_order_id = p.purchase_order_id AND a.model_id = p.model_id
+        WHERE a.purchase_order_id = g.purchase_order_id AND a.model_id = g.model_id
           AND a.delivery_import_id IS DISTINCT FROM $1) AS delivered_before,
-       count(*) AS in_file, count(*) FILTER (WHERE p.outcome = 'new') AS new
-FROM import_plan p
-JOIN purchase_order po ON po.id = p.purchase_order_id
-JOIN device_model m ON m.id = p.model_id
+       g.in_file, g.new
+FROM (
+    SELECT purchase_order_id, model_id, count(*) AS in_file,
+           count(*) FILTER (WHERE outcome = 'new') AS new
+    FROM import_plan
+    WHERE kind = 'asset' AND outcome IN ('new', 'unchanged')
+    GROUP BY purchase_order_id, model_id
+) g
+JOIN purchase_order po ON po.id = g.purchase_order_id
+JOIN device_model m ON m.id = g.model_id
 LEFT JOIN purchase_order_line pol
-    ON pol.purchase_order_id = p.purchase_order_id AND pol.model_id = p.model_id
-WHERE p.kind = 'asset' AND p.outcome IN ('new', 'unchanged')
-GROUP BY po.number, p.purchase_order_id, p.model_id, m.manufacturer, m.model_name, pol.quantity
+    ON pol.purchase_order_id = g.purchase_order_id AND pol.model_id = g.model_id
 ORDER BY po.number, m.manufacturer, m.model_name
 """
 

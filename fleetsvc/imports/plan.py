@@ -6,7 +6,8 @@ joined to what the register already holds, then runs its profile kind's rules in
 rule is one UPDATE that gives the rows it matches an outcome (``new``, ``unchanged``,
 ``duplicate``, ``conflict`` or ``rejected``) and a message naming what and where; a row keeps
 the first outcome a rule gives it, and what no rule took is ``new``. A handful of statements
-per import, never one per row.
+per import, never one per row; a rule that can find nothing (its guard, one aggregate over the
+plan taken once for all of them, says so) is not run.
 """
 
 from __future__ import annotations
@@ -27,16 +28,59 @@ class Plan:
     # The columns whose statistics the later statements need (all when empty): ANALYZE
     # samples every column named, and a people plan's names and messages are wide.
     analyze: tuple[str, ...] = ()
+    # The same table made for a file of more than LARGE_FILE_ROWS rows (None: ``create``).
+    create_large: str | None = None
 
 
-# Rules that only act on rows sharing a value of this column: where no value of it repeats in
-# the file (the usual case) they would change nothing, and are not run (see build).
-REPEATS_OF: Final[dict[str, str]] = {}
+# A file of more staged rows than this is planned by ``Plan.create_large``: reading the staged
+# rows twice, where the smaller file's plan holds them once in memory (at about 420 bytes a
+# row, 300,000 of them spill to disk past the 64 MB of work_mem: a 117 MB temporary file
+# written, then read twice). bench.imports: the plan's CREATE of 29,737 rows 80 ms of the
+# server's CPU held once, 90-100 read twice; of 300,000 rows, 640-690 ms held, 490 read twice.
+LARGE_FILE_ROWS: Final = 100_000
 
 
-def same_key_rejects(columns: tuple[str, ...], label: str, field: str, where: str = "true") -> str:
+# Rules that can only act on rows a condition over the whole plan allows: a key that repeats
+# in the file, a row that matched something in the register. Where the guard (an aggregate
+# over the plan, taken once after it is created) is false, as it is for the usual file, the
+# rule would change nothing, and is not run (see build). A guard must hold whenever the rule
+# could change a row, whatever the rules before it did.
+GUARDS: Final[dict[str, str]] = {}
+
+
+def guarded(statement: str, guard: str) -> str:
+    """``statement``, run only where the aggregate ``guard`` over the plan is true."""
+    GUARDS[statement] = guard
+    return statement
+
+
+# Rules that act only on rows some earlier statements of the plan (its lookups) matched: where
+# none of those changed a row, they are not run either.
+AFTER: Final[dict[str, tuple[str, ...]]] = {}
+
+
+def after(statement: str, *lookups: str) -> str:
+    """``statement``, run only where one of ``lookups`` (run before it) changed a row."""
+    AFTER[statement] = lookups
+    return statement
+
+
+def repeats(column: str) -> str:
+    """The guard of a rule acting on rows that share a value of ``column``."""
+    return f"count({column}) > count(DISTINCT {column})"
+
+
+def same_key_rejects(
+    columns: tuple[str, ...],
+    label: str,
+    field: str,
+    where: str = "true",
+    undecided: str = "IS NULL",
+) -> str:
     """Rows sharing a key but not identical: all of them rejected, naming (up to ten of) the
-    others. Grouped, not self-joined, so a hostile file of one repeated key stays linear."""
+    others. Grouped, not self-joined, so a hostile file of one repeated key stays linear.
+    ``undecided``: what a row's outcome is while no rule has decided it (the plan's own
+    convention: NULL, or 'new' where the plan starts every row as new)."""
     key = ", ".join(columns)
     match = " AND ".join(f"g.{c} = p.{c}" for c in columns)
     sql = f"""
@@ -53,11 +97,10 @@ FROM (
     WHERE parse_ok AND outcome IS DISTINCT FROM 'duplicate' AND ({where})
     GROUP BY kind, {key} HAVING count(*) > 1
 ) g
-WHERE g.kind = p.kind AND {match} AND p.outcome IS NULL
+WHERE g.kind = p.kind AND {match} AND p.outcome {undecided}
 """
     # Rows sharing the whole key share its first column (NULLs never match).
-    REPEATS_OF[sql] = columns[0]
-    return sql
+    return guarded(sql, repeats(columns[0]))
 
 
 # The plan table's statistics (its ANALYZE, and any a plan's rules take again) come from a
@@ -67,30 +110,43 @@ WHERE g.kind = p.kind AND {match} AND p.outcome IS NULL
 STATISTICS_TARGET: Final = 10
 
 
-async def build(conn: asyncpg.Connection, import_id: int, plan: Plan) -> None:
-    """Create the import's plan table and decide every row's outcome."""
+async def build(
+    conn: asyncpg.Connection, import_id: int, plan: Plan, *, staged_rows: int = 0
+) -> int:
+    """Create the import's plan table (of its ``staged_rows`` rows) and decide every row's
+    outcome; returns how many rows the rules changed (0: every row is as the plan's CREATE
+    made it)."""
     # The staged rows were COPYed moments ago: the table's statistics do not know them yet,
     # and a nested loop planned on "a few rows" is quadratic on 300,000. Hash joins are
     # right for every statement that reads the staged rows.
     await conn.execute("SET LOCAL enable_nestloop = off")
-    await conn.execute(plan.create, import_id)
+    large = plan.create_large is not None and staged_rows > LARGE_FILE_ROWS
+    await conn.execute(plan.create_large if large and plan.create_large else plan.create, import_id)
     await conn.execute("RESET enable_nestloop")
     await conn.execute(f"SET LOCAL default_statistics_target = {STATISTICS_TARGET}")
     columns = f" ({', '.join(plan.analyze)})" if plan.analyze else ""
     await conn.execute(f"ANALYZE import_plan{columns}")
-    keys = sorted({REPEATS_OF[r] for r in plan.rules if r in REPEATS_OF})
-    repeats = await conn.fetchrow(
-        "SELECT "
-        + ", ".join(f"count({k}) > count(DISTINCT {k}) AS {k}" for k in keys)
-        + " FROM import_plan"
-    )
-    assert repeats is not None
+    guards = list(dict.fromkeys(GUARDS[r] for r in plan.rules if r in GUARDS))
+    held: dict[str, bool] = {}
+    if guards:
+        row = await conn.fetchrow(
+            "SELECT "
+            + ", ".join(f"{g} AS g{i}" for i, g in enumerate(guards))
+            + " FROM import_plan"
+        )
+        assert row is not None
+        held = {g: bool(row[i]) for i, g in enumerate(guards)}
+    changes: dict[str, int] = {}  # rows each statement run changed
     for statement in plan.rules:
-        key = REPEATS_OF.get(statement)
-        if key is not None and not repeats[key]:
+        guard = GUARDS.get(statement)
+        if guard is not None and not held[guard]:
             continue
-        await conn.execute(statement)
+        if statement in AFTER and not any(changes.get(s) for s in AFTER[statement]):
+            continue
+        status = await conn.execute(statement)
+        changes[statement] = int(status.rsplit(" ", 1)[1]) if status.startswith("UPDATE ") else 0
     await conn.execute("RESET default_statistics_target")
+    return sum(changes.values())
 
 
 async def analyze(conn: asyncpg.Connection, *columns: str) -> None:

@@ -27,7 +27,7 @@ from typing import Final
 
 import asyncpg
 
-from fleetsvc.imports.plan import REPEATS_OF, Plan, same_key_rejects
+from fleetsvc.imports.plan import Plan, guarded, repeats, same_key_rejects
 from fleetsvc.imports.summary import PeopleCounts
 
 # How many of the people not in the file the summary lists (all are counted).
@@ -56,7 +56,8 @@ LEFT JOIN person h ON h.upn = s.upn AND h.employee_number <> s.employee_number
 WHERE s.import_id = $1
 """
 
-_DUPLICATES: Final = """
+_DUPLICATES: Final = guarded(
+    """
 UPDATE import_plan p SET outcome = 'duplicate',
     message = format('the same person as row %s: counted once', d.first_row)
 FROM (
@@ -67,9 +68,10 @@ FROM (
     FROM import_plan WHERE outcome IS NULL
 ) d
 WHERE p.row_number = d.row_number AND d.first_row <> d.row_number
-"""
-# Identical rows share an employee number: with none repeated, there are none to find.
-REPEATS_OF[_DUPLICATES] = "employee_number"
+""",
+    # Identical rows share an employee number: with none repeated, there are none to find.
+    repeats("employee_number"),
+)
 
 PEOPLE_RULES: Final = (
     _DUPLICATES,
@@ -138,9 +140,11 @@ WHERE outcome = 'new' AND person_id IS NULL AND left_on < current_date - $1::int
 """
 
 
-async def past_retention(conn: asyncpg.Connection, retention_days: int) -> None:
-    """Reject the rows that would create someone who left before the retention period."""
-    await conn.execute(PAST_RETENTION, retention_days)
+async def past_retention(conn: asyncpg.Connection, retention_days: int) -> int:
+    """Reject the rows that would create someone who left before the retention period;
+    returns how many."""
+    status = await conn.execute(PAST_RETENTION, retention_days)
+    return int(status.rsplit(" ", 1)[1])
 
 
 async def count(conn: asyncpg.Connection, staged_rows: int) -> PeopleCounts:

@@ -126,8 +126,11 @@ ORDER BY s.row_number
 """
 
 
-async def write_rows(conn: asyncpg.Connection, import_id: int, summary: ImportSummary) -> int:
-    """Write the import's row issues and rejected rows afresh; returns its warnings."""
+async def write_rows(
+    conn: asyncpg.Connection, import_id: int, summary: ImportSummary, *, held_back: int
+) -> int:
+    """Write the import's row issues and rejected rows (the ``held_back`` rows the plan
+    rejected or found in conflict) afresh; returns its warnings."""
     fields = summary.fields
     header_of = dict(zip(fields, summary.headers, strict=False))
     warnings = summary.file_warnings
@@ -142,7 +145,8 @@ async def write_rows(conn: asyncpg.Connection, import_id: int, summary: ImportSu
         fields,
     )
     await conn.execute("DELETE FROM import_rejected_row WHERE import_id = $1", import_id)
-    await conn.execute(WRITE_REJECTED, import_id, summary.headers)
+    if held_back:  # else a join of every staged row to the plan, for none
+        await conn.execute(WRITE_REJECTED, import_id, summary.headers)
     await conn.execute("RESET enable_nestloop")
     count: int = await conn.fetchval(
         "SELECT count(*) FROM import_issue WHERE import_id = $1 AND severity = 'warning'",

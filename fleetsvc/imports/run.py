@@ -212,7 +212,8 @@ async def check_file(
     sha256, size = digest
     stream = await asyncio.to_thread(path.open, "rb")
     try:
-        parsed, _rows = await _open(stream, name, profile)
+        # Its first data row is enough to know it has one: the job reads the file anew.
+        parsed, _rows = await _open(stream, name, profile, first_rows=1)
     finally:
         await asyncio.to_thread(stream.close)
     return CheckedFile(path, name, profile, location_id, sha256, size, _layout(parsed, profile))
@@ -285,14 +286,14 @@ async def apply_staged_file(
 
 
 async def _open(
-    stream: BinaryIO, file_name: str, profile: Profile
+    stream: BinaryIO, file_name: str, profile: Profile, *, first_rows: int | None = None
 ) -> tuple[ParsedFile, Iterator[RowBatch]]:
-    """The parsed file and its data rows, in batches. The first batch is read before the
-    import is created: a file with no data row is refused like an empty file, with nothing
-    written."""
+    """The parsed file and its data rows, in batches (of ``first_rows`` rows each when given,
+    else the parser's). The first batch is read before the import is created: a file with no
+    data row is refused like an empty file, with nothing written."""
     try:
         parsed = await asyncio.to_thread(parse_file, stream, file_name, profile)
-        data_rows = parsed.batches()
+        data_rows = parsed.batches() if first_rows is None else parsed.batches(first_rows)
         first = await asyncio.to_thread(next, data_rows, None)
     except FileRejected as exc:
         raise _file_problem(exc.message) from None

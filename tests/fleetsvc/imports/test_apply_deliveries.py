@@ -45,10 +45,13 @@ async def test_an_item_registered_after_the_plan_is_a_conflict_and_nothing_is_wr
     path.write_bytes(csv_bytes(rows))
     build = plan.build
 
-    async def plan_then_race(conn: asyncpg.Connection, import_id: int, which: plan.Plan) -> None:
-        await build(conn, import_id, which)
+    async def plan_then_race(
+        conn: asyncpg.Connection, import_id: int, which: plan.Plan, *, staged_rows: int = 0
+    ) -> int:
+        changed = await build(conn, import_id, which, staged_rows=staged_rows)
         # Another writer registers the last row's item once the plan says it is new.
         await register(conn, o, rows[-1])
+        return changed
 
     monkeypatch.setattr(plan, "build", plan_then_race)
     with pytest.raises(Conflict) as caught:
