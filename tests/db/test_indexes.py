@@ -147,6 +147,33 @@ async def test_a_records_time_costs_it_no_btree_entry(app: object) -> None:
     assert "created_record_occurred_idx" in plan, plan
 
 
+async def test_an_imports_items_cost_them_no_btree_entry(app: object) -> None:
+    """A delivery's items are inserted together: their import is indexed by block range
+    (BRIN), and an import's items are read through it (its history, the re-commit check)."""
+    async with connection() as conn:
+        kinds = await conn.fetch(
+            "SELECT c.relname, a.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " JOIN pg_am a ON a.oid = c.relam JOIN pg_attribute t ON t.attrelid = i.indrelid"
+            " AND t.attnum = ANY(i.indkey)"
+            " WHERE i.indrelid = ANY('{asset,sim}'::regclass[])"
+            " AND t.attname = 'delivery_import_id' ORDER BY 1"
+        )
+    assert [(r["relname"], r["amname"]) for r in kinds] == [
+        ("asset_import_idx", "brin"),
+        ("sim_import_idx", "brin"),
+    ]
+    async with transaction() as conn:
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        for table in ("asset", "sim"):
+            plan = "\n".join(
+                r[0]
+                for r in await conn.fetch(
+                    f"EXPLAIN SELECT count(*) FROM {table} WHERE delivery_import_id = 1"
+                )
+            )
+            assert f"{table}_import_idx" in plan, plan
+
+
 async def test_a_fittings_full_indexes_hold_only_removed_fittings(app: object) -> None:
     """A delivery's fittings are all open: the indexes by handset and by SIM that every
     fitting needed are partial over removed ones (open ones are in the unique indexes)."""
