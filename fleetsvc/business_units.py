@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 
 from fleetsvc.auth import Actor
-from fleetsvc.checks import SPACE, documented_cell_text
+from fleetsvc.checks import SPACE, cell_text, documented_cell_text
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
@@ -23,7 +23,7 @@ from fleetsvc.records import (
     update_record,
 )
 from fleetsvc.vocabulary import documented
-from importers.fields import FieldError, clean_text
+from importers.fields import FieldError
 
 BU_TABLE = "business_unit"
 BU_ENTITY = "business_unit"
@@ -40,10 +40,15 @@ class BusinessUnit(msgspec.Struct):
 
 # A code once trimmed and upper-cased: 1 to 16 letters, digits or dashes, not dashes only.
 _CODE = re.compile(r"[A-Z0-9-]{0,15}[A-Z0-9][A-Z0-9-]{0,15}")
-Code = Annotated[
-    str,
-    documented(maxLength=16, pattern=f"^{SPACE}*[A-Za-z0-9-]*[A-Za-z0-9][A-Za-z0-9-]*{SPACE}*$"),
-]
+MAX_CODE = 16
+# The document bounds the trimmed code, as the service counts it (a maxLength would count
+# the spaces around it: make fuzz sent 16 characters and a space, and the service took
+# them): one alternative for each place the first letter or digit can be in.
+_TRIMMED_CODE = "|".join(
+    f"{'-' * dashes}[A-Za-z0-9][A-Za-z0-9-]{{0,{MAX_CODE - 1 - dashes}}}"
+    for dashes in range(MAX_CODE)
+)
+Code = Annotated[str, documented(pattern=f"^{SPACE}*(?:{_TRIMMED_CODE}){SPACE}*$")]
 Name = Annotated[str, documented_cell_text(200)]
 
 
@@ -65,11 +70,11 @@ def _check_business_unit(data: B) -> B:
     problems = []
     if isinstance(data.code, str):
         code = tidied["code"] = data.code.strip().upper()
-        if len(code) > 16 or not _CODE.fullmatch(code):
+        if len(code) > MAX_CODE or not _CODE.fullmatch(code):
             problems.append(FieldProblem("code", "code must be 1 to 16 letters, digits or dashes"))
     if isinstance(data.name, str):
         try:
-            name = tidied["name"] = clean_text(data.name, 200)
+            name = tidied["name"] = cell_text(data.name, 200)
         except FieldError as exc:
             problems.append(FieldProblem("name", exc.message))
         else:

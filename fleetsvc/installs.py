@@ -14,7 +14,13 @@ import msgspec
 from fleetsvc.assets.lifecycle import check_move
 from fleetsvc.assets.moves import apply_move, close_install, lock_asset
 from fleetsvc.auth import Actor
-from fleetsvc.checks import Problems, RegisterDay, contract_of_kind, documented_cell_text
+from fleetsvc.checks import (
+    Problems,
+    RegisterDay,
+    cell_text,
+    contract_of_kind,
+    documented_cell_text,
+)
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed, a_or_an
 from fleetsvc.pagination import Page, PageRequest
 from fleetsvc.records import (
@@ -35,7 +41,7 @@ from fleetsvc.vocabulary import (
     VehicleStatus,
     one_of,
 )
-from importers.fields import FieldError, clean_text, register_date
+from importers.fields import FieldError, register_date
 
 INSTALL = "install"
 
@@ -128,7 +134,7 @@ def _check_request(fit: InstallCreate) -> str:
     problems: list[FieldProblem] = []
     job_reference = fit.job_reference
     try:
-        job_reference = clean_text(job_reference, 64)
+        job_reference = cell_text(job_reference, 64)
         if not job_reference:
             problems.append(
                 FieldProblem("job_reference", "the installer's job reference is required")

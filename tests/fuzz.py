@@ -8,6 +8,10 @@ setting up leaves is shared by the roles, each given at least 30 s).
 Not part of ``make test``: a run takes minutes and its cases are random.
 
     .venv/bin/python -m tests.fuzz [--minutes 10] [--roles admin,auditor] [--scale 0.01]
+                                   [--paths '^/api/v1/assets/batch$']
+
+``--paths`` (a regular expression) fuzzes only the operations whose path it matches: to
+reproduce one operation's failure without the whole run.
 """
 
 from __future__ import annotations
@@ -105,9 +109,12 @@ _FAILURE = re.compile(r"\s*(?:❌|🚫) ([^:]+): ([0-9]+)")
 _FILTERED = re.compile(r"Filtered: ([0-9]+)")
 
 
-def _fuzz_role(st: str, origin: str, token: str, seconds: int, env: dict[str, str]) -> Counter[str]:
+def _fuzz_role(
+    st: str, origin: str, token: str, seconds: int, env: dict[str, str], paths: str | None
+) -> Counter[str]:
     """One role's schemathesis run, its report shown as it comes: what it counted."""
     found: Counter[str] = Counter()
+    only = ["--include-path-regex", paths] if paths else []
     with subprocess.Popen(
         [
             st,
@@ -127,6 +134,7 @@ def _fuzz_role(st: str, origin: str, token: str, seconds: int, env: dict[str, st
             "filter_too_much",
             "--header",
             f"Authorization: Bearer {token}",
+            *only,
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -165,6 +173,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--roles", default=",".join(ROLES))
     parser.add_argument("--scale", default="0.01", help="demo fleet size (fleetsvc demo --scale)")
+    parser.add_argument("--paths", help="only the operations whose path this regex matches")
     args = parser.parse_args()
     started = time.monotonic()
     roles = [r for r in ROLES if r in args.roles.split(",")]
@@ -202,7 +211,7 @@ def main() -> None:
             left = (deadline - time.monotonic()) / (len(roles) - n)
             per_role = max(30, int(left) - ROLE_OVERHEAD_S)
             print(f"--- {role}: {per_role} s", flush=True)
-            found = _fuzz_role(st, origin, tokens[role], per_role, env)
+            found = _fuzz_role(st, origin, tokens[role], per_role, env, args.paths)
             operations = max(totals["operations"], found.pop("operations", 0))
             totals.update(found)
             totals["operations"] = operations

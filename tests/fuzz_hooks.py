@@ -27,6 +27,9 @@ named here, and the run's summary counts the failures it dropped:
   a spreadsheet): the document states the file only as bytes; no schema states a
   spreadsheet's columns (a file that is missing or empty is stated, and not dropped);
 - a dock that is the install's tablet: JSON Schema cannot compare two fields' values;
+- an identifier (serial, IMEI, asset tag) given in two items of one batch: JSON Schema's
+  ``uniqueItems`` compares whole items, and the serials are compared once trimmed and
+  upper-cased (make fuzz sent ``"000000\x85"`` and ``"000000\x85\x85"``);
 - no default location: the fuzzer itself renamed it (a PATCH of its code);
 - a private-use or unassigned character in a token name: ``str.isprintable()`` refuses
   them, and a pattern of all of them is too large to generate from (checks.name_pattern).
@@ -112,6 +115,9 @@ _UNSTATABLE = {
         r"device model [0-9]+ is already on line [0-9]+; one line per model"
     ),
     "an end before its start": re.compile(r"ends_on must be on or after starts_on"),
+    "an identifier in two items of a batch": re.compile(
+        r"the same [a-z ]+ is in items\.[0-9]+ of this batch"
+    ),
     # Relative to today, which a schema cannot name.
     "a date in the future": re.compile(r"[a-z_]+ cannot be in the future"),
     "fewer licence seats than are in use": re.compile(

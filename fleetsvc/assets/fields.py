@@ -16,13 +16,12 @@ from typing import Annotated, Any, TypeVar
 import asyncpg
 
 from fleetsvc import identifiers
-from fleetsvc.checks import REGISTER_DATE, documented_cell_text
+from fleetsvc.checks import REGISTER_DATE, cell_text, documented_cell_text
 from fleetsvc.errors import FieldProblem, ValidationFailed
 from fleetsvc.records import MAX_ID
 from fleetsvc.vocabulary import CREATABLE, documented
 from importers.fields import (
     FieldError,
-    clean_text,
     normalise_imei,
     normalise_serial,
     parse_money,
@@ -47,7 +46,7 @@ Day = Annotated[dt.date, REGISTER_DATE]
 def optional_text(value: Any, max_len: int) -> str | None:
     if value is None:
         return None
-    text = clean_text(str(value), max_len)
+    text = cell_text(str(value), max_len)
     return text or None
 
 
@@ -89,7 +88,7 @@ def _field(key: str, value: Any) -> Any:
     if key in ("unit_cost", "replacement_cost_override"):
         return _money(value)
     if key == "notes":
-        return clean_text("" if value is None else str(value), 10_000)
+        return cell_text("" if value is None else str(value), 10_000)
     if key == "status":
         if value not in CREATABLE:
             raise FieldError(f"a new asset's status must be one of {', '.join(CREATABLE)}")

@@ -22,12 +22,11 @@ from fleetsvc.assets.lifecycle import check_move, check_status, move_problems
 from fleetsvc.assets.lookup import ASSET, get_asset
 from fleetsvc.assets.placement import location_for_move, placement_problems
 from fleetsvc.auth import Actor
-from fleetsvc.checks import documented_cell_text
+from fleetsvc.checks import cell_text, documented_cell_text
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, StaleVersion, ValidationFailed
 from fleetsvc.records import MAX_ID, RecordId, check_id
 from fleetsvc.recoveries.cases import settle
 from fleetsvc.vocabulary import KEPT_AT_LOCATION, VEHICLE_KIT, AssetStatus, one_of
-from importers.fields import clean_text
 
 
 class Transition(msgspec.Struct, forbid_unknown_fields=True):
@@ -88,7 +87,7 @@ async def transition(
 ) -> Asset:
     """Move an asset to another status, if the lifecycle table and its rules allow it."""
     to = check_status(move.to)
-    reason = normalised("reason", move.reason, lambda v: clean_text(v, 500))
+    reason = normalised("reason", move.reason, lambda v: cell_text(v, 500))
     certificate_ref = move.certificate_ref
     if certificate_ref is not None:
         certificate_ref = normalised(

@@ -15,13 +15,12 @@ from fleetsvc.assets.fields import normalised
 from fleetsvc.assets.lifecycle import check_move
 from fleetsvc.assets.moves import apply_move, lock_asset
 from fleetsvc.auth import Actor
-from fleetsvc.checks import documented_cell_text
+from fleetsvc.checks import cell_text, documented_cell_text
 from fleetsvc.errors import Conflict, NotFound, ValidationFailed
 from fleetsvc.records import check_id
 from fleetsvc.recoveries.cases import CASE, LINE, close_if_done
 from fleetsvc.recoveries.queries import RecoveryCaseDetail, get_recovery
 from fleetsvc.vocabulary import AssetStatus, RecoveryLineStatus
-from importers.fields import clean_text
 
 
 class WriteOff(msgspec.Struct, forbid_unknown_fields=True):
@@ -34,7 +33,7 @@ async def write_off(
     conn: asyncpg.Connection, actor: Actor, case_id: int, line_id: int, data: WriteOff
 ) -> RecoveryCaseDetail:
     """Write the line off and mark its device lost; the case closes if it was the last."""
-    reason = normalised("reason", data.reason, lambda v: clean_text(v, 500))
+    reason = normalised("reason", data.reason, lambda v: cell_text(v, 500))
     if not reason:
         raise ValidationFailed.one("reason", "say why the device is written off")
     check_id(CASE, case_id)

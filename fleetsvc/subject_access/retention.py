@@ -119,33 +119,19 @@ SELECT DISTINCT v FROM (
 # parameter is guessed at 10 rows, and a nested loop over 30,000 values per row follows).
 _KNOWN_TABLE = "pseudonymise_known"
 _K = _KNOWN_TABLE
-_BATCH_TABLE = "pseudonymise_batch"
 _KNOWN_SETUP_SQL = f"""
 CREATE TEMP TABLE IF NOT EXISTS {_KNOWN_TABLE} (v text PRIMARY KEY) ON COMMIT DROP;
-CREATE TEMP TABLE IF NOT EXISTS {_BATCH_TABLE} (id integer PRIMARY KEY) ON COMMIT DROP;
-TRUNCATE {_KNOWN_TABLE}, {_BATCH_TABLE};
+TRUNCATE {_KNOWN_TABLE};
 """
-# A part of a name alone ("Sgt Pryce", "ask Rhian"): a word of a name of theirs (three
-# characters or more, a letter among them) that no one else's name in the register has is
-# known too, so free text naming them by it goes. A word others share ("Jones", or "Rhian"
-# when another Rhian stays) names no one in particular and is left: erasing every "Jones"
-# would take other people's records with it. (As ``audit_forget_free_text``, migration
-# 2026-12-04T12:00:00.)
+# A part of a name alone ("Sgt Pryce", "ask Rhian"): a word of a name of theirs that no one
+# else's name in the register has is known too, so free text naming them by it goes. A word
+# others share ("Jones", or "Rhian" when another Rhian stays) names no one in particular and
+# is left: erasing every "Jones" would take other people's records with it. The rule is the
+# database's ``own_name_words`` (migration 2026-12-04T13:00:00), which
+# ``audit_forget_free_text`` calls too.
 _NAME_WORDS_SQL = f"""
 INSERT INTO {_KNOWN_TABLE} (v)
-SELECT m.word FROM (
-    SELECT DISTINCT w.word FROM (
-        SELECT p.display_name AS name FROM person p JOIN {_BATCH_TABLE} b USING (id)
-        UNION ALL
-        SELECT v.value FROM personal_value v JOIN {_BATCH_TABLE} b ON b.id = v.person_id
-        WHERE v.field = 'display_name' AND v.value IS NOT NULL
-    ) n CROSS JOIN LATERAL regexp_split_to_table(lower(n.name), '{free_text.SPLIT}') AS w(word)
-    WHERE length(w.word) >= 3 AND w.word ~ '[[:alpha:]]'
-) m
-WHERE NOT EXISTS (
-    SELECT 1 FROM person o
-    CROSS JOIN LATERAL regexp_split_to_table(lower(o.display_name), '{free_text.SPLIT}') AS x(word)
-    WHERE x.word = m.word AND NOT EXISTS (SELECT 1 FROM {_BATCH_TABLE} b WHERE b.id = o.id))
+SELECT DISTINCT w.word FROM own_name_words($1::int[]) w
 ON CONFLICT (v) DO NOTHING
 """
 
@@ -230,9 +216,7 @@ async def pseudonymise(
         return Pseudonymised(0, 0)
     await conn.execute(_KNOWN_SETUP_SQL)
     await conn.execute(f"INSERT INTO {_KNOWN_TABLE} (v) {_KNOWN_SQL}", ids)
-    await conn.execute(f"INSERT INTO {_BATCH_TABLE} SELECT unnest($1::int[])", ids)
-    await conn.execute(f"ANALYZE {_BATCH_TABLE}")
-    await conn.execute(_NAME_WORDS_SQL)
+    await conn.execute(_NAME_WORDS_SQL, ids)
     await conn.execute(f"ANALYZE {_KNOWN_TABLE}")
     await audit.record_from_query(conn, actor, _ASSET_EVENTS_SQL)
     await conn.execute(_ASSETS_SQL)

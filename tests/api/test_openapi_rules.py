@@ -96,10 +96,33 @@ def test_the_fuzzers_hooks_drop_state_dependent_refusals_only() -> None:
     assert not kept(problems(leaver), {"left_on": "2024-01-01"})
     assert kept(problems(leaver), {"active": True, "left_on": "2024-01-01"})
     assert kept(problems("asset 12 is a vehicle dock, which takes no SIM", "bad"))
+    # A batch's items compared with each other (make fuzz: 1,997 problems, these among them).
+    same = "the same serial number is in items.0 of this batch"
+    assert not kept(problems("no device model with id 252913", same))
+    assert kept(problems(same, "text is 65 characters; the limit is 64"))
     header = "no header row for babcock-install in the first 50 rows; it needs the columns X"
     assert not kept({"errors": [{"field": "file", "message": header}]})
     assert kept({"errors": [{"field": "file", "message": "a file is required"}]})
     assert kept({"errors": [{"field": "file", "message": header}, {"field": "mode"}]})
+
+
+async def test_a_serial_twice_in_a_batch_is_a_rule_the_hooks_drop(admin: httpx.AsyncClient) -> None:
+    # make fuzz sent "000000\x85" and "000000\x85\x85" in one batch: one serial, trimmed.
+    from tests.fuzz_hooks import filter_failure
+
+    model = await factories.device_model()
+    serial = unique("S")
+    items = [{"model_id": model["id"], "serial_number": serial + "\x85" * n} for n in (1, 2)]
+    r = await admin.post("/api/v1/assets/batch", json={"items": items})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {
+            "field": "items.1.serial_number",
+            "message": "the same serial number is in items.0 of this batch",
+        }
+    ]
+    case = SimpleNamespace(headers={}, body={"items": items})
+    assert not filter_failure(None, SimpleNamespace(code="ST202"), case, r)
 
 
 async def test_a_write_off_states_its_reason_is_required(admin: httpx.AsyncClient) -> None:
