@@ -170,16 +170,14 @@ async def seed(url: str, n_assets: int) -> dict[str, object]:
                 "INSERT INTO assignment (asset_id, person_id, started_at)"
                 " SELECT id, person_id, in_service_on FROM asset WHERE person_id IS NOT NULL"
             )
+            # Each SIM fitted in its handset (the open fitting is on the SIM's row).
             await conn.execute(
-                "INSERT INTO sim (iccid, msisdn, contract_id, asset_id)"
-                " SELECT '894410' || lpad(a.id::text, 12, '0') || '0', s.msisdn, $1, a.id"
+                "INSERT INTO sim (iccid, msisdn, contract_id, asset_id, fitting_id, fitted_at)"
+                " SELECT '894410' || lpad(a.id::text, 12, '0') || '0', s.msisdn, $1, a.id,"
+                " nextval('sim_fitting_id_seq'), now()"
                 " FROM asset_in s JOIN asset a ON a.serial_number = s.serial"
                 " WHERE s.msisdn IS NOT NULL",
                 airtime,
-            )
-            await conn.execute(
-                "INSERT INTO sim_fitting (sim_id, asset_id) SELECT id, asset_id FROM sim"
-                " WHERE asset_id IS NOT NULL"
             )
             await conn.execute(
                 "INSERT INTO install (job_reference, vehicle_id, tablet_id, dock_id, installed_on)"

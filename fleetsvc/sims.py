@@ -1,7 +1,8 @@
 """SIM cards: their numbers, airtime contract, and the handset each is in.
 
-``sim.asset_id`` is the handset a SIM is fitted in now; ``sim_fitting`` keeps
-every fitting with its dates. The two move together, in one transaction.
+``sim.asset_id`` is the handset a SIM is fitted in now, and the SIM's row holds that open
+fitting (``fitting_id``, ``fitted_at``); ``sim_fitting`` keeps the removed ones, each
+written there as it is closed, in the transaction that moves the SIM.
 """
 
 from __future__ import annotations
@@ -217,8 +218,12 @@ async def list_sims(
 
 
 async def _close_fitting(conn: asyncpg.Connection, sim_id: int) -> None:
+    """The SIM's open fitting (on its row) recorded as removed now; the caller then clears
+    or replaces it on the row."""
     await conn.execute(
-        "UPDATE sim_fitting SET removed_at = now() WHERE sim_id = $1 AND removed_at IS NULL",
+        "INSERT INTO sim_fitting (id, sim_id, asset_id, fitted_at, removed_at)"
+        " SELECT fitting_id, id, asset_id, fitted_at, now() FROM sim"
+        " WHERE id = $1 AND fitting_id IS NOT NULL",
         sim_id,
     )
 
@@ -227,8 +232,8 @@ async def _unfit(conn: asyncpg.Connection, actor: Actor, sim: asyncpg.Record) ->
     """Take a SIM out of its handset: close the fitting, clear the link, record it."""
     await _close_fitting(conn, sim["id"])
     row = await conn.fetchrow(
-        "UPDATE sim SET asset_id = NULL, version = version + 1, updated_at = now()"
-        " WHERE id = $1 RETURNING *",
+        "UPDATE sim SET asset_id = NULL, fitting_id = NULL, fitted_at = NULL,"
+        " version = version + 1, updated_at = now() WHERE id = $1 RETURNING *",
         sim["id"],
     )
     assert row is not None
@@ -313,15 +318,13 @@ async def fit_sim(
     if sim["asset_id"] is not None:
         await _close_fitting(conn, sim_id)
     row = await conn.fetchrow(
-        "UPDATE sim SET asset_id = $2, version = version + 1, updated_at = now()"
+        "UPDATE sim SET asset_id = $2, fitting_id = nextval('sim_fitting_id_seq'),"
+        " fitted_at = now(), version = version + 1, updated_at = now()"
         " WHERE id = $1 RETURNING *",
         sim_id,
         asset_id,
     )
     assert row is not None
-    await conn.execute(
-        "INSERT INTO sim_fitting (sim_id, asset_id) VALUES ($1, $2)", sim_id, asset_id
-    )
     await audit.record(
         conn,
         actor,
@@ -343,13 +346,15 @@ async def remove_sim(
     return _sim(await _unfit(conn, actor, sim))
 
 
-# Every fitting, open and removed, as two arms: each is read through its partial index (by
-# SIM or by handset: the filters on the derived table reach both arms). A reader of all of
-# a SIM's or a handset's fittings selects from this, not from sim_fitting itself, whose
-# plain indexes hold only removed fittings.
+# Every fitting, open and removed, as two arms: the open ones from the SIMs' rows (by SIM
+# through sim_pkey, by handset through sim_asset_uq), the removed ones from sim_fitting
+# (through its indexes by SIM and by handset); the filters on the derived table reach both
+# arms. A reader of all of a SIM's or a handset's fittings selects from this, not from
+# sim_fitting itself, which holds only removed fittings.
 ALL_FITTINGS = (
-    "SELECT * FROM sim_fitting WHERE removed_at IS NULL"
-    " UNION ALL SELECT * FROM sim_fitting WHERE removed_at IS NOT NULL"
+    "SELECT fitting_id AS id, id AS sim_id, asset_id, fitted_at,"
+    " NULL::timestamptz AS removed_at FROM sim WHERE fitting_id IS NOT NULL"
+    " UNION ALL SELECT id, sim_id, asset_id, fitted_at, removed_at FROM sim_fitting"
 )
 
 

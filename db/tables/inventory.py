@@ -84,9 +84,14 @@ class Sim(Versioned, Table, tablename="sim", help_text="A SIM card and its numbe
     status = Varchar(length=16, default="active")
     asset_id = Integer(null=True, default=None)  # asset.id
     delivery_import_id = Integer(null=True, default=None)  # delivery_import.id
+    # The open fitting, in the handset asset_id names (migration 2026-12-04T15:00:02).
+    fitting_id = Integer(null=True, default=None, help_text="the open fitting's id")
+    fitted_at = Timestamptz(null=True, default=None, help_text="when it was fitted")
 
 
-class SimFitting(Table, tablename="sim_fitting", help_text="Which handset a SIM was in, when."):
+class SimFitting(
+    Table, tablename="sim_fitting", help_text="Which handset a SIM was in, when: removed fittings."
+):
     sim_id = Integer(default=None)  # sim.id
     asset_id = Integer(default=None)  # asset.id
     fitted_at = Timestamptz(default=TimestamptzNow())

@@ -1,5 +1,5 @@
 """Applying a delivery's new rows, set-based: the items (handsets, tablets, docks), kept at
-the location the import names, their SIMs and the SIMs' fittings in one ``INSERT …
+the location the import names, and their SIMs, fitted in them, in one ``INSERT …
 SELECT``, their history in one more (a created record each, sealed by one event of the
 import), then the new licence lines (``apply_licences``).
 """
@@ -17,10 +17,11 @@ from fleetsvc.imports import apply_licences
 from fleetsvc.imports.queries import ENTITY
 from fleetsvc.imports.summary import DeliveryCounts
 
-# The new handsets, their SIMs and the SIMs' fittings in one statement. Each new item takes
-# its id from the asset sequence in file order first (``numbered``, read once), so its SIM
-# names it directly, not by joining the inserted assets back on maker and serial (a hash of
-# every new row and a second sort). No ON CONFLICT: the plan was made under APPLY_LOCK in this
+# The new handsets and their SIMs in one statement, each SIM fitted in its handset (the open
+# fitting is on the SIM's row: migration 2026-12-04T15:00:02). Each new item takes its id
+# from the asset sequence in file order first (``numbered``, read once), so its SIM names it
+# directly, not by joining the inserted assets back on maker and serial (a hash of every new
+# row and a second sort). No ON CONFLICT: the plan was made under APPLY_LOCK in this
 # transaction, so a unique violation means another writer registered one of these items
 # meanwhile (answered as a Conflict), and the arbiter pre-check of every unique index would
 # cost a second index descent per row.
@@ -44,13 +45,12 @@ ins AS (
     RETURNING 1
 ),
 new_sims AS (
-    INSERT INTO sim (iccid, msisdn, contract_id, asset_id, delivery_import_id)
-    SELECT iccid, msisdn, airtime_contract_id, asset_id, $1 FROM numbered
-    WHERE iccid IS NOT NULL
-    RETURNING id, asset_id
-),
-fitted AS (
-    INSERT INTO sim_fitting (sim_id, asset_id) SELECT id, asset_id FROM new_sims
+    INSERT INTO sim (iccid, msisdn, contract_id, asset_id, delivery_import_id, fitting_id,
+                     fitted_at)
+    SELECT iccid, msisdn, airtime_contract_id, asset_id, $1, nextval('sim_fitting_id_seq'),
+           now()
+    FROM numbered WHERE iccid IS NOT NULL
+    RETURNING 1
 )
 SELECT (SELECT count(*) FROM ins) AS assets, (SELECT count(*) FROM new_sims) AS sims
 """

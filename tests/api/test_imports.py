@@ -19,6 +19,7 @@ import openpyxl
 import pytest
 
 from db.engine import connection
+from fleetsvc.sims import ALL_FITTINGS
 from tests import factories
 from tests.conftest import ClientFactory, unique
 
@@ -248,7 +249,8 @@ async def test_commit_creates_the_reported_assets_sims_fittings_and_events(
     async with connection() as conn:
         sims = await conn.fetch("SELECT * FROM sim WHERE asset_id = ANY($1::int[])", ids)
         fittings = await conn.fetch(
-            "SELECT * FROM sim_fitting WHERE asset_id = ANY($1::int[]) AND removed_at IS NULL",
+            f"SELECT * FROM ({ALL_FITTINGS}) f"
+            " WHERE f.asset_id = ANY($1::int[]) AND f.removed_at IS NULL",
             ids,
         )
         events = await conn.fetch(

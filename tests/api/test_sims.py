@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from db.engine import connection
+from fleetsvc.sims import ALL_FITTINGS
 from tests import factories
 from tests.conftest import ClientFactory
 
@@ -130,11 +131,13 @@ async def test_a_handset_holds_one_sim_unless_replaced(client_for: ClientFactory
     assert (await eng.get(f"/api/v1/sims/{held['id']}")).json()["asset_id"] is None
     assert (await eng.get(f"/api/v1/assets/{handset['id']}")).json()["sim"]["id"] == newcomer["id"]
     async with connection() as conn:
-        open_rows = await conn.fetchval(
-            "SELECT count(*) FROM sim_fitting WHERE asset_id = $1 AND removed_at IS NULL",
+        fittings = await conn.fetch(
+            f"SELECT sim_id, removed_at FROM ({ALL_FITTINGS}) f WHERE f.asset_id = $1",
             handset["id"],
         )
-    assert open_rows == 1
+    # The newcomer's fitting is open; the SIM it replaced was in the handset and is not now.
+    assert [f["sim_id"] for f in fittings if f["removed_at"] is None] == [newcomer["id"]]
+    assert [f["sim_id"] for f in fittings if f["removed_at"] is not None] == [held["id"]]
 
 
 async def test_fitting_refuses_what_cannot_take_a_sim(client_for: ClientFactory) -> None:

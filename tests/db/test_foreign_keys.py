@@ -9,6 +9,7 @@ then fails, in either order.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import importlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -80,9 +81,11 @@ async def make_child(child: str, column: str, key: int) -> int:
     elif child == "sim":
         row = await factories.sim(**values)
     else:
+        # sim_fitting holds removed fittings (the open one is on the SIM's row).
         fitting = {
             "sim_id": (await factories.sim())["id"],
             "asset_id": (await factories.asset())["id"],
+            "removed_at": dt.datetime.now(dt.UTC),
             **values,
         }
         row = await factories.insert("sim_fitting", **fitting)
@@ -239,7 +242,7 @@ async def test_one_statement_inserts_parents_and_their_children(size: int) -> No
         SELECT iccids[row_number() OVER (ORDER BY id)], id, NULL FROM numbered
         RETURNING id, asset_id
     )
-    INSERT INTO sim_fitting (sim_id, asset_id) SELECT id, asset_id FROM sims
+    INSERT INTO sim_fitting (sim_id, asset_id, removed_at) SELECT id, asset_id, now() FROM sims
     """
     iccids = [factories.new_iccid() for _ in serials]
     async with transaction() as conn:
@@ -270,7 +273,10 @@ async def test_an_update_that_keeps_its_keys_is_not_refused_for_them() -> None:
 async def test_truncating_a_parent_is_refused_while_children_name_it(databases: Databases) -> None:
     sim = await factories.sim()
     await factories.insert(
-        "sim_fitting", sim_id=sim["id"], asset_id=(await factories.asset())["id"]
+        "sim_fitting",
+        sim_id=sim["id"],
+        asset_id=(await factories.asset())["id"],
+        removed_at=dt.datetime.now(dt.UTC),
     )
     owner = await asyncpg.connect(databases.owner)
     try:

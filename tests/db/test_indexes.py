@@ -147,9 +147,37 @@ async def test_a_records_time_costs_it_no_btree_entry(app: object) -> None:
     assert "created_record_occurred_idx" in plan, plan
 
 
-async def test_a_fittings_full_indexes_hold_only_removed_fittings(app: object) -> None:
-    """A delivery's fittings are all open: the indexes by handset and by SIM that every
-    fitting needed are partial over removed ones (open ones are in the unique indexes)."""
+async def test_an_imports_items_cost_them_no_btree_entry(app: object) -> None:
+    """A delivery's items are inserted together: their import is indexed by block range
+    (BRIN), and an import's items are read through it (its history, the re-commit check)."""
+    async with connection() as conn:
+        kinds = await conn.fetch(
+            "SELECT c.relname, a.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"
+            " JOIN pg_am a ON a.oid = c.relam JOIN pg_attribute t ON t.attrelid = i.indrelid"
+            " AND t.attnum = ANY(i.indkey)"
+            " WHERE i.indrelid = ANY('{asset,sim}'::regclass[])"
+            " AND t.attname = 'delivery_import_id' ORDER BY 1"
+        )
+    assert [(r["relname"], r["amname"]) for r in kinds] == [
+        ("asset_import_idx", "brin"),
+        ("sim_import_idx", "brin"),
+    ]
+    async with transaction() as conn:
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        for table in ("asset", "sim"):
+            plan = "\n".join(
+                r[0]
+                for r in await conn.fetch(
+                    f"EXPLAIN SELECT count(*) FROM {table} WHERE delivery_import_id = 1"
+                )
+            )
+            assert f"{table}_import_idx" in plan, plan
+
+
+async def test_a_sims_open_fitting_is_on_its_row_and_costs_no_fitting_row(app: object) -> None:
+    """A delivery's fittings are all open: each is on its SIM's row, so ``sim_fitting``,
+    which holds removed fittings only, has no unique index over open ones (a SIM has one
+    ``asset_id``; a handset holds one SIM by ``sim_asset_uq``)."""
     async with connection() as conn:
         rows = await conn.fetch(
             "SELECT c.relname, i.indisunique AS is_unique,"
@@ -158,11 +186,37 @@ async def test_a_fittings_full_indexes_hold_only_removed_fittings(app: object) -
             " WHERE i.indrelid = 'sim_fitting'::regclass AND NOT i.indisprimary"
         )
     assert {r["relname"]: (r["is_unique"], r["predicate"]) for r in rows} == {
-        "sim_fitting_asset_idx": (False, "(removed_at IS NOT NULL)"),
-        "sim_fitting_sim_idx": (False, "(removed_at IS NOT NULL)"),
-        "sim_fitting_asset_open_uq": (True, "(removed_at IS NULL)"),
-        "sim_fitting_sim_open_uq": (True, "(removed_at IS NULL)"),
+        "sim_fitting_asset_idx": (False, None),
+        "sim_fitting_sim_idx": (False, None),
     }
+    sim = await factories.sim()
+    asset = await factories.asset()
+    async with transaction() as conn:
+        with pytest.raises(asyncpg.CheckViolationError, match="sim_fitting_removed_chk"):
+            async with conn.transaction():
+                await conn.execute(
+                    "INSERT INTO sim_fitting (sim_id, asset_id) VALUES ($1, $2)",
+                    sim["id"],
+                    asset["id"],
+                )
+        # An open fitting names the handset the SIM is in, and has its time.
+        with pytest.raises(asyncpg.CheckViolationError, match="sim_fitting_open_chk"):
+            async with conn.transaction():
+                await conn.execute(
+                    "UPDATE sim SET fitting_id = nextval('sim_fitting_id_seq'), fitted_at = now()"
+                    " WHERE id = $1",
+                    sim["id"],
+                )
+        with pytest.raises(asyncpg.UniqueViolationError, match="sim_asset_uq"):
+            async with conn.transaction():
+                other = await factories.sim()
+                for s in (sim, other):
+                    await conn.execute(
+                        "UPDATE sim SET asset_id = $2, fitting_id = nextval('sim_fitting_id_seq'),"
+                        " fitted_at = now() WHERE id = $1",
+                        s["id"],
+                        asset["id"],
+                    )
 
 
 async def test_a_sims_history_reads_both_fitting_indexes(app: object) -> None:
@@ -184,5 +238,5 @@ async def test_a_sims_history_reads_both_fitting_indexes(app: object) -> None:
                 " WHERE f.asset_id = ANY('{1,2}'::int[])"
             )
         )
-    assert "sim_fitting_sim_open_uq" in plan and "sim_fitting_sim_idx" in plan, plan
-    assert "sim_fitting_asset_open_uq" in by_asset and "sim_fitting_asset_idx" in by_asset
+    assert "sim_pkey" in plan and "sim_fitting_sim_idx" in plan, plan
+    assert "sim_asset_uq" in by_asset and "sim_fitting_asset_idx" in by_asset, by_asset

@@ -13,6 +13,7 @@ from db.engine import connection
 from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict
 from fleetsvc.imports import plan, run
+from fleetsvc.sims import ALL_FITTINGS
 from tests.api.test_imports import csv_bytes, handset, order
 from tests.conftest import unique
 
@@ -92,7 +93,7 @@ async def test_each_handset_is_numbered_in_file_order_and_holds_its_own_rows_sim
         sims = await conn.fetch(
             "SELECT s.iccid, a.imei, f.asset_id = s.asset_id AS fitted FROM sim s"
             " JOIN asset a ON a.id = s.asset_id"
-            " JOIN sim_fitting f ON f.sim_id = s.id AND f.removed_at IS NULL"
+            f" JOIN ({ALL_FITTINGS}) f ON f.sim_id = s.id AND f.removed_at IS NULL"
             " WHERE s.delivery_import_id = $1 ORDER BY s.id",
             done.id,
         )
