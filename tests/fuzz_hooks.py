@@ -27,6 +27,8 @@ named here, and the run's summary counts the failures it dropped:
   a spreadsheet): the document states the file only as bytes; no schema states a
   spreadsheet's columns (a file that is missing or empty is stated, and not dropped);
 - a dock that is the install's tablet: JSON Schema cannot compare two fields' values;
+- a move to ``deployed`` with no person: vehicle kit fitted in a vehicle is deployed with
+  none, so the asset's category and install decide, not the body;
 - an identifier (serial, IMEI, asset tag) given in two items of one batch: JSON Schema's
   ``uniqueItems`` compares whole items, and the serials are compared once trimmed and
   upper-cased (make fuzz sent ``"000000\x85"`` and ``"000000\x85\x85"``);
@@ -109,6 +111,9 @@ _UNSTATABLE = {
     ),
     "an asset of another category": re.compile(r"asset [0-9]+ is an? [a-z_ ]+, not an? [a-z_ ]+"),
     "a removal before its install": re.compile(r"removed_on cannot be before the install date"),
+    "a deployment with no person": re.compile(
+        r"deploying needs the person_id of the person it is issued to(; IVMA tablets .*)?"
+    ),
     # Rules across fields or items, which JSON Schema cannot state: one line per model (a
     # uniqueItems would compare whole lines), an end not before its start.
     "a model on two lines of an order": re.compile(

@@ -22,11 +22,13 @@ from fleetsvc.assets.lifecycle import check_move, check_status, move_problems
 from fleetsvc.assets.lookup import ASSET, get_asset
 from fleetsvc.assets.placement import location_for_move, placement_problems
 from fleetsvc.auth import Actor
-from fleetsvc.checks import cell_text, documented_cell_text
+from fleetsvc.checks import SPACE_CHARACTERS, cell_text, documented_cell_text
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, StaleVersion, ValidationFailed
 from fleetsvc.records import MAX_ID, RecordId, check_id
 from fleetsvc.recoveries.cases import settle
 from fleetsvc.vocabulary import KEPT_AT_LOCATION, VEHICLE_KIT, AssetStatus, one_of
+
+NOT_DISPOSED = tuple(s for s in AssetStatus if s != AssetStatus.DISPOSED)
 
 
 class Transition(msgspec.Struct, forbid_unknown_fields=True):
@@ -41,7 +43,9 @@ class Transition(msgspec.Struct, forbid_unknown_fields=True):
     location_id: RecordId | None = None
 
     # A person only when deploying; a location only when it is kept at one; a certificate
-    # only when disposing (api.bodies states these).
+    # only when disposing, and one (not blank) when disposing (api.bodies states these). A
+    # deployment's person is not stated as required: vehicle kit fitted in a vehicle is
+    # deployed with none, which the asset's category and install decide.
     OPENAPI_ALL_OF: ClassVar[list[dict[str, Any]]] = [
         {
             "anyOf": [
@@ -59,6 +63,17 @@ class Transition(msgspec.Struct, forbid_unknown_fields=True):
             "anyOf": [
                 {"properties": {"to": {"const": AssetStatus.DISPOSED.value}}},
                 {"properties": {"certificate_ref": {"type": "null"}}},
+            ]
+        },
+        {
+            "anyOf": [
+                {"properties": {"to": {"enum": [s.value for s in NOT_DISPOSED]}}},
+                {
+                    "required": ["certificate_ref"],
+                    "properties": {
+                        "certificate_ref": {"type": "string", "pattern": f"[^{SPACE_CHARACTERS}]"}
+                    },
+                },
             ]
         },
     ]
