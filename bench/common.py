@@ -111,6 +111,8 @@ def service_process(database_url: str, port: int | None = None) -> Iterator[tupl
         wait_ready(base)
         yield base, proc.pid
     finally:
+        if proc.poll() is not None:  # its output is not kept: at least say it had ended
+            print(f"fleetsvc serve had stopped (exit status {proc.returncode})", file=sys.stderr)
         proc.terminate()
         proc.wait(timeout=20)
 
