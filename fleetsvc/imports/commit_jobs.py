@@ -62,6 +62,9 @@ INTERRUPTED: Final = "interrupted: the worker stopped; nothing was applied"
 CANCELLED: Final = "cancelled: the commit stopped at the caller's request; nothing was applied"
 OUTAGE: Final = "the database connection was lost while the import ran; nothing was applied"
 CRASHED: Final = "the import failed while it was being applied; nothing was applied"
+# How often a request waiting on a commit job that it does not run looks at it, besides
+# being woken by the job's end (queue.FINISHED_CHANNEL).
+LOOK_SECONDS: Final = 1.0
 
 
 class CommitPayload(msgspec.Struct, forbid_unknown_fields=True):
@@ -236,13 +239,18 @@ async def _wait(started: Started, within: float | None) -> JobRecord:
         # asyncio.wait neither cancels the job's task on a timeout nor when the request is.
         await asyncio.wait([started.task], timeout=within)
         return await _job(started.job_id)
+    # Another request's job, or another process's: its end is notified, and looked for
+    # every LOOK_SECONDS too (a notification sent while the database was away is lost).
     deadline = None if within is None else time.monotonic() + within
-    while True:
-        job = await _job(started.job_id)
-        left = 0.25 if deadline is None else deadline - time.monotonic()
-        if job.status in JobStatus.FINISHED or left <= 0:
-            return job
-        await asyncio.sleep(min(0.25, left))
+    async with own_worker(get_settings()).ends(started.job_id) as ended:
+        while True:
+            job = await _job(started.job_id)
+            left = LOOK_SECONDS if deadline is None else deadline - time.monotonic()
+            if job.status in JobStatus.FINISHED or left <= 0:
+                return job
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), min(LOOK_SECONDS, left))
+            ended.clear()
 
 
 async def _job(job_id: int) -> JobRecord:

@@ -16,7 +16,7 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeVar
 
@@ -73,6 +73,8 @@ class Worker:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._running: dict[int, _Running] = {}
+        # Whoever waits on a job's end in this process (``ends``), woken by its notification.
+        self._ends: dict[int, set[asyncio.Event]] = {}
         self._releasing = False
         self._beats: asyncio.Task[None] | None = None
 
@@ -88,10 +90,35 @@ class Worker:
         ms = int(max(1.0, self.lease / 3) * 1000)
         await conn.execute(f"SET statement_timeout = '{ms}ms'; SET lock_timeout = '{ms}ms'")
         await conn.add_listener(queue.CHANNEL, self._notified)
+        await conn.add_listener(queue.FINISHED_CHANNEL, self._ended)
         return conn
 
     def _notified(self, *_: object) -> None:
         self._wake.set()
+
+    def _ended(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        job_id = str(payload).split(" ", 1)[0]
+        if job_id.isdigit():
+            for event in self._ends.get(int(job_id), ()):
+                event.set()
+
+    @contextlib.asynccontextmanager
+    async def ends(self, job_id: int) -> AsyncIterator[asyncio.Event]:
+        """An event set when job ``job_id``'s end (or its return to the queue) is notified
+        (queue.FINISHED_CHANNEL), which the control connection LISTENs for from here on:
+        for whoever waits on a job that another request or process runs. Notifications
+        sent while the database is away are lost: the waiter still looks now and then."""
+        event = asyncio.Event()
+        self._ends.setdefault(job_id, set()).add(event)
+        try:
+            with contextlib.suppress(DatabaseGone):
+                await self.control(_listening)
+            yield event
+        finally:
+            waiting = self._ends.get(job_id, set())
+            waiting.discard(event)
+            if not waiting:
+                self._ends.pop(job_id, None)
 
     async def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
@@ -381,6 +408,10 @@ class Worker:
             except Exception as exc:
                 log.error("schedule_error", exc_info=exc)
             await asyncio.sleep(wait)
+
+
+async def _listening(conn: asyncpg.Connection) -> None:
+    """Nothing: ``control`` connects (and LISTENs) first if need be."""
 
 
 async def _wait_any(stop: asyncio.Event, wake: asyncio.Event, seconds: float) -> None:

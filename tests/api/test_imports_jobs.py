@@ -13,7 +13,9 @@ import asyncpg
 import httpx
 import pytest
 
+from fleetsvc.imports import commit_jobs
 from fleetsvc.imports.evaluate import APPLY_LOCK
+from fleetsvc.jobs.worker import own_worker
 from fleetsvc.settings import get_settings
 from tests.api.test_imports import count, csv_bytes, handset, order
 from tests.conftest import ClientFactory
@@ -149,6 +151,41 @@ async def test_a_second_commit_while_the_first_runs_answers_with_the_same_job(
     )
     again = await stores.post(f"/api/v1/imports/{import_id}/commit")
     assert again.status_code == 200 and again.json()["job_id"] == first.json()["job_id"]
+
+
+async def test_a_commit_waiting_on_another_requests_job_is_woken_by_its_end(
+    client_for: ClientFactory, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """A second commit (no Prefer) of an import whose commit job the first request runs
+    waits for that job's end, woken by its notification (queue.FINISHED_CHANNEL): it never
+    looks again by itself here (nor does its wait end), and still answers 200 once the job
+    has ended (within a minute; it takes well under a second)."""
+    stores = await client_for("stores")
+    o = await order()
+    preview = await stores.post(
+        "/api/v1/imports",
+        files={"file": ("d.csv", csv_bytes([handset(o) for _ in range(3)]), "text/csv")},
+        data={"profile": "vodafone-despatch"},
+    )
+    import_id = preview.json()["id"]
+    monkeypatch.setattr(commit_jobs, "LOOK_SECONDS", 3600.0)
+    waiting = dataclasses.replace(get_settings(), import_wait_seconds=3600.0)
+    monkeypatch.setattr("api.imports.get_settings", lambda: waiting)
+    ends = own_worker(get_settings())._ends
+    async with apply_lock_held(database_url):
+        first = await stores.post(f"/api/v1/imports/{import_id}/commit", headers=ASYNC)
+        assert first.status_code == 202, first.text
+        job_id = first.json()["job_id"]
+        second = asyncio.create_task(stores.post(f"/api/v1/imports/{import_id}/commit"))
+        for _ in range(600):  # until the second request waits on the job's end
+            if job_id in ends or second.done():
+                break
+            await asyncio.sleep(0.05)
+        assert job_id in ends and not second.done()
+    r = await asyncio.wait_for(second, 60)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "committed" and r.json()["job_id"] == job_id
+    assert job_id not in ends
 
 
 @pytest.mark.parametrize("previewed", [True, False], ids=["previewed", "upload"])
