@@ -254,9 +254,9 @@ def settle_heap() -> None:
     loop need: a 29,737-row upload met one, ~70 ms, and its collections took 90–146 ms in
     all, 22–33 ms with them frozen, none with the larger young generation (300,000 rows:
     0.9–1.8 s, 0.4–0.7 s, none). The objects frozen live as long as the process: none is
-    garbage it could free; garbage in cycles waits for at most 50,000 more objects.
-    The service's CPU per upload over HTTP, A/B against main in the same run: see the
-    commits that brought these."""
+    garbage it could free; garbage in cycles waits for at most 50,000 more objects. The
+    service's CPU per upload over HTTP, A/B against the service before both in the same run:
+    0.30 → 0.20 s (median) at 29,737 rows, 2.64 → 1.83 s at 300,000; peak RSS the same."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_GENERATION, *gc.get_threshold()[1:])
