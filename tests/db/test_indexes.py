@@ -1,4 +1,4 @@
-"""Every index on the tables a delivery writes (asset, sim, sim_fitting, created_record) says
+"""Every index on the tables a delivery writes (asset, sim, sim_fitting, created_item) says
 which of the service's queries it serves, and the one serial index serves both kinds of
 serial lookup.
 
@@ -15,7 +15,15 @@ import pytest
 from db.engine import connection, transaction
 from tests import factories
 
-DELIVERY_TABLES = ("asset", "sim", "sim_fitting", "created_record")
+DELIVERY_TABLES = (
+    "asset",
+    "sim",
+    "sim_fitting",
+    "created_record",
+    "created_item",
+    "created_item_sim",
+    "created_item_bare",
+)
 
 
 @pytest.mark.parametrize("table", DELIVERY_TABLES)
