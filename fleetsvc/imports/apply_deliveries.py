@@ -71,7 +71,10 @@ SELECT nextval('event_id_seq'), $1::bigint, $2::text, $3::text, $4::text,
        i.unit_cost, i.delivered_on, i.refresh_due_on, i.location_id,
        CASE WHEN i.sim_id IS NOT NULL THEN nextval('event_id_seq') END, i.sim_id, i.iccid,
        i.msisdn, i.sim_contract_id
-FROM (SELECT a.*, s.id AS sim_id, s.iccid, s.msisdn, s.contract_id AS sim_contract_id
+FROM (SELECT a.id, a.delivery_import_id, a.model_id, a.manufacturer, a.serial_number, a.imei,
+             a.status, a.purchase_order_id, a.contract_id, a.supplier_order_ref,
+             a.delivery_ref, a.unit_cost, a.delivered_on, a.refresh_due_on, a.location_id,
+             s.id AS sim_id, s.iccid, s.msisdn, s.contract_id AS sim_contract_id
       FROM asset a
       LEFT JOIN sim s ON s.asset_id = a.id AND s.delivery_import_id = $5
       WHERE a.delivery_import_id = $5
