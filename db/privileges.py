@@ -32,6 +32,11 @@ REDUCED: Final[Mapping[str, tuple[str, ...]]] = {
     "event_pending": ("SELECT",),
     # A delivery's created items, sealed by their import's event: kept as written.
     "created_record": ("SELECT", "INSERT"),
+    "created_item": ("SELECT", "INSERT"),
+    # Its partitions: read and written through it (event_history reads the one of items
+    # with a SIM as its owner does), so nothing of their own.
+    "created_item_sim": (),
+    "created_item_bare": (),
     "event_history": ("SELECT",),  # the view every history read selects from
     # Personal values events refer to: added with their event, erased only by
     # audit_forget_person (a trigger refuses any other change).
@@ -65,9 +70,11 @@ _ALTER = {
     "S": "SEQUENCE",
 }
 # An object that depends on another this way moves with it (or belongs to an extension).
+# Not on itself: a table partitioned on an expression depends on its own columns.
 _NOT_DEPENDENT = (
     "NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '{catalog}'::regclass"
-    " AND d.objid = {oid} AND d.deptype IN ({kinds}))"
+    " AND d.objid = {oid} AND d.deptype IN ({kinds})"
+    " AND (d.refclassid, d.refobjid) <> (d.classid, d.objid))"
 )
 _ROLE_ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
 
@@ -137,7 +144,8 @@ async def _hand_over(conn: asyncpg.Connection, owner: str) -> None:
 
     Named one by one: ``REASSIGN OWNED BY postgres`` would try the superuser's system
     objects too, and fail. Indexes, a serial's sequence and a table's row type go with
-    their table; objects of an extension stay with it.
+    their table; objects of an extension stay with it. A partition depends on its table too
+    (automatically), but is a table with an owner of its own: handed over like any other.
     """
     o = quote_ident(owner)
     owner_oid = "(SELECT oid FROM pg_roles WHERE rolname = $1)"
@@ -145,8 +153,9 @@ async def _hand_over(conn: asyncpg.Connection, owner: str) -> None:
     relations = await conn.fetch(
         "SELECT c.oid::regclass::text AS name, c.relkind::text AS kind FROM pg_class c"
         f" WHERE c.relnamespace = 'public'::regnamespace AND c.relowner <> {owner_oid}"
-        f" AND c.relkind IN {_RELATIONS_AND_SEQUENCES} AND "
-        + _NOT_DEPENDENT.format(catalog="pg_class", oid="c.oid", kinds="'e', 'a', 'i'"),
+        f" AND c.relkind IN {_RELATIONS_AND_SEQUENCES} AND (c.relispartition OR "
+        + _NOT_DEPENDENT.format(catalog="pg_class", oid="c.oid", kinds="'e', 'a', 'i'")
+        + ")",
         owner,
     )
     statements += [f"ALTER {_ALTER[r['kind']]} {r['name']} OWNER TO {o}" for r in relations]

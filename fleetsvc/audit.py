@@ -292,17 +292,19 @@ async def record_from_query(
     return int(result.split()[-1])
 
 
-# Sealing created records: the caller's INSERT of them and the event that holds their count
-# and digest, in one statement (the event's id drawn first, so they can name it). The digest
-# is taken over the rows the INSERT returns, as stored (defaults and all): the records are
-# neither read back nor looked for in the table, which has no index by event (a scan of
-# every import's records, growing with history, as a second statement needed).
+# Sealing created items: the caller's INSERT of them and the event that holds how many
+# history entries they are (an item and its SIM: two) and their digest, in one statement (the
+# event's id drawn first, so they can name it). The digest is taken over the rows the INSERT
+# returns, as stored (defaults and all): the items are neither read back nor looked for in
+# the table, which has no index by event (a scan of every import's items, growing with
+# history, as a second statement needed).
 _SEAL_RECORDS_SQL = f"""
 WITH r AS ({{insert_sql}} RETURNING *)
 INSERT INTO event (id, actor_name, actor_role, request_id, entity, entity_id, action, after)
 SELECT $1::bigint, $2, $3, $4, ${{entity}}, ${{entity_id}}::bigint, '{audit_chain.RECORDS_ACTION}',
-       jsonb_build_object('records', count(*), 'records_format', {audit_chain.RECORDS_FORMAT},
-                          'records_sha256', {audit_chain.RECORDS_DIGEST_SQL})
+       jsonb_build_object('records', {audit_chain.ITEM_ENTRIES_SQL},
+                          'records_format', {audit_chain.ITEMS_FORMAT},
+                          'records_sha256', {audit_chain.ITEMS_DIGEST_SQL})
 FROM r
 RETURNING (after ->> 'records')::bigint
 """
@@ -316,16 +318,17 @@ async def record_created(
     insert_sql: str,
     *args: Any,
 ) -> int:
-    """Record a bulk creation as ``created_record`` rows sealed by one event, set-based.
+    """Record a bulk creation as ``created_item`` rows sealed by one event, set-based.
 
-    ``insert_sql`` inserts the records (an ``INSERT … SELECT`` with no RETURNING of its
-    own): ``$1`` is the sealing event's id, ``$2``-``$4`` the actor's name, role and request
-    id, the caller's arguments follow. Each record shows in history reads
-    (``event_history``) as the ``created`` event it stands for. The sealing event is
-    ``items_created`` on ``entity``/``entity_id``, with the records' count and SHA-256
-    (``audit_chain.RECORDS_DIGEST_SQL``, format ``audit_chain.RECORDS_FORMAT``), written by
-    the same statement. Records hold no personal field (their columns are fixed:
-    ``audit_chain.RECORD_COLUMNS``), so nothing is stored apart. Returns how many.
+    ``insert_sql`` inserts the items (an ``INSERT … SELECT`` into ``created_item`` with no
+    RETURNING of its own): ``$1`` is the sealing event's id, ``$2``-``$4`` the actor's name,
+    role and request id, the caller's arguments follow. Each item, and its SIM, shows in
+    history reads (``event_history``) as the ``created`` event it stands for. The sealing
+    event is ``items_created`` on ``entity``/``entity_id``, with the entries' count and
+    SHA-256 (``audit_chain.ITEMS_DIGEST_SQL``, format ``audit_chain.ITEMS_FORMAT``), written
+    by the same statement. Items hold no personal field (their columns are fixed:
+    ``audit_chain.ITEM_COLUMNS``), so nothing is stored apart. Returns how many history
+    entries (an item and its SIM are two).
     """
     event_id = await conn.fetchval("SELECT nextval(pg_get_serial_sequence('event', 'id'))")
     n = len(args) + 4

@@ -7,11 +7,13 @@ the canonical text is ``CANONICAL_SQL``, rebuilt here from the stored row and ha
 in Python, so a check depends on no function stored in the database. The walk streams
 one snapshot with a cursor and stops at the first event that does not match.
 
-A delivery's created items are not events of their own but rows of ``created_record``,
-sealed by one ``items_created`` event of the import whose ``after`` holds their count and
-``records_sha256``, the SHA-256 of their canonical texts (``RECORDS_DIGEST_SQL``) in id
-order; the walk covers that event, and ``_records_problem`` recomputes every digest, each
-in the canonical form its event names (``records_format``).
+A delivery's created items are not events of their own but rows of ``created_item`` (one
+per item, its SIM on the same row; before, ``created_record``, one per handset and one per
+SIM), sealed by one ``items_created`` event of the import whose ``after`` holds how many
+history entries they are and ``records_sha256``, the SHA-256 of their canonical texts
+(``ITEMS_DIGEST_SQL``; ``RECORDS_DIGEST_SQL`` for records) in id order; the walk covers
+that event, and ``_records_problem`` recomputes every digest, each in the canonical form
+its event names (``records_format``).
 
 The chain shows that nothing was changed *within* it. Someone who can rewrite the event
 table can also recompute every hash after their change; to catch that, keep the head
@@ -88,7 +90,52 @@ RECORD_CANONICAL_SQL = (
 )
 # Format 1: a jsonb array of the columns (dates ISO, numbers as stored, whatever the session).
 RECORD_CANONICAL_V1_SQL = f"jsonb_build_array({', '.join('r.' + c for c in RECORD_COLUMNS)})::text"
-RECORDS_FORMAT = 2
+
+# A created item's canonical text (format 3): one ``created_item`` row, the item and its SIM
+# (a test holds these equal to the table's columns). As format 2: the columns the sealing
+# event holds left out (verify holds them equal to the event's), the rest as one row value's
+# text, dates spelt out. Its event's ``records`` counts history entries, as before: an item
+# and its SIM are two (``ITEM_ENTRIES_SQL``).
+ITEM_COLUMNS = (
+    "id",
+    "event_id",
+    "occurred_at",
+    "actor_name",
+    "actor_role",
+    "request_id",
+    "delivery_import_id",
+    "asset_id",
+    "model_id",
+    "manufacturer",
+    "serial_number",
+    "imei",
+    "status",
+    "purchase_order_id",
+    "contract_id",
+    "supplier_order_ref",
+    "delivery_ref",
+    "unit_cost",
+    "delivered_on",
+    "refresh_due_on",
+    "location_id",
+    "sim_record_id",
+    "sim_id",
+    "iccid",
+    "msisdn",
+    "sim_contract_id",
+)
+ITEM_CANONICAL_SQL = (
+    "ROW("
+    + ", ".join(_SPELT.get(c, "r." + c) for c in ITEM_COLUMNS if c not in SEALED_BY_EVENT)
+    + ")::text"
+)
+# How many history entries rows of created_item AS r stand for: the item's, and its SIM's.
+ITEM_ENTRIES_SQL = "count(*) + count(r.sim_record_id)"
+# The formats verify recomputes: 1 and 2 over created_record (no longer written), 3 over
+# created_item. New seals are written in RECORDS_FORMAT.
+RECORD_FORMATS = (1, 2)
+ITEMS_FORMAT = 3
+RECORDS_FORMAT = ITEMS_FORMAT
 
 
 def _digest_sql(canonical: str) -> str:
@@ -103,11 +150,16 @@ def _digest_sql(canonical: str) -> str:
 # (absent: 1).
 RECORDS_DIGEST_SQL = _digest_sql(RECORD_CANONICAL_SQL)
 RECORDS_DIGEST_V1_SQL = _digest_sql(RECORD_CANONICAL_V1_SQL)
+# Format 3, over rows of created_item AS r.
+ITEMS_DIGEST_SQL = _digest_sql(ITEM_CANONICAL_SQL)
 RECORDS_ACTION = "items_created"
 
-# Each event that seals records against the records that name it, each digest recomputed in
-# its event's format (records no such event names: format 1's branch), and in format 2 each
-# record's time, actor and request id against the event's; the first that differ.
+# Each event that seals records or items against the rows that name it, each digest
+# recomputed in its event's format (records no format-2 event names: format 1's branch;
+# items: format 3's, whatever their event says, so that rows of the wrong table or format
+# never match), and in formats 2 and 3 each row's time, actor and request id against the
+# event's; the first that differ. An event whose rows are in both tables gets two rows here,
+# and at least one of them differs.
 _SAME_AS_SEAL = " AND ".join(f"r.{c} IS NOT DISTINCT FROM e.{c}" for c in SEALED_BY_EVENT)
 _RECORDS_SQL = f"""
 WITH e AS (
@@ -115,25 +167,33 @@ WITH e AS (
            {", ".join(SEALED_BY_EVENT)}
     FROM event WHERE action = '{RECORDS_ACTION}'
 ), r AS (
-    SELECT r.event_id, count(*) AS n, {RECORDS_DIGEST_V1_SQL} AS digest, true AS same
+    SELECT r.event_id, 1 AS format, count(*) AS n, {RECORDS_DIGEST_V1_SQL} AS digest,
+           true AS same
     FROM created_record r
-    WHERE r.event_id NOT IN (SELECT id FROM e WHERE format <> 1)
+    WHERE r.event_id NOT IN (SELECT id FROM e WHERE format = 2)
     GROUP BY r.event_id
     UNION ALL
-    SELECT r.event_id, count(*) AS n, {RECORDS_DIGEST_SQL} AS digest,
+    SELECT r.event_id, 2, count(*) AS n, {RECORDS_DIGEST_SQL} AS digest,
            bool_and({_SAME_AS_SEAL}) AS same
-    FROM created_record r JOIN e ON e.id = r.event_id AND e.format = {RECORDS_FORMAT}
+    FROM created_record r JOIN e ON e.id = r.event_id AND e.format = 2
+    GROUP BY r.event_id
+    UNION ALL
+    SELECT r.event_id, {ITEMS_FORMAT}, {ITEM_ENTRIES_SQL} AS n, {ITEMS_DIGEST_SQL} AS digest,
+           bool_and({_SAME_AS_SEAL}) AS same
+    FROM created_item r LEFT JOIN e ON e.id = r.event_id
     GROUP BY r.event_id
 )
 SELECT COALESCE(e.id, r.event_id) AS event_id, e.id IS NOT NULL AS sealed,
        COALESCE(r.n, 0) AS n, (e.after ->> 'records')::bigint AS told,
        r.n IS NOT DISTINCT FROM (e.after ->> 'records')::bigint
-           AND r.digest IS NOT DISTINCT FROM e.after ->> 'records_sha256' AS digested,
+           AND r.digest IS NOT DISTINCT FROM e.after ->> 'records_sha256'
+           AND r.format IS NOT DISTINCT FROM e.format AS digested,
        r.same IS NOT false AS same
 FROM r FULL JOIN e ON e.id = r.event_id
 WHERE e.id IS NULL OR r.n IS DISTINCT FROM (e.after ->> 'records')::bigint
    OR r.digest IS DISTINCT FROM e.after ->> 'records_sha256' OR NOT r.same
-   OR e.format NOT IN (1, {RECORDS_FORMAT})
+   OR r.format IS DISTINCT FROM e.format
+   OR e.format NOT IN ({", ".join(map(str, RECORD_FORMATS))}, {ITEMS_FORMAT})
 ORDER BY 1 LIMIT 1
 """
 
@@ -323,7 +383,10 @@ async def verify_chain(conn: asyncpg.Connection, *, anchor: bytes | None = None)
         w = await _walk(conn, anchor)
         if w.problem is None:
             w.problem = await _rest_problem(conn, w, anchor)
-        records = await conn.fetchval("SELECT count(*) FROM created_record")
+        records = await conn.fetchval(
+            "SELECT (SELECT count(*) FROM created_record)"
+            f" + (SELECT {ITEM_ENTRIES_SQL} FROM created_item r)"
+        )
     return ChainReport(
         events_checked=w.checked,
         head_hash=w.head.hex(),

@@ -1,7 +1,7 @@
 """Applying a delivery's new rows, set-based: the items (handsets, tablets, docks), kept at
 the location the import names, and their SIMs, fitted in them, in one ``INSERT …
-SELECT``, their history in one more (a created record each, sealed by one event of the
-import), then the new licence lines (``apply_licences``).
+SELECT``, their history in one more (a created item each, with its SIM, sealed by one
+event of the import), then the new licence lines (``apply_licences``).
 """
 
 from __future__ import annotations
@@ -55,33 +55,37 @@ new_sims AS (
 SELECT (SELECT count(*) FROM ins) AS assets, (SELECT count(*) FROM new_sims) AS sims
 """
 
-# The created assets' records, then their SIMs', each in id order (so the records' ids,
-# drawn as they are inserted, follow it): the history of each, sealed by the import's
-# event ($1, its actor $2-$4). The values are those a "created" event held (event_history
-# builds them).
+# The created items' history, one row each with its SIM (if it has one), in id order: sealed
+# by the import's event ($1, its actor $2-$4). The item's entry id and its SIM's are drawn
+# here, in that order (the item's first, as its record came first before), over the items in
+# id order; the values are those a "created" event held (event_history builds them). Every
+# SIM of the delivery is fitted in one of its items, and a handset holds one SIM.
 INSERT_CREATED: Final = """
-INSERT INTO created_record (event_id, actor_name, actor_role, request_id, entity, entity_id,
-    delivery_import_id, model_id, manufacturer, serial_number, imei, status,
-    purchase_order_id, contract_id, supplier_order_ref, delivery_ref, unit_cost,
-    delivered_on, refresh_due_on, location_id, iccid, msisdn, asset_id)
-SELECT $1::bigint, $2::text, $3::text, $4::text, 'asset' AS entity, a.id AS entity_id,
-       a.delivery_import_id, a.model_id, a.manufacturer, a.serial_number, a.imei, a.status,
-       a.purchase_order_id, a.contract_id,
-       a.supplier_order_ref, a.delivery_ref, a.unit_cost, a.delivered_on, a.refresh_due_on,
-       a.location_id, NULL, NULL, NULL::integer
-FROM asset a WHERE a.delivery_import_id = $5
-UNION ALL
-SELECT $1::bigint, $2, $3, $4, 'sim', s.id, s.delivery_import_id, NULL::integer, NULL, NULL,
-       NULL, NULL, NULL::integer, s.contract_id, NULL, NULL, NULL::numeric, NULL::date, NULL::date,
-       NULL::integer, s.iccid, s.msisdn, s.asset_id
-FROM sim s WHERE s.delivery_import_id = $5
-ORDER BY entity, entity_id
+INSERT INTO created_item (id, event_id, actor_name, actor_role, request_id, delivery_import_id,
+    asset_id, model_id, manufacturer, serial_number, imei, status, purchase_order_id,
+    contract_id, supplier_order_ref, delivery_ref, unit_cost, delivered_on, refresh_due_on,
+    location_id, sim_record_id, sim_id, iccid, msisdn, sim_contract_id)
+SELECT nextval('event_id_seq'), $1::bigint, $2::text, $3::text, $4::text,
+       i.delivery_import_id, i.id, i.model_id, i.manufacturer, i.serial_number, i.imei,
+       i.status, i.purchase_order_id, i.contract_id, i.supplier_order_ref, i.delivery_ref,
+       i.unit_cost, i.delivered_on, i.refresh_due_on, i.location_id,
+       CASE WHEN i.sim_id IS NOT NULL THEN nextval('event_id_seq') END, i.sim_id, i.iccid,
+       i.msisdn, i.sim_contract_id
+FROM (SELECT a.id, a.delivery_import_id, a.model_id, a.manufacturer, a.serial_number, a.imei,
+             a.status, a.purchase_order_id, a.contract_id, a.supplier_order_ref,
+             a.delivery_ref, a.unit_cost, a.delivered_on, a.refresh_due_on, a.location_id,
+             s.id AS sim_id, s.iccid, s.msisdn, s.contract_id AS sim_contract_id
+      FROM asset a
+      LEFT JOIN sim s ON s.asset_id = a.id AND s.delivery_import_id = $5
+      WHERE a.delivery_import_id = $5
+      ORDER BY a.id) i
 """
 
 
 async def record_history(conn: asyncpg.Connection, actor: Actor, import_id: int) -> int:
-    """The delivery's new items' history: a created record each, and one event for the
-    import that seals them (``audit.record_created``). Returns how many records."""
+    """The delivery's new items' history: a created item each (its SIM on its row), and one
+    event for the import that seals them (``audit.record_created``). Returns how many
+    history entries (an item's and its SIM's)."""
     return await audit.record_created(conn, actor, ENTITY, import_id, INSERT_CREATED, import_id)
 
 

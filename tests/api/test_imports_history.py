@@ -8,10 +8,11 @@ import datetime as dt
 from typing import Any
 
 import httpx
+import pytest
 
 from db.engine import connection
 from fleetsvc.audit import PERSONAL_FIELDS
-from fleetsvc.audit_chain import RECORD_COLUMNS, RECORDS_ACTION
+from fleetsvc.audit_chain import ITEM_COLUMNS, RECORD_COLUMNS, RECORDS_ACTION
 from tests import factories
 from tests.api.test_imports import assets_of, csv_bytes, handset, one, order, upload
 from tests.conftest import ClientFactory
@@ -115,21 +116,35 @@ async def test_keyset_pages_of_the_audit_trail_run_through_records_and_events_by
     assert len(mine) == 6 and all(seal["id"] < e["id"] for e in mine)
 
 
-def test_created_records_hold_no_personal_field() -> None:
-    """Records skip the personal-data step: none of their columns is one (a new personal
-    field on assets or SIMs must not become a column here)."""
+def test_created_records_and_items_hold_no_personal_field() -> None:
+    """Records and items skip the personal-data step: none of their columns is one (a new
+    personal field on assets or SIMs must not become a column here)."""
     personal = set(PERSONAL_FIELDS.get("asset", {})) | set(PERSONAL_FIELDS.get("sim", {}))
     assert not personal & set(RECORD_COLUMNS)
+    assert not personal & set(ITEM_COLUMNS)
+    assert not personal & {c.removeprefix("sim_") for c in ITEM_COLUMNS}
 
 
-async def test_the_canonical_columns_are_the_tables_columns() -> None:
+@pytest.mark.parametrize(
+    ("table", "canonical"),
+    [
+        ("created_record", RECORD_COLUMNS),
+        ("created_item", ITEM_COLUMNS),
+        ("created_item_sim", ITEM_COLUMNS),
+        ("created_item_bare", ITEM_COLUMNS),
+    ],
+)
+async def test_the_canonical_columns_are_the_tables_columns(
+    table: str, canonical: tuple[str, ...]
+) -> None:
     async with connection() as conn:
+        # pg_attribute: information_schema shows only the columns of tables one may use.
         columns = await conn.fetch(
-            "SELECT column_name FROM information_schema.columns"
-            " WHERE table_name = 'created_record' AND table_schema = current_schema()"
-            " ORDER BY ordinal_position"
+            "SELECT attname FROM pg_attribute WHERE attrelid = $1::regclass"
+            " AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            table,
         )
-    assert tuple(c["column_name"] for c in columns) == RECORD_COLUMNS
+    assert tuple(c["attname"] for c in columns) == canonical
 
 
 async def test_the_audit_trail_by_time_holds_a_deliverys_records_within_their_commit(

@@ -50,6 +50,17 @@ REFUSED = [
     "UPDATE created_record SET imei = NULL",
     "DELETE FROM created_record",
     "TRUNCATE created_record",
+    "ALTER TABLE created_item DISABLE TRIGGER USER",
+    "UPDATE created_item SET imei = NULL",
+    "DELETE FROM created_item",
+    "TRUNCATE created_item",
+    # Its partitions: nothing of their own, not even SELECT (read through created_item).
+    "SELECT id FROM created_item_sim",
+    "INSERT INTO created_item_bare (event_id, actor_name, actor_role, delivery_import_id,"
+    " asset_id, model_id, serial_number) VALUES (1, 'x', 'admin', 1, 1, 1, 'x')",
+    "UPDATE created_item_sim SET msisdn = NULL",
+    "DELETE FROM created_item_bare",
+    "TRUNCATE created_item_sim",
     "DROP TABLE event",
     "DROP TABLE asset",
     "CREATE TABLE service_made (id integer)",

@@ -288,17 +288,18 @@ async def test_events_written_before_the_migration_are_converted_before_being_se
 async def _as_before_the_audit_chain(conn: asyncpg.Connection) -> None:
     """Take this branch's migration back out (it has no backwards step): its tables,
     functions and record, so the next ``db migrate`` applies it to events already there;
-    and the created records' migration, which uses its functions. CASCADE: later
+    and the created records' and created items' migrations, which use its functions. CASCADE: later
     migrations' guards use its functions too; this database is thrown away after."""
     await conn.execute(
         """
         DROP TRIGGER event_collect ON event;
         DROP VIEW event_history;
-        DROP TABLE created_record;
+        DROP TABLE created_record, created_item;
         DROP TABLE event_pending, event_seal, event_chain_head, personal_value;
         DROP FUNCTION event_collect, event_seal_pending, audit_forget_person, audit_refuse,
             audit_owner_only, personal_value_erase_only, event_chain, event_canonical CASCADE;
         DELETE FROM migration
-        WHERE name IN ('2026-12-03T09:00:00:000000', '2026-12-04T05:00:00:000000');
+        WHERE name IN ('2026-12-03T09:00:00:000000', '2026-12-04T05:00:00:000000',
+                       '2026-12-04T17:00:00:000000');
         """
     )

@@ -25,6 +25,7 @@ SERVICE_GRANTS = (
     "GRANT SELECT, INSERT ON event TO {role}",
     "GRANT USAGE ON SEQUENCE event_id_seq TO {role}",
     "GRANT SELECT, INSERT ON created_record TO {role}",
+    "GRANT SELECT, INSERT ON created_item TO {role}",
     "GRANT SELECT ON event_history TO {role}",
     "GRANT SELECT, INSERT ON personal_value TO {role}",
     "GRANT USAGE ON SEQUENCE personal_value_id_seq TO {role}",
