@@ -482,3 +482,41 @@ async def test_a_large_statements_check_reads_its_parents_by_their_keys_range() 
             await conn.execute("SET LOCAL enable_nestloop = off")
             await conn.execute(insert, [factories.new_iccid() for _ in others], others)
     assert_missing(exc, ("sim_asset_id_fkey", "sim", "asset_id", "asset"), others[75])
+
+
+@pytest.mark.parametrize("deleter_commits", [True, False])
+async def test_a_bulk_insert_naming_a_range_waits_for_a_parent_being_deleted(
+    sessions: tuple[asyncpg.Connection, ...], deleter_commits: bool
+) -> None:
+    """SIMs naming a narrow range of assets (read by key, migration 2026-12-04T19:00) lock
+    them as the scan did: one deleted meanwhile fails the statement once its deleter
+    commits, naming it; rolled back, the statement is written."""
+    a, b, watcher = sessions
+    model = await factories.device_model()
+    await bulk_assets(model["id"], 1000)
+    named = await bulk_assets(model["id"], 150)
+    tb = b.transaction()
+    await tb.start()
+    await b.execute("DELETE FROM asset WHERE id = $1", named[75])
+    iccids = [factories.new_iccid() for _ in named]
+    await a.execute("SET enable_nestloop = off")  # as a delivery's apply runs
+    insert = asyncio.create_task(
+        a.execute(
+            "INSERT INTO sim (iccid, asset_id) SELECT * FROM unnest($1::text[], $2::int[])",
+            iccids,
+            named,
+        )
+    )
+    await wait_until_blocked(watcher, a)
+    assert not insert.done()
+    if deleter_commits:
+        await tb.commit()
+        with pytest.raises(asyncpg.ForeignKeyViolationError) as exc:
+            await insert
+        assert_missing(exc, ("sim_asset_id_fkey", "sim", "asset_id", "asset"), named[75])
+    else:
+        await tb.rollback()
+        assert await insert == f"INSERT 0 {len(named)}"
+    assert await watcher.fetchval("SELECT count(*) FROM sim WHERE iccid = ANY($1)", iccids) == (
+        0 if deleter_commits else len(named)
+    )
