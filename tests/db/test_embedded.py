@@ -34,10 +34,11 @@ async def test_a_new_server_runs_with_fleetsvc_settings_and_the_users_own_win(
     wanted = embedded.server_settings()
     url = embedded.start_server(tmp_path)
     try:
-        shown = await _show(url, "shared_buffers", "max_wal_size")
+        shown = await _show(url, "shared_buffers", "wal_buffers", "max_wal_size")
         # SHOW prints 1024MB as 1GB.
         assert [embedded_size(v) for v in shown] == [
             embedded_size(wanted["shared_buffers"]),
+            embedded_size(wanted["wal_buffers"]),
             embedded_size(wanted["max_wal_size"]),
         ]
         conn = await asyncpg.connect(url)
