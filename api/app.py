@@ -4,6 +4,7 @@ lifespan."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -226,3 +227,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
     inner = options_allow_middleware(app.asgi_handler, route_methods(app.routes))
     app.asgi_handler = request_log_middleware(security_headers(inner), words)
     return app
+
+
+def create_served_app() -> Litestar:
+    """The app ``fleetsvc serve`` runs: ``create_app``'s, with the heap it has once started
+    frozen (``freeze_heap``). Not in ``create_app``: the tests build an app per module in one
+    process, and each freeze would keep the garbage of the apps before it for good."""
+    app = create_app()
+    app.on_startup.append(freeze_heap)
+    return app
+
+
+def freeze_heap() -> None:
+    """Move the objects of a started service (its modules, routes, OpenAPI document, pool:
+    ~140,000) out of the cyclic garbage collector's reach, its garbage collected first. Each
+    full collection scanned them all, under the GIL that the parsing thread and the event
+    loop need: a 29,737-row upload met one, ~70 ms, and its collections took 90–146 ms in
+    all, 22–33 ms with them frozen. The service's CPU per upload over HTTP, A/B against
+    main in the same run: 0.26 → 0.20 s (best; median 0.27 → 0.21), 2.77 → 2.20 s for
+    300,000 rows. They live as long as the process: none is garbage it could free."""
+    gc.collect()
+    gc.freeze()

@@ -85,6 +85,13 @@ def wait_ready(base: str, path: str = "/ready", timeout: float = 120.0) -> None:
 @contextlib.contextmanager
 def service(database_url: str, port: int | None = None) -> Iterator[str]:
     """The real service (``fleetsvc serve``) in a subprocess; yields its base URL."""
+    with service_process(database_url, port) as (base, _pid):
+        yield base
+
+
+@contextlib.contextmanager
+def service_process(database_url: str, port: int | None = None) -> Iterator[tuple[str, int]]:
+    """``service``, yielding its process id too (for its CPU time and peak memory)."""
     port = port or free_port()
     env = {
         **os.environ,
@@ -102,7 +109,7 @@ def service(database_url: str, port: int | None = None) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(base)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -253,6 +260,28 @@ def http_load(
     if shutil.which("wrk"):
         return _wrk(paths, base, headers, seconds, connections)
     return asyncio.run(_python_load(paths, base, headers, seconds, connections))
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` so far (/proc/<pid>/stat), or None when it
+    is not on this machine (a remote database's backend) or has ended."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) may hold spaces: the fields after its closing parenthesis.
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_peak_rss_mb(pid: int) -> float | None:
+    """Peak resident memory of process ``pid`` so far (VmHWM), or None."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    found = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+    return int(found.group(1)) / 1024 if found else None
 
 
 def peak_rss_mb() -> float:

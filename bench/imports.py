@@ -1,14 +1,16 @@
 """Delivery import bench: vodafone-despatch files of 29,737 and 300,000 rows previewed and
 committed through the service functions (each size in its own process, so peak memory is its
-own), with where the time goes (parse, stage, classify, write, history), then uploads through
-the HTTP endpoint, and single reads while imports commit, each against its baseline measured
-in the same run (raw COPY of the same rows; the reads with no import running).
+own), with where the time goes (parse, stage, classify, write, history), uploads of the same
+size through the HTTP endpoint interleaved with them (so that each meets a register of the size
+the in-process commit beside it met), and single reads while imports commit, each against its
+baseline measured in the same run (raw COPY of the same rows; the reads with no import running).
 
     .venv/bin/python -m bench.imports [--sizes 29737,300000] [--repeat 3] [--reads-seconds 10]
 
 The machine is shared and noisy: every figure is the best and the median of ``--repeat``
-runs, and the Python side of parsing is also given as CPU time (which other processes on the
-machine do not inflate).
+runs, and the Python side of parsing, the write and history (their database backend's) and each
+upload-and-commit (the Python process's and the database backends') are also given as CPU time,
+which other processes on the machine do not inflate.
 """
 
 from __future__ import annotations
@@ -35,11 +37,13 @@ import httpx
 from bench.common import (
     STEADY_STATE,
     bench_database,
+    cpu_seconds,
     http_load,
     make_token,
     peak_rss_mb,
     print_table,
-    service,
+    process_peak_rss_mb,
+    service_process,
 )
 from importers.fields import luhn_check_digit
 
@@ -250,7 +254,9 @@ async def write_cost(import_id: int) -> dict[str, float]:
     their history ("history",
     with the hash chain's seal of it that would run at commit); then the INSERT again with
     no reference checks (replica mode and the checks' triggers dropped: superuser only,
-    rolled back too) to show what the foreign-key checks cost of it. Nothing is committed."""
+    rolled back too) to show what the foreign-key checks cost of it. Nothing is committed.
+    Each figure's CPU time too, of the database backend that ran it (``*_cpu_s``; NaN when
+    the database is not on this machine)."""
     from db.engine import connection
     from fleetsvc.auth import Actor
     from fleetsvc.imports import apply_deliveries, plan, plan_deliveries
@@ -258,6 +264,7 @@ async def write_cost(import_id: int) -> dict[str, float]:
 
     out: dict[str, float] = {}
     async with connection() as conn:
+        backend = conn.get_server_pid()
         for label, triggers in (("write_s", True), ("write_no_fk_s", False)):
             tx = conn.transaction()
             await tx.start()
@@ -273,15 +280,17 @@ async def write_cost(import_id: int) -> dict[str, float]:
                         continue
                     await drop_reference_checks(conn)
                 await conn.execute("SET LOCAL enable_nestloop = off")
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), _cpu(backend)
                 await conn.fetchrow(apply_deliveries.INSERT_DELIVERY, import_id)
                 out[label] = time.perf_counter() - started
+                out[label.removesuffix("_s") + "_cpu_s"] = _cpu(backend) - cpu
                 if triggers:
-                    started = time.perf_counter()
+                    started, cpu = time.perf_counter(), _cpu(backend)
                     await apply_deliveries.record_history(conn, Actor("bench", "admin"), import_id)
                     # The chain's seal of those events, which would run at commit.
                     await conn.execute("SET CONSTRAINTS event_seal_at_commit IMMEDIATE")
                     out["history_s"] = time.perf_counter() - started
+                    out["history_cpu_s"] = _cpu(backend) - cpu
             finally:
                 await tx.rollback()
                 # The rolled-back rows left dead entries under every unique key of the file
@@ -291,10 +300,45 @@ async def write_cost(import_id: int) -> dict[str, float]:
     return out
 
 
-async def worker(url: str, paths: list[Path]) -> dict[str, Any]:
-    """One size, in its own process: for each fresh file, raw COPY, parsing alone, a preview
-    (timed by step), the write on its own (rolled back), the commit of the preview, a
-    re-commit of the same file, then an upload-and-commit of the next fresh file."""
+def _cpu(pid: int) -> float:
+    """CPU seconds of process ``pid`` so far; NaN when it is not on this machine."""
+    found = cpu_seconds(pid)
+    return float("nan") if found is None else found
+
+
+class DatabaseCpu:
+    """CPU time of the bench database's client backends (every session of the service and
+    of this process but the one asking), from /proc/<pid>/stat: what an upload-and-commit
+    costs the database, whichever of the pool's sessions ran it. NaN with a remote one."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def now(self) -> dict[int, float]:
+        pids = await self.conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        )
+        return {r["pid"]: _cpu(r["pid"]) for r in pids}
+
+    async def since(self, before: dict[int, float]) -> float:
+        after = await self.now()  # a session opened meanwhile counts from nothing
+        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+async def register_size(conn: asyncpg.Connection) -> int:
+    """Handsets in the register (what a delivery's plan and unique checks meet)."""
+    return int(await conn.fetchval("SELECT count(*) FROM asset"))
+
+
+async def worker(url: str, http: dict[str, Any], paths: list[Path]) -> dict[str, Any]:
+    """One size, in its own process: for each round of three fresh files, raw COPY, parsing
+    alone, a preview (timed by step), the write on its own (rolled back), the commit of the
+    preview and a re-commit of the same file; then an upload-and-commit in process and one
+    through POST /api/v1/imports (``http``: the service's base URL, token and process id),
+    one after the other, each with the register size it met, its wall time, its Python
+    process's CPU time and the database backends'. Which of the two goes first alternates
+    from round to round, so that neither always meets the larger register."""
     os.environ["DATABASE_URL"] = url
     from db.engine import close_pool, open_pool
     from fleetsvc.auth import Actor
@@ -303,8 +347,36 @@ async def worker(url: str, paths: list[Path]) -> dict[str, Any]:
     actor = Actor("bench", "admin")
     runs: list[dict[str, float]] = []
     await open_pool(4)
+    monitor = await asyncpg.connect(url)
+    database = DatabaseCpu(monitor)
+    # One client for every upload, as a client sending files would keep: a new httpx client
+    # costs ~20 ms of its own (its SSL context) before the request leaves.
+    client = httpx.Client(
+        base_url=http["base"], headers={"Authorization": f"Bearer {http['token']}"}
+    )
+    (await asyncio.to_thread(client.get, "/ready")).raise_for_status()
+
+    async def direct_run(path: Path) -> dict[str, float]:
+        out = {"register": float(await register_size(monitor))}
+        before, cpu = await database.now(), time.process_time()
+        out.update(await timed_import(path, commit=True))
+        out["cpu_s"] = time.process_time() - cpu
+        out["db_cpu_s"] = await database.since(before)
+        del out["id"]
+        return out
+
+    async def http_run(path: Path) -> dict[str, float]:
+        out = {"register": float(await register_size(monitor))}
+        before, cpu = await database.now(), _cpu(http["pid"])
+        out["total_s"] = await asyncio.to_thread(http_upload, client, path)
+        out["cpu_s"] = _cpu(http["pid"]) - cpu
+        out["db_cpu_s"] = await database.since(before)
+        return out
+
     try:
-        for previewed, direct in zip(paths[0::2], paths[1::2], strict=True):
+        for n, (previewed, direct, uploaded) in enumerate(
+            zip(paths[0::3], paths[1::3], paths[2::3], strict=True)
+        ):
             r: dict[str, float] = {"raw_copy_s": await raw_copy(url, previewed)}
             r["parse_s"], r["parse_cpu_s"] = parse_only(previewed)
             preview = await timed_import(previewed, commit=False)
@@ -325,19 +397,33 @@ async def worker(url: str, paths: list[Path]) -> dict[str, Any]:
             r["recommit_s"] = time.perf_counter() - started
             assert again.counts["unchanged"] == committed.counts["new"], again.counts
             assert again.counts["new"] == 0, again.counts
-            await steady(url)
-            direct_run = await timed_import(direct, commit=True)
-            r.update({f"direct_{k}": v for k, v in direct_run.items() if k != "id"})
+            r["http_first"] = float(n % 2)
+            for which in ("http", "direct") if n % 2 else ("direct", "http"):
+                await steady(url)
+                if which == "http":
+                    r.update({f"http_{k}": v for k, v in (await http_run(uploaded)).items()})
+                else:
+                    r.update({f"direct_{k}": v for k, v in (await direct_run(direct)).items()})
             await steady(url)
             runs.append(r)
     finally:
+        await asyncio.to_thread(client.close)
+        await monitor.close()
         await close_pool()
     return {"runs": runs, "peak_rss_mb": peak_rss_mb()}
 
 
-def _in_subprocess(url: str, paths: list[Path]) -> dict[str, Any]:
+def _in_subprocess(url: str, http: dict[str, Any], paths: list[Path]) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.imports", "--worker", url, *map(str, paths)],
+        [
+            sys.executable,
+            "-m",
+            "bench.imports",
+            "--worker",
+            url,
+            json.dumps(http),
+            *map(str, paths),
+        ],
         capture_output=True,
         text=True,
         timeout=3600,
@@ -360,33 +446,29 @@ def aim(met: bool) -> str:
     return "met" if met else "NOT met"
 
 
-def http_uploads(base: str, token: str, files: list[Path]) -> list[float]:
-    """Upload-and-commit each file through POST /api/v1/imports; seconds each."""
-    out = []
-    headers = {"Authorization": f"Bearer {token}"}
-    for path in files:
-        started = time.perf_counter()
-        with path.open("rb") as f:
-            r = httpx.post(
-                f"{base}/api/v1/imports",
-                headers=headers,
-                files={"file": (path.name, f, "text/csv")},
-                data={"profile": "vodafone-despatch", "mode": "commit"},
-                timeout=600,
-            )
-        if r.status_code == 202:
-            # The commit outlasted FLEETSVC_IMPORT_WAIT_SECONDS (a busy machine): follow its
-            # Location until it ends, as a client would; the wait counts.
-            r = _follow(base, headers, r.headers["Location"])
-        out.append(time.perf_counter() - started)
-        assert r.status_code in (200, 201) and r.json()["status"] == "committed", r.text[:500]
-    return out
+def http_upload(client: httpx.Client, path: Path) -> float:
+    """Upload-and-commit a file through POST /api/v1/imports; seconds."""
+    started = time.perf_counter()
+    with path.open("rb") as f:
+        r = client.post(
+            "/api/v1/imports",
+            files={"file": (path.name, f, "text/csv")},
+            data={"profile": "vodafone-despatch", "mode": "commit"},
+            timeout=600,
+        )
+    if r.status_code == 202:
+        # The commit outlasted FLEETSVC_IMPORT_WAIT_SECONDS (a busy machine): follow its
+        # Location until it ends, as a client would; the wait counts.
+        r = _follow(client, r.headers["Location"])
+    elapsed = time.perf_counter() - started
+    assert r.status_code in (200, 201) and r.json()["status"] == "committed", r.text[:500]
+    return elapsed
 
 
-def _follow(base: str, headers: dict[str, str], location: str) -> httpx.Response:
+def _follow(client: httpx.Client, location: str) -> httpx.Response:
     while True:
         time.sleep(0.05)
-        r = httpx.get(f"{base}{location}", headers=headers, timeout=60)
+        r = client.get(location, timeout=60)
         if r.status_code != 200 or r.json()["status"] in ("committed", "rejected", "failed"):
             return r
 
@@ -404,8 +486,9 @@ def reads_under_imports(
     committed: list[float] = []
 
     def importer() -> None:
-        while not stop.is_set():
-            committed.extend(http_uploads(base, token, [next(files)]))
+        with httpx.Client(base_url=base, headers=headers) as client:
+            while not stop.is_set():
+                committed.append(http_upload(client, next(files)))
 
     thread = threading.Thread(target=importer, daemon=True)
     thread.start()
@@ -447,8 +530,8 @@ def main() -> None:
     ap.add_argument("--worker", nargs="+", metavar="ARG", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        url, *files = args.worker
-        print(json.dumps(asyncio.run(worker(url, [Path(f) for f in files]))))
+        url, http, *files = args.worker
+        print(json.dumps(asyncio.run(worker(url, json.loads(http), [Path(f) for f in files]))))
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     repeat = max(1, args.repeat)
@@ -456,35 +539,39 @@ def main() -> None:
         asyncio.run(seed(url))
         # Files' handsets never overlap: each maker has its own range.
         fresh = {size: _files(Path(tmp), size, n * 2_000_000) for n, size in enumerate(sizes)}
-        http_size = sizes[0]
-        per_size: dict[int, dict[str, Any]] = {}
-        for size in sizes:
-            runs = repeat if size <= 100_000 else 1
-            per_size[size] = _in_subprocess(url, [fresh[size]() for _ in range(2 * runs)])
         token = make_token(url, "stores")
-        with service(url) as base:
-            http_s = http_uploads(base, token, [fresh[http_size]() for _ in range(repeat)])
+        per_size: dict[int, dict[str, Any]] = {}
+        with service_process(url) as (base, pid):
+            http = {"base": base, "token": token, "pid": pid}
+            for size in sizes:
+                runs = repeat if size <= 100_000 else 1
+                per_size[size] = _in_subprocess(url, http, [fresh[size]() for _ in range(3 * runs)])
+                # The service's peak so far: sizes run in the order given.
+                per_size[size]["service_peak_rss_mb"] = process_peak_rss_mb(pid)
             reads = None
             if args.reads_seconds:
                 asyncio.run(steady(url))
-                files = iter(fresh[http_size], None)
+                files = iter(fresh[sizes[0]], None)
                 reads = reads_under_imports(base, url, token, files, args.reads_seconds)
-    report(sizes, per_size, http_size, http_s, reads)
+    report(sizes, per_size, reads)
 
 
 def report(
     sizes: list[int],
     per_size: dict[int, dict[str, Any]],
-    http_size: int,
-    http_s: list[float],
     reads: dict[str, Any] | None,
 ) -> None:
     def col(size: int, key: str) -> list[float]:
         return [r[key] for r in per_size[size]["runs"]]
 
+    def with_cpu(size: int, key: str) -> str:
+        return f"{best_median(col(size, f'{key}_s'))} ({best_median(col(size, f'{key}_cpu_s'))})"
+
     rows: list[dict[str, object]] = []
     steps: list[dict[str, object]] = []
     writes: list[dict[str, object]] = []
+    rounds: list[dict[str, object]] = []
+    over_http: list[dict[str, object]] = []
     for size in sizes:
         copy = col(size, "raw_copy_s")
         direct = col(size, "direct_total_s")
@@ -515,7 +602,7 @@ def report(
         writes.append(
             {
                 "rows": f"{size:,}",
-                "write s": best_median(col(size, "write_s")),
+                "write s (CPU)": with_cpu(size, "write"),
                 "of which FK checks s": best_median(
                     [
                         a - b
@@ -524,7 +611,33 @@ def report(
                         )
                     ]
                 ),
-                "history s": best_median(col(size, "history_s")),
+                "history s (CPU)": with_cpu(size, "history"),
+            }
+        )
+        for n, r in enumerate(per_size[size]["runs"], 1):
+            order = ("http", "direct") if r["http_first"] else ("direct", "http")
+            for which in order:
+                rounds.append(
+                    {
+                        "rows": f"{size:,}",
+                        "round": n,
+                        "path": "HTTP" if which == "http" else "in process",
+                        "register before": f"{int(r[f'{which}_register']):,}",
+                        "wall s": r[f"{which}_total_s"],
+                        "Python CPU s": r[f"{which}_cpu_s"],
+                        "database CPU s": r[f"{which}_db_cpu_s"],
+                    }
+                )
+        http_s = col(size, "http_total_s")
+        extra = [a - b for a, b in zip(http_s, direct, strict=True)]
+        over_http.append(
+            {
+                "rows": f"{size:,}",
+                "upload+commit s": best_median(http_s),
+                "× raw COPY": f"{min(http_s) / min(copy):.1f}",
+                "in process s": best_median(direct),
+                "HTTP extra s (median)": f"{statistics.median(extra):+.2f}",
+                "service peak RSS MiB": _mib(per_size[size]["service_peak_rss_mb"]),
             }
         )
     print_table(
@@ -533,47 +646,45 @@ def report(
     print_table("where an upload-and-commit's time goes (best / median)", steps)
     print_table(
         "the apply alone (rolled back): INSERT of handsets and SIMs (write), and their"
-        " history; FK share = the write with the reference checks off (replica mode, their"
-        " triggers dropped) subtracted",
+        " history, with their database backend's CPU time; FK share = the write with the"
+        " reference checks off (replica mode, their triggers dropped) subtracted",
         writes,
     )
-    copy_best = min(col(http_size, "raw_copy_s"))
     print_table(
-        "through HTTP (POST /api/v1/imports, mode=commit, fleetsvc serve on 127.0.0.1)",
-        [
-            {
-                "rows": f"{http_size:,}",
-                "upload+commit s": best_median(http_s),
-                "× raw COPY": f"{min(http_s) / copy_best:.1f}",
-            }
-        ],
+        "upload-and-commit in process and through HTTP, round by round (one after the other,"
+        " the first alternating; register before = handsets already in it; Python CPU = the"
+        " bench's worker process or fleetsvc serve; database CPU = the database's sessions)",
+        rounds,
+    )
+    print_table(
+        "through HTTP (POST /api/v1/imports, mode=commit, fleetsvc serve on 127.0.0.1),"
+        " beside the same rounds in process; HTTP extra = HTTP − in process, round by round",
+        over_http,
     )
     aims: list[tuple[str, bool]] = []
-    if http_size == AIM_FILE_ROWS:
+    if AIM_FILE_ROWS in sizes:
         # The issue's aims for its 29,737-row file (a 300,000-row file has its own, below).
+        size = AIM_FILE_ROWS
+        http_best = min(col(size, "http_total_s"))
+        copy_best = min(col(size, "raw_copy_s"))
         aims += [
-            (f"{http_size:,} rows over HTTP ≤ {AIM_HTTP_S} s", min(http_s) <= AIM_HTTP_S),
-            (
-                f"… and ≤ {AIM_HTTP_X_COPY:.0f}× raw COPY",
-                min(http_s) / copy_best <= AIM_HTTP_X_COPY,
-            ),
-            (
-                f"preview ≤ {AIM_PREVIEW_S} s",
-                min(col(http_size, "preview_total_s")) <= AIM_PREVIEW_S,
-            ),
-            (
-                f"re-commit ≤ {AIM_RECOMMIT_S} s",
-                min(col(http_size, "recommit_s")) <= AIM_RECOMMIT_S,
-            ),
+            (f"{size:,} rows over HTTP ≤ {AIM_HTTP_S} s", http_best <= AIM_HTTP_S),
+            (f"… and ≤ {AIM_HTTP_X_COPY:.0f}× raw COPY", http_best / copy_best <= AIM_HTTP_X_COPY),
+            (f"preview ≤ {AIM_PREVIEW_S} s", min(col(size, "preview_total_s")) <= AIM_PREVIEW_S),
+            (f"re-commit ≤ {AIM_RECOMMIT_S} s", min(col(size, "recommit_s")) <= AIM_RECOMMIT_S),
         ]
     big = [s for s in sizes if s >= 300_000]
     if big:
-        aims.append(
+        aims += [
             (
-                f"{big[0]:,} rows ≤ {AIM_300K_S:.0f} s",
+                f"{big[0]:,} rows ≤ {AIM_300K_S:.0f} s (in process)",
                 min(col(big[0], "direct_total_s")) <= AIM_300K_S,
-            )
-        )
+            ),
+            (
+                f"{big[0]:,} rows over HTTP ≤ {AIM_300K_S:.0f} s",
+                min(col(big[0], "http_total_s")) <= AIM_300K_S,
+            ),
+        ]
         if sizes[0] < big[0]:  # flat against a smaller file's peak, in the same run
             small, large = per_size[sizes[0]]["peak_rss_mb"], per_size[big[0]]["peak_rss_mb"]
             aims.append(
@@ -583,7 +694,7 @@ def report(
         alone, during = reads["alone"], reads["during"]
         print_table(
             f"GET /api/v1/assets/{{id}}, 32 connections ({alone.tool}), alone and while"
-            f" {len(reads['imports'])} imports of {http_size:,} rows committed back to back",
+            f" {len(reads['imports'])} imports of {sizes[0]:,} rows committed back to back",
             [
                 {
                     "what": "alone (baseline)",
@@ -614,6 +725,10 @@ def report(
     for what, met in aims:
         print(f"  {aim(met):8} {what}")
     print(f"\nload average: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+
+
+def _mib(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}"
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ def serve(host: str | None, port: int | None) -> None:
     # exit hooks, and the embedded PostgreSQL (stopped by one) would be left running; and a
     # stop the server was asked for is a clean exit, not 128 + the signal ("Error 143").
     uvicorn.run(
-        "api.app:create_app",
+        "api.app:create_served_app",
         factory=True,
         host=host,
         port=port,

@@ -198,3 +198,44 @@ def test_serve_that_cannot_listen_says_so_in_one_line(database_url: str) -> None
                 f"fleetsvc: cannot listen on {host}:{port} (FLEETSVC_HOST, FLEETSVC_PORT): "
             )
             assert line.endswith(reason)
+
+
+def test_serve_runs_the_app_that_freezes_its_started_heap(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`serve` hands uvicorn the app whose startup freezes the heap (api.app.freeze_heap:
+    each full garbage collection scanned every object of the started service, ~70 ms of a
+    29,737-row upload), and freezing leaves the objects there out of the collector's reach."""
+    import gc
+    import importlib
+
+    import uvicorn
+    from click.testing import CliRunner
+
+    from api import app as app_module
+    from fleetsvc import cli
+
+    served: dict[str, object] = {}
+
+    async def ready(settings: object) -> None:
+        return None
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setattr(
+        uvicorn, "run", lambda target, **options: served.update(options, target=target)
+    )
+    monkeypatch.setattr(cli, "ready_database", ready)
+    monkeypatch.setattr(cli, "_check_can_listen", lambda host, port: None)
+    monkeypatch.setattr(signal, "signal", lambda signum, handler: None)  # pytest's stay
+    result = CliRunner().invoke(cli.main, ["serve"])
+    assert result.exit_code == 0, result.output
+    module, name = str(served["target"]).split(":")
+    assert served["factory"] is True
+    app = getattr(importlib.import_module(module), name)()
+    assert app_module.freeze_heap in app.on_startup
+    assert gc.get_freeze_count() == 0
+    try:
+        app_module.freeze_heap()
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

@@ -446,3 +446,32 @@ async def bulk_assets_on(conn: asyncpg.Connection, model_id: int, count: int) ->
             count,
         )
     )
+
+
+async def test_a_large_statements_check_reads_its_parents_by_their_keys_range() -> None:
+    """A delivery's SIMs name the assets just inserted: their check reads the assets between
+    the least and the greatest key named (migration 2026-12-04T19:00), not every asset of the
+    register, with no nested loop (as a delivery's apply runs it)."""
+    model = await factories.device_model()
+    register = 1000
+    await bulk_assets(model["id"], register)  # a register larger than the statement
+    named = await bulk_assets(model["id"], 150)
+    iccids = [factories.new_iccid() for _ in named]
+    # Rows the statement's scans of asset returned: in sequence, and through its key.
+    read = (
+        "SELECT pg_stat_get_xact_tuples_returned('asset'::regclass)"
+        " + pg_stat_get_xact_tuples_returned('asset_pkey'::regclass)"
+    )
+    async with transaction() as conn:
+        await conn.execute("SET LOCAL enable_nestloop = off")
+        # Whether the check can read a range (a small test table could make a scan cheaper).
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        before = await conn.fetchval(read)
+        await conn.execute(
+            "INSERT INTO sim (iccid, asset_id) SELECT * FROM unnest($1::text[], $2::int[])",
+            iccids,
+            named,
+        )
+        returned = await conn.fetchval(read) - before
+    # Each asset named found (p), then locked (l): twice 150, not the 1,150 and more there.
+    assert returned <= 2 * len(named) < register, returned

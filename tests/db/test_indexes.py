@@ -238,7 +238,10 @@ async def test_a_sims_history_reads_both_fitting_indexes(app: object) -> None:
         plan = "\n".join(
             r[0]
             for r in await conn.fetch(
-                f"EXPLAIN SELECT f.id FROM ({ALL_FITTINGS}) f WHERE f.sim_id = 1 ORDER BY f.id"
+                # No ORDER BY: on the few rows other tests leave, walking a primary key in id
+                # order and filtering is a plan as cheap, and the test would depend on the order
+                # the suite ran in.
+                f"EXPLAIN SELECT f.id FROM ({ALL_FITTINGS}) f WHERE f.sim_id = 1"
             )
         )
         # A handset's fittings (its history, a subject access) through the other pair.
