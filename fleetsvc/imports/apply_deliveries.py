@@ -85,26 +85,11 @@ FROM (SELECT a.id, a.delivery_import_id, a.model_id, a.manufacturer, a.serial_nu
 """
 
 
-# The history statement sorts the items by id, keeps them (the CTE the seal reads) and sorts
-# their canonical texts for the digest: at 300,000 items each of those spills past the 64 MB
-# of work_mem the import runs with (evaluate.WORK_MEM), 66 MB of CTE and 59 MB of digest
-# sort written to temporary files and read back. In memory, interleaved, best of 3, rolled
-# back: 3.40 -> 2.90 s wall (backend CPU 2.43 -> 2.38 s). Imports are applied one at a time
-# (evaluate.APPLY_LOCK), so one statement at a time holds it.
-HISTORY_WORK_MEM: Final = "256MB"
-
-
 async def record_history(conn: asyncpg.Connection, actor: Actor, import_id: int) -> int:
     """The delivery's new items' history: a created item each (its SIM on its row), and one
     event for the import that seals them (``audit.record_created``). Returns how many
-    history entries (an item's and its SIM's). In the caller's transaction, with
-    ``HISTORY_WORK_MEM`` for this statement only."""
-    before = await conn.fetchval(  # the setting before, then this statement's
-        "SELECT current_setting('work_mem'), set_config('work_mem', $1, true)", HISTORY_WORK_MEM
-    )
-    entries = await audit.record_created(conn, actor, ENTITY, import_id, INSERT_CREATED, import_id)
-    await conn.execute("SELECT set_config('work_mem', $1, true)", before)
-    return entries
+    history entries (an item's and its SIM's)."""
+    return await audit.record_created(conn, actor, ENTITY, import_id, INSERT_CREATED, import_id)
 
 
 async def summarise_history(conn: asyncpg.Connection) -> None:

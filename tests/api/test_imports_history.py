@@ -208,20 +208,3 @@ async def test_a_commit_whose_summary_cannot_be_made_still_commits(
     finally:
         await holder.close()
     assert len(assets) == 2 and done["status"] == "committed"
-
-
-async def test_the_history_statement_leaves_the_imports_work_mem_as_it_was(app: object) -> None:
-    """``HISTORY_WORK_MEM`` is for the history statement only: the import's own setting
-    holds again after it (an import with no items: a seal of none, rolled back)."""
-    from fleetsvc.auth import Actor
-    from fleetsvc.imports.apply_deliveries import record_history
-
-    async with connection() as conn:
-        tx = conn.transaction()
-        await tx.start()
-        try:
-            await conn.execute("SET LOCAL work_mem = '64MB'")
-            assert await record_history(conn, Actor("tests", "admin"), 2**31 - 1) == 0
-            assert await conn.fetchval("SHOW work_mem") == "64MB"
-        finally:
-            await tx.rollback()
