@@ -451,27 +451,34 @@ async def bulk_assets_on(conn: asyncpg.Connection, model_id: int, count: int) ->
 async def test_a_large_statements_check_reads_its_parents_by_their_keys_range() -> None:
     """A delivery's SIMs name the assets just inserted: their check reads the assets between
     the least and the greatest key named (migration 2026-12-04T19:00), not every asset of the
-    register, with no nested loop (as a delivery's apply runs it)."""
+    register, with no nested loop (as a delivery's apply runs it); a key missing inside that
+    range is still found."""
     model = await factories.device_model()
     register = 1000
     await bulk_assets(model["id"], register)  # a register larger than the statement
     named = await bulk_assets(model["id"], 150)
-    iccids = [factories.new_iccid() for _ in named]
     # Rows the statement's scans of asset returned: in sequence, and through its key.
     read = (
         "SELECT pg_stat_get_xact_tuples_returned('asset'::regclass)"
         " + pg_stat_get_xact_tuples_returned('asset_pkey'::regclass)"
     )
+    insert = "INSERT INTO sim (iccid, asset_id) SELECT * FROM unnest($1::text[], $2::int[])"
     async with transaction() as conn:
         await conn.execute("SET LOCAL enable_nestloop = off")
         # Whether the check can read a range (a small test table could make a scan cheaper).
         await conn.execute("SET LOCAL enable_seqscan = off")
         before = await conn.fetchval(read)
-        await conn.execute(
-            "INSERT INTO sim (iccid, asset_id) SELECT * FROM unnest($1::text[], $2::int[])",
-            iccids,
-            named,
-        )
+        await conn.execute(insert, [factories.new_iccid() for _ in named], named)
         returned = await conn.fetchval(read) - before
-    # Each asset named found (p), then locked (l): twice 150, not the 1,150 and more there.
-    assert returned <= 2 * len(named) < register, returned
+    # Each asset named found (p), then locked (l), and the ends of the table's key (whether
+    # the range is narrow): twice 150 and a few, not the 1,150 and more there.
+    assert returned <= 2 * len(named) + 10 < register, returned
+    # The same check on other assets, one of which is gone: a key inside the range.
+    others = await bulk_assets(model["id"], 151)
+    async with transaction() as conn:
+        await conn.execute("DELETE FROM asset WHERE id = $1", others[75])
+    with pytest.raises(asyncpg.ForeignKeyViolationError) as exc:
+        async with transaction() as conn:
+            await conn.execute("SET LOCAL enable_nestloop = off")
+            await conn.execute(insert, [factories.new_iccid() for _ in others], others)
+    assert_missing(exc, ("sim_asset_id_fkey", "sim", "asset_id", "asset"), others[75])
