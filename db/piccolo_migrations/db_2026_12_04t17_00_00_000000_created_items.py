@@ -29,8 +29,13 @@ delivery_import_id). Items are sealed by the import's ``items_created`` event in
 format 3 (``fleetsvc.audit_chain.ITEM_CANONICAL_SQL``). Append-only as ``created_record``
 is (the row trigger is cloned to both partitions; TRUNCATE is refused on each table).
 
-Measured: see the commit that adds this (bench.imports, history alone, interleaved with
-main) and README "A delivery's history".
+Measured, interleaved with the records it replaces (2026-12-04, shared 2-core machine): the
+rolled-back history of a 29,737-handset delivery, backend CPU best of 7, 0.36–0.38 s ->
+0.21 s; of 300,000, 4.02 s -> 2.31 s. Reads over 118,998 items and 40,015 events,
+vacuumed, best of 15 (the records' figure in brackets): first page of the trail 0.18 ms
+(0.22), a rare actor's 0.60 (0.23), a time window 0.25 (0.16), an asset's history 0.46
+(0.10), where it was last kept 0.19 (0.04); ``fleetsvc audit verify`` of the 237,996
+entries 0.66 s (0.82). Heap and indexes: 33 MB against the records' 62 MB.
 """
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager

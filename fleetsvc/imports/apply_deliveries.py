@@ -16,6 +16,9 @@ from fleetsvc.errors import Conflict
 from fleetsvc.imports import apply_licences
 from fleetsvc.imports.queries import ENTITY
 from fleetsvc.imports.summary import DeliveryCounts
+from fleetsvc.logs import get_logger
+
+log = get_logger("fleetsvc.imports")
 
 # The new handsets and their SIMs in one statement, each SIM fitted in its handset (the open
 # fitting is on the SIM's row: migration 2026-12-04T15:00:02). Each new item takes its id
@@ -87,6 +90,18 @@ async def record_history(conn: asyncpg.Connection, actor: Actor, import_id: int)
     event for the import that seals them (``audit.record_created``). Returns how many
     history entries (an item's and its SIM's)."""
     return await audit.record_created(conn, actor, ENTITY, import_id, INSERT_CREATED, import_id)
+
+
+async def summarise_history(conn: asyncpg.Connection) -> None:
+    """After an import's commit: its created items' new block ranges summarised at once
+    (``created_item_summarize``, migration 2026-12-04T17:00:01), not when autovacuum comes
+    by; until then every history lookup by asset, SIM, actor or time reads the whole
+    delivery. Outside the import's transaction (``conn`` in none), and never its failure: a
+    range left unsummarised is autovacuum's to do, as before."""
+    try:
+        await conn.execute("SELECT created_item_summarize()")
+    except asyncpg.PostgresError as exc:
+        log.warning("created_items_not_summarised", error=str(exc))
 
 
 async def apply(

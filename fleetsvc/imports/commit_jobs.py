@@ -35,7 +35,7 @@ from fleetsvc.errors import (
     Unavailable,
     ValidationFailed,
 )
-from fleetsvc.imports import repeat, run
+from fleetsvc.imports import apply_deliveries, repeat, run
 from fleetsvc.imports.evaluate import Phase
 from fleetsvc.imports.queries import ENTITY, get_import
 from fleetsvc.imports.summary import DeliveryImport, StagedCounts
@@ -349,6 +349,7 @@ async def commit_job(ctx: JobContext, payload: CommitPayload) -> Result:
             with contextlib.suppress(OSError):
                 await asyncio.to_thread(Path(payload.path).unlink)
     async with connection() as conn:
+        await apply_deliveries.summarise_history(conn)
         status = await conn.fetchval("SELECT status FROM delivery_import WHERE id = $1", import_id)
     return {"import_id": import_id, "status": status}
 

@@ -27,7 +27,7 @@ from db.engine import connection, is_outage, transaction
 from fleetsvc import audit
 from fleetsvc.auth import Actor
 from fleetsvc.errors import Conflict, FieldProblem, NotFound, ValidationFailed
-from fleetsvc.imports import repeat, report
+from fleetsvc.imports import apply_deliveries, repeat, report
 from fleetsvc.imports.evaluate import OnPhase, evaluate
 from fleetsvc.imports.profiles import import_profile
 from fleetsvc.imports.queries import ENTITY, get_import
@@ -100,6 +100,8 @@ async def run_import(
         await asyncio.shield(_fail(staged.import_id, FAILED_APPLYING))
         raise
     async with connection() as conn:
+        if mode == ImportMode.COMMIT:
+            await apply_deliveries.summarise_history(conn)
         return await get_import(conn, staged.import_id)
 
 
@@ -404,6 +406,7 @@ async def commit_import(actor: Actor, import_id: int, *, allow_partial: bool) ->
     async with transaction() as conn:
         await commit_staged(conn, actor, import_id, allow_partial=allow_partial)
     async with connection() as conn:
+        await apply_deliveries.summarise_history(conn)
         return await get_import(conn, import_id)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -15,7 +16,7 @@ from fleetsvc.audit import PERSONAL_FIELDS
 from fleetsvc.audit_chain import ITEM_COLUMNS, RECORD_COLUMNS, RECORDS_ACTION
 from tests import factories
 from tests.api.test_imports import assets_of, csv_bytes, handset, one, order, upload
-from tests.conftest import ClientFactory
+from tests.conftest import ClientFactory, Databases
 
 
 async def _committed(stores: httpx.AsyncClient, n: int) -> tuple[dict[str, Any], list[Any]]:
@@ -173,3 +174,37 @@ async def test_the_audit_trail_by_time_holds_a_deliverys_records_within_their_co
     assert mine <= await created(at, at + tick)
     assert not mine & await created(at + tick, at + 1000 * tick)
     assert not mine & await created(at - 1000 * tick, at)
+
+
+async def test_a_commit_leaves_its_items_block_ranges_summarised(
+    client_for: ClientFactory,
+) -> None:
+    """Right after the commit, nothing is left for the block-range index to summarise (the
+    job did it, as the service's role: it may EXECUTE the owner's function), and both
+    partitions have statistics (analysed on the first import, if autovacuum had not)."""
+    stores = await client_for("stores")
+    await _committed(stores, 40)
+    async with connection() as conn:
+        assert await conn.fetchval("SELECT created_item_summarize()") == 0
+        never = await conn.fetch(
+            "SELECT relname FROM pg_class"
+            " WHERE relname IN ('created_item_sim', 'created_item_bare') AND reltuples < 0"
+        )
+    assert never == []
+
+
+async def test_a_commit_whose_summary_cannot_be_made_still_commits(
+    client_for: ClientFactory, databases: Databases
+) -> None:
+    """The summary waits 200 ms for its lock at most, then gives up (a warning in the log):
+    the import is committed all the same, and its ranges are left to autovacuum."""
+    stores = await client_for("stores")
+    holder = await asyncpg.connect(databases.owner)
+    try:
+        async with holder.transaction():
+            # What a VACUUM of the table holds.
+            await holder.execute("LOCK TABLE created_item_sim IN SHARE UPDATE EXCLUSIVE MODE")
+            done, assets = await _committed(stores, 2)
+    finally:
+        await holder.close()
+    assert len(assets) == 2 and done["status"] == "committed"
