@@ -30,8 +30,9 @@ REDUCED: Final[Mapping[str, tuple[str, ...]]] = {
     "event_seal": ("SELECT",),
     "event_chain_head": ("SELECT",),
     "event_pending": ("SELECT",),
-    # A delivery's created items, sealed by their import's event: kept as written.
-    "created_record": ("SELECT", "INSERT"),
+    # A delivery's created items, sealed by their import's event: kept as written. The
+    # records of imports before created_item are no longer written: read only.
+    "created_record": ("SELECT",),
     "created_item": ("SELECT", "INSERT"),
     # Its partitions: read and written through it (event_history reads the one of items
     # with a SIM as its owner does), so nothing of their own.
