@@ -60,6 +60,19 @@ async def settled(client: httpx.AsyncClient, import_id: int, within: float = 60)
         await asyncio.sleep(0.05)
 
 
+async def previewed(client: httpx.AsyncClient) -> int:
+    """A previewed delivery of three new handsets; its import id."""
+    o = await order()
+    preview = await client.post(
+        "/api/v1/imports",
+        files={"file": ("d.csv", csv_bytes([handset(o) for _ in range(3)]), "text/csv")},
+        data={"profile": "vodafone-despatch"},
+    )
+    assert preview.status_code == 201, preview.text
+    import_id: int = preview.json()["id"]
+    return import_id
+
+
 async def job_of(client: httpx.AsyncClient, job_id: int) -> dict[str, Any]:
     r = await client.get(f"/api/v1/jobs/{job_id}")
     assert r.status_code == 200, r.text
@@ -125,13 +138,7 @@ async def test_a_second_commit_while_the_first_runs_answers_with_the_same_job(
     client_for: ClientFactory, database_url: str
 ) -> None:
     stores = await client_for("stores")
-    o = await order()
-    preview = await stores.post(
-        "/api/v1/imports",
-        files={"file": ("d.csv", csv_bytes([handset(o) for _ in range(3)]), "text/csv")},
-        data={"profile": "vodafone-despatch"},
-    )
-    import_id = preview.json()["id"]
+    import_id = await previewed(stores)
     async with apply_lock_held(database_url):
         first = await stores.post(f"/api/v1/imports/{import_id}/commit", headers=ASYNC)
         second = await stores.post(f"/api/v1/imports/{import_id}/commit", headers=ASYNC)
@@ -161,13 +168,7 @@ async def test_a_commit_waiting_on_another_requests_job_is_woken_by_its_end(
     looks again by itself here (nor does its wait end), and still answers 200 once the job
     has ended (within a minute; it takes well under a second)."""
     stores = await client_for("stores")
-    o = await order()
-    preview = await stores.post(
-        "/api/v1/imports",
-        files={"file": ("d.csv", csv_bytes([handset(o) for _ in range(3)]), "text/csv")},
-        data={"profile": "vodafone-despatch"},
-    )
-    import_id = preview.json()["id"]
+    import_id = await previewed(stores)
     monkeypatch.setattr(commit_jobs, "LOOK_SECONDS", 3600.0)
     waiting = dataclasses.replace(get_settings(), import_wait_seconds=3600.0)
     monkeypatch.setattr("api.imports.get_settings", lambda: waiting)
