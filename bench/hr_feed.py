@@ -28,7 +28,7 @@ from typing import Any
 
 import asyncpg
 
-from bench.common import STEADY_STATE, bench_database, print_table
+from bench.common import STEADY_STATE, bench_database, cpu_seconds, print_table
 
 HEADER = [
     "Employee No",
@@ -150,28 +150,18 @@ async def timed(call: Callable[[], Awaitable[Any]]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-def backend_cpu(pid: int) -> float | None:
-    """CPU seconds a local PostgreSQL backend has used (None where /proc cannot tell): on a
-    shared machine the steadier figure, which other processes' load does not inflate."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class CpuPhases:
     """The evaluating backend's CPU at each phase evaluate tells of."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
-        self.marks: dict[str, float | None] = {"lock": backend_cpu(pid)}
+        self.marks: dict[str, float | None] = {"lock": cpu_seconds(pid)}
 
     def __call__(self, phase: str) -> None:
-        self.marks[phase] = backend_cpu(self.pid)
+        self.marks[phase] = cpu_seconds(self.pid)
 
     def spans(self) -> dict[str, float | None]:
-        end = backend_cpu(self.pid)
+        end = cpu_seconds(self.pid)
         start, applying = self.marks["lock"], self.marks.get("applying")
         if start is None or end is None:
             return {"server CPU": None, "apply CPU": None}

@@ -24,17 +24,11 @@ import asyncpg
 import msgspec
 
 from bench import mdm as B
-from bench.common import bench_database, print_table
-
-_TICK = os.sysconf("SC_CLK_TCK")
+from bench.common import bench_database, cpu_seconds, print_table
 
 
 def _proc_cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK
+    return cpu_seconds(pid) or 0.0
 
 
 async def _backends(mon: asyncpg.Connection) -> list[int]:
