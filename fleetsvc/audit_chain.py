@@ -132,10 +132,9 @@ ITEM_CANONICAL_SQL = (
 # How many history entries rows of created_item AS r stand for: the item's, and its SIM's.
 ITEM_ENTRIES_SQL = "count(*) + count(r.sim_record_id)"
 # The formats verify recomputes: 1 and 2 over created_record (no longer written), 3 over
-# created_item. New seals are written in RECORDS_FORMAT.
+# created_item. New seals are written in ITEMS_FORMAT.
 RECORD_FORMATS = (1, 2)
 ITEMS_FORMAT = 3
-RECORDS_FORMAT = ITEMS_FORMAT
 
 
 def _digest_sql(canonical: str) -> str:
